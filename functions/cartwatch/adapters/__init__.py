@@ -1,0 +1,1 @@
+"""Adapters: DynamoDB, SQS, SNS, SSM and BigCommerce behind the interfaces the services use."""

@@ -1,0 +1,486 @@
+"""CartRepository: cart state in DynamoDB, every transition a conditional write.
+
+The core decides a transition; the condition expression makes it atomic.  A failed
+condition is a domain outcome (``Conflict``: someone else changed the cart first), not
+an exception for callers to untangle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from cartwatch.adapters.cart_items import (
+    STATE_SK,
+    Item,
+    StoredCart,
+    cart_key,
+    cart_pk,
+    changed_attributes,
+    due_shard,
+    state_attributes,
+    store_pk,
+    stored_cart_from_item,
+    update_expression,
+)
+from cartwatch.domain.lifecycle import CartState, CartStatus, next_due_at
+from cartwatch.domain.stages import StageSchedule
+from cartwatch.resources import DUE_INDEX, PENDING_EVENT_ATTRIBUTE, STORE_INDEX
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+CartRef = tuple[str, str]  # (store_hash, cart_id)
+
+_BATCH_GET_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class PendingEvent:
+    """An event intent written with the transition that causes it (the stream is the outbox)."""
+
+    type: str
+    at: int
+    stage: int = 0
+    stage_count: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"type": self.type, "at": self.at, "stage": self.stage, "stage_count": self.stage_count},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> PendingEvent:
+        raw = json.loads(text)
+        return cls(
+            type=raw["type"], at=int(raw["at"]), stage=int(raw["stage"]), stage_count=int(raw["stage_count"])
+        )
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """The conditional write lost: the stored cart is not what the caller based it on.
+
+    ``current`` is the stored item DynamoDB returned with the failure, when it did.
+    """
+
+    current: tuple[StoredCart, Item] | None
+
+
+@dataclass
+class DueEntry:
+    """One due-index entry, with the attributes the index projects."""
+
+    store_hash: str
+    cart_id: str
+    status: CartStatus
+    stage: int
+    due_at: int
+    due_shard: str
+    abandoned_at: int | None
+
+
+@dataclass
+class Usage:
+    """What the repository spent, for benchmarks and metrics."""
+
+    reads: int = 0
+    items_read: int = 0
+    writes: int = 0
+    conflicts: int = 0
+    write_sizes: list[tuple[int, int]] = field(default_factory=list)  # (bytes before, bytes after)
+
+
+class CartRepository:
+    def __init__(
+        self, client: DynamoDBClient, table_name: str, *, due_shards: int, closed_retention_days: int
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self.due_shards = due_shards
+        self._retention_seconds = closed_retention_days * 86400
+        self.usage = Usage()
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def load_many(self, refs: Iterable[CartRef]) -> dict[CartRef, tuple[StoredCart, Item]]:
+        """Strongly consistent reads of many carts (BatchGetItem, 100 keys a call)."""
+        unique = list(dict.fromkeys(refs))
+        found: dict[CartRef, tuple[StoredCart, Item]] = {}
+        for start in range(0, len(unique), _BATCH_GET_LIMIT):
+            keys: list[Item] = [
+                cart_key(store, cart) for store, cart in unique[start : start + _BATCH_GET_LIMIT]
+            ]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self._client.batch_get_item(RequestItems=request)
+                self.usage.reads += 1
+                for item in response.get("Responses", {}).get(self._table, []):
+                    self.usage.items_read += 1
+                    stored = stored_cart_from_item(item)
+                    found[(stored.state.store_hash, stored.state.cart_id)] = (stored, item)
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def load(self, store_hash: str, cart_id: str) -> tuple[StoredCart, Item] | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=cart_key(store_hash, cart_id), ConsistentRead=True
+        )
+        self.usage.reads += 1
+        item = response.get("Item")
+        if not item:
+            return None
+        self.usage.items_read += 1
+        return stored_cart_from_item(item), item
+
+    def due_entries(self, shard: str, now: int, page_size: int = 200) -> Iterator[list[DueEntry]]:
+        """Pages of due-index entries of one shard that are due at ``now``."""
+        start: Item | None = None
+        while True:
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": DUE_INDEX.name,
+                "KeyConditionExpression": "#shard = :shard AND #due <= :now",
+                "ExpressionAttributeNames": {"#shard": "due_shard", "#due": "due_at"},
+                "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"N": str(now)}},
+                "Limit": page_size,
+            }
+            if start:
+                request["ExclusiveStartKey"] = start
+            response = self._client.query(**request)
+            self.usage.reads += 1
+            items = response.get("Items", [])
+            self.usage.items_read += len(items)
+            yield [_due_entry(item) for item in items]
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return
+
+    def shards(self) -> list[str]:
+        return [f"DUE#{n:02d}" for n in range(self.due_shards)]
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def save(
+        self,
+        before: tuple[StoredCart, Item] | None,
+        after: CartState,
+        stages: StageSchedule,
+        *,
+        pending: PendingEvent | None = None,
+        exact_due: bool = False,
+    ) -> StoredCart | Conflict:
+        """Write ``after`` if the stored cart is still ``before`` (by version).
+
+        ``exact_due`` sets the due-index entry to the true next due time (sweeps); by
+        default an earlier stored entry is kept as a valid lower bound (webhooks).
+        """
+        stored_before = before[0] if before else None
+        shard, due_at = self._due_fields(None if exact_due else stored_before, after, stages)
+        if exact_due and stored_before and stored_before.due_shard and shard:
+            shard = stored_before.due_shard
+        target = replace_version(after, (stored_before.state.version if stored_before else 0) + 1)
+        attributes = state_attributes(target)
+        attributes["due_shard"] = {"S": shard} if shard else None
+        attributes["due_at"] = {"N": str(due_at)} if due_at is not None else None
+        attributes["expires_at"] = self._expiry(target)
+        attributes[PENDING_EVENT_ATTRIBUTE] = {"S": pending.to_json()} if pending else None
+        if before is None:
+            item = {name: value for name, value in attributes.items() if value is not None}
+            item.update(cart_key(after.store_hash, after.cart_id))
+            item["kind"] = {"S": "cart"}
+            item["store_pk"] = {"S": store_pk(after.store_hash)}
+            item["store_sk"] = {"S": after.cart_id}
+            return self._put_new(item)
+        to_set, to_remove = changed_attributes(before[1], attributes)
+        return self._update(
+            after.store_hash,
+            after.cart_id,
+            to_set,
+            to_remove,
+            condition="#v = :expected",
+            names={"#v": "version"},
+            values={":expected": {"N": str(before[0].state.version)}},
+            before_item=before[1],
+        )
+
+    def transition_from_index(
+        self,
+        entry: DueEntry,
+        after: CartState,
+        *,
+        cutoff: int,
+        due_at: int | None,
+        pending: PendingEvent | None,
+    ) -> StoredCart | Conflict:
+        """Apply a sweep decided from the index alone.
+
+        The index does not carry ``last_activity_at``; the condition does the re-check
+        against the base item: the cart is still in the status and stage the index showed,
+        and has been idle since ``cutoff``.
+        """
+        to_set: Item = {"status": {"S": after.status.value}, "stage": {"N": str(after.stage)}}
+        if after.stage > 0:
+            to_set["last_abandoned_stage"] = {"N": str(after.stage)}
+        to_remove: list[str] = []
+        if after.abandoned_at is not None and after.abandoned_at != entry.abandoned_at:
+            to_set["abandoned_at"] = {"N": str(after.abandoned_at)}
+        if after.closed_at is not None:
+            to_set["closed_at"] = {"N": str(after.closed_at)}
+            to_set["expires_at"] = {"N": str(after.closed_at + self._retention_seconds)}
+        if due_at is None:
+            to_remove += ["due_shard", "due_at"]
+        else:
+            to_set["due_at"] = {"N": str(due_at)}
+        if pending:
+            to_set[PENDING_EVENT_ATTRIBUTE] = {"S": pending.to_json()}
+        return self._update(
+            entry.store_hash,
+            entry.cart_id,
+            to_set,
+            to_remove,
+            condition="#st = :status AND #stage = :stage AND #last <= :cutoff",
+            names={"#st": "status", "#stage": "stage", "#last": "last_activity_at"},
+            values={
+                ":status": {"S": entry.status.value},
+                ":stage": {"N": str(entry.stage)},
+                ":cutoff": {"N": str(cutoff)},
+            },
+            increment_version=True,
+            keep_pending=pending is not None,
+        )
+
+    def reschedule(self, stored: StoredCart, due_at: int | None) -> StoredCart | Conflict:
+        """Move a cart's due-index entry (a sweep found it early), guarded by version."""
+        to_set: Item = {}
+        to_remove: list[str] = []
+        if due_at is None:
+            to_remove = ["due_shard", "due_at"]
+        else:
+            to_set["due_at"] = {"N": str(due_at)}
+            if stored.due_shard is None:
+                to_set["due_shard"] = {"S": due_shard(stored.state.cart_id, self.due_shards)}
+        return self._update(
+            stored.state.store_hash,
+            stored.state.cart_id,
+            to_set,
+            to_remove,
+            condition="#v = :expected",
+            names={"#v": "version"},
+            values={":expected": {"N": str(stored.state.version)}},
+        )
+
+    def record_snapshot(self, state: CartState, snapshot_json: str) -> bool:
+        """Keep the stage-1 snapshot for later stages, if the cart is still in that abandonment."""
+        result = self._update(
+            state.store_hash,
+            state.cart_id,
+            {"snapshot": {"S": snapshot_json}},
+            [],
+            condition="#st = :abandoned AND #last = :last",
+            names={"#st": "status", "#last": "last_activity_at"},
+            values={
+                ":abandoned": {"S": CartStatus.ABANDONED.value},
+                ":last": {"N": str(state.last_activity_at)},
+            },
+        )
+        return not isinstance(result, Conflict)
+
+    def close_gone(self, state: CartState, now: int) -> bool:
+        """BigCommerce no longer has the cart (404 at abandonment): close it, no event."""
+        result = self._update(
+            state.store_hash,
+            state.cart_id,
+            {
+                "status": {"S": CartStatus.DELETED.value},
+                "stage": {"N": "0"},
+                "closed_at": {"N": str(now)},
+                "expires_at": {"N": str(now + self._retention_seconds)},
+            },
+            ["due_shard", "due_at"],
+            condition="#st IN (:active, :abandoned) AND #last = :last",
+            names={"#st": "status", "#last": "last_activity_at"},
+            values={
+                ":active": {"S": CartStatus.ACTIVE.value},
+                ":abandoned": {"S": CartStatus.ABANDONED.value},
+                ":last": {"N": str(state.last_activity_at)},
+            },
+            increment_version=True,
+        )
+        return not isinstance(result, Conflict)
+
+    def delete_store_carts(self, store_hash: str) -> int:
+        """Erase every cart item of a store (uninstall / removal); returns items deleted."""
+        deleted = 0
+        start: Item | None = None
+        while True:
+            request: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": STORE_INDEX.name,
+                "KeyConditionExpression": "#p = :p",
+                "ExpressionAttributeNames": {"#p": "store_pk"},
+                "ExpressionAttributeValues": {":p": {"S": store_pk(store_hash)}},
+            }
+            if start:
+                request["ExclusiveStartKey"] = start
+            response = self._client.query(**request)
+            for item in response.get("Items", []):
+                deleted += self._delete_partition(item["pk"]["S"])
+            start = response.get("LastEvaluatedKey")
+            if not start:
+                return deleted
+
+    def _delete_partition(self, pk: str) -> int:
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues={":pk": {"S": pk}},
+            ProjectionExpression="pk, sk",
+        )
+        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
+        for start in range(0, len(keys), 25):
+            request: dict[str, Any] = {
+                self._table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
+            }
+            while request:
+                result = self._client.batch_write_item(RequestItems=request)
+                request = result.get("UnprocessedItems") or {}
+        return len(keys)
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _due_fields(
+        self, before: StoredCart | None, after: CartState, stages: StageSchedule
+    ) -> tuple[str | None, int | None]:
+        true_due = next_due_at(after, stages)
+        if true_due is None:
+            return None, None
+        shard = before.due_shard if before and before.due_shard else due_shard(after.cart_id, self.due_shards)
+        if before is not None and before.due_at is not None and before.due_at <= true_due:
+            # Lazy scheduling: the stored entry is a valid lower bound; moving it would
+            # cost two index writes for every webhook of a busy cart.
+            return shard, before.due_at
+        return shard, true_due
+
+    def _expiry(self, state: CartState) -> Item | None:
+        if state.closed_at is None:
+            return None
+        return {"N": str(state.closed_at + self._retention_seconds)}
+
+    def _put_new(self, item: Item) -> StoredCart | Conflict:
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                self.usage.conflicts += 1
+                return Conflict(current=None)
+            raise
+        self.usage.writes += 1
+        self.usage.write_sizes.append((0, item_size(item)))
+        return stored_cart_from_item(item)
+
+    def _update(
+        self,
+        store_hash: str,
+        cart_id: str,
+        to_set: Item,
+        to_remove: Sequence[str],
+        *,
+        condition: str,
+        names: dict[str, str],
+        values: Item,
+        increment_version: bool = False,
+        keep_pending: bool = False,
+        before_item: Item | None = None,
+    ) -> StoredCart | Conflict:
+        from botocore.exceptions import ClientError
+
+        remove = list(to_remove)
+        if not keep_pending and PENDING_EVENT_ATTRIBUTE not in to_set:
+            # Any write that is not itself a transition clears the event intent, so the
+            # stream never shows it twice.
+            remove.append(PENDING_EVENT_ATTRIBUTE)
+        expression, expr_names, expr_values = update_expression(to_set, sorted(set(remove)))
+        if increment_version:
+            expression = (expression + " ADD #ver :one").strip()
+            expr_names["#ver"] = "version"
+            expr_values[":one"] = {"N": "1"}
+        expr_names.update(names)
+        expr_values.update(values)
+        try:
+            response = self._client.update_item(
+                TableName=self._table,
+                Key=cart_key(store_hash, cart_id),
+                UpdateExpression=expression,
+                ConditionExpression=condition,
+                ExpressionAttributeNames=expr_names,
+                ExpressionAttributeValues=expr_values,
+                ReturnValues="ALL_NEW",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            self.usage.conflicts += 1
+            old: Item | None = error.response.get("Item")  # type: ignore[assignment]
+            if old and "store_hash" in old:
+                return Conflict(current=(stored_cart_from_item(old), old))
+            return Conflict(current=None)
+        self.usage.writes += 1
+        new_item = response["Attributes"]
+        self.usage.write_sizes.append((item_size(before_item) if before_item else 0, item_size(new_item)))
+        return stored_cart_from_item(new_item)
+
+
+def replace_version(state: CartState, version: int) -> CartState:
+    return replace(state, version=version)
+
+
+def _due_entry(item: Item) -> DueEntry:
+    abandoned = item.get("abandoned_at")
+    return DueEntry(
+        store_hash=item["store_hash"]["S"],
+        cart_id=item["cart_id"]["S"],
+        status=CartStatus(item["status"]["S"]),
+        stage=int(item["stage"]["N"]),
+        due_at=int(item["due_at"]["N"]),
+        due_shard=item["due_shard"]["S"],
+        abandoned_at=int(abandoned["N"]) if abandoned else None,
+    )
+
+
+def _is_condition_failure(error: Exception) -> bool:
+    response = getattr(error, "response", {})
+    return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+def item_size(item: Item | None) -> int:
+    """DynamoDB's item size: attribute names plus values (UTF-8), approximately per AWS's rules."""
+    if not item:
+        return 0
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "N":
+        return (len(str(inner).lstrip("-").replace(".", "")) + 1) // 2 + 1
+    if kind in {"BOOL", "NULL"}:
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in inner)
+    return len(str(inner).encode())
+
+
+__all__ = ["STATE_SK", "CartRef", "CartRepository", "Conflict", "DueEntry", "PendingEvent", "cart_pk"]

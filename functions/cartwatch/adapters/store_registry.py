@@ -1,0 +1,253 @@
+"""The store registry: store settings in DynamoDB, store secrets in SSM SecureStrings.
+
+Layout
+    DynamoDB  pk="STORE", sk=<store_hash>          settings (stages, flags, status, hook ids)
+    SSM       {prefix}/stores/<hash>/webhook-auth  SecureString {client_secret, token, require_signature}
+    SSM       {prefix}/stores/<hash>/api           SecureString {access_token}
+
+Secrets live in SSM Parameter Store rather than Secrets Manager: standard parameters cost
+nothing (Secrets Manager is $0.40 per secret-month, per store), they are KMS-encrypted,
+and Powertools Parameters caches them in the function.  The receiver's role can read only
+``*/webhook-auth``; only the functions that call BigCommerce can read ``*/api``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.store import ApiCredentials, StoreSettings, StoreStatus, WebhookAuth
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+STORE_PK = "STORE"
+
+
+class StoreRegistryUnavailable(RuntimeError):
+    """The registry could not be read (throttling, permissions): a server-side problem."""
+
+
+def webhook_auth_parameter(prefix: str, store_hash: str) -> str:
+    return f"{prefix}/stores/{store_hash}/webhook-auth"
+
+
+def api_parameter(prefix: str, store_hash: str) -> str:
+    return f"{prefix}/stores/{store_hash}/api"
+
+
+class StoreSecrets:
+    """Reads store secrets through Powertools Parameters (cached per function instance)."""
+
+    # A store that does not exist is remembered briefly, so a misconfigured hook hammering
+    # the receiver does not turn every delivery into an SSM call.
+    NEGATIVE_CACHE_SECONDS = 5.0
+
+    def __init__(
+        self,
+        provider: SSMProvider,
+        prefix: str,
+        cache_seconds: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._provider = provider
+        self._prefix = prefix
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._missing: dict[str, float] = {}
+
+    def webhook_auth(self, store_hash: str) -> WebhookAuth | None:
+        value = self._get(webhook_auth_parameter(self._prefix, store_hash))
+        if value is None:
+            return None
+        return WebhookAuth(
+            client_secret=value.get("client_secret") or None,
+            token=value.get("token") or None,
+            require_signature=bool(value.get("require_signature", False)),
+        )
+
+    def api_credentials(self, store_hash: str) -> ApiCredentials | None:
+        value = self._get(api_parameter(self._prefix, store_hash))
+        if value is None or not value.get("access_token"):
+            return None
+        return ApiCredentials(access_token=str(value["access_token"]))
+
+    def forget(self, store_hash: str) -> None:
+        """Drop cached secrets (after a rotation or an uninstall)."""
+        for name in (
+            webhook_auth_parameter(self._prefix, store_hash),
+            api_parameter(self._prefix, store_hash),
+        ):
+            self._missing.pop(name, None)
+            self._provider.clear_cache()  # type: ignore[no-untyped-call]
+
+    def _get(self, name: str) -> dict[str, Any] | None:
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        missing_since = self._missing.get(name)
+        if missing_since is not None and self._clock() - missing_since < self.NEGATIVE_CACHE_SECONDS:
+            return None
+        try:
+            value = self._provider.get(name, decrypt=True, max_age=self._cache_seconds, transform="json")
+        except GetParameterError as error:
+            if _is_not_found(error):
+                self._missing[name] = self._clock()
+                return None
+            # Never include the error text: it can echo request parameters.
+            raise StoreRegistryUnavailable(f"could not read {name}") from None
+        self._missing.pop(name, None)
+        return value if isinstance(value, dict) else None
+
+
+def _is_not_found(error: BaseException) -> bool:
+    cause = error.__cause__ or error.__context__
+    response = getattr(cause, "response", None)
+    if isinstance(response, dict):
+        return bool(response.get("Error", {}).get("Code") == "ParameterNotFound")
+    return "ParameterNotFound" in str(error)
+
+
+class StoreDirectory:
+    """Store settings in the cartwatch table, cached per function instance."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        default_stages: StageSchedule,
+        cache_seconds: int = 300,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._default_stages = default_stages
+        self._cache_seconds = cache_seconds
+        self._clock = clock
+        self._cache: dict[str, tuple[float, StoreSettings | None]] = {}
+        self.items_read = 0
+
+    def get(self, store_hash: str) -> StoreSettings | None:
+        cached = self._cache.get(store_hash)
+        if cached is not None and self._clock() - cached[0] < self._cache_seconds:
+            return cached[1]
+        response = self._client.get_item(
+            TableName=self._table, Key={"pk": {"S": STORE_PK}, "sk": {"S": store_hash}}, ConsistentRead=True
+        )
+        self.items_read += 1
+        item = response.get("Item")
+        settings = store_from_item(item, self._default_stages) if item else None
+        self._cache[store_hash] = (self._clock(), settings)
+        return settings
+
+    def stages_for(self, store_hash: str) -> StageSchedule:
+        """A store's stages; an unknown (e.g. just-removed) store falls back to the defaults."""
+        settings = self.get(store_hash)
+        return settings.stages if settings else self._default_stages
+
+    def forget(self, store_hash: str) -> None:
+        self._cache.pop(store_hash, None)
+
+
+def store_from_item(item: dict[str, Any], default_stages: StageSchedule) -> StoreSettings:
+    stages_text = item.get("stages", {}).get("S")
+    return StoreSettings(
+        store_hash=item["sk"]["S"],
+        stages=StageSchedule.parse(stages_text) if stages_text else default_stages,
+        require_signature=item.get("require_signature", {}).get("BOOL", False),
+        recovery_links=item.get("recovery_links", {}).get("BOOL", False),
+        status=StoreStatus(item.get("status", {}).get("S", StoreStatus.ACTIVE.value)),
+    )
+
+
+def store_to_item(
+    settings: StoreSettings, *, created_at: int, extra: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "pk": {"S": STORE_PK},
+        "sk": {"S": settings.store_hash},
+        "kind": {"S": "store"},
+        "stages": {"S": str(settings.stages)},
+        "require_signature": {"BOOL": settings.require_signature},
+        "recovery_links": {"BOOL": settings.recovery_links},
+        "status": {"S": settings.status.value},
+        "created_at": {"N": str(created_at)},
+    }
+    item.update(extra or {})
+    return item
+
+
+class StorePurge:
+    """Forget a store completely: its carts, its settings and its secrets.
+
+    Used when BigCommerce tells us the app was uninstalled and by ``cartwatch stores
+    remove``.  Carts go first, so a crash half-way leaves a store that still verifies
+    deliveries (and can be purged again) rather than orphaned carts nobody can reach.
+    """
+
+    def __init__(
+        self,
+        dynamodb: DynamoDBClient,
+        ssm: Any,
+        table_name: str,
+        prefix: str,
+        delete_carts: Callable[[str], int],
+    ) -> None:
+        self._dynamodb = dynamodb
+        self._ssm = ssm
+        self._table = table_name
+        self._prefix = prefix
+        self._delete_carts = delete_carts
+
+    def __call__(self, store_hash: str) -> int:
+        deleted = self._delete_carts(store_hash)
+        self._ssm.delete_parameters(
+            Names=[webhook_auth_parameter(self._prefix, store_hash), api_parameter(self._prefix, store_hash)]
+        )
+        self._dynamodb.delete_item(
+            TableName=self._table, Key={"pk": {"S": STORE_PK}, "sk": {"S": store_hash}}
+        )
+        return deleted
+
+
+class StoreWriter:
+    """Writes a store's settings and secrets (used by the CLI, never by the webhook path)."""
+
+    def __init__(self, dynamodb: DynamoDBClient, ssm: Any, table_name: str, prefix: str) -> None:
+        self._dynamodb = dynamodb
+        self._ssm = ssm
+        self._table = table_name
+        self._prefix = prefix
+
+    def save(
+        self,
+        settings: StoreSettings,
+        *,
+        access_token: str,
+        client_secret: str | None,
+        webhook_token: str,
+        created_at: int,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        # Secrets first: a store row without secrets would make the receiver 404 anyway,
+        # but secrets without a row are invisible to `stores list` — so the row comes last.
+        self._put_secret(
+            webhook_auth_parameter(self._prefix, settings.store_hash),
+            {
+                "client_secret": client_secret,
+                "token": webhook_token,
+                "require_signature": settings.require_signature,
+            },
+        )
+        self._put_secret(api_parameter(self._prefix, settings.store_hash), {"access_token": access_token})
+        self._dynamodb.put_item(
+            TableName=self._table, Item=store_to_item(settings, created_at=created_at, extra=extra)
+        )
+
+    def _put_secret(self, name: str, value: dict[str, Any]) -> None:
+        self._ssm.put_parameter(
+            Name=name, Value=json.dumps(value), Type="SecureString", Overwrite=True, Tier="Standard"
+        )

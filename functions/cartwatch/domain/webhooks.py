@@ -1,0 +1,197 @@
+"""Pydantic models of BigCommerce's webhook bodies, and their translation to cart events.
+
+BigCommerce sends one envelope for every scope (``scope``, ``store_id``, ``producer``,
+``data``, ``hash``, ``created_at``); only ``data`` varies.  We switch on ``scope`` — never on
+``data.type``, which BigCommerce's own examples contradict — and accept both the store-wide
+cart scopes (camelCase ``cartId``/``orderId``) and the channel-scoped variants
+(``store/channel/{id}/cart/...`` with snake_case ``cart_id``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+
+class NotAWebhook(ValueError):
+    """The body is not a BigCommerce webhook (malformed JSON or envelope)."""
+
+
+class CartEventKind(StrEnum):
+    CREATED = "created"
+    UPDATED = "updated"
+    LINE_ITEM_CREATED = "lineItem/created"
+    LINE_ITEM_UPDATED = "lineItem/updated"
+    LINE_ITEM_DELETED = "lineItem/deleted"
+    COUPON_APPLIED = "couponApplied"
+    ABANDONED = "abandoned"
+    CONVERTED = "converted"
+    DELETED = "deleted"
+
+    @property
+    def is_activity(self) -> bool:
+        return self in _ACTIVITY
+
+
+_ACTIVITY = frozenset(
+    {
+        CartEventKind.CREATED,
+        CartEventKind.UPDATED,
+        CartEventKind.LINE_ITEM_CREATED,
+        CartEventKind.LINE_ITEM_UPDATED,
+        CartEventKind.LINE_ITEM_DELETED,
+        CartEventKind.COUPON_APPLIED,
+    }
+)
+
+_CART_SCOPE = re.compile(
+    r"^store/(?:channel/(?P<channel>\d+)/)?cart/"
+    r"(?P<kind>created|updated|deleted|couponApplied|abandoned|converted"
+    r"|lineItem/created|lineItem/updated|lineItem/deleted)$"
+)
+APP_UNINSTALLED_SCOPE = "store/app/uninstalled"
+_PRODUCER = re.compile(r"^stores/(?P<hash>[A-Za-z0-9]+)$")
+
+
+def _text(value: Any) -> Any:
+    # BigCommerce documents store_id as a string but older bodies carry an int.
+    return str(value) if isinstance(value, int) else value
+
+
+class WebhookEnvelope(BaseModel):
+    """The part of every BigCommerce webhook body that does not depend on its scope."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    scope: str = Field(min_length=1, max_length=200)
+    store_id: Annotated[str, BeforeValidator(_text)]
+    producer: str
+    data: dict[str, Any]
+    hash: str | None = None
+    created_at: int = Field(ge=0)
+
+    @property
+    def store_hash(self) -> str | None:
+        match = _PRODUCER.match(self.producer)
+        return match.group("hash") if match else None
+
+
+class _CartData(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    # Store-wide scopes carry ``id`` (the cart, or the line item for lineItem scopes) and
+    # ``cartId``; channel scopes carry ``cart_id`` (and ``cart_item_id``).
+    id: str | None = None
+    cart_id_camel: str | None = Field(default=None, alias="cartId")
+    cart_id_snake: str | None = Field(default=None, alias="cart_id")
+    cart_item_id: str | None = None
+    order_id_camel: int | None = Field(default=None, alias="orderId")
+    order_id_snake: int | None = Field(default=None, alias="order_id")
+    token: str | None = None
+    coupon_id: int | None = Field(default=None, alias="couponId")
+
+
+@dataclass(frozen=True)
+class CartWebhook:
+    """One cart webhook, reduced to what the lifecycle needs."""
+
+    store_hash: str
+    cart_id: str
+    kind: CartEventKind
+    occurred_at: int
+    dedupe_key: str
+    channel_id: int | None = None
+    order_id: int | None = None
+    token: str | None = None
+    line_item_id: str | None = None
+
+
+@dataclass(frozen=True)
+class AppUninstalled:
+    store_hash: str
+    dedupe_key: str
+
+
+@dataclass(frozen=True)
+class IgnoredWebhook:
+    """A scope cartwatch does not track (acknowledged and counted, not an error)."""
+
+    store_hash: str
+    scope: str
+
+
+Webhook = CartWebhook | AppUninstalled | IgnoredWebhook
+
+
+def dedupe_key(envelope: WebhookEnvelope, webhook_id: str | None) -> str:
+    """A key that is equal for two deliveries of the same event.
+
+    Standard Webhooks' ``webhook-id`` stays the same across BigCommerce's retries; where
+    it is absent we fall back to the body's content.  BigCommerce's ``hash`` alone is not
+    enough: its own examples reuse one hash across created/updated/deleted.
+    """
+    if webhook_id:
+        return f"wh:{webhook_id}"
+    canonical = json.dumps(
+        [envelope.scope, envelope.created_at, envelope.hash, envelope.data], sort_keys=True, default=str
+    )
+    return "body:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def parse_webhook(body: bytes | str, webhook_id: str | None = None) -> Webhook:
+    """Validate a raw body and translate it; raises :class:`NotAWebhook` when it is not one."""
+    try:
+        envelope = WebhookEnvelope.model_validate_json(body)
+    except ValidationError as error:
+        raise NotAWebhook(_first_error(error)) from None
+    store_hash = envelope.store_hash
+    if store_hash is None:
+        raise NotAWebhook("producer must look like 'stores/{store_hash}'")
+    key = dedupe_key(envelope, webhook_id)
+    if envelope.scope == APP_UNINSTALLED_SCOPE:
+        return AppUninstalled(store_hash=store_hash, dedupe_key=key)
+    match = _CART_SCOPE.match(envelope.scope)
+    if match is None:
+        return IgnoredWebhook(store_hash=store_hash, scope=envelope.scope)
+    kind = CartEventKind(match.group("kind"))
+    channel = match.group("channel")
+    try:
+        data = _CartData.model_validate(envelope.data)
+    except ValidationError as error:
+        raise NotAWebhook(_first_error(error)) from None
+    is_line_item = kind.value.startswith("lineItem/")
+    if channel is not None:
+        cart_id = data.cart_id_snake
+        line_item_id = data.cart_item_id
+    elif is_line_item:
+        cart_id = data.cart_id_camel
+        line_item_id = data.id
+    else:
+        cart_id = data.id
+        line_item_id = None
+    if not cart_id:
+        raise NotAWebhook(f"{envelope.scope} webhook without a cart id in data")
+    order_id = data.order_id_camel if data.order_id_camel is not None else data.order_id_snake
+    return CartWebhook(
+        store_hash=store_hash,
+        cart_id=cart_id,
+        kind=kind,
+        occurred_at=envelope.created_at,
+        dedupe_key=key,
+        channel_id=int(channel) if channel is not None else None,
+        order_id=order_id if kind is CartEventKind.CONVERTED else None,
+        token=data.token if kind is CartEventKind.ABANDONED else None,
+        line_item_id=line_item_id,
+    )
+
+
+def _first_error(error: ValidationError) -> str:
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"]) or "body"
+    return f"{location}: {first['msg']}"

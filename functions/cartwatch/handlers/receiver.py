@@ -1,0 +1,94 @@
+"""POST /webhooks/bigcommerce/{store_hash} — the ack path (API Gateway HTTP API, payload v2).
+
+Authenticate, bound, enqueue, answer.  Kept deliberately light: no pydantic and no
+event-handler framework on this path, whose cold import is budgeted at 1.3x
+``import boto3`` (bench/).  This module is the one place that maps intake outcomes to
+HTTP status codes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from cartwatch.domain.store import WebhookAuth
+from cartwatch.service.intake import Delivery, Rejection, accept_delivery
+
+logger = Logger(service="cartwatch-receiver")
+
+Response = dict[str, Any]
+
+
+def _response(status: int, body: dict[str, Any] | None = None) -> Response:
+    response: Response = {"statusCode": status}
+    if body is not None:
+        response["headers"] = {"content-type": "application/json"}
+        response["body"] = json.dumps(body)
+    return response
+
+
+def _default_enqueue() -> Callable[[str], None]:
+    from cartwatch.composition import aws_client
+    from cartwatch.settings import receiver_settings
+
+    queue_url = receiver_settings().intake_queue_url
+    sqs = aws_client("sqs")
+
+    def enqueue(message: str) -> None:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=message)
+
+    return enqueue
+
+
+def _default_lookup() -> Callable[[str], WebhookAuth | None]:
+    from cartwatch.composition import store_secrets
+
+    return store_secrets().webhook_auth
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(
+    event: dict[str, Any],
+    context: Any,
+    *,
+    lookup_auth: Callable[[str], WebhookAuth | None] | None = None,
+    enqueue: Callable[[str], None] | None = None,
+) -> Response:
+    store_hash = (event.get("pathParameters") or {}).get("store_hash", "")
+    logger.append_keys(store_hash=store_hash)
+    try:
+        body = _raw_body(event)
+        delivery = Delivery(
+            store_hash=store_hash,
+            body=body,
+            headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
+        )
+        accepted = accept_delivery(
+            delivery,
+            lookup_auth=lookup_auth or _default_lookup(),
+            enqueue=enqueue or _default_enqueue(),
+        )
+    except Rejection as rejection:
+        logger.info("webhook rejected", extra={"status": rejection.status, "reason": rejection.reason})
+        return _response(rejection.status, {"error": rejection.reason})
+    logger.info("webhook accepted", extra={"scope": accepted.scope, "auth": accepted.authenticated_by})
+    # BigCommerce asks for a 2xx with no body.
+    return _response(200)
+
+
+def _raw_body(event: dict[str, Any]) -> bytes:
+    body = event.get("body") or ""
+    if event.get("isBase64Encoded"):
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError):
+            raise Rejection(400, "body is not valid base64") from None
+    try:
+        return body.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Rejection(400, "body is not UTF-8 text") from None

@@ -1,0 +1,47 @@
+"""EventBridge schedule → one abandonment sweep over the due index."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from cartwatch.handlers.observability import logger, metrics, tracer
+from cartwatch.service.sweeping import AbandonmentSweep, SweepReport
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(
+    event: dict[str, Any], context: Any, *, sweep: AbandonmentSweep | None = None, now: int | None = None
+) -> dict[str, Any]:
+    if sweep is None:
+        from cartwatch.composition import abandonment_sweep
+
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        sweep = abandonment_sweep(remaining_ms=remaining)
+    report = sweep.run(int(time.time()) if now is None else now)
+    _emit(report)
+    return {
+        "due_seen": report.due_seen,
+        "abandoned": report.abandoned_total,
+        "expired": report.expired,
+        "rescheduled": report.rescheduled,
+        "conflicts": report.conflicts,
+        "stopped_early": report.stopped_early,
+        "lag_seconds": report.lag_seconds,
+    }
+
+
+def _emit(report: SweepReport) -> None:
+    metrics.add_metric(name="DueCartsSeen", unit=MetricUnit.Count, value=report.due_seen)
+    metrics.add_metric(name="CartsAbandoned", unit=MetricUnit.Count, value=report.abandoned_total)
+    metrics.add_metric(name="CartsExpired", unit=MetricUnit.Count, value=report.expired)
+    metrics.add_metric(name="SweepLagSeconds", unit=MetricUnit.Seconds, value=report.lag_seconds)
+    if report.stopped_early:
+        metrics.add_metric(name="SweepsStoppedEarly", unit=MetricUnit.Count, value=1)
+    logger.info(
+        "sweep finished", extra={"abandoned_by_stage": dict(report.abandoned), "due": report.due_seen}
+    )

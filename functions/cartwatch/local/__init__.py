@@ -1,0 +1,1 @@
+"""`cartwatch local`: the whole pipeline on one machine (moto server + BigCommerce sandbox)."""

@@ -1,0 +1,114 @@
+"""Create cartwatch's AWS resources in an emulator from the same definitions as the stack.
+
+``cartwatch.resources`` is the one description of the table, its indexes, the intake
+queue and the topic; the CDK stack and this module both read it, so a key or an index
+cannot exist in one deployment and not the other.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from cartwatch.resources import INTAKE_QUEUE, TABLE, KeyAttribute
+
+
+@dataclass(frozen=True)
+class ProvisionedResources:
+    region: str
+    endpoint_url: str
+    table_name: str
+    intake_queue_url: str
+    intake_dlq_url: str
+    topic_arn: str
+    stream_arn: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def table_request(table_name: str) -> dict[str, Any]:
+    """The CreateTable request for ``TABLE``."""
+    attributes: dict[str, KeyAttribute] = {}
+    for key in (TABLE.partition_key, TABLE.sort_key):
+        attributes[key.name] = key
+    for index in TABLE.indexes:
+        attributes[index.partition_key.name] = index.partition_key
+        attributes[index.sort_key.name] = index.sort_key
+    indexes = []
+    for index in TABLE.indexes:
+        projection: dict[str, Any] = {"ProjectionType": index.projection}
+        if index.projection == "INCLUDE":
+            projection["NonKeyAttributes"] = list(index.non_key_attributes)
+        indexes.append(
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key.name, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key.name, "KeyType": "RANGE"},
+                ],
+                "Projection": projection,
+            }
+        )
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": a.name, "AttributeType": a.type} for a in attributes.values()
+        ],
+        "KeySchema": [
+            {"AttributeName": TABLE.partition_key.name, "KeyType": "HASH"},
+            {"AttributeName": TABLE.sort_key.name, "KeyType": "RANGE"},
+        ],
+        "GlobalSecondaryIndexes": indexes,
+        "StreamSpecification": {"StreamEnabled": True, "StreamViewType": TABLE.stream_view},
+        "SSESpecification": {"Enabled": True},
+    }
+
+
+def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> ProvisionedResources:
+    """Create (idempotently) the table, intake queue + DLQ and topic; return their ids."""
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
+    sqs = session.client("sqs", endpoint_url=endpoint_url)
+    sns = session.client("sns", endpoint_url=endpoint_url)
+    table_name = f"{name}-table"
+    existing = dynamodb.list_tables().get("TableNames", [])
+    if table_name not in existing:
+        dynamodb.create_table(**table_request(table_name))
+        dynamodb.update_time_to_live(
+            TableName=table_name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE.ttl_attribute},
+        )
+    stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    dlq_url = sqs.create_queue(
+        QueueName=f"{name}-intake-dlq",
+        Attributes={
+            "MessageRetentionPeriod": str(INTAKE_QUEUE.dlq_retention_seconds),
+            "SqsManagedSseEnabled": "true",
+        },
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(
+        QueueName=f"{name}-intake",
+        Attributes={
+            "VisibilityTimeout": str(INTAKE_QUEUE.visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(INTAKE_QUEUE.retention_seconds),
+            "SqsManagedSseEnabled": "true",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(INTAKE_QUEUE.max_receive_count)}
+            ),
+        },
+    )["QueueUrl"]
+    topic_arn = sns.create_topic(Name=f"{name}-events")["TopicArn"]
+    return ProvisionedResources(
+        region=session.region_name,
+        endpoint_url=endpoint_url,
+        table_name=table_name,
+        intake_queue_url=queue_url,
+        intake_dlq_url=dlq_url,
+        topic_arn=topic_arn,
+        stream_arn=stream_arn,
+    )

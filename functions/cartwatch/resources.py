@@ -1,0 +1,118 @@
+"""The shape of every AWS resource cartwatch stores state in.
+
+One source of truth for both deployments: the CDK stack (``infra/``) and ``cartwatch local``
+(which creates the same table, queues and topic in the embedded moto server) read these
+definitions, so keys, indexes and queue settings can never drift apart.
+
+Everything here is plain data: importing it costs nothing at cold start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+AttributeType = Literal["S", "N"]
+
+
+@dataclass(frozen=True)
+class KeyAttribute:
+    name: str
+    type: AttributeType
+
+
+@dataclass(frozen=True)
+class GlobalIndex:
+    name: str
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute
+    projection: Literal["ALL", "KEYS_ONLY", "INCLUDE"]
+    non_key_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableDefinition:
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute
+    indexes: tuple[GlobalIndex, ...]
+    ttl_attribute: str
+    stream_view: Literal["NEW_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
+
+
+@dataclass(frozen=True)
+class QueueDefinition:
+    visibility_timeout_seconds: int
+    retention_seconds: int
+    max_receive_count: int
+    dlq_retention_seconds: int = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class TopicDefinition:
+    platform: str = "bigcommerce"
+    event_types: tuple[str, ...] = field(
+        default=(
+            "cartwatch.cart.abandoned",
+            "cartwatch.cart.recovered",
+            "cartwatch.cart.converted",
+        )
+    )
+
+
+# The due index holds only open carts (a sparse index: only items carrying ``due_shard``
+# appear).  Its partition key is write-sharded (``DUE#00`` .. ``DUE#{n-1}``) so a burst of
+# carts falling due in the same second never lands on one index partition.  ``due_at`` is
+# a *lower bound* of when the cart's next stage falls due: ordinary activity does not move
+# it (that would cost two index writes per webhook); the sweep finds the entry, lets a
+# conditional write re-check the base item, and pushes the entry forward when the cart
+# was busy.  The projection carries only slow-moving attributes for the same reason.
+DUE_INDEX = GlobalIndex(
+    name="due",
+    partition_key=KeyAttribute("due_shard", "S"),
+    sort_key=KeyAttribute("due_at", "N"),
+    projection="INCLUDE",
+    non_key_attributes=("store_hash", "cart_id", "status", "stage", "abandoned_at"),
+)
+
+# One store's carts (keys only, written once when a cart is first seen): serves purges
+# when a store is removed or uninstalls the app.
+STORE_INDEX = GlobalIndex(
+    name="by-store",
+    partition_key=KeyAttribute("store_pk", "S"),
+    sort_key=KeyAttribute("store_sk", "S"),
+    projection="KEYS_ONLY",
+)
+
+TABLE = TableDefinition(
+    partition_key=KeyAttribute("pk", "S"),
+    sort_key=KeyAttribute("sk", "S"),
+    indexes=(DUE_INDEX, STORE_INDEX),
+    ttl_attribute="expires_at",
+    # The stream is the outbox: a transition writes its event intent (``pending_event``)
+    # into the cart item in the same write, and the publisher consumes stream records
+    # whose new image carries one.  NEW_IMAGE is all it needs.
+    stream_view="NEW_IMAGE",
+)
+
+# The processor's timeout is 60 s; SQS visibility must be at least 6x the consumer's
+# timeout (AWS guidance for Lambda event sources) so a slow batch is never redelivered
+# while it is still running.
+PROCESSOR_TIMEOUT_SECONDS = 60
+INTAKE_QUEUE = QueueDefinition(
+    visibility_timeout_seconds=6 * PROCESSOR_TIMEOUT_SECONDS,
+    retention_seconds=4 * 24 * 3600,
+    max_receive_count=5,
+)
+
+TOPIC = TopicDefinition()
+
+# Webhook bodies above this size are refused with 413 before anything is stored.  SQS's
+# own message limit is 256 KiB and our envelope adds headers, so the body bound is the
+# SQS limit minus room for that envelope.
+MAX_WEBHOOK_BODY_BYTES = 256 * 1024
+
+# The attribute a transition writes into a cart item to have its event published; the
+# publisher's stream filter selects records whose new image carries it, and every other
+# write removes it so no event is published twice.
+PENDING_EVENT_ATTRIBUTE = "pending_event"
+PUBLISHER_STREAM_FILTER = {"dynamodb": {"NewImage": {PENDING_EVENT_ATTRIBUTE: {"S": [{"exists": True}]}}}}

@@ -1,0 +1,1 @@
+"""Use cases: intake, processing, sweeping, publishing.  Handlers call these; adapters serve them."""

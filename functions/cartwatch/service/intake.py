@@ -1,0 +1,96 @@
+"""The ack path: authenticate a delivery, bound it, store it durably, answer.
+
+Nothing else happens here — no DynamoDB, no BigCommerce.  BigCommerce blocks a whole
+destination domain when fewer than 90 % of its deliveries succeed, so this path must be
+small, fast and boring.  Its imports are stdlib plus standardwebhooks on purpose.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cartwatch.domain.store import WebhookAuth, is_store_hash
+from cartwatch.resources import MAX_WEBHOOK_BODY_BYTES
+from cartwatch.service.verification import Unauthenticated, verify_delivery
+
+
+@dataclass(frozen=True)
+class Rejection(Exception):
+    """A delivery refused with an HTTP status; ``reason`` is safe to log and return."""
+
+    status: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class Delivery:
+    store_hash: str
+    body: bytes
+    headers: Mapping[str, str]  # lower-case names
+
+
+@dataclass(frozen=True)
+class Accepted:
+    store_hash: str
+    scope: str
+    authenticated_by: str
+
+
+def intake_message(delivery: Delivery, scope: str, received_at: float) -> str:
+    """The intake queue's message: the raw body (verbatim) plus what the processor needs."""
+    return json.dumps(
+        {
+            "v": 1,
+            "store_hash": delivery.store_hash,
+            "webhook_id": delivery.headers.get("webhook-id"),
+            "received_at": received_at,
+            "scope": scope,
+            "body": delivery.body.decode("utf-8"),
+        },
+        separators=(",", ":"),
+    )
+
+
+def accept_delivery(
+    delivery: Delivery,
+    *,
+    lookup_auth: Callable[[str], WebhookAuth | None],
+    enqueue: Callable[[str], None],
+    clock: Callable[[], float] = time.time,
+) -> Accepted:
+    """Check a delivery and enqueue it, or raise :class:`Rejection` having stored nothing."""
+    if len(delivery.body) > MAX_WEBHOOK_BODY_BYTES:
+        raise Rejection(413, f"body exceeds {MAX_WEBHOOK_BODY_BYTES} bytes")
+    if not is_store_hash(delivery.store_hash):
+        raise Rejection(404, "unknown store")
+    auth = lookup_auth(delivery.store_hash)
+    if auth is None:
+        raise Rejection(404, "unknown store")
+    try:
+        authenticated_by = verify_delivery(auth, delivery.body, delivery.headers)
+    except Unauthenticated as error:
+        raise Rejection(401, str(error)) from None
+    scope, producer = _peek_envelope(delivery.body)
+    if producer != f"stores/{delivery.store_hash}":
+        raise Rejection(403, "producer does not match the store in the path")
+    enqueue(intake_message(delivery, scope, clock()))
+    return Accepted(store_hash=delivery.store_hash, scope=scope, authenticated_by=authenticated_by)
+
+
+def _peek_envelope(body: bytes) -> tuple[str, str]:
+    # Only what the ack path must know: it is a webhook envelope, and whose.  Full
+    # validation happens in the processor, off the ack path.
+    try:
+        parsed: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Rejection(400, "body is not JSON") from None
+    if not isinstance(parsed, dict):
+        raise Rejection(400, "body is not a webhook object")
+    scope, producer, data = parsed.get("scope"), parsed.get("producer"), parsed.get("data")
+    if not isinstance(scope, str) or not scope or not isinstance(producer, str) or not isinstance(data, dict):
+        raise Rejection(400, "body is not a BigCommerce webhook (scope, producer and data are required)")
+    return scope, producer

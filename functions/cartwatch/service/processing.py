@@ -1,0 +1,152 @@
+"""Processing: intake messages → one conditional write per cart per batch.
+
+For a batch of intake messages: parse each (a body that is not a webhook is poison and
+fails alone), group the cart webhooks by cart, fold each cart's webhooks into its stored
+state with the pure lifecycle, and write each changed cart once, guarded by its version.
+A lost race re-reads and re-applies (the fold is order-independent, so re-applying is
+always right).  Duplicates and stale events cost no write at all.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from cartwatch.adapters.cart_items import Item, StoredCart
+from cartwatch.adapters.cart_repository import CartRef, CartRepository, Conflict, PendingEvent
+from cartwatch.adapters.store_registry import StoreDirectory
+from cartwatch.domain.lifecycle import WebhookResult, apply_webhooks
+from cartwatch.domain.webhooks import (
+    AppUninstalled,
+    CartWebhook,
+    IgnoredWebhook,
+    NotAWebhook,
+    Webhook,
+    parse_webhook,
+)
+
+logger = logging.getLogger(__name__)
+
+EVENT_CONVERTED = "cartwatch.cart.converted"
+EVENT_RECOVERED = "cartwatch.cart.recovered"
+EVENT_ABANDONED = "cartwatch.cart.abandoned"
+
+_MAX_ATTEMPTS = 4
+
+
+class PoisonMessage(ValueError):
+    """An intake message that can never be processed; it belongs in the DLQ."""
+
+
+def parse_intake_message(body: str) -> Webhook:
+    """The intake queue's message (see ``service.intake.intake_message``) → a webhook."""
+    try:
+        envelope = json.loads(body)
+        raw, store_hash = envelope["body"], envelope["store_hash"]
+        webhook_id = envelope.get("webhook_id")
+    except (ValueError, KeyError, TypeError):
+        raise PoisonMessage("intake message is not a cartwatch envelope") from None
+    try:
+        webhook = parse_webhook(raw, webhook_id)
+    except NotAWebhook as error:
+        raise PoisonMessage(f"not a BigCommerce webhook: {error}") from None
+    if webhook.store_hash != store_hash:
+        raise PoisonMessage("producer does not match the store the delivery was addressed to")
+    return webhook
+
+
+@dataclass
+class BatchReport:
+    """What one batch did, for metrics and logs."""
+
+    outcomes: Counter[str] = field(default_factory=Counter)
+    carts_written: int = 0
+    conflicts_retried: int = 0
+    conversions: int = 0
+    stores_purged: int = 0
+
+
+class CartProcessor:
+    def __init__(
+        self,
+        repository: CartRepository,
+        stores: StoreDirectory,
+        *,
+        purge_store: Callable[[str], None],
+        on_result: Callable[[WebhookResult], None] | None = None,
+    ) -> None:
+        self._repository = repository
+        self._stores = stores
+        self._purge_store = purge_store
+        self._on_result = on_result
+
+    def apply(self, webhooks: Sequence[Webhook]) -> tuple[list[BaseException | None], BatchReport]:
+        """Apply a batch; returns, per webhook, None (done) or the error that failed it."""
+        report = BatchReport()
+        errors: list[BaseException | None] = [None] * len(webhooks)
+        by_cart: dict[CartRef, list[int]] = defaultdict(list)
+        for index, webhook in enumerate(webhooks):
+            if isinstance(webhook, CartWebhook):
+                by_cart[(webhook.store_hash, webhook.cart_id)].append(index)
+            elif isinstance(webhook, IgnoredWebhook):
+                report.outcomes["ignored"] += 1
+            elif isinstance(webhook, AppUninstalled):
+                try:
+                    self._purge_store(webhook.store_hash)
+                    report.stores_purged += 1
+                except Exception as error:  # noqa: BLE001 — reported per record, retried by SQS
+                    errors[index] = error
+        if by_cart:
+            stored = self._repository.load_many(by_cart)
+            for ref, indexes in by_cart.items():
+                events = [w for i in indexes if isinstance(w := webhooks[i], CartWebhook)]
+                try:
+                    self._apply_cart(ref, events, stored.get(ref), report)
+                except Exception as error:  # noqa: BLE001 — one cart's failure must not fail the others
+                    logger.warning("cart write failed", extra={"cart_id": ref[1], "store_hash": ref[0]})
+                    for i in indexes:
+                        errors[i] = error
+        return errors, report
+
+    def _apply_cart(
+        self,
+        ref: CartRef,
+        events: list[CartWebhook],
+        stored: tuple[StoredCart, Item] | None,
+        report: BatchReport,
+    ) -> None:
+        for _attempt in range(_MAX_ATTEMPTS):
+            result = apply_webhooks(stored[0].state if stored else None, events)
+            if not result.changed:
+                break
+            pending = _pending_for(result)
+            saved = self._repository.save(
+                stored, result.after, self._stores.stages_for(ref[0]), pending=pending
+            )
+            if not isinstance(saved, Conflict):
+                report.carts_written += 1
+                report.conversions += 1 if pending else 0
+                if self._on_result:
+                    self._on_result(result)
+                break
+            report.conflicts_retried += 1
+            stored = self._repository.load(*ref)
+        else:
+            raise CartContention(f"cart {ref[1]} kept changing during processing; SQS will retry it")
+        for _key, outcome in result.outcomes:
+            report.outcomes[outcome.value] += 1
+
+
+class CartContention(RuntimeError):
+    """Other writers kept winning the race for one cart; the batch retries it later."""
+
+
+def _pending_for(result: WebhookResult) -> PendingEvent | None:
+    conversion = result.conversion
+    if conversion is None:
+        return None
+    event_type = EVENT_RECOVERED if conversion.recovered else EVENT_CONVERTED
+    return PendingEvent(type=event_type, at=conversion.converted_at)

@@ -1,0 +1,209 @@
+"""The processor against moto server: duplicates, races, late events, poison messages."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from cartwatch.adapters.cart_items import state_from_item
+from cartwatch.domain.lifecycle import CartStatus
+from cartwatch.handlers import processor as processor_handler
+from cartwatch.local.event_sources import SqsEventSource
+from cartwatch.service.intake import Delivery, intake_message
+from cartwatch.service.processing import CartProcessor
+from tests.integration.conftest import Aws, Store
+from tests.support import FakeLambdaContext, cart_webhook
+
+T0 = int(time.time()) - 600
+
+
+def message(store: Store, scope: str, cart_id: str, at: int, webhook_id: str | None = None, **data: Any) -> str:
+    body = json.dumps(cart_webhook(store.store_hash, scope, cart_id, at, **data)).encode()
+    headers = {"webhook-id": webhook_id} if webhook_id else {}
+    return intake_message(Delivery(store.store_hash, body, headers), scope, time.time())
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m{i}",
+                "receiptHandle": f"r{i}",
+                "body": body,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake",
+                "awsRegion": "us-east-1",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
+def make_processor(aws: Aws) -> CartProcessor:
+    from cartwatch.adapters.store_registry import StorePurge
+
+    repository = aws.repository()
+    purge = StorePurge(
+        aws.client("dynamodb"), aws.client("ssm"), aws.resources.table_name, aws.prefix, repository.delete_store_carts
+    )
+    return CartProcessor(repository, aws.directory(), purge_store=purge)
+
+
+def run(aws: Aws, *bodies: str, processor: CartProcessor | None = None) -> dict[str, Any]:
+    return processor_handler.handler(sqs_event(*bodies), FakeLambdaContext(), processor=processor or make_processor(aws))
+
+
+def cart_item(aws: Aws, store: Store, cart_id: str) -> dict[str, Any]:
+    return aws.client("dynamodb").get_item(
+        TableName=aws.resources.table_name,
+        Key={"pk": {"S": f"CART#{store.store_hash}#{cart_id}"}, "sk": {"S": "STATE"}},
+        ConsistentRead=True,
+    )["Item"]
+
+
+@pytest.mark.integration
+def test_add_to_cart_burst_is_one_write(aws: Aws, store: Store) -> None:
+    processor = make_processor(aws)
+    response = run(
+        aws,
+        message(store, "store/cart/created", "c1", T0, "w1"),
+        message(store, "store/cart/updated", "c1", T0, "w2"),
+        message(store, "store/cart/lineItem/created", "c1", T0, "w3"),
+        processor=processor,
+    )
+    assert response == {"batchItemFailures": []}
+    state = state_from_item(cart_item(aws, store, "c1"))
+    assert state.status is CartStatus.ACTIVE and state.version == 1
+    assert processor._repository.usage.writes == 1  # noqa: SLF001
+
+
+@pytest.mark.integration
+def test_same_webhook_five_times_in_a_row_changes_state_once(aws: Aws, store: Store) -> None:
+    processor = make_processor(aws)
+    body = message(store, "store/cart/created", "c1", T0, "same-id")
+    for _ in range(5):
+        assert run(aws, body, processor=processor) == {"batchItemFailures": []}
+    assert state_from_item(cart_item(aws, store, "c1")).version == 1
+    assert processor._repository.usage.writes == 1  # noqa: SLF001
+
+
+@pytest.mark.integration
+def test_same_webhook_to_five_concurrent_processors_changes_state_once(aws: Aws, store: Store) -> None:
+    body = message(store, "store/cart/created", "c1", T0, "same-id")
+    processors = [make_processor(aws) for _ in range(5)]
+    barrier = threading.Barrier(5)
+    results: list[dict[str, Any]] = []
+
+    def work(p: CartProcessor) -> None:
+        barrier.wait()
+        results.append(run(aws, body, processor=p))
+
+    threads = [threading.Thread(target=work, args=(p,)) for p in processors]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [{"batchItemFailures": []}] * 5
+    assert state_from_item(cart_item(aws, store, "c1")).version == 1
+    assert sum(p._repository.usage.writes for p in processors) == 1  # noqa: SLF001
+
+
+@pytest.mark.integration
+def test_concurrent_different_updates_are_all_kept(aws: Aws, store: Store) -> None:
+    run(aws, message(store, "store/cart/created", "c1", T0))
+    bodies = [message(store, "store/cart/updated", "c1", T0 + n) for n in range(1, 6)]
+    barrier = threading.Barrier(5)
+
+    def work(body: str) -> None:
+        barrier.wait()
+        assert run(aws, body) == {"batchItemFailures": []}
+
+    threads = [threading.Thread(target=work, args=(b,)) for b in bodies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert state_from_item(cart_item(aws, store, "c1")).last_activity_at == T0 + 5
+
+
+@pytest.mark.integration
+def test_late_update_never_regresses_a_converted_cart(aws: Aws, store: Store) -> None:
+    run(aws, message(store, "store/cart/created", "c1", T0))
+    run(aws, message(store, "store/cart/converted", "c1", T0 + 60, orderId=252))
+    run(aws, message(store, "store/cart/updated", "c1", T0 + 30))
+    item = cart_item(aws, store, "c1")
+    state = state_from_item(item)
+    assert state.status is CartStatus.CONVERTED
+    assert state.order_id == 252
+    assert "due_at" not in item  # closed carts leave the due index
+
+
+@pytest.mark.integration
+def test_conversion_writes_its_event_intent_with_the_state(aws: Aws, store: Store) -> None:
+    run(
+        aws,
+        message(store, "store/cart/created", "c1", T0),
+        message(store, "store/cart/converted", "c1", T0 + 60, orderId=252),
+    )
+    item = cart_item(aws, store, "c1")
+    assert json.loads(item["pending_event"]["S"])["type"] == "cartwatch.cart.converted"
+    # A later write (a stale update) clears the intent so the stream never repeats it.
+    run(aws, message(store, "store/cart/updated", "c1", T0 + 30))
+    assert "pending_event" not in cart_item(aws, store, "c1")
+
+
+@pytest.mark.integration
+def test_batch_with_one_poison_message_applies_nine_and_dead_letters_one(aws: Aws, store: Store) -> None:
+    sqs = aws.client("sqs")
+    good = [message(store, "store/cart/created", f"cart-{n}", T0, f"w{n}") for n in range(9)]
+    poison = json.dumps({"v": 1, "store_hash": store.store_hash, "body": '{"scope": "store/cart/created"}'})
+    for body in [*good[:4], poison, *good[4:]]:
+        sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=body)
+    processor = make_processor(aws)
+    source = SqsEventSource(
+        sqs,
+        aws.resources.intake_queue_url,
+        lambda event: processor_handler.handler(event, FakeLambdaContext(), processor=processor),
+    )
+    for _ in range(10):  # maxReceiveCount is 5: the poison message is received until it is moved
+        source.poll_once()
+    assert processor._repository.usage.writes == 9  # noqa: SLF001 — each good cart written exactly once
+    carts = [i for i in aws.table_items() if i["pk"]["S"].startswith("CART#")]
+    assert len(carts) == 9
+    dead = aws.queue_messages(aws.resources.intake_dlq_url)
+    assert [json.loads(m["Body"])["body"] for m in dead] == ['{"scope": "store/cart/created"}']
+    assert aws.queue_messages(aws.resources.intake_queue_url) == []
+
+
+@pytest.mark.integration
+def test_a_batch_where_everything_fails_raises(aws: Aws, store: Store) -> None:
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    with pytest.raises(BatchProcessingError):
+        run(aws, "not an envelope", json.dumps({"v": 1, "store_hash": store.store_hash, "body": "[]"}))
+
+
+@pytest.mark.integration
+def test_app_uninstalled_purges_the_store(aws: Aws, store: Store) -> None:
+    run(aws, message(store, "store/cart/created", "c1", T0), message(store, "store/cart/created", "c2", T0))
+    uninstall = json.dumps(
+        {
+            "scope": "store/app/uninstalled",
+            "store_id": "1",
+            "producer": f"stores/{store.store_hash}",
+            "created_at": T0 + 5,
+            "data": {},
+        }
+    ).encode()
+    assert run(aws, intake_message(Delivery(store.store_hash, uninstall, {}), "store/app/uninstalled", 0.0)) == {
+        "batchItemFailures": []
+    }
+    assert aws.table_items() == []
+    assert aws.secrets().webhook_auth(store.store_hash) is None

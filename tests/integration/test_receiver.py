@@ -1,0 +1,194 @@
+"""The webhook receiver's contract (DESIGN.md §3) against moto server: SSM secrets, SQS intake."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from cartwatch.handlers import receiver
+from cartwatch.resources import MAX_WEBHOOK_BODY_BYTES
+from tests.integration.conftest import Aws, Store
+from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signed_headers
+
+
+def deliver(aws: Aws, store_hash: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    sqs = aws.client("sqs")
+    queue_url = aws.resources.intake_queue_url
+
+    def enqueue(message: str) -> None:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=message)
+
+    return receiver.handler(
+        http_api_event(store_hash, body, headers),
+        FakeLambdaContext(),
+        lookup_auth=aws.secrets().webhook_auth,
+        enqueue=enqueue,
+    )
+
+
+def created_body(store: Store, cart_id: str = "cart-1") -> bytes:
+    return json.dumps(cart_webhook(store.store_hash, "store/cart/created", cart_id, int(time.time()))).encode()
+
+
+def assert_nothing_stored(aws: Aws) -> None:
+    assert aws.queue_messages(aws.resources.intake_queue_url) == []
+    assert [i for i in aws.table_items() if i["pk"]["S"] != "STORE"] == []
+
+
+@pytest.mark.integration
+def test_signed_delivery_is_acknowledged_and_enqueued_once(aws: Aws, store: Store) -> None:
+    body = created_body(store)
+    response = deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body, msg_id="msg_42"))
+    assert response["statusCode"] == 200
+    messages = aws.queue_messages(aws.resources.intake_queue_url)
+    assert len(messages) == 1
+    envelope = json.loads(messages[0]["Body"])
+    assert envelope["body"] == body.decode()  # verbatim, so it can be re-verified and re-parsed
+    assert envelope["webhook_id"] == "msg_42"
+    assert envelope["store_hash"] == store.store_hash
+
+
+@pytest.mark.integration
+def test_token_header_authenticates_without_a_signature(aws: Aws, store: Store) -> None:
+    body = created_body(store)
+    response = deliver(aws, store.store_hash, body, {"x-cartwatch-token": store.webhook_token})
+    assert response["statusCode"] == 200
+    assert len(aws.queue_messages(aws.resources.intake_queue_url)) == 1
+
+
+@pytest.mark.integration
+def test_base64_encoded_bodies_are_verified_on_their_raw_bytes(aws: Aws, store: Store) -> None:
+    body = created_body(store)
+    event = http_api_event(store.store_hash, body, signed_headers(store.client_secret, body))
+    event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
+    sqs = aws.client("sqs")
+    response = receiver.handler(
+        event,
+        FakeLambdaContext(),
+        lookup_auth=aws.secrets().webhook_auth,
+        enqueue=lambda m: sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=m),
+    )
+    assert response["statusCode"] == 200
+
+
+def _tampered(store: Store) -> tuple[bytes, dict[str, str]]:
+    body = created_body(store)
+    headers = signed_headers(store.client_secret, body)
+    return body.replace(b"cart-1", b"cart-2"), headers
+
+
+def _old(store: Store) -> tuple[bytes, dict[str, str]]:
+    body = created_body(store)
+    return body, signed_headers(store.client_secret, body, timestamp=time.time() - 301)
+
+
+def _wrong_secret(store: Store) -> tuple[bytes, dict[str, str]]:
+    body = created_body(store)
+    return body, signed_headers("not-the-secret", body)
+
+
+def _missing_headers(store: Store) -> tuple[bytes, dict[str, str]]:
+    return created_body(store), {"content-type": "application/json"}
+
+
+def _wrong_token(store: Store) -> tuple[bytes, dict[str, str]]:
+    return created_body(store), {"x-cartwatch-token": store.webhook_token + "x"}
+
+
+def _garbled_signature(store: Store) -> tuple[bytes, dict[str, str]]:
+    body = created_body(store)
+    headers = signed_headers(store.client_secret, body)
+    headers["webhook-signature"] = "v1;%%%not-base64"
+    return body, headers
+
+
+def _bad_signature_with_good_token(store: Store) -> tuple[bytes, dict[str, str]]:
+    body, headers = _tampered(store)
+    headers["x-cartwatch-token"] = store.webhook_token
+    return body, headers
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize(
+    "make",
+    [_tampered, _old, _wrong_secret, _missing_headers, _wrong_token, _garbled_signature, _bad_signature_with_good_token],
+)
+def test_unauthenticated_deliveries_get_401_and_store_nothing(
+    aws: Aws, store: Store, make: Callable[[Store], tuple[bytes, dict[str, str]]]
+) -> None:
+    body, headers = make(store)
+    response = deliver(aws, store.store_hash, body, headers)
+    assert response["statusCode"] == 401
+    assert_nothing_stored(aws)
+
+
+@pytest.mark.integration
+def test_store_requiring_signatures_refuses_the_token(aws: Aws, add_store: Callable[..., Store]) -> None:
+    strict = add_store(require_signature=True)
+    body = created_body(strict)
+    assert deliver(aws, strict.store_hash, body, {"x-cartwatch-token": strict.webhook_token})["statusCode"] == 401
+    assert deliver(aws, strict.store_hash, body, signed_headers(strict.client_secret, body))["statusCode"] == 200
+
+
+@pytest.mark.integration
+def test_producer_of_another_store_gets_403(aws: Aws, store: Store) -> None:
+    body = json.dumps(cart_webhook("someoneelse", "store/cart/created", "cart-1", int(time.time()))).encode()
+    response = deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))
+    assert response["statusCode"] == 403
+    assert_nothing_stored(aws)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"scope": "store/cart/created"}', b"\xff\xfe"])
+def test_bodies_that_are_not_webhooks_get_400(aws: Aws, store: Store, body: bytes) -> None:
+    response = deliver(aws, store.store_hash, body, {"x-cartwatch-token": store.webhook_token})
+    assert response["statusCode"] == 400
+    assert_nothing_stored(aws)
+
+
+@pytest.mark.integration
+def test_oversized_body_gets_413(aws: Aws, store: Store) -> None:
+    payload = cart_webhook(store.store_hash, "store/cart/created", "cart-1", int(time.time()))
+    payload["padding"] = "x" * MAX_WEBHOOK_BODY_BYTES
+    body = json.dumps(payload).encode()
+    response = deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))
+    assert response["statusCode"] == 413
+    assert_nothing_stored(aws)
+
+
+@pytest.mark.integration
+def test_body_just_under_the_bound_is_accepted(aws: Aws, store: Store) -> None:
+    payload = cart_webhook(store.store_hash, "store/cart/created", "cart-1", int(time.time()))
+    skeleton = len(json.dumps({**payload, "padding": ""}).encode())
+    payload["padding"] = "x" * (MAX_WEBHOOK_BODY_BYTES - skeleton)
+    body = json.dumps(payload).encode()
+    assert len(body) == MAX_WEBHOOK_BODY_BYTES
+    assert deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))["statusCode"] == 200
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("store_hash", ["unknownstore", "Bad-Hash!", ""])
+def test_unknown_store_gets_404(aws: Aws, store: Store, store_hash: str) -> None:
+    body = created_body(store)
+    response = deliver(aws, store_hash, body, signed_headers(store.client_secret, body))
+    assert response["statusCode"] == 404
+    assert_nothing_stored(aws)
+
+
+@pytest.mark.integration
+def test_unknown_scope_is_acknowledged(aws: Aws, store: Store) -> None:
+    body = json.dumps(
+        {
+            "scope": "store/product/updated",
+            "store_id": "1",
+            "producer": f"stores/{store.store_hash}",
+            "created_at": int(time.time()),
+            "data": {"type": "product", "id": 5},
+        }
+    ).encode()
+    assert deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))["statusCode"] == 200

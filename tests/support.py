@@ -1,0 +1,97 @@
+"""Helpers shared by the test tiers (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from standardwebhooks.webhooks import Webhook
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def webhook_fixture(name: str, **changes: Any) -> dict[str, Any]:
+    """A documented BigCommerce webhook body, optionally with fields changed."""
+    body: dict[str, Any] = json.loads((FIXTURES / "webhooks" / f"{name}.json").read_text())
+    body.update(changes)
+    return body
+
+
+def unique_name(prefix: str = "t") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}"
+
+
+def cart_webhook(
+    store_hash: str, scope: str, cart_id: str, created_at: int, **data: Any
+) -> dict[str, Any]:
+    """A cart webhook body shaped like BigCommerce's (store-wide scopes)."""
+    if scope.startswith("store/cart/lineItem/"):
+        payload = {"type": "cart_line_item", "id": data.pop("item_id", "item-1"), "cartId": cart_id}
+    else:
+        payload = {"type": "cart", "id": cart_id}
+    payload.update(data)
+    return {
+        "scope": scope,
+        "store_id": "1025646",
+        "data": payload,
+        "hash": uuid.uuid4().hex[:40],
+        "created_at": created_at,
+        "producer": f"stores/{store_hash}",
+    }
+
+
+def signed_headers(
+    client_secret: str, body: bytes, *, msg_id: str | None = None, timestamp: float | None = None
+) -> dict[str, str]:
+    """Standard Webhooks headers as BigCommerce sends them (key = base64 of the client secret)."""
+    key = base64.b64encode(client_secret.encode()).decode()
+    msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
+    when = datetime.fromtimestamp(time.time() if timestamp is None else timestamp, tz=UTC)
+    signature = Webhook(key).sign(msg_id, when, body.decode())
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(int(when.timestamp())),
+        "webhook-signature": signature,
+        "content-type": "application/json",
+    }
+
+
+def http_api_event(store_hash: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
+    """An API Gateway HTTP API (payload 2.0) event for POST /webhooks/bigcommerce/{store_hash}.
+
+    Like API Gateway, a body that is not UTF-8 text arrives base64-encoded.
+    """
+    try:
+        text, encoded = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, encoded = base64.b64encode(body).decode(), True
+    return {
+        "version": "2.0",
+        "routeKey": "POST /webhooks/bigcommerce/{store_hash}",
+        "rawPath": f"/webhooks/bigcommerce/{store_hash}",
+        "headers": headers,
+        "pathParameters": {"store_hash": store_hash},
+        "requestContext": {"http": {"method": "POST", "path": f"/webhooks/bigcommerce/{store_hash}"}},
+        "body": text,
+        "isBase64Encoded": encoded,
+    }
+
+
+class FakeLambdaContext:
+    """The attributes Powertools reads from a Lambda context."""
+
+    function_name = "cartwatch-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:cartwatch-test"
+    aws_request_id = "req-1"
+
+    def __init__(self, remaining_ms: int = 60_000) -> None:
+        self._remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self._remaining_ms
