@@ -26,9 +26,7 @@ def unique_name(prefix: str = "t") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"
 
 
-def cart_webhook(
-    store_hash: str, scope: str, cart_id: str, created_at: int, **data: Any
-) -> dict[str, Any]:
+def cart_webhook(store_hash: str, scope: str, cart_id: str, created_at: int, **data: Any) -> dict[str, Any]:
     """A cart webhook body shaped like BigCommerce's (store-wide scopes)."""
     if scope.startswith("store/cart/lineItem/"):
         payload = {"type": "cart_line_item", "id": data.pop("item_id", "item-1"), "cartId": cart_id}

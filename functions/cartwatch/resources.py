@@ -74,19 +74,10 @@ DUE_INDEX = GlobalIndex(
     non_key_attributes=("store_hash", "cart_id", "status", "stage", "abandoned_at"),
 )
 
-# One store's carts (keys only, written once when a cart is first seen): serves purges
-# when a store is removed or uninstalls the app.
-STORE_INDEX = GlobalIndex(
-    name="by-store",
-    partition_key=KeyAttribute("store_pk", "S"),
-    sort_key=KeyAttribute("store_sk", "S"),
-    projection="KEYS_ONLY",
-)
-
 TABLE = TableDefinition(
     partition_key=KeyAttribute("pk", "S"),
     sort_key=KeyAttribute("sk", "S"),
-    indexes=(DUE_INDEX, STORE_INDEX),
+    indexes=(DUE_INDEX,),
     ttl_attribute="expires_at",
     # The stream is the outbox: a transition writes its event intent (``pending_event``)
     # into the cart item in the same write, and the publisher consumes stream records

@@ -8,6 +8,8 @@ import time
 from typing import Any
 
 import pytest
+from tests.integration.conftest import Aws, Store
+from tests.support import FakeLambdaContext, cart_webhook
 
 from cartwatch.adapters.cart_items import state_from_item
 from cartwatch.domain.lifecycle import CartStatus
@@ -15,13 +17,13 @@ from cartwatch.handlers import processor as processor_handler
 from cartwatch.local.event_sources import SqsEventSource
 from cartwatch.service.intake import Delivery, intake_message
 from cartwatch.service.processing import CartProcessor
-from tests.integration.conftest import Aws, Store
-from tests.support import FakeLambdaContext, cart_webhook
 
 T0 = int(time.time()) - 600
 
 
-def message(store: Store, scope: str, cart_id: str, at: int, webhook_id: str | None = None, **data: Any) -> str:
+def message(
+    store: Store, scope: str, cart_id: str, at: int, webhook_id: str | None = None, **data: Any
+) -> str:
     body = json.dumps(cart_webhook(store.store_hash, scope, cart_id, at, **data)).encode()
     headers = {"webhook-id": webhook_id} if webhook_id else {}
     return intake_message(Delivery(store.store_hash, body, headers), scope, time.time())
@@ -51,13 +53,19 @@ def make_processor(aws: Aws) -> CartProcessor:
 
     repository = aws.repository()
     purge = StorePurge(
-        aws.client("dynamodb"), aws.client("ssm"), aws.resources.table_name, aws.prefix, repository.delete_store_carts
+        aws.client("dynamodb"),
+        aws.client("ssm"),
+        aws.resources.table_name,
+        aws.prefix,
+        repository.delete_store_carts,
     )
     return CartProcessor(repository, aws.directory(), purge_store=purge)
 
 
 def run(aws: Aws, *bodies: str, processor: CartProcessor | None = None) -> dict[str, Any]:
-    return processor_handler.handler(sqs_event(*bodies), FakeLambdaContext(), processor=processor or make_processor(aws))
+    return processor_handler.handler(
+        sqs_event(*bodies), FakeLambdaContext(), processor=processor or make_processor(aws)
+    )
 
 
 def cart_item(aws: Aws, store: Store, cart_id: str) -> dict[str, Any]:
@@ -81,7 +89,7 @@ def test_add_to_cart_burst_is_one_write(aws: Aws, store: Store) -> None:
     assert response == {"batchItemFailures": []}
     state = state_from_item(cart_item(aws, store, "c1"))
     assert state.status is CartStatus.ACTIVE and state.version == 1
-    assert processor._repository.usage.writes == 1  # noqa: SLF001
+    assert processor._repository.usage.writes == 1
 
 
 @pytest.mark.integration
@@ -91,7 +99,7 @@ def test_same_webhook_five_times_in_a_row_changes_state_once(aws: Aws, store: St
     for _ in range(5):
         assert run(aws, body, processor=processor) == {"batchItemFailures": []}
     assert state_from_item(cart_item(aws, store, "c1")).version == 1
-    assert processor._repository.usage.writes == 1  # noqa: SLF001
+    assert processor._repository.usage.writes == 1
 
 
 @pytest.mark.integration
@@ -112,7 +120,7 @@ def test_same_webhook_to_five_concurrent_processors_changes_state_once(aws: Aws,
         t.join()
     assert results == [{"batchItemFailures": []}] * 5
     assert state_from_item(cart_item(aws, store, "c1")).version == 1
-    assert sum(p._repository.usage.writes for p in processors) == 1  # noqa: SLF001
+    assert sum(p._repository.usage.writes for p in processors) == 1
 
 
 @pytest.mark.integration
@@ -174,7 +182,7 @@ def test_batch_with_one_poison_message_applies_nine_and_dead_letters_one(aws: Aw
     )
     for _ in range(10):  # maxReceiveCount is 5: the poison message is received until it is moved
         source.poll_once()
-    assert processor._repository.usage.writes == 9  # noqa: SLF001 — each good cart written exactly once
+    assert processor._repository.usage.writes == 9
     carts = [i for i in aws.table_items() if i["pk"]["S"].startswith("CART#")]
     assert len(carts) == 9
     dead = aws.queue_messages(aws.resources.intake_dlq_url)
@@ -202,8 +210,8 @@ def test_app_uninstalled_purges_the_store(aws: Aws, store: Store) -> None:
             "data": {},
         }
     ).encode()
-    assert run(aws, intake_message(Delivery(store.store_hash, uninstall, {}), "store/app/uninstalled", 0.0)) == {
-        "batchItemFailures": []
-    }
+    assert run(
+        aws, intake_message(Delivery(store.store_hash, uninstall, {}), "store/app/uninstalled", 0.0)
+    ) == {"batchItemFailures": []}
     assert aws.table_items() == []
     assert aws.secrets().webhook_auth(store.store_hash) is None

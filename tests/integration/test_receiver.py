@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from tests.integration.conftest import Aws, Store
+from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signed_headers
 
 from cartwatch.handlers import receiver
 from cartwatch.resources import MAX_WEBHOOK_BODY_BYTES
-from tests.integration.conftest import Aws, Store
-from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signed_headers
 
 
 def deliver(aws: Aws, store_hash: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
@@ -32,7 +32,9 @@ def deliver(aws: Aws, store_hash: str, body: bytes, headers: dict[str, str]) -> 
 
 
 def created_body(store: Store, cart_id: str = "cart-1") -> bytes:
-    return json.dumps(cart_webhook(store.store_hash, "store/cart/created", cart_id, int(time.time()))).encode()
+    return json.dumps(
+        cart_webhook(store.store_hash, "store/cart/created", cart_id, int(time.time()))
+    ).encode()
 
 
 def assert_nothing_stored(aws: Aws) -> None:
@@ -43,7 +45,9 @@ def assert_nothing_stored(aws: Aws) -> None:
 @pytest.mark.integration
 def test_signed_delivery_is_acknowledged_and_enqueued_once(aws: Aws, store: Store) -> None:
     body = created_body(store)
-    response = deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body, msg_id="msg_42"))
+    response = deliver(
+        aws, store.store_hash, body, signed_headers(store.client_secret, body, msg_id="msg_42")
+    )
     assert response["statusCode"] == 200
     messages = aws.queue_messages(aws.resources.intake_queue_url)
     assert len(messages) == 1
@@ -116,7 +120,15 @@ def _bad_signature_with_good_token(store: Store) -> tuple[bytes, dict[str, str]]
 @pytest.mark.integration
 @pytest.mark.parametrize(
     "make",
-    [_tampered, _old, _wrong_secret, _missing_headers, _wrong_token, _garbled_signature, _bad_signature_with_good_token],
+    [
+        _tampered,
+        _old,
+        _wrong_secret,
+        _missing_headers,
+        _wrong_token,
+        _garbled_signature,
+        _bad_signature_with_good_token,
+    ],
 )
 def test_unauthenticated_deliveries_get_401_and_store_nothing(
     aws: Aws, store: Store, make: Callable[[Store], tuple[bytes, dict[str, str]]]
@@ -131,8 +143,13 @@ def test_unauthenticated_deliveries_get_401_and_store_nothing(
 def test_store_requiring_signatures_refuses_the_token(aws: Aws, add_store: Callable[..., Store]) -> None:
     strict = add_store(require_signature=True)
     body = created_body(strict)
-    assert deliver(aws, strict.store_hash, body, {"x-cartwatch-token": strict.webhook_token})["statusCode"] == 401
-    assert deliver(aws, strict.store_hash, body, signed_headers(strict.client_secret, body))["statusCode"] == 200
+    assert (
+        deliver(aws, strict.store_hash, body, {"x-cartwatch-token": strict.webhook_token})["statusCode"]
+        == 401
+    )
+    assert (
+        deliver(aws, strict.store_hash, body, signed_headers(strict.client_secret, body))["statusCode"] == 200
+    )
 
 
 @pytest.mark.integration
@@ -168,7 +185,9 @@ def test_body_just_under_the_bound_is_accepted(aws: Aws, store: Store) -> None:
     payload["padding"] = "x" * (MAX_WEBHOOK_BODY_BYTES - skeleton)
     body = json.dumps(payload).encode()
     assert len(body) == MAX_WEBHOOK_BODY_BYTES
-    assert deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))["statusCode"] == 200
+    assert (
+        deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))["statusCode"] == 200
+    )
 
 
 @pytest.mark.integration
@@ -191,4 +210,6 @@ def test_unknown_scope_is_acknowledged(aws: Aws, store: Store) -> None:
             "data": {"type": "product", "id": 5},
         }
     ).encode()
-    assert deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))["statusCode"] == 200
+    assert (
+        deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))["statusCode"] == 200
+    )

@@ -34,10 +34,6 @@ def cart_key(store_hash: str, cart_id: str) -> Item:
     return {"pk": {"S": cart_pk(store_hash, cart_id)}, "sk": {"S": STATE_SK}}
 
 
-def store_pk(store_hash: str) -> str:
-    return f"STORE#{store_hash}"
-
-
 def due_shard(cart_id: str, shards: int) -> str:
     """A cart's due-index shard: stable for the cart, spread evenly over ``shards``."""
     return f"DUE#{zlib.crc32(cart_id.encode()) % shards:02d}"

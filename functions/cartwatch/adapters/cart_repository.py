@@ -21,13 +21,12 @@ from cartwatch.adapters.cart_items import (
     changed_attributes,
     due_shard,
     state_attributes,
-    store_pk,
     stored_cart_from_item,
     update_expression,
 )
 from cartwatch.domain.lifecycle import CartState, CartStatus, next_due_at
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.resources import DUE_INDEX, PENDING_EVENT_ATTRIBUTE, STORE_INDEX
+from cartwatch.resources import DUE_INDEX, PENDING_EVENT_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -91,7 +90,8 @@ class Usage:
     items_read: int = 0
     writes: int = 0
     conflicts: int = 0
-    write_sizes: list[tuple[int, int]] = field(default_factory=list)  # (bytes before, bytes after)
+    # (item before, item after) of every successful write, for write-unit accounting.
+    write_log: list[tuple[Item | None, Item]] = field(default_factory=list)
 
 
 class CartRepository:
@@ -192,8 +192,6 @@ class CartRepository:
             item = {name: value for name, value in attributes.items() if value is not None}
             item.update(cart_key(after.store_hash, after.cart_id))
             item["kind"] = {"S": "cart"}
-            item["store_pk"] = {"S": store_pk(after.store_hash)}
-            item["store_sk"] = {"S": after.cart_id}
             return self._put_new(item)
         to_set, to_remove = changed_attributes(before[1], attributes)
         return self._update(
@@ -313,34 +311,31 @@ class CartRepository:
         return not isinstance(result, Conflict)
 
     def delete_store_carts(self, store_hash: str) -> int:
-        """Erase every cart item of a store (uninstall / removal); returns items deleted."""
+        """Erase every item of a store's carts (uninstall / removal); returns items deleted.
+
+        A filtered scan, not an index: purges are rare, and an index over every cart by
+        store would cost a write unit for every cart ever seen (see docs/architecture.md).
+        """
+        prefix = f"CART#{store_hash}#"
         deleted = 0
         start: Item | None = None
         while True:
             request: dict[str, Any] = {
                 "TableName": self._table,
-                "IndexName": STORE_INDEX.name,
-                "KeyConditionExpression": "#p = :p",
-                "ExpressionAttributeNames": {"#p": "store_pk"},
-                "ExpressionAttributeValues": {":p": {"S": store_pk(store_hash)}},
+                "FilterExpression": "begins_with(pk, :prefix)",
+                "ExpressionAttributeValues": {":prefix": {"S": prefix}},
+                "ProjectionExpression": "pk, sk",
             }
             if start:
                 request["ExclusiveStartKey"] = start
-            response = self._client.query(**request)
-            for item in response.get("Items", []):
-                deleted += self._delete_partition(item["pk"]["S"])
+            response = self._client.scan(**request)
+            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
+            deleted += self._delete_keys(keys)
             start = response.get("LastEvaluatedKey")
             if not start:
                 return deleted
 
-    def _delete_partition(self, pk: str) -> int:
-        response = self._client.query(
-            TableName=self._table,
-            KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": {"S": pk}},
-            ProjectionExpression="pk, sk",
-        )
-        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
+    def _delete_keys(self, keys: list[Item]) -> int:
         for start in range(0, len(keys), 25):
             request: dict[str, Any] = {
                 self._table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
@@ -383,7 +378,7 @@ class CartRepository:
                 return Conflict(current=None)
             raise
         self.usage.writes += 1
-        self.usage.write_sizes.append((0, item_size(item)))
+        self.usage.write_log.append((None, item))
         return stored_cart_from_item(item)
 
     def _update(
@@ -435,7 +430,7 @@ class CartRepository:
             return Conflict(current=None)
         self.usage.writes += 1
         new_item = response["Attributes"]
-        self.usage.write_sizes.append((item_size(before_item) if before_item else 0, item_size(new_item)))
+        self.usage.write_log.append((before_item, new_item))
         return stored_cart_from_item(new_item)
 
 
@@ -459,28 +454,6 @@ def _due_entry(item: Item) -> DueEntry:
 def _is_condition_failure(error: Exception) -> bool:
     response = getattr(error, "response", {})
     return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
-
-
-def item_size(item: Item | None) -> int:
-    """DynamoDB's item size: attribute names plus values (UTF-8), approximately per AWS's rules."""
-    if not item:
-        return 0
-    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
-
-
-def _value_size(value: dict[str, Any]) -> int:
-    ((kind, inner),) = value.items()
-    if kind == "S":
-        return len(str(inner).encode())
-    if kind == "N":
-        return (len(str(inner).lstrip("-").replace(".", "")) + 1) // 2 + 1
-    if kind in {"BOOL", "NULL"}:
-        return 1
-    if kind == "M":
-        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
-    if kind == "L":
-        return 3 + sum(_value_size(v) + 1 for v in inner)
-    return len(str(inner).encode())
 
 
 __all__ = ["STATE_SK", "CartRef", "CartRepository", "Conflict", "DueEntry", "PendingEvent", "cart_pk"]

@@ -47,6 +47,6 @@ def handler(event: dict[str, Any], context: Any, *, processor: CartProcessor | N
 
     metrics.add_metric(name="WebhooksReceived", unit=MetricUnit.Count, value=len(event.get("Records", [])))
     batch = BatchApplyProcessor(EventType.SQS, apply)
-    return process_partial_response(
+    return process_partial_response(  # type: ignore[return-value]
         event=event, record_handler=parse_record, processor=batch, context=context
     )

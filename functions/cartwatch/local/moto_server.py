@@ -21,6 +21,10 @@ class MotoServer:
         self.endpoint_url = ""
 
     def start(self) -> MotoServer:
+        import logging
+
+        # werkzeug logs every request at INFO; the emulator should be quiet.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -75,7 +75,7 @@ class CartProcessor:
         repository: CartRepository,
         stores: StoreDirectory,
         *,
-        purge_store: Callable[[str], None],
+        purge_store: Callable[[str], object],
         on_result: Callable[[WebhookResult], None] | None = None,
     ) -> None:
         self._repository = repository

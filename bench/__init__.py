@@ -1,0 +1,1 @@
+"""Benchmarks: counted AWS and BigCommerce calls, items read, write units, import times."""

@@ -1,0 +1,78 @@
+"""DynamoDB write-unit accounting from the items a write left behind.
+
+moto does not meter capacity, so the benchmark applies DynamoDB's published rules to the
+exact before/after items of every write:
+
+* base table: one write unit per started KiB of the larger of the old and new item;
+* each global secondary index: nothing when the write changed neither the index's key
+  nor a projected attribute; one write when the item enters or leaves the index or a
+  projected attribute changes; two (delete + put) when the index key changes.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from cartwatch.resources import TABLE, GlobalIndex
+
+Item = dict[str, Any]
+
+
+def item_size(item: Item | None) -> int:
+    """Item size in bytes: attribute names plus values, per DynamoDB's sizing rules."""
+    if not item:
+        return 0
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(str(inner).encode())
+    if kind == "N":
+        digits = str(inner).lstrip("-").replace(".", "").lstrip("0") or "0"
+        return (len(digits) + 1) // 2 + 1
+    if kind in {"BOOL", "NULL"}:
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in inner)
+    return len(str(inner).encode())
+
+
+def _units(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
+
+
+def _index_view(index: GlobalIndex, item: Item | None) -> tuple[tuple[Any, ...] | None, Item]:
+    if not item or index.partition_key.name not in item or index.sort_key.name not in item:
+        return None, {}
+    key = (item[index.partition_key.name], item[index.sort_key.name])
+    if index.projection == "ALL":
+        projected = dict(item)
+    elif index.projection == "INCLUDE":
+        projected = {n: item[n] for n in index.non_key_attributes if n in item}
+    else:
+        projected = {}
+    base_keys = {k: item[k] for k in (TABLE.partition_key.name, TABLE.sort_key.name)}
+    return key, {**projected, **base_keys}
+
+
+def write_units(before: Item | None, after: Item) -> tuple[int, int]:
+    """(table write units, index write units) for one write from ``before`` to ``after``."""
+    table = _units(max(item_size(before), item_size(after)))
+    index_units = 0
+    for index in TABLE.indexes:
+        old_key, old_projection = _index_view(index, before)
+        new_key, new_projection = _index_view(index, after)
+        if old_key is None and new_key is None:
+            continue
+        if old_key is None or new_key is None:
+            index_units += _units(item_size(new_projection or old_projection))
+        elif old_key != new_key:
+            index_units += _units(item_size(old_projection)) + _units(item_size(new_projection))
+        elif old_projection != new_projection:
+            index_units += _units(item_size(new_projection))
+    return table, index_units

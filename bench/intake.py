@@ -1,0 +1,149 @@
+"""Replay a storefront mix through the receiver and the processor against moto server."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from tests.support import FakeLambdaContext, http_api_event, signed_headers
+
+from bench.capacity import write_units
+from bench.counting import CallCounter
+from bench.storefront import storefront_mix
+from cartwatch.adapters.cart_repository import CartRepository
+from cartwatch.adapters.store_registry import StoreDirectory, StorePurge, StoreSecrets, StoreWriter
+from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.store import StoreSettings
+from cartwatch.handlers import processor as processor_handler
+from cartwatch.handlers import receiver
+from cartwatch.local.event_sources import SqsEventSource
+from cartwatch.local.provision import provision
+from cartwatch.service.processing import CartProcessor
+
+BATCH_SIZE = 100  # the stack's default intake batch size
+BATCH_WINDOW_SECONDS = 5.0  # …and batching window
+
+
+@dataclass
+class IntakeFigures:
+    webhooks: int
+    ack_calls: int
+    ack_rejections: int
+    table_write_units: int
+    index_write_units: int
+    carts_written: int
+    bigcommerce_calls: int
+
+    def lines(self) -> list[dict[str, Any]]:
+        per = max(self.webhooks, 1)
+        return [
+            metric("ack_aws_calls_per_webhook", self.ack_calls / per, "calls", "== 1"),
+            metric(
+                "ddb_write_units_per_webhook",
+                (self.table_write_units + self.index_write_units) / per,
+                "WCU",
+                "<= 0.5",
+            ),
+            metric("ddb_table_write_units_per_webhook", self.table_write_units / per, "WCU", None),
+            metric("ddb_index_write_units_per_webhook", self.index_write_units / per, "WCU", None),
+            metric("bigcommerce_calls_per_webhook", self.bigcommerce_calls / per, "calls", "== 0"),
+            metric("webhooks_replayed", self.webhooks, "webhooks", None),
+        ]
+
+
+def metric(name: str, value: float, unit: str, budget: str | None) -> dict[str, Any]:
+    return {"metric": name, "value": round(value, 4), "unit": unit, "budget": budget}
+
+
+def run_intake(endpoint: str, shoppers: int = 300) -> IntakeFigures:
+    session = boto3.Session(region_name="us-east-1")
+    resources = provision(session, endpoint, name="bench-intake")
+    prefix = "/bench"
+    store_hash, client_secret = "benchstore", secrets.token_hex(16)
+    dynamodb, ssm = (
+        session.client("dynamodb", endpoint_url=endpoint),
+        session.client("ssm", endpoint_url=endpoint),
+    )
+    StoreWriter(dynamodb, ssm, resources.table_name, prefix).save(
+        StoreSettings(store_hash, StageSchedule.parse("1h,24h,48h")),
+        access_token=secrets.token_hex(16),
+        client_secret=client_secret,
+        webhook_token=secrets.token_urlsafe(16),
+        created_at=0,
+    )
+
+    # The ack path, with its own clients so its calls are counted alone.
+    ack_counter = CallCounter()
+    ack_sqs = ack_counter.attach(session.client("sqs", endpoint_url=endpoint))
+    ack_ssm = ack_counter.attach(session.client("ssm", endpoint_url=endpoint))
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    secrets_reader = StoreSecrets(SSMProvider(boto3_client=ack_ssm), prefix, cache_seconds=300)
+
+    def enqueue(message: str) -> None:
+        ack_sqs.send_message(QueueUrl=resources.intake_queue_url, MessageBody=message)
+
+    repository = CartRepository(dynamodb, resources.table_name, due_shards=16, closed_retention_days=30)
+    directory = StoreDirectory(dynamodb, resources.table_name, StageSchedule.parse("1h,24h,48h"))
+    processor = CartProcessor(
+        repository,
+        directory,
+        purge_store=StorePurge(dynamodb, ssm, resources.table_name, prefix, repository.delete_store_carts),
+    )
+    source = SqsEventSource(
+        session.client("sqs", endpoint_url=endpoint),
+        resources.intake_queue_url,
+        lambda event: processor_handler.handler(event, FakeLambdaContext(), processor=processor),
+        batch_size=BATCH_SIZE,
+    )
+
+    deliveries = storefront_mix(shoppers, start=1_800_000_000)
+    rejected = 0
+    window_end = BATCH_WINDOW_SECONDS
+    for delivery in deliveries:
+        while delivery.at >= window_end:  # the batching window closed: Lambda gets a batch
+            source.drain()
+            window_end += BATCH_WINDOW_SECONDS
+        body = json.dumps(
+            {
+                "scope": delivery.scope,
+                "store_id": "1",
+                "producer": f"stores/{store_hash}",
+                "created_at": delivery.created_at,
+                "hash": secrets.token_hex(20),
+                "data": _data(delivery),
+            }
+        ).encode()
+        headers = signed_headers(client_secret, body, msg_id=delivery.webhook_id)
+        response = receiver.handler(
+            http_api_event(store_hash, body, headers),
+            FakeLambdaContext(),
+            lookup_auth=secrets_reader.webhook_auth,
+            enqueue=enqueue,
+        )
+        rejected += response["statusCode"] != 200
+    source.drain()
+
+    table_units = index_units = 0
+    for before, after in repository.usage.write_log:
+        t, i = write_units(before, after)
+        table_units += t
+        index_units += i
+    return IntakeFigures(
+        webhooks=len(deliveries),
+        ack_calls=ack_counter.total,
+        ack_rejections=rejected,
+        table_write_units=table_units,
+        index_write_units=index_units,
+        carts_written=repository.usage.writes,
+        bigcommerce_calls=0,  # the processor holds no BigCommerce client at all
+    )
+
+
+def _data(delivery: Any) -> dict[str, Any]:
+    if delivery.scope.startswith("store/cart/lineItem/"):
+        return {"type": "cart_line_item", "id": delivery.data["item_id"], "cartId": delivery.cart_id}
+    return {"type": "cart", "id": delivery.cart_id, **delivery.data}

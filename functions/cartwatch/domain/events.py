@@ -1,0 +1,363 @@
+"""The events cartwatch publishes: CloudEvents 1.0 JSON on one SNS topic (DESIGN.md §3).
+
+Each type has a pydantic model, and its JSON Schema — generated from that model and
+committed under ``schemas/`` — is the published contract::
+
+    python -m cartwatch.domain.events --write-schemas schemas/
+
+Event ids are deterministic (uuid5 of source, type, cart and transition), so a publisher
+that delivers an event twice delivers the same id and consumers can drop the duplicate:
+
+* abandoned: the stage *and* ``last_activity_at`` — a cart abandoned, revived and abandoned
+  again is a new abandonment with new ids;
+* recovered / converted: the order id (or, without one, the time the cart closed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+
+from cartwatch.domain.cart import CartSnapshot, Coupon, Customer, LineItem, OrderSummary, RecoveryLink, Totals
+from cartwatch.domain.lifecycle import CartState, CartStatus
+
+ABANDONED = "cartwatch.cart.abandoned"
+RECOVERED = "cartwatch.cart.recovered"
+CONVERTED = "cartwatch.cart.converted"
+EVENT_TYPES = (ABANDONED, RECOVERED, CONVERTED)
+SCHEMA_VERSION = 1
+PLATFORM = "bigcommerce"
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# Fixed forever: changing it would change every event id ever published.
+_EVENT_ID_NAMESPACE = uuid.UUID("6f1f0b4e-3c1a-5d7e-9a51-0c2a7d8e4b10")
+
+
+def dataschema_for(event_type: str) -> str:
+    return f"urn:cartwatch:schema:{event_type}:{SCHEMA_VERSION}"
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_rfc3339, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2025-08-05T15:38:14Z"]}),
+]
+
+
+def _at(epoch_seconds: int) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, UTC)
+
+
+def _at_or_none(epoch_seconds: int | None) -> datetime | None:
+    return None if epoch_seconds is None else _at(epoch_seconds)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, json_schema_serialization_defaults_required=True)
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+class CartEventData(_Model):
+    """What every cart event says: which cart of which store, and its clock."""
+
+    store_hash: str
+    cart_id: str
+    channel_id: int | None
+    created_at: Timestamp
+    last_activity_at: Timestamp
+
+
+class CartAbandonedData(CartEventData):
+    status: Literal["abandoned"] = "abandoned"
+    stage: int = Field(ge=1)
+    stage_count: int = Field(ge=1)
+    abandoned_at: Timestamp
+    # BigCommerce's own abandoned-cart token (from ``store/cart/abandoned``), if one came.
+    abandoned_token: str | None
+    currency: str
+    totals: Totals
+    line_items: list[LineItem]
+    coupons: list[Coupon]
+    customer: Customer
+    recovery_link: RecoveryLink
+
+
+class CartRecoveredData(CartEventData):
+    status: Literal["recovered"] = "recovered"
+    abandoned_at: Timestamp | None
+    abandoned_token: str | None
+    recovered_at: Timestamp
+    seconds_to_recover: int | None = Field(ge=0)
+    stage_reached: int = Field(ge=0)
+    # The cart as it was abandoned; null where no snapshot was taken.
+    currency: str | None
+    totals: Totals | None
+    line_items: list[LineItem] | None
+    coupons: list[Coupon] | None
+    customer: Customer | None
+    recovery_link: RecoveryLink | None
+    order: OrderSummary
+
+
+class CartConvertedData(CartEventData):
+    status: Literal["converted"] = "converted"
+    converted_at: Timestamp
+    order: OrderSummary
+
+
+# --- envelope ------------------------------------------------------------------------------
+
+
+class CloudEvent(_Model):
+    """A CloudEvents 1.0 envelope in structured JSON mode."""
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(
+        json_schema_extra={"format": "uuid"},
+        description="Deterministic: the same transition always has the same id; drop repeats.",
+    )
+    source: str = Field(pattern=r"^cartwatch/bigcommerce/[A-Za-z0-9]+$")
+    type: str
+    subject: str = Field(description="The BigCommerce cart id.")
+    time: Timestamp = Field(description="When the transition happened (UTC).")
+    datacontenttype: Literal["application/json"] = "application/json"
+    dataschema: str
+    data: CartEventData
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class CartAbandoned(CloudEvent):
+    event_type: ClassVar[str] = ABANDONED
+    type: Literal["cartwatch.cart.abandoned"] = "cartwatch.cart.abandoned"
+    dataschema: Literal["urn:cartwatch:schema:cartwatch.cart.abandoned:1"] = (
+        "urn:cartwatch:schema:cartwatch.cart.abandoned:1"
+    )
+    data: CartAbandonedData
+
+
+class CartRecovered(CloudEvent):
+    event_type: ClassVar[str] = RECOVERED
+    type: Literal["cartwatch.cart.recovered"] = "cartwatch.cart.recovered"
+    dataschema: Literal["urn:cartwatch:schema:cartwatch.cart.recovered:1"] = (
+        "urn:cartwatch:schema:cartwatch.cart.recovered:1"
+    )
+    data: CartRecoveredData
+
+
+class CartConverted(CloudEvent):
+    event_type: ClassVar[str] = CONVERTED
+    type: Literal["cartwatch.cart.converted"] = "cartwatch.cart.converted"
+    dataschema: Literal["urn:cartwatch:schema:cartwatch.cart.converted:1"] = (
+        "urn:cartwatch:schema:cartwatch.cart.converted:1"
+    )
+    data: CartConvertedData
+
+
+EVENT_MODELS: dict[str, type[CloudEvent]] = {
+    m.event_type: m for m in (CartAbandoned, CartRecovered, CartConverted)
+}
+
+
+def parse_event(text: str | bytes) -> CloudEvent:
+    """An event back from its JSON (an outbox item, an SNS message), as its own type's model."""
+    envelope = json.loads(text)
+    event_type = envelope.get("type") if isinstance(envelope, dict) else None
+    model = EVENT_MODELS.get(event_type) if isinstance(event_type, str) else None
+    if model is None:
+        raise ValueError("not a cartwatch cart event")
+    return model.model_validate(envelope)
+
+
+def source_for(store_hash: str) -> str:
+    return f"cartwatch/bigcommerce/{store_hash}"
+
+
+def event_id(store_hash: str, event_type: str, cart_id: str, transition: str) -> str:
+    key = "\n".join((source_for(store_hash), event_type, cart_id, transition))
+    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, key))
+
+
+# --- builders ------------------------------------------------------------------------------
+
+
+def abandoned_event(
+    state: CartState,
+    snapshot: CartSnapshot,
+    *,
+    stage: int,
+    stage_count: int,
+    occurred_at: int | None = None,
+) -> CartAbandoned:
+    """The event for ``stage`` of an abandonment.
+
+    ``occurred_at`` is when this stage was reached (the sweep's time); it defaults to the
+    abandonment's start, which is exact for stage 1.
+    """
+    _expect(state, CartStatus.ABANDONED)
+    if state.abandoned_at is None:
+        raise ValueError(f"cart {state.cart_id} is abandoned without an abandoned_at")
+    transition = f"stage={stage};last_activity_at={state.last_activity_at}"
+    return CartAbandoned(
+        id=event_id(state.store_hash, ABANDONED, state.cart_id, transition),
+        source=source_for(state.store_hash),
+        subject=state.cart_id,
+        time=_at(occurred_at if occurred_at is not None else state.abandoned_at),
+        data=CartAbandonedData(
+            store_hash=state.store_hash,
+            cart_id=state.cart_id,
+            channel_id=_channel(state, snapshot),
+            created_at=_at(state.cart_created_at),
+            last_activity_at=_at(state.last_activity_at),
+            stage=stage,
+            stage_count=stage_count,
+            abandoned_at=_at(state.abandoned_at),
+            abandoned_token=state.abandoned_token,
+            **snapshot.contents(),
+        ),
+    )
+
+
+def recovered_event(
+    state: CartState, snapshot: CartSnapshot | None, order: OrderSummary | None
+) -> CartRecovered:
+    """A cart that had been abandoned was bought.  ``order`` None: BigCommerce was not reached."""
+    _expect(state, CartStatus.RECOVERED)
+    closed_at = _closed_at(state)
+    seconds = closed_at - state.abandoned_at if state.abandoned_at is not None else None
+    return CartRecovered(
+        id=event_id(state.store_hash, RECOVERED, state.cart_id, _conversion_transition(state)),
+        source=source_for(state.store_hash),
+        subject=state.cart_id,
+        time=_at(closed_at),
+        data=CartRecoveredData(
+            store_hash=state.store_hash,
+            cart_id=state.cart_id,
+            channel_id=_channel(state, snapshot),
+            created_at=_at(state.cart_created_at),
+            last_activity_at=_at(state.last_activity_at),
+            abandoned_at=_at_or_none(state.abandoned_at),
+            abandoned_token=state.abandoned_token,
+            recovered_at=_at(closed_at),
+            seconds_to_recover=max(seconds, 0) if seconds is not None else None,
+            stage_reached=state.last_abandoned_stage,
+            order=_order(state, order),
+            **(snapshot.contents() if snapshot else dict.fromkeys(CartSnapshot.CONTENT_FIELDS)),
+        ),
+    )
+
+
+def converted_event(state: CartState, order: OrderSummary | None) -> CartConverted:
+    """A cart was bought without ever being abandoned."""
+    _expect(state, CartStatus.CONVERTED)
+    closed_at = _closed_at(state)
+    return CartConverted(
+        id=event_id(state.store_hash, CONVERTED, state.cart_id, _conversion_transition(state)),
+        source=source_for(state.store_hash),
+        subject=state.cart_id,
+        time=_at(closed_at),
+        data=CartConvertedData(
+            store_hash=state.store_hash,
+            cart_id=state.cart_id,
+            channel_id=state.channel_id,
+            created_at=_at(state.cart_created_at),
+            last_activity_at=_at(state.last_activity_at),
+            converted_at=_at(closed_at),
+            order=_order(state, order),
+        ),
+    )
+
+
+def sns_attributes(event: CloudEvent) -> dict[str, dict[str, str]]:
+    """SNS MessageAttributes that subscription filter policies match on."""
+    return {
+        "type": {"DataType": "String", "StringValue": event.type},
+        "store_hash": {"DataType": "String", "StringValue": event.data.store_hash},
+        "platform": {"DataType": "String", "StringValue": PLATFORM},
+    }
+
+
+def _expect(state: CartState, status: CartStatus) -> None:
+    if state.status is not status:
+        raise ValueError(f"cart {state.cart_id} is {state.status.value}, not {status.value}")
+
+
+def _closed_at(state: CartState) -> int:
+    if state.closed_at is None:
+        raise ValueError(f"cart {state.cart_id} is {state.status.value} without a closed_at")
+    return state.closed_at
+
+
+def _conversion_transition(state: CartState) -> str:
+    if state.order_id is not None:
+        return f"order={state.order_id}"
+    return f"closed_at={_closed_at(state)}"
+
+
+def _channel(state: CartState, snapshot: CartSnapshot | None) -> int | None:
+    if state.channel_id is not None:
+        return state.channel_id
+    return snapshot.channel_id if snapshot is not None else None
+
+
+def _order(state: CartState, order: OrderSummary | None) -> OrderSummary:
+    if order is not None:
+        return order
+    return OrderSummary(id=state.order_id, total=None, currency=None, status_id=None, status=None)
+
+
+# --- JSON Schemas --------------------------------------------------------------------------
+
+
+def json_schema(event_type: str) -> dict[str, Any]:
+    """The published JSON Schema of one event type, as the model generates it."""
+    model = EVENT_MODELS[event_type]
+    generated = model.model_json_schema(mode="serialization")
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": dataschema_for(event_type),
+        **generated,
+        "title": event_type,
+        "description": f"CloudEvents 1.0 envelope of a {event_type} event, as published on SNS.",
+    }
+
+
+def schema_text(event_type: str) -> str:
+    return json.dumps(json_schema(event_type), indent=2, ensure_ascii=False) + "\n"
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for event_type in EVENT_TYPES:
+        path = directory / f"{event_type}.json"
+        path.write_text(schema_text(event_type), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cartwatch.domain.events")
+    parser.add_argument("--write-schemas", metavar="DIR", type=Path, required=True)
+    args = parser.parse_args(argv)
+    for path in write_schemas(args.write_schemas):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""DynamoDB stream (outbox records) → CloudEvents on SNS.  Failed records are retried."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
+
+from cartwatch.adapters.batch import BatchApplyProcessor, EventType
+from cartwatch.handlers.observability import logger, metrics, tracer
+from cartwatch.service.publishing import OutboxRelay
+
+
+def new_image(record: DynamoDBRecord) -> dict[str, Any]:
+    # The raw attribute-value map, exactly as the repository writes it.
+    image: dict[str, Any] = record.raw_event.get("dynamodb", {}).get("NewImage", {})
+    return image
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any, *, relay: OutboxRelay | None = None) -> dict[str, Any]:
+    if relay is None:
+        from cartwatch.composition import outbox_relay
+
+        relay = outbox_relay()
+
+    def apply(images: Sequence[dict[str, Any]]) -> list[BaseException | None]:
+        errors, report = relay.relay(images)
+        for event_type, count in report.published.items():
+            metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=count)
+            if event_type.endswith(".abandoned"):
+                metrics.add_metric(name="CartsAbandonedPublished", unit=MetricUnit.Count, value=count)
+            if event_type.endswith(".recovered"):
+                metrics.add_metric(name="CartsRecovered", unit=MetricUnit.Count, value=count)
+        for total in report.recovered_revenue.values():
+            # Revenue across currencies is summed as-is; the dashboard labels it per store currency.
+            metrics.add_metric(name="RecoveredRevenue", unit=MetricUnit.NoUnit, value=float(Decimal(total)))
+        metrics.add_metric(name="BigCommerceCalls", unit=MetricUnit.Count, value=report.bigcommerce_calls)
+        logger.info(
+            "events relayed",
+            extra={
+                "published": dict(report.published),
+                "failed": report.failed,
+                "cart_gone": report.dropped_cart_gone,
+                "store_gone": report.dropped_store_gone,
+            },
+        )
+        return errors
+
+    batch = BatchApplyProcessor(EventType.DynamoDBStreams, apply)
+    return process_partial_response(  # type: ignore[return-value]
+        event=event, record_handler=new_image, processor=batch, context=context
+    )

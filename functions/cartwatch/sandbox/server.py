@@ -1,0 +1,160 @@
+"""The HTTP front door: BigCommerce's API gateway on a loopback port.
+
+In order, like the gateway: find the store (404), check ``X-Auth-Token`` (401), play any
+injected fault, count the request against the store's quota (429), then route.  Every answer for
+a known store carries the ``X-Rate-Limit-*`` headers.  ``ApiError`` becomes its status and body
+here and nowhere else; anything unexpected is a 500 with the traceback in the log.
+
+HTTP/1.0, one request per connection: shutting down never waits on an idle keep-alive socket.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from cartwatch.sandbox.errors import ApiError
+from cartwatch.sandbox.rate_limit import FaultQueue, RateState
+from cartwatch.sandbox.routes import ROUTES, Call, Reply
+from cartwatch.sandbox.store import ApiAccount, Store
+
+logger = logging.getLogger(__name__)
+
+_STORE_PATH = re.compile(r"/stores/(?P<store_hash>[^/]+)(?P<rest>/.*)")
+_FAULT_TITLES = {
+    429: "Too many requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+UNAUTHORIZED = (
+    "Unauthorized - the v3 Auth client ID or token in the request are not a valid combination for this store."
+)
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    # Request threads are joined on close, so a stopped sandbox leaves no thread behind.
+    daemon_threads = False
+    block_on_close = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        stores: Callable[[str], Store | None],
+        faults: FaultQueue,
+    ) -> None:
+        super().__init__(address, _Handler)
+        self.stores = stores
+        self.faults = faults
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: SandboxHTTPServer
+    protocol_version = "HTTP/1.0"
+    # A client that connects and stalls must not hold up stop(), which joins request threads.
+    timeout = 10
+
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Request lines only: tokens travel in headers, which are never logged.
+        logger.debug("%s " + format, self.address_string(), *args)
+
+    def _handle(self) -> None:
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        match = _STORE_PATH.fullmatch(parts.path)
+        store = self.server.stores(match["store_hash"]) if match else None
+        if match is None or store is None:
+            self._send(404, ApiError(404, "Store not found").v3_body())
+            return
+        rest = match["rest"]
+        account = store.authenticate(self.headers.get("X-Auth-Token"))
+        if account is None:
+            self._send(401, ApiError(401, UNAUTHORIZED).v3_body(), store.rate_limiter.peek())
+            return
+        fault = self.server.faults.take(self.command, parts.path)
+        if fault is not None:
+            quota = store.rate_limiter.peek()
+            if fault.status == 429:
+                quota = RateState(False, quota.quota, quota.window_ms, 0, fault.reset_ms)
+            self._send(fault.status, self._fault_body(fault.status), quota)
+            return
+        quota = store.rate_limiter.consume()
+        if not quota.allowed:
+            self._send(429, self._fault_body(429), quota)
+            return
+        try:
+            reply = self._dispatch(store, account, rest, parts.query, raw)
+        except ApiError as error:
+            reply = Reply(error.status, error.v2_body() if rest.startswith("/v2/") else error.v3_body())
+        except Exception:
+            logger.exception("sandbox failed on %s %s", self.command, parts.path)
+            reply = Reply(500, self._fault_body(500))
+        self._send(reply.status, reply.body, quota)
+
+    @staticmethod
+    def _fault_body(status: int) -> dict[str, Any]:
+        return ApiError(status, _FAULT_TITLES.get(status, "Error")).v3_body()
+
+    def _dispatch(self, store: Store, account: ApiAccount, rest: str, query: str, raw: bytes) -> Reply:
+        allowed = []
+        for route in ROUTES:
+            found = route.pattern.fullmatch(rest)
+            if found is None:
+                continue
+            if route.method != self.command:
+                allowed.append(route.method)
+                continue
+            try:
+                body = json.loads(raw) if raw.strip() else None
+            except ValueError as exc:
+                raise ApiError(400, "Input is invalid.") from exc
+            call = Call(
+                store=store,
+                account=account,
+                params=found.groupdict(),
+                query=dict(parse_qsl(query, keep_blank_values=True)),
+                body=body,
+                api_root=f"{self.server.url}/stores/{store.hash}",
+            )
+            # One operation at a time per store: its change, its webhooks and its answer agree.
+            with store.lock:
+                return route.handler(call)
+        if allowed:
+            raise ApiError(405, "Method Not Allowed")
+        raise ApiError(404, "The requested resource was not found.")
+
+    def _send(self, status: int, body: Any, quota: RateState | None = None) -> None:
+        payload = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        for name, value in (quota.headers() if quota else {}).items():
+            self.send_header(name, value)
+        if body is not None:
+            self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload and self.command != "HEAD":
+            self.wfile.write(payload)

@@ -1,0 +1,205 @@
+"""The outbox relay: stream records carrying an event intent → enriched CloudEvents on SNS.
+
+A transition writes its event intent (``pending_event``) into the cart item in the same
+conditional write, so state and event commit together; the table's stream delivers that
+new image here at least once.  The relay enriches lazily — BigCommerce is called only
+for a stage-1 abandonment (cart, customer, consent) and for a conversion (order value) —
+builds the CloudEvent with its deterministic id, and publishes in SNS batches.  Records
+whose publish failed are reported back so exactly those are retried, with the same ids.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from cartwatch.adapters.bigcommerce import BigCommerceClient, BigCommerceError, BigCommerceUnavailable
+from cartwatch.adapters.cart_items import Item, StoredCart, stored_cart_from_item
+from cartwatch.adapters.cart_repository import CartRepository, PendingEvent
+from cartwatch.adapters.event_publisher import OutgoingMessage, SnsEventPublisher
+from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
+from cartwatch.domain.cart import CartSnapshot, OrderSummary
+from cartwatch.domain.events import (
+    CloudEvent,
+    abandoned_event,
+    converted_event,
+    recovered_event,
+    sns_attributes,
+)
+from cartwatch.resources import PENDING_EVENT_ATTRIBUTE
+from cartwatch.service.enrichment import fetch_order_summary, snapshot_abandoned_cart
+from cartwatch.service.processing import EVENT_ABANDONED, EVENT_CONVERTED, EVENT_RECOVERED
+
+logger = logging.getLogger(__name__)
+
+ClientFactory = Callable[[str], BigCommerceClient | None]
+
+
+class StoreUnavailable(RuntimeError):
+    """The store's credentials are missing (removed or uninstalled): nothing to enrich with."""
+
+
+@dataclass
+class RelayReport:
+    published: Counter[str] = field(default_factory=Counter)
+    dropped_cart_gone: int = 0
+    dropped_store_gone: int = 0
+    failed: int = 0
+    bigcommerce_calls: int = 0
+    recovered_revenue: dict[str, str] = field(default_factory=dict)  # currency → total (decimal string)
+
+
+@dataclass
+class _Prepared:
+    index: int
+    event: CloudEvent
+    state: StoredCart
+    new_snapshot: CartSnapshot | None
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        repository: CartRepository,
+        stores: StoreDirectory,
+        publisher: SnsEventPublisher,
+        clients: ClientFactory,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._repository = repository
+        self._stores = stores
+        self._publisher = publisher
+        self._clients = clients
+        self._clock = clock
+        self._client_cache: dict[str, BigCommerceClient | None] = {}
+
+    def relay(self, images: Sequence[Item]) -> tuple[list[BaseException | None], RelayReport]:
+        """Publish the events of these stream new-images; per image, None or its error."""
+        report = RelayReport()
+        errors: list[BaseException | None] = [None] * len(images)
+        prepared: list[_Prepared] = []
+        for index, image in enumerate(images):
+            try:
+                ready = self._prepare(index, image, report)
+            except StoreUnavailable:
+                # The store was removed or uninstalled the app: there is nobody to tell.
+                report.dropped_store_gone += 1
+                continue
+            except BigCommerceUnavailable as error:
+                errors[index] = error
+                continue
+            if ready is not None:
+                prepared.append(ready)
+        failures = self._publisher.publish(
+            [OutgoingMessage(body=p.event.to_json(), attributes=sns_attributes(p.event)) for p in prepared]
+        )
+        failed_positions = {failure.index for failure in failures}
+        for position, ready in enumerate(prepared):
+            if position in failed_positions:
+                errors[ready.index] = PublishFailed(f"SNS did not accept event {ready.event.id}")
+                continue
+            report.published[ready.event.type] += 1
+            if ready.new_snapshot is not None:
+                # Later stages reuse this snapshot instead of calling BigCommerce again.
+                self._repository.record_snapshot(ready.state.state, ready.new_snapshot.model_dump_json())
+        report.failed = sum(1 for error in errors if error is not None)
+        return errors, report
+
+    def _prepare(self, index: int, image: Item, report: RelayReport) -> _Prepared | None:
+        pending_raw = image.get(PENDING_EVENT_ATTRIBUTE)
+        if not pending_raw:
+            return None
+        pending = PendingEvent.from_json(pending_raw["S"])
+        stored = stored_cart_from_item(image)
+        state = stored.state
+        if pending.type == EVENT_ABANDONED:
+            snapshot = None if pending.stage == 1 else _snapshot(stored)
+            new_snapshot = None
+            if snapshot is None:
+                client = self._client(state.store_hash)
+                settings = self._stores.get(state.store_hash)
+                calls_before = client.calls
+                snapshot = snapshot_abandoned_cart(
+                    client,
+                    state.cart_id,
+                    now=int(self._clock()),
+                    recovery_links=bool(settings and settings.recovery_links),
+                )
+                report.bigcommerce_calls += client.calls - calls_before
+                if snapshot is None:
+                    # BigCommerce no longer has the cart: it was bought or deleted and the
+                    # webhook has not reached us yet.  No event; close the cart.
+                    self._repository.close_gone(state, int(self._clock()))
+                    report.dropped_cart_gone += 1
+                    return None
+                new_snapshot = snapshot
+            abandoned: CloudEvent = abandoned_event(
+                state, snapshot, stage=pending.stage, stage_count=pending.stage_count, occurred_at=pending.at
+            )
+            return _Prepared(index, abandoned, stored, new_snapshot)
+        order = self._order(state.store_hash, state.order_id, report) if state.order_id else None
+        event: CloudEvent
+        if pending.type == EVENT_RECOVERED:
+            event = recovered_event(state, _snapshot(stored), order)
+            if order is not None and order.total is not None:
+                currency = order.currency or "unknown"
+                previous = Decimal(report.recovered_revenue.get(currency, "0"))
+                report.recovered_revenue[currency] = str(previous + order.total)
+        elif pending.type == EVENT_CONVERTED:
+            event = converted_event(state, order)
+        else:
+            logger.warning("unknown pending event type", extra={"type": pending.type})
+            return None
+        return _Prepared(index, event, stored, None)
+
+    def _order(self, store_hash: str, order_id: int, report: RelayReport) -> OrderSummary | None:
+        try:
+            client = self._client(store_hash)
+        except StoreUnavailable:
+            return None
+        calls_before = client.calls
+        try:
+            return fetch_order_summary(client, order_id)
+        except BigCommerceUnavailable:
+            raise
+        except BigCommerceError:
+            # A refused token or a rejected request will not get better by retrying: the
+            # event goes out with the order id and no value rather than never.
+            logger.warning("order value unavailable", extra={"store_hash": store_hash, "order_id": order_id})
+            return None
+        finally:
+            report.bigcommerce_calls += client.calls - calls_before
+
+    def _client(self, store_hash: str) -> BigCommerceClient:
+        if store_hash not in self._client_cache:
+            self._client_cache[store_hash] = self._clients(store_hash)
+        client = self._client_cache[store_hash]
+        if client is None:
+            raise StoreUnavailable(f"no API credentials for store {store_hash}")
+        return client
+
+
+class PublishFailed(RuntimeError):
+    """SNS refused an event; the stream retries its record."""
+
+
+def _snapshot(stored: StoredCart) -> CartSnapshot | None:
+    if not stored.snapshot:
+        return None
+    return CartSnapshot.model_validate_json(stored.snapshot)
+
+
+def bigcommerce_clients(secrets: StoreSecrets, api_url: str) -> ClientFactory:
+    """A factory that builds a store's API client from its stored credentials."""
+
+    def build(store_hash: str) -> BigCommerceClient | None:
+        credentials = secrets.api_credentials(store_hash)
+        if credentials is None:
+            return None
+        return BigCommerceClient(store_hash, credentials.access_token, api_url=api_url)
+
+    return build

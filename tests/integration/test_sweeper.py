@@ -1,0 +1,170 @@
+"""Abandonment sweeps against moto server: stages, races, stale index entries, time limits."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from tests.integration.conftest import Aws, Store
+from tests.integration.test_processor import cart_item, message, run
+from tests.support import FakeLambdaContext
+
+from cartwatch.adapters.cart_items import state_from_item
+from cartwatch.domain.lifecycle import CartStatus
+from cartwatch.domain.stages import CART_LIFETIME_SECONDS
+from cartwatch.handlers import sweeper as sweeper_handler
+from cartwatch.local.event_sources import DynamoDBStreamEventSource
+from cartwatch.service.sweeping import AbandonmentSweep
+
+T0 = 1_800_000_000
+HOUR, DAY = 3600, 86400
+
+
+def sweep(aws: Aws, now: int, **kwargs: Any) -> dict[str, Any]:
+    job = AbandonmentSweep(aws.repository(), aws.directory(), **kwargs)
+    return sweeper_handler.handler({}, FakeLambdaContext(), sweep=job, now=now)
+
+
+def published_intents(aws: Aws) -> list[dict[str, Any]]:
+    """Every event intent the stream shows (what the publisher would receive)."""
+    seen: list[dict[str, Any]] = []
+
+    def capture(event: dict[str, Any]) -> dict[str, Any]:
+        for record in event["Records"]:
+            image = record["dynamodb"]["NewImage"]
+            seen.append({"cart_id": image["cart_id"]["S"], **json.loads(image["pending_event"]["S"])})
+        return {"batchItemFailures": []}
+
+    streams = aws.client("dynamodbstreams")
+    DynamoDBStreamEventSource(streams, aws.resources.stream_arn, capture).drain()
+    return seen
+
+
+@pytest.mark.integration
+def test_idle_cart_is_abandoned_once_per_stage(aws: Aws, store: Store) -> None:
+    run(aws, message(store, "store/cart/created", "c1", T0))
+    assert sweep(aws, T0 + HOUR - 1)["abandoned"] == 0
+    assert sweep(aws, T0 + HOUR)["abandoned"] == 1
+    assert sweep(aws, T0 + HOUR + 60)["abandoned"] == 0  # the same stage is never announced twice
+    assert sweep(aws, T0 + DAY)["abandoned"] == 1
+    assert sweep(aws, T0 + 2 * DAY)["abandoned"] == 1
+    assert sweep(aws, T0 + 3 * DAY)["abandoned"] == 0
+    state = state_from_item(cart_item(aws, store, "c1"))
+    assert (state.status, state.stage, state.abandoned_at) == (CartStatus.ABANDONED, 3, T0 + HOUR)
+    intents = published_intents(aws)
+    assert [(i["type"], i["stage"], i["stage_count"]) for i in intents] == [
+        ("cartwatch.cart.abandoned", 1, 3),
+        ("cartwatch.cart.abandoned", 2, 3),
+        ("cartwatch.cart.abandoned", 3, 3),
+    ]
+
+
+@pytest.mark.integration
+def test_per_store_stages_are_honoured(aws: Aws, add_store: Any) -> None:
+    quick = add_store(stages="10m,30m")
+    run(aws, message(quick, "store/cart/created", "c1", T0))
+    assert sweep(aws, T0 + 600)["abandoned"] == 1
+    assert sweep(aws, T0 + 1800)["abandoned"] == 1
+    assert state_from_item(cart_item(aws, quick, "c1")).stage == 2
+
+
+@pytest.mark.integration
+def test_two_sweeps_at_once_or_one_run_twice_still_one_event_per_stage(aws: Aws, store: Store) -> None:
+    for n in range(20):
+        run(aws, message(store, "store/cart/created", f"c{n}", T0))
+    barrier = threading.Barrier(3)
+    results: list[dict[str, Any]] = []
+
+    def work() -> None:
+        barrier.wait()
+        results.append(sweep(aws, T0 + HOUR))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    results.append(sweep(aws, T0 + HOUR))  # and once more after they finished
+    assert sum(r["abandoned"] for r in results) == 20
+    intents = published_intents(aws)
+    assert sorted(i["cart_id"] for i in intents) == sorted(f"c{n}" for n in range(20))
+
+
+@pytest.mark.integration
+def test_cart_updated_before_the_sweep_gets_no_event_and_is_rescheduled(aws: Aws, store: Store) -> None:
+    run(aws, message(store, "store/cart/created", "c1", T0))
+    # Activity does not move the index entry (lazy scheduling): the entry is stale now.
+    run(aws, message(store, "store/cart/updated", "c1", T0 + 1800))
+    assert int(cart_item(aws, store, "c1")["due_at"]["N"]) == T0 + HOUR
+    result = sweep(aws, T0 + HOUR)
+    assert (result["abandoned"], result["rescheduled"]) == (0, 1)
+    assert int(cart_item(aws, store, "c1")["due_at"]["N"]) == T0 + 1800 + HOUR
+    assert published_intents(aws) == []
+    assert sweep(aws, T0 + 1800 + HOUR)["abandoned"] == 1
+
+
+@pytest.mark.integration
+def test_converted_and_deleted_carts_are_never_abandoned(aws: Aws, store: Store) -> None:
+    run(
+        aws,
+        message(store, "store/cart/created", "bought", T0),
+        message(store, "store/cart/created", "gone", T0),
+    )
+    run(aws, message(store, "store/cart/converted", "bought", T0 + 60, orderId=5))
+    run(aws, message(store, "store/cart/deleted", "gone", T0 + 60))
+    assert sweep(aws, T0 + 3 * DAY)["abandoned"] == 0
+    assert [i["type"] for i in published_intents(aws)] == ["cartwatch.cart.converted"]
+
+
+@pytest.mark.integration
+def test_returning_shopper_restarts_the_stages_and_recovers(aws: Aws, store: Store) -> None:
+    run(aws, message(store, "store/cart/created", "c1", T0))
+    sweep(aws, T0 + HOUR)
+    run(aws, message(store, "store/cart/updated", "c1", T0 + 2 * HOUR))
+    state = state_from_item(cart_item(aws, store, "c1"))
+    assert (state.status, state.stage) == (CartStatus.ACTIVE, 0)
+    assert int(cart_item(aws, store, "c1")["due_at"]["N"]) == T0 + 3 * HOUR
+    assert sweep(aws, T0 + 3 * HOUR)["abandoned"] == 1  # stage 1 again, for the new idle period
+    run(aws, message(store, "store/cart/converted", "c1", T0 + 4 * HOUR, orderId=77))
+    assert state_from_item(cart_item(aws, store, "c1")).status is CartStatus.RECOVERED
+    types = [(i["type"], i["stage"]) for i in published_intents(aws)]
+    assert types == [
+        ("cartwatch.cart.abandoned", 1),
+        ("cartwatch.cart.abandoned", 1),
+        ("cartwatch.cart.recovered", 0),
+    ]
+
+
+@pytest.mark.integration
+def test_carts_idle_for_thirty_days_expire_without_an_event(aws: Aws, store: Store) -> None:
+    run(aws, message(store, "store/cart/created", "c1", T0))
+    for now in (T0 + HOUR, T0 + DAY, T0 + 2 * DAY):
+        sweep(aws, now)
+    assert sweep(aws, T0 + CART_LIFETIME_SECONDS)["expired"] == 1
+    item = cart_item(aws, store, "c1")
+    assert state_from_item(item).status is CartStatus.EXPIRED
+    assert "due_at" not in item and "expires_at" in item
+    assert len(published_intents(aws)) == 3
+
+
+@pytest.mark.integration
+def test_sweep_stops_before_its_time_runs_out_and_the_next_one_finishes(aws: Aws, store: Store) -> None:
+    for n in range(6):
+        run(aws, message(store, "store/cart/created", f"c{n}", T0))
+    budget = iter([60_000, 60_000, 60_000, 5_000] + [60_000] * 50)
+    first = sweep(aws, T0 + HOUR, remaining_ms=lambda: next(budget))
+    assert first["stopped_early"] and first["abandoned"] == 3
+    second = sweep(aws, T0 + HOUR + 60)
+    assert second["abandoned"] == 3 and not second["stopped_early"]
+
+
+@pytest.mark.integration
+def test_sweep_reads_only_due_carts(aws: Aws, store: Store) -> None:
+    run(aws, *[message(store, "store/cart/created", f"old{n}", T0) for n in range(10)])
+    run(aws, *[message(store, "store/cart/created", f"new{n}", T0 + 1800) for n in range(10)])
+    repository = aws.repository(due_shards=4)
+    AbandonmentSweep(repository, aws.directory()).run(T0 + HOUR)
+    assert repository.usage.items_read == 10  # the 10 due carts; the 10 not-yet-due are never read
+    assert repository.usage.reads == 4  # one query page per shard
