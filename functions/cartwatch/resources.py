@@ -106,4 +106,8 @@ MAX_WEBHOOK_BODY_BYTES = 256 * 1024
 # publisher's stream filter selects records whose new image carries it, and every other
 # write removes it so no event is published twice.
 PENDING_EVENT_ATTRIBUTE = "pending_event"
-PUBLISHER_STREAM_FILTER = {"dynamodb": {"NewImage": {PENDING_EVENT_ATTRIBUTE: {"S": [{"exists": True}]}}}}
+# Transitions of existing carts are MODIFY records, a cart converted on first sight an INSERT.
+PUBLISHER_STREAM_FILTER = {
+    "eventName": ["INSERT", "MODIFY"],
+    "dynamodb": {"NewImage": {PENDING_EVENT_ATTRIBUTE: {"S": [{"exists": True}]}}},
+}

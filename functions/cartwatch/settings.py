@@ -31,6 +31,7 @@ class ENV:
     STORE_CACHE_SECONDS = "CARTWATCH_STORE_CACHE_SECONDS"
     CLOSED_RETENTION_DAYS = "CARTWATCH_CLOSED_RETENTION_DAYS"
     WEBHOOK_TOLERANCE_SECONDS = "CARTWATCH_WEBHOOK_TOLERANCE_SECONDS"
+    WEBHOOK_BASE_URL = "CARTWATCH_WEBHOOK_BASE_URL"
 
 
 def _required(name: str) -> str:
@@ -129,6 +130,27 @@ class BigCommerceSettings:
                 f"environment variable {ENV.BIGCOMMERCE_API_URL} must be an https URL (or loopback)"
             )
         return cls(api_url=url.rstrip("/"))
+
+
+@dataclass(frozen=True)
+class HookHealthSettings:
+    """The daily hook check: which stores (table), where their hooks must point, and the API."""
+
+    table_name: str
+    webhook_base_url: str
+    bigcommerce: BigCommerceSettings
+
+    @classmethod
+    def from_env(cls) -> HookHealthSettings:
+        url = _required(ENV.WEBHOOK_BASE_URL).rstrip("/")
+        # BigCommerce delivers to HTTPS on port 443 only; loopback serves `cartwatch local`.
+        if not url.startswith(("https://", "http://127.", "http://localhost")):
+            raise SettingsError(f"environment variable {ENV.WEBHOOK_BASE_URL} must be an https URL")
+        return cls(
+            table_name=_required(ENV.TABLE_NAME),
+            webhook_base_url=url,
+            bigcommerce=BigCommerceSettings.from_env(),
+        )
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from cartwatch.domain.store import WebhookAuth
 from cartwatch.service.intake import Delivery, Rejection, accept_delivery
 
-logger = Logger(service="cartwatch-receiver")
+logger = Logger(service="cartwatch")
+metrics = Metrics(namespace="Cartwatch", service="cartwatch")
 
 Response = dict[str, Any]
 
@@ -52,6 +54,7 @@ def _default_lookup() -> Callable[[str], WebhookAuth | None]:
 
 
 @logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
 def handler(
     event: dict[str, Any],
     context: Any,
@@ -74,8 +77,11 @@ def handler(
             enqueue=enqueue or _default_enqueue(),
         )
     except Rejection as rejection:
+        # Rejections are alarmed on: a burst means a misconfigured hook or someone probing.
+        metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
         logger.info("webhook rejected", extra={"status": rejection.status, "reason": rejection.reason})
         return _response(rejection.status, {"error": rejection.reason})
+    metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
     logger.info("webhook accepted", extra={"scope": accepted.scope, "auth": accepted.authenticated_by})
     # BigCommerce asks for a 2xx with no body.
     return _response(200)

@@ -11,6 +11,7 @@ import hashlib
 import threading
 from collections.abc import Iterable
 from types import TracebackType
+from typing import Any
 
 from cartwatch.sandbox.delivery import DeliveryRecord, WebhookDispatcher
 from cartwatch.sandbox.rate_limit import FaultQueue, RateLimiter
@@ -66,7 +67,9 @@ class BigCommerceSandbox:
             return self
         if self._stopping.is_set():
             raise RuntimeError("a stopped sandbox cannot be restarted: create a new one")
-        self._server = SandboxHTTPServer(self._address, self._stores.get, self.faults)
+        self._server = SandboxHTTPServer(
+            self._address, self._stores.get, self.faults, self.configure_delivery
+        )
         self.dispatcher.start()
         self._threads = [
             threading.Thread(
@@ -100,6 +103,15 @@ class BigCommerceSandbox:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+    def configure_delivery(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Switch duplicate / reordered deliveries at run time (``PUT /_sandbox/delivery``)."""
+        rate = float(settings.get("duplicate_rate", self.dispatcher.duplicate_rate))
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError("duplicate_rate must be within [0, 1]")
+        self.dispatcher.duplicate_rate = rate
+        self.dispatcher.reorder = bool(settings.get("reorder", self.dispatcher.reorder))
+        return {"duplicate_rate": self.dispatcher.duplicate_rate, "reorder": self.dispatcher.reorder}
 
     @property
     def url(self) -> str:

@@ -38,6 +38,9 @@ UNAUTHORIZED = (
 )
 
 
+CONTROL_PATH = "/_sandbox/delivery"
+
+
 class SandboxHTTPServer(ThreadingHTTPServer):
     # Request threads are joined on close, so a stopped sandbox leaves no thread behind.
     daemon_threads = False
@@ -48,10 +51,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         address: tuple[str, int],
         stores: Callable[[str], Store | None],
         faults: FaultQueue,
+        control: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.stores = stores
         self.faults = faults
+        # Sandbox-only knobs (not a BigCommerce API): lets `cartwatch simulate`, running in
+        # another process, switch duplicate/reordered deliveries on and off.
+        self.control = control
 
     @property
     def url(self) -> str:
@@ -85,6 +92,12 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if parts.path == CONTROL_PATH and self.command == "PUT" and self.server.control is not None:
+            try:
+                self._send(200, self.server.control(json.loads(raw or b"{}")))
+            except (ValueError, TypeError) as error:
+                self._send(400, ApiError(400, f"Invalid sandbox settings: {error}").v3_body())
+            return
         match = _STORE_PATH.fullmatch(parts.path)
         store = self.server.stores(match["store_hash"]) if match else None
         if match is None or store is None:

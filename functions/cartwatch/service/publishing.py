@@ -69,12 +69,14 @@ class OutboxRelay:
         publisher: SnsEventPublisher,
         clients: ClientFactory,
         clock: Callable[[], float] = time.time,
+        on_published: Callable[[CloudEvent], None] | None = None,
     ) -> None:
         self._repository = repository
         self._stores = stores
         self._publisher = publisher
         self._clients = clients
         self._clock = clock
+        self._on_published = on_published
         self._client_cache: dict[str, BigCommerceClient | None] = {}
 
     def relay(self, images: Sequence[Item]) -> tuple[list[BaseException | None], RelayReport]:
@@ -103,6 +105,8 @@ class OutboxRelay:
                 errors[ready.index] = PublishFailed(f"SNS did not accept event {ready.event.id}")
                 continue
             report.published[ready.event.type] += 1
+            if self._on_published:
+                self._on_published(ready.event)
             if ready.new_snapshot is not None:
                 # Later stages reuse this snapshot instead of calling BigCommerce again.
                 self._repository.record_snapshot(ready.state.state, ready.new_snapshot.model_dump_json())
@@ -173,6 +177,11 @@ class OutboxRelay:
             return None
         finally:
             report.bigcommerce_calls += client.calls - calls_before
+
+    @property
+    def bigcommerce_calls(self) -> int:
+        """BigCommerce requests sent by this relay so far (for budgets and tests)."""
+        return sum(client.calls for client in self._client_cache.values() if client is not None)
 
     def _client(self, store_hash: str) -> BigCommerceClient:
         if store_hash not in self._client_cache:

@@ -52,12 +52,14 @@ class AbandonmentSweep:
         remaining_ms: Callable[[], int] | None = None,
         reserve_ms: int = 10_000,
         page_size: int = 200,
+        on_transition: Callable[[SweepDecision], None] | None = None,
     ) -> None:
         self._repository = repository
         self._stores = stores
         self._remaining_ms = remaining_ms
         self._reserve_ms = reserve_ms
         self._page_size = page_size
+        self._on_transition = on_transition
 
     def run(self, now: int) -> SweepReport:
         report = SweepReport()
@@ -93,7 +95,7 @@ class AbandonmentSweep:
                 pending=_pending(decision, stages, now),
             )
             if not isinstance(result, Conflict):
-                _count(decision, report)
+                self._done(decision, report)
                 return
             report.conflicts += 1
             current = result.current
@@ -123,7 +125,12 @@ class AbandonmentSweep:
             # in the index and the next sweep decides afresh.
             report.conflicts += 1
             return
+        self._done(decision, report)
+
+    def _done(self, decision: SweepDecision, report: SweepReport) -> None:
         _count(decision, report)
+        if self._on_transition:
+            self._on_transition(decision)
 
 
 def _estimated_state(entry: DueEntry, stages: StageSchedule) -> CartState:

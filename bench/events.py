@@ -1,0 +1,102 @@
+"""BigCommerce calls per abandoned cart and SNS publishes per event, through the whole pipeline.
+
+Shoppers (registered customers, guests who typed an email, anonymous guests, buyers) fill
+carts in the BigCommerce sandbox; its signed webhooks reach the local gateway; sweeps
+run past every stage; the publisher enriches and publishes.  Calls are counted by the
+clients themselves.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import Counter
+from typing import Any
+
+from cartwatch.adapters.bigcommerce import BigCommerceClient
+from cartwatch.adapters.store_registry import StoreWriter
+from cartwatch.domain.events import CloudEvent
+from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.store import StoreSettings
+from cartwatch.local.pipeline import LocalPipeline, PipelineObserver
+from cartwatch.sandbox import BigCommerceSandbox
+
+CART_SCOPES = (
+    "store/cart/created",
+    "store/cart/updated",
+    "store/cart/deleted",
+    "store/cart/couponApplied",
+    "store/cart/converted",
+    "store/cart/lineItem/created",
+    "store/cart/lineItem/updated",
+    "store/cart/lineItem/deleted",
+)
+HOUR, DAY = 3600, 86400
+
+
+def run_events(endpoint: str, shoppers: int = 40) -> dict[str, Any]:
+    sandbox = BigCommerceSandbox(
+        time_scale=0.001, allow_http_destinations=True, seed=5, abandon_after=None
+    ).start()
+    published: Counter[str] = Counter()
+
+    def count(event: CloudEvent) -> None:
+        published[event.type] += 1
+
+    pipeline = LocalPipeline(
+        endpoint,
+        bigcommerce_api_url=sandbox.url,
+        default_stages=StageSchedule.parse("1h,24h,48h"),
+        name="bench-events",
+        observer=PipelineObserver(published=count),
+    )
+    try:
+        pipeline.gateway.start()
+        store_hash, token, secret = "benchevents", secrets.token_hex(16), secrets.token_hex(16)
+        shop = sandbox.add_store(store_hash, access_token=token, client_secret=secret)
+        StoreWriter(
+            pipeline.client("dynamodb"),
+            pipeline.client("ssm"),
+            pipeline.resources.table_name,
+            pipeline.ssm_prefix,
+        ).save(
+            StoreSettings(store_hash, StageSchedule.parse("1h,24h,48h")),
+            access_token=token,
+            client_secret=secret,
+            webhook_token="unused",  # noqa: S106 — deliveries are signed; the token is never sent
+            created_at=0,
+        )
+        client = BigCommerceClient(store_hash, token, api_url=sandbox.url)
+        for scope in CART_SCOPES:
+            client.create_hook(scope, f"{pipeline.gateway.url}/webhooks/bigcommerce/{store_hash}", {})
+        for n in range(shoppers):
+            kind = n % 4
+            customer = None
+            if kind == 0:
+                customer = shop.add_customer(f"c{n}@example.com", "Reg", f"Shopper{n}")
+                shop.add_subscriber(f"c{n}@example.com", consents=["abandoned_cart"])
+            cart_id = shop.storefront_add_to_cart(86 if n % 2 else 88, 1 + n % 3, customer_id=customer)
+            if kind == 1:
+                shop.storefront_set_guest_email(cart_id, f"g{n}@example.com", first_name="Guest")
+            if kind == 3:
+                shop.storefront_convert(cart_id, email=f"b{n}@example.com")
+        sandbox.wait_idle(30.0)
+        now = int(time.time())
+        pipeline.drain(now=now + HOUR + 5)
+        stage_one_calls = pipeline.relay.bigcommerce_calls
+        stage_one_events = published["cartwatch.cart.abandoned"]
+        pipeline.drain(now=now + DAY + 5)
+        pipeline.drain(now=now + 2 * DAY + 5)
+        publisher = pipeline.relay._publisher  # the bench reads the adapter's own counters
+        events = sum(published.values())
+        return {
+            "abandoned_carts": stage_one_events,
+            "stage1_calls": stage_one_calls,
+            "later_stage_calls": pipeline.relay.bigcommerce_calls - stage_one_calls,
+            "events": events,
+            "by_type": dict(published),
+            "sns_calls": publisher.calls,
+        }
+    finally:
+        pipeline.stop()
+        sandbox.stop()

@@ -1,0 +1,1 @@
+"""The `cartwatch` command line (not shipped to Lambda)."""

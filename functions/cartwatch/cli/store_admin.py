@@ -1,0 +1,309 @@
+"""The operations behind `cartwatch stores …`, against one target.
+
+Every operation checks what it can before it writes: the store exists, its secrets are there,
+BigCommerce accepts the token.  What is written after that (secrets, then the row, then the
+hooks, then their ids) is ordered so that a failure half-way leaves a store that the same
+command, run again, completes.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from cartwatch.adapters.bigcommerce import (
+    BigCommerceClient,
+    BigCommerceError,
+    BigCommerceUnauthorized,
+    BigCommerceUnavailable,
+)
+from cartwatch.adapters.cart_repository import CartRepository
+from cartwatch.adapters.store_registry import (
+    StorePurge,
+    StoreSecrets,
+    StoreWriter,
+    api_parameter,
+    webhook_auth_parameter,
+)
+from cartwatch.cli.errors import CliError
+from cartwatch.cli.target import Target
+from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
+from cartwatch.domain.store import ApiCredentials, StoreSettings, WebhookAuth
+from cartwatch.service.hook_health import (
+    HookReport,
+    StoreHealth,
+    StoreRow,
+    StoreRows,
+    check_store,
+    delete_store_hooks,
+    hook_destination,
+    hooks_attribute,
+    reconcile_hooks,
+)
+
+
+@dataclass(frozen=True)
+class NewStore:
+    store_hash: str
+    access_token: str = field(repr=False)
+    client_secret: str = field(repr=False)
+    stages: StageSchedule | None = None  # None: keep the store's, or the deployment's default
+    require_signature: bool | None = None  # None: keep the store's (False for a new one)
+    recovery_links: bool | None = None
+
+
+@dataclass(frozen=True)
+class AddResult:
+    created: bool  # False: the store existed and was brought up to date
+    destination: str
+    hooks: HookReport
+
+
+@dataclass(frozen=True)
+class RemoveResult:
+    hooks_deleted: int | None  # None: BigCommerce was not (or could not be) asked
+    cart_items_deleted: int
+    warning: str = ""
+
+
+@dataclass(frozen=True)
+class StoreDetails:
+    row: StoreRow
+    auth: WebhookAuth | None
+    credentials: ApiCredentials | None
+    destination: str
+    live_hooks: list[dict[str, Any]] | None  # None when BigCommerce could not be asked
+    hooks_error: str = ""
+
+
+class StoreAdmin:
+    # Interactive: fail within seconds and let the user re-run, rather than back off for long.
+    CLIENT_ATTEMPTS = 2
+    CLIENT_MAX_WAIT_SECONDS = 10.0
+
+    def __init__(
+        self,
+        target: Target,
+        *,
+        clock: Callable[[], float] = time.time,
+        new_token: Callable[[], str] = lambda: secrets.token_urlsafe(32),
+    ) -> None:
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        self._target = target
+        self._clock = clock
+        self._new_token = new_token
+        dynamodb = target.client("dynamodb")
+        ssm = target.client("ssm")
+        self.rows = StoreRows(dynamodb, target.table_name)
+        self._writer = StoreWriter(dynamodb, ssm, target.table_name, target.ssm_prefix)
+        self._secrets = StoreSecrets(SSMProvider(boto3_client=ssm), target.ssm_prefix, cache_seconds=0)
+        # Purging needs only the scan of a store's carts; the due-index settings play no part.
+        carts = CartRepository(dynamodb, target.table_name, due_shards=1, closed_retention_days=1)
+        self._purge = StorePurge(
+            dynamodb, ssm, target.table_name, target.ssm_prefix, carts.delete_store_carts
+        )
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def add(self, new: NewStore) -> AddResult:
+        store_hash = new.store_hash
+        api = self._client(store_hash, new.access_token)
+        with self._bigcommerce(store_hash):
+            api.list_hooks()  # proves the token and the API before anything is written
+        existing = self.rows.get(store_hash)
+        auth = self._secrets.webhook_auth(store_hash)
+        # Re-adding keeps the token the hooks already carry: nothing rotates by surprise.
+        token = auth.token if auth and auth.token else self._new_token()
+        before = existing.settings if existing else None
+        stages = new.stages or (existing.settings.stages if existing and existing.own_stages else None)
+        settings = StoreSettings(
+            store_hash,
+            stages or StageSchedule.parse(DEFAULT_STAGES),
+            require_signature=_choose(new.require_signature, before.require_signature if before else False),
+            recovery_links=_choose(new.recovery_links, before.recovery_links if before else False),
+        )
+        self._save(
+            settings,
+            own_stages=stages is not None,
+            access_token=new.access_token,
+            client_secret=new.client_secret,
+            webhook_token=token,
+            created_at=existing.created_at if existing else int(self._clock()),
+            hook_ids=existing.hook_ids if existing else {},
+        )
+        destination = self.destination(store_hash)
+        with self._bigcommerce(store_hash):
+            report = reconcile_hooks(api, destination, token)
+        self.rows.record(store_hash, hook_ids=report.hook_ids)
+        return AddResult(existing is None, destination, report)
+
+    def remove(self, store_hash: str, *, force: bool = False) -> RemoveResult:
+        row = self.rows.get(store_hash)
+        credentials = self._secrets.api_credentials(store_hash)
+        if row is None and credentials is None:
+            raise self._unknown(store_hash)
+        hooks_deleted: int | None = None
+        warning = ""
+        if credentials is None:
+            if not force:
+                raise CliError(
+                    f"no API credentials stored for store {store_hash}, so its hooks in BigCommerce "
+                    "cannot be deleted; pass --force to remove it from cartwatch anyway"
+                )
+            warning = "no API credentials stored: its hooks in BigCommerce were left alone"
+        else:
+            api = self._client(store_hash, credentials.access_token)
+            try:
+                with self._bigcommerce(store_hash):
+                    hooks_deleted = delete_store_hooks(api, self.destination(store_hash))
+            except CliError as error:
+                if not force:
+                    raise
+                warning = f"{error}; its hooks in BigCommerce were left alone"
+        return RemoveResult(hooks_deleted, self._purge(store_hash), warning)
+
+    def verify(self, store_hash: str) -> StoreHealth:
+        self._row(store_hash)
+        api = self._client(store_hash, self._credentials(store_hash).access_token)
+        token = self._auth(store_hash).token
+        with self._bigcommerce(store_hash):
+            health = check_store(api, self.destination(store_hash), token)
+        self.rows.record(store_hash, hook_ids=health.hooks.hook_ids)
+        return health
+
+    def rotate_token(self, store_hash: str) -> HookReport:
+        row = self._row(store_hash)
+        credentials = self._credentials(store_hash)
+        auth = self._auth(store_hash)
+        api = self._client(store_hash, credentials.access_token)
+        with self._bigcommerce(store_hash):
+            api.list_hooks()  # as in add: no new token is stored unless the hooks can follow it
+        token = self._new_token()
+        # SSM first: it is what the receiver trusts, and the hooks follow at once.  Until they
+        # do (and for the receiver's secret cache), signed deliveries still verify.
+        self._save(
+            row.settings,
+            own_stages=row.own_stages,
+            access_token=credentials.access_token,
+            client_secret=auth.client_secret,
+            webhook_token=token,
+            created_at=row.created_at,
+            hook_ids=row.hook_ids,
+        )
+        with self._bigcommerce(store_hash):
+            report = reconcile_hooks(api, self.destination(store_hash), token)
+        self.rows.record(store_hash, hook_ids=report.hook_ids)
+        return report
+
+    def details(self, store_hash: str) -> StoreDetails:
+        row = self._row(store_hash)
+        credentials = self._secrets.api_credentials(store_hash)
+        destination = self.destination(store_hash)
+        live: list[dict[str, Any]] | None = None
+        error_text = "no API credentials stored" if credentials is None else ""
+        if credentials is not None:
+            try:
+                with self._bigcommerce(store_hash):
+                    hooks = self._client(store_hash, credentials.access_token).list_hooks()
+                live = [h for h in hooks if h.get("destination") == destination]
+            except CliError as error:
+                error_text = str(error)
+        return StoreDetails(
+            row, self._secrets.webhook_auth(store_hash), credentials, destination, live, error_text
+        )
+
+    def destination(self, store_hash: str) -> str:
+        return hook_destination(self._target.webhook_base_url, store_hash)
+
+    # --- helpers -------------------------------------------------------------------------------
+
+    def _save(
+        self,
+        settings: StoreSettings,
+        *,
+        own_stages: bool,
+        access_token: str,
+        client_secret: str | None,
+        webhook_token: str,
+        created_at: int,
+        hook_ids: Mapping[str, int],
+    ) -> None:
+        self._writer.save(
+            settings,
+            access_token=access_token,
+            client_secret=client_secret,
+            webhook_token=webhook_token,
+            created_at=created_at,
+            extra={"hooks": hooks_attribute(hook_ids)},
+        )
+        if not own_stages:
+            # StoreWriter always writes stages; a store added without its own must follow the
+            # deployment's default (`cartwatch local --stages`, the stack's context) instead.
+            self.rows.record(settings.store_hash, default_stages=True)
+
+    def _client(self, store_hash: str, access_token: str) -> BigCommerceClient:
+        return BigCommerceClient(
+            store_hash,
+            access_token,
+            api_url=self._target.bigcommerce_api_url,
+            max_attempts=self.CLIENT_ATTEMPTS,
+            max_wait_seconds=self.CLIENT_MAX_WAIT_SECONDS,
+        )
+
+    @contextmanager
+    def _bigcommerce(self, store_hash: str) -> Iterator[None]:
+        """BigCommerce's typed failures as one line the user can act on."""
+        try:
+            yield
+        except BigCommerceUnauthorized as error:
+            raise CliError(
+                f"BigCommerce refused the access token of store {store_hash} ({error.status}): "
+                "check the store-level API account (revoked? wrong store?)"
+            ) from None
+        except BigCommerceUnavailable as error:
+            raise CliError(
+                f"BigCommerce API at {self._target.bigcommerce_api_url} unavailable: {error}"
+            ) from None
+        except BigCommerceError as error:
+            raise CliError(f"BigCommerce rejected a request for store {store_hash}: {error}") from None
+
+    def _row(self, store_hash: str) -> StoreRow:
+        row = self.rows.get(store_hash)
+        if row is None:
+            raise self._unknown(store_hash)
+        return row
+
+    def _credentials(self, store_hash: str) -> ApiCredentials:
+        credentials = self._secrets.api_credentials(store_hash)
+        if credentials is None:
+            raise self._missing_secret(store_hash, api_parameter(self._target.ssm_prefix, store_hash))
+        return credentials
+
+    def _auth(self, store_hash: str) -> WebhookAuth:
+        auth = self._secrets.webhook_auth(store_hash)
+        if auth is None or not auth.token:
+            raise self._missing_secret(
+                store_hash, webhook_auth_parameter(self._target.ssm_prefix, store_hash)
+            )
+        return auth
+
+    def _unknown(self, store_hash: str) -> CliError:
+        return CliError(
+            f"unknown store {store_hash} in {self._target.description} "
+            "(see `cartwatch stores list`, or add it with `cartwatch stores add`)"
+        )
+
+    @staticmethod
+    def _missing_secret(store_hash: str, parameter: str) -> CliError:
+        return CliError(
+            f"store {store_hash} has no secret at {parameter}: run `cartwatch stores add {store_hash}` again"
+        )
+
+
+def _choose(requested: bool | None, current: bool) -> bool:
+    return current if requested is None else requested

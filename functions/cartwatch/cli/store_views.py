@@ -1,0 +1,116 @@
+"""Plain-text views of stores and their hooks.  Secrets appear only masked."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from cartwatch.cli.secret_input import mask
+from cartwatch.cli.store_admin import StoreDetails
+from cartwatch.service.hook_health import (
+    HOOK_SCOPES,
+    HookOutcome,
+    HookReport,
+    StoreHealth,
+    StoreRow,
+    hook_token,
+)
+
+
+def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows, strict=False)]
+    return [
+        "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=False)).rstrip()
+        for row in (header, *rows)
+    ]
+
+
+def stages_text(row: StoreRow) -> str:
+    return str(row.settings.stages) if row.own_stages else "default"
+
+
+def store_table(rows: Sequence[StoreRow]) -> list[str]:
+    if not rows:
+        return ["no stores yet: add one with `cartwatch stores add`"]
+    return table(
+        ("STORE", "STAGES", "STATUS", "HOOKS"),
+        [
+            (
+                r.settings.store_hash,
+                stages_text(r),
+                r.settings.status.value,
+                f"{len(r.hook_ids)}/{len(HOOK_SCOPES)}",
+            )
+            for r in sorted(rows, key=lambda r: r.settings.store_hash)
+        ],
+    )
+
+
+def hook_lines(report: HookReport) -> list[str]:
+    rows = [
+        (
+            r.scope,
+            str(r.hook_id) if r.hook_id is not None else "-",
+            f"{r.outcome}: {r.reason}" if r.reason else str(r.outcome),
+        )
+        for r in report.results
+    ]
+    return [*table(("SCOPE", "HOOK", "STATE"), rows), hook_summary(report)]
+
+
+def hook_summary(report: HookReport) -> str:
+    parts = [f"{report.count(o)} {o}" for o in HookOutcome if report.count(o)]
+    if report.duplicates_deleted:
+        parts.append(f"{report.duplicates_deleted} duplicate(s) deleted")
+    return f"{len(report.results)} hooks: {', '.join(parts)}"
+
+
+def health_lines(health: StoreHealth) -> list[str]:
+    lines = hook_lines(health.hooks)
+    if health.blocked is None:
+        lines.append("blocked domains: unknown (GET /v3/hooks/admin failed)")
+    elif not health.blocked:
+        lines.append("blocked domains: none")
+    else:
+        lines += [f"blocked domain: {b.destination} for {b.seconds_left}s more" for b in health.blocked]
+    lines.append("API scopes: " + ", ".join(f"{name} {access}" for name, access in health.scopes.items()))
+    return lines
+
+
+def details_lines(details: StoreDetails) -> list[str]:
+    settings = details.row.settings
+    auth = details.auth
+    created = datetime.fromtimestamp(details.row.created_at, UTC).isoformat(timespec="seconds")
+    lines = table(
+        ("store", settings.store_hash),
+        [
+            ("status", settings.status.value),
+            ("stages", stages_text(details.row)),
+            ("require signature", _yes_no(settings.require_signature)),
+            ("recovery links", _yes_no(settings.recovery_links)),
+            ("added", created),
+            ("webhook url", details.destination),
+            ("access token", mask(details.credentials.access_token if details.credentials else None)),
+            ("client secret", mask(auth.client_secret if auth else None)),
+            ("webhook token", mask(auth.token if auth else None)),
+        ],
+    )
+    if details.live_hooks is None:
+        return [*lines, f"hooks: not listed ({details.hooks_error})"]
+    by_scope = {h.get("scope"): h for h in details.live_hooks}
+    token = auth.token if auth else None
+    rows = []
+    for scope in HOOK_SCOPES:
+        hook = by_scope.get(scope)
+        if hook is None:
+            rows.append((scope, "-", "missing"))
+            continue
+        state = "active" if hook.get("is_active") else "inactive"
+        # Compared, never shown: whether the hook carries the token the receiver expects.
+        carries = token is not None and hook_token(hook) == token
+        rows.append((scope, str(hook.get("id")), f"{state}, {'token ok' if carries else 'token stale'}"))
+    return [*lines, "", *table(("SCOPE", "HOOK", "STATE"), rows)]
+
+
+def _yes_no(value: bool) -> str:
+    return "yes" if value else "no"

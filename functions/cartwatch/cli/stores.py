@@ -1,0 +1,174 @@
+"""`cartwatch stores add|list|show|remove|verify|rotate-token`: the stores cartwatch serves."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from cartwatch.cli.errors import CliError
+from cartwatch.cli.secret_input import ACCESS_TOKEN, CLIENT_SECRET, add_secret_argument, read_secret
+from cartwatch.cli.store_admin import NewStore, StoreAdmin
+from cartwatch.cli.store_views import details_lines, health_lines, hook_lines, store_table
+from cartwatch.cli.target import add_target_arguments, resolve_target
+from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.store import is_store_hash
+from cartwatch.service.hook_health import HOOK_SCOPES
+
+
+def register(subparsers: Any) -> None:
+    stores = subparsers.add_parser(
+        "stores",
+        help="add, list, show, remove, verify stores; rotate their webhook token",
+        description="Manage the BigCommerce stores cartwatch serves.",
+    )
+    commands = stores.add_subparsers(dest="stores_command", required=True, metavar="COMMAND")
+    target = argparse.ArgumentParser(add_help=False)
+    add_target_arguments(target)
+
+    add = commands.add_parser(
+        "add",
+        parents=[target],
+        help="add a store (or bring it up to date) and register its webhooks",
+        description="Store the store's credentials (encrypted in SSM) and register one webhook per "
+        f"cart scope ({len(HOOK_SCOPES)} in all) through BigCommerce's /v3/hooks; safe to repeat.",
+    )
+    _store_hash_argument(add)
+    add_secret_argument(add, ACCESS_TOKEN)
+    add_secret_argument(add, CLIENT_SECRET)
+    add.add_argument(
+        "--stages", type=_stages, help="abandonment stage delays, e.g. 1h,24h,48h (default: the deployment's)"
+    )
+    add.add_argument(
+        "--require-signature",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="accept only deliveries with a valid Standard Webhooks signature",
+    )
+    add.add_argument(
+        "--recovery-links",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="create cart recovery links for abandoned-cart events",
+    )
+    add.set_defaults(run=_add)
+
+    listing = commands.add_parser("list", parents=[target], help="list the stores")
+    listing.set_defaults(run=_list)
+
+    for name, run, text in (
+        ("show", _show, "a store's settings, masked secrets and hooks"),
+        ("verify", _verify, "check a store's hooks, re-activate or re-create them, check API scopes"),
+        ("rotate-token", _rotate, "give a store's hooks a new X-Cartwatch-Token"),
+    ):
+        command = commands.add_parser(name, parents=[target], help=text, description=text)
+        _store_hash_argument(command)
+        command.set_defaults(run=run)
+
+    remove = commands.add_parser(
+        "remove", parents=[target], help="delete a store's hooks in BigCommerce, then its carts and secrets"
+    )
+    _store_hash_argument(remove)
+    remove.add_argument(
+        "--force", action="store_true", help="remove the store even if BigCommerce cannot delete its hooks"
+    )
+    remove.set_defaults(run=_remove)
+
+
+def _store_hash_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("store_hash", type=_store_hash, metavar="STORE_HASH", help="e.g. abc123xyz")
+
+
+def _store_hash(text: str) -> str:
+    if not is_store_hash(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a BigCommerce store hash (lowercase letters and digits)"
+        )
+    return text
+
+
+def _stages(text: str) -> StageSchedule:
+    try:
+        return StageSchedule.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+# --- the commands ------------------------------------------------------------------------------
+
+
+def _admin(args: argparse.Namespace) -> StoreAdmin:
+    return StoreAdmin(resolve_target(args))
+
+
+def _add(args: argparse.Namespace) -> int:
+    # Usage first: a missing secret is reported before anything is looked up.
+    new = NewStore(
+        args.store_hash,
+        access_token=read_secret(args, ACCESS_TOKEN),
+        client_secret=read_secret(args, CLIENT_SECRET),
+        stages=args.stages,
+        require_signature=args.require_signature,
+        recovery_links=args.recovery_links,
+    )
+    result = _admin(args).add(new)
+    print(
+        f"store {new.store_hash} {'added' if result.created else 'updated'}; webhooks → {result.destination}"
+    )
+    _print(hook_lines(result.hooks))
+    failures = result.hooks.failures
+    if failures:
+        raise CliError(
+            f"{len(failures)} of {len(HOOK_SCOPES)} hooks of store {new.store_hash} could not be registered "
+            "(see above); the store is saved: run the same `cartwatch stores add` again"
+        )
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    _print(store_table(_admin(args).rows.all()))
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    details = _admin(args).details(args.store_hash)
+    _print(details_lines(details))
+    if details.live_hooks is None:
+        raise CliError(f"could not list the hooks of store {args.store_hash}: {details.hooks_error}")
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    result = _admin(args).remove(args.store_hash, force=args.force)
+    if result.warning:
+        print(f"warning: {result.warning}")
+    hooks = "no hooks deleted" if result.hooks_deleted is None else f"{result.hooks_deleted} hook(s) deleted"
+    print(f"store {args.store_hash} removed: {hooks}, {result.cart_items_deleted} cart item(s) deleted")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    health = _admin(args).verify(args.store_hash)
+    print(f"store {args.store_hash}")
+    _print(health_lines(health))
+    problems = health.unfixed
+    if problems:
+        said = "; ".join(problems) if len(problems) <= 2 else f"{problems[0]}; and {len(problems) - 1} more"
+        raise CliError(f"store {args.store_hash}: could not fix: {said} (see above)")
+    print("all good")
+    return 0
+
+
+def _rotate(args: argparse.Namespace) -> int:
+    report = _admin(args).rotate_token(args.store_hash)
+    print(f"store {args.store_hash}: new webhook token stored")
+    _print(hook_lines(report))
+    if report.failures:
+        raise CliError(
+            f"{len(report.failures)} hooks of store {args.store_hash} did not take the new token "
+            "(see above): run `cartwatch stores rotate-token` again"
+        )
+    return 0
+
+
+def _print(lines: list[str]) -> None:
+    print("\n".join(lines))

@@ -1,0 +1,121 @@
+"""Which cartwatch a command talks to: a running `cartwatch local`, or a deployed stack.
+
+``--local`` reads the info file `cartwatch local` writes; otherwise the stack's CloudFormation
+outputs name the table and the webhook base URL.  Either way the result is a :class:`Target`,
+and nothing downstream knows which it was.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from cartwatch.adapters.bigcommerce import DEFAULT_API_URL
+from cartwatch.cli.errors import CliError
+from cartwatch.cli.info_file import DEFAULT_INFO_FILE, InfoFileError, LocalInfo
+
+DEFAULT_STACK = "Cartwatch"
+DEFAULT_SSM_PREFIX = "/cartwatch"
+
+
+@dataclass(frozen=True)
+class Target:
+    description: str  # for messages: "cartwatch local (.cartwatch/local.json)" or "stack Cartwatch"
+    table_name: str
+    ssm_prefix: str
+    webhook_base_url: str
+    bigcommerce_api_url: str
+    region: str | None = None
+    aws_endpoint_url: str | None = None  # None: the real AWS endpoints
+    local: bool = False
+
+    def client(self, service: str) -> Any:
+        import boto3
+
+        options: dict[str, Any] = {"region_name": self.region, "endpoint_url": self.aws_endpoint_url}
+        if self.local:
+            from cartwatch.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+
+            # The emulator takes any credentials; fixed ones spare the user configuring AWS for it.
+            options |= {"aws_access_key_id": LOCAL_ACCESS_KEY, "aws_secret_access_key": LOCAL_SECRET_KEY}
+        return boto3.client(service, **options)  # type: ignore[call-overload]
+
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("target")
+    group.add_argument("--local", action="store_true", help="talk to a running `cartwatch local`")
+    group.add_argument(
+        "--info-file",
+        type=Path,
+        default=DEFAULT_INFO_FILE,
+        help=f"the info file `cartwatch local` wrote (default {DEFAULT_INFO_FILE})",
+    )
+    group.add_argument("--stack", default=DEFAULT_STACK, help=f"the deployed stack (default {DEFAULT_STACK})")
+    group.add_argument(
+        "--ssm-prefix",
+        default=None,
+        help=f"where store secrets live in SSM (default: the info file's, or {DEFAULT_SSM_PREFIX})",
+    )
+    group.add_argument(
+        "--bigcommerce-api-url",
+        default=None,
+        help=f"BigCommerce API base; a store's API is URL/stores/HASH/v3 (default {DEFAULT_API_URL})",
+    )
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    target = _local(args.info_file) if args.local else _stack(args.stack)
+    if args.ssm_prefix:
+        target = replace(target, ssm_prefix=args.ssm_prefix.rstrip("/"))
+    if args.bigcommerce_api_url:
+        target = replace(target, bigcommerce_api_url=args.bigcommerce_api_url.rstrip("/"))
+    return target
+
+
+def _local(path: Path) -> Target:
+    try:
+        info = LocalInfo.read(path)
+    except InfoFileError as error:
+        raise CliError(str(error)) from None
+    return Target(
+        description=f"cartwatch local ({path})",
+        table_name=info.table_name,
+        ssm_prefix=info.ssm_prefix.rstrip("/"),
+        webhook_base_url=info.webhook_base_url.rstrip("/"),
+        bigcommerce_api_url=info.bigcommerce_api_url.rstrip("/"),
+        region=info.region,
+        aws_endpoint_url=info.aws_endpoint_url,
+        local=True,
+    )
+
+
+def _stack(name: str) -> Target:
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    cloudformation = boto3.client("cloudformation")
+    try:
+        stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ValidationError":
+            raise CliError(
+                f"stack {name} not found in region {cloudformation.meta.region_name} "
+                "(deploy it with `cdk deploy`, pick another with --stack, or use --local)"
+            ) from None
+        raise
+    except BotoCoreError as error:
+        raise CliError(f"cannot read stack {name}: {error} (or use --local)") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+    missing = [key for key in ("TableName", "WebhookBaseUrl") if not outputs.get(key)]
+    if missing:
+        raise CliError(f"stack {name} has no output {', '.join(missing)}: is it a cartwatch stack?")
+    return Target(
+        description=f"stack {name}",
+        table_name=outputs["TableName"],
+        ssm_prefix=DEFAULT_SSM_PREFIX,
+        webhook_base_url=outputs["WebhookBaseUrl"].rstrip("/"),
+        bigcommerce_api_url=DEFAULT_API_URL,
+        region=cloudformation.meta.region_name,
+    )

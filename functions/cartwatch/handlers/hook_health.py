@@ -1,0 +1,61 @@
+"""EventBridge daily schedule → check and repair every store's BigCommerce webhooks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from cartwatch.handlers.observability import logger, metrics, tracer
+from cartwatch.service.hook_health import HookHealthCheck, HookHealthReport
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: Any, *, check: HookHealthCheck | None = None) -> dict[str, Any]:
+    if check is None:
+        check = _check(getattr(context, "get_remaining_time_in_millis", None))
+    report = check.run()
+    _emit(report)
+    return report.summary()
+
+
+def _check(remaining_ms: Callable[[], int] | None) -> HookHealthCheck:
+    from cartwatch.composition import aws_client, store_secrets
+    from cartwatch.service.hook_health import StoreRows
+    from cartwatch.service.publishing import bigcommerce_clients
+    from cartwatch.settings import HookHealthSettings
+
+    settings = HookHealthSettings.from_env()
+    return HookHealthCheck(
+        StoreRows(aws_client("dynamodb"), settings.table_name),
+        bigcommerce_clients(store_secrets(), settings.bigcommerce.api_url),
+        settings.webhook_base_url,
+        remaining_ms=remaining_ms,
+    )
+
+
+def _emit(report: HookHealthReport) -> None:
+    metrics.add_metric(name="StoresChecked", unit=MetricUnit.Count, value=len(report.stores))
+    metrics.add_metric(name="HooksReactivated", unit=MetricUnit.Count, value=report.reactivated)
+    metrics.add_metric(name="HooksRecreated", unit=MetricUnit.Count, value=report.recreated)
+    metrics.add_metric(name="HooksUnrecoverable", unit=MetricUnit.Count, value=report.unrecoverable)
+    for store in report.stores:
+        # Per store only when non-zero: each store_hash value is a billed custom metric.
+        for name, value in (
+            ("HooksReactivated", store.reactivated),
+            ("HooksUnrecoverable", store.unrecoverable),
+        ):
+            if value:
+                with single_metric(
+                    name=name, unit=MetricUnit.Count, value=value, namespace=metrics.namespace
+                ) as metric:
+                    metric.add_dimension(name="store_hash", value=store.store_hash)
+        if store.problems:
+            logger.warning(
+                "store hooks unhealthy",
+                extra={"store_hash": store.store_hash, "problems": list(store.problems)},
+            )
+    logger.info("hook health checked", extra=report.summary())

@@ -1,0 +1,200 @@
+"""The whole cartwatch pipeline in one process, against moto server.
+
+Every part runs the Lambda handler the stack deploys, fed the event shapes AWS would
+feed it: the gateway plays API Gateway for the receiver, pollers play the SQS and
+DynamoDB-stream event source mappings for the processor and the publisher, and a
+ticker plays the EventBridge schedule for the sweeper.  ``drain()`` runs them to
+quiescence for deterministic tests; ``start()`` runs them in background threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from cartwatch.adapters.bigcommerce import BigCommerceClient
+from cartwatch.adapters.cart_repository import CartRepository
+from cartwatch.adapters.event_publisher import SnsEventPublisher
+from cartwatch.adapters.store_registry import StoreDirectory, StorePurge, StoreSecrets
+from cartwatch.domain.events import CloudEvent
+from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
+from cartwatch.domain.stages import StageSchedule
+from cartwatch.handlers import processor as processor_handler
+from cartwatch.handlers import publisher as publisher_handler
+from cartwatch.handlers import receiver as receiver_handler
+from cartwatch.handlers import sweeper as sweeper_handler
+from cartwatch.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
+from cartwatch.local.gateway import LocalGateway
+from cartwatch.local.provision import ProvisionedResources, provision
+from cartwatch.service.processing import CartProcessor
+from cartwatch.service.publishing import OutboxRelay
+from cartwatch.service.sweeping import AbandonmentSweep
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineObserver:
+    """Callbacks for live output; every one is optional."""
+
+    delivery: Callable[[str, int], None] | None = None
+    transition: Callable[[WebhookResult], None] | None = None
+    sweep: Callable[[SweepDecision], None] | None = None
+    published: Callable[[CloudEvent], None] | None = None
+
+
+class _Context:
+    """The Lambda context attributes the handlers read."""
+
+    memory_limit_in_mb = 512
+    aws_request_id = "local"
+
+    def __init__(self, name: str, budget_ms: int = 60_000) -> None:
+        self.function_name = f"cartwatch-local-{name}"
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:000000000000:function:{self.function_name}"
+        self._deadline = time.monotonic() + budget_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+class LocalPipeline:
+    def __init__(
+        self,
+        endpoint_url: str,
+        *,
+        bigcommerce_api_url: str,
+        default_stages: StageSchedule,
+        ssm_prefix: str = "/cartwatch",
+        name: str = "cartwatch",
+        due_shards: int = 4,
+        gateway_port: int = 0,
+        observer: PipelineObserver | None = None,
+        region: str = "us-east-1",
+    ) -> None:
+        self.session = boto3.Session(region_name=region)
+        self.resources: ProvisionedResources = provision(self.session, endpoint_url, name=name)
+        self.ssm_prefix = ssm_prefix
+        self.bigcommerce_api_url = bigcommerce_api_url
+        observer = observer or PipelineObserver()
+        dynamodb = self.client("dynamodb")
+        self.repository = CartRepository(
+            dynamodb, self.resources.table_name, due_shards=due_shards, closed_retention_days=30
+        )
+        self.stores = StoreDirectory(dynamodb, self.resources.table_name, default_stages, cache_seconds=1)
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        self.secrets = StoreSecrets(SSMProvider(boto3_client=self.client("ssm")), ssm_prefix, cache_seconds=1)
+        purge = StorePurge(
+            dynamodb,
+            self.client("ssm"),
+            self.resources.table_name,
+            ssm_prefix,
+            self.repository.delete_store_carts,
+        )
+        self.processor = CartProcessor(
+            self.repository, self.stores, purge_store=purge, on_result=observer.transition
+        )
+        self._sweep_observer = observer.sweep
+        self.relay = OutboxRelay(
+            self.repository,
+            self.stores,
+            SnsEventPublisher(self.client("sns"), self.resources.topic_arn),
+            self._bigcommerce_client,
+            on_published=observer.published,
+        )
+        sqs = self.client("sqs")
+        self._intake = SqsEventSource(
+            sqs,
+            self.resources.intake_queue_url,
+            lambda event: processor_handler.handler(event, _Context("processor"), processor=self.processor),
+            batch_size=100,
+            retry_visibility_seconds=1,
+        )
+        self._stream = DynamoDBStreamEventSource(
+            self.client("dynamodbstreams"),
+            self.resources.stream_arn,
+            lambda event: publisher_handler.handler(event, _Context("publisher"), relay=self.relay),
+        )
+        self.gateway = LocalGateway(self._receive, port=gateway_port, on_delivery=observer.delivery)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._work_lock = threading.Lock()
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, endpoint_url=self.resources.endpoint_url)  # type: ignore[call-overload]
+
+    # --- the parts -------------------------------------------------------------------------
+
+    def _receive(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        sqs = self.client("sqs")
+        queue_url = self.resources.intake_queue_url
+        return receiver_handler.handler(
+            event,
+            context,
+            lookup_auth=self.secrets.webhook_auth,
+            enqueue=lambda message: sqs.send_message(QueueUrl=queue_url, MessageBody=message),
+        )
+
+    def _bigcommerce_client(self, store_hash: str) -> BigCommerceClient | None:
+        credentials = self.secrets.api_credentials(store_hash)
+        if credentials is None:
+            return None
+        return BigCommerceClient(store_hash, credentials.access_token, api_url=self.bigcommerce_api_url)
+
+    def process_intake(self) -> int:
+        with self._work_lock:
+            return self._intake.drain()
+
+    def sweep(self, now: int | None = None) -> dict[str, Any]:
+        with self._work_lock:
+            job = AbandonmentSweep(self.repository, self.stores, on_transition=self._sweep_observer)
+            summary: dict[str, Any] = sweeper_handler.handler({}, _Context("sweeper"), sweep=job, now=now)
+            return summary
+
+    def publish(self) -> int:
+        with self._work_lock:
+            return self._stream.drain()
+
+    def drain(self, now: int | None = None, *, sweep: bool = True) -> None:
+        """Run intake, (a sweep,) and publishing until nothing is left to do."""
+        for _ in range(20):
+            moved = self.process_intake()
+            if sweep:
+                moved += self.sweep(now)["abandoned"]
+            moved += self.publish()
+            if moved == 0:
+                return
+
+    # --- background mode -------------------------------------------------------------------
+
+    def start(self, *, sweep_every: float = 60.0, poll_every: float = 0.2) -> LocalPipeline:
+        self.gateway.start()
+        self._spawn("intake", poll_every, self.process_intake)
+        self._spawn("publisher", poll_every, self.publish)
+        self._spawn("sweeper", sweep_every, self.sweep)
+        return self
+
+    def _spawn(self, name: str, every: float, work: Callable[[], object]) -> None:
+        def loop() -> None:
+            while not self._stop.wait(every):
+                try:
+                    work()
+                except Exception:
+                    logger.exception("%s failed; retrying on the next tick", name)
+
+        thread = threading.Thread(target=loop, name=f"cartwatch-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self.gateway.stop()

@@ -1,0 +1,39 @@
+"""What every concern of the stack builds on: settings, the function factory, cart state,
+and the environment variables each kind of function reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cartwatch.settings import ENV
+from cartwatch_infra.functions import FunctionFactory
+from cartwatch_infra.settings import DeploymentSettings
+from cartwatch_infra.state import CartState
+
+
+@dataclass(frozen=True)
+class Foundation:
+    settings: DeploymentSettings
+    functions: FunctionFactory
+    state: CartState
+
+    # Grouped like the settings classes of cartwatch.settings that read them.
+
+    @property
+    def store_environment(self) -> dict[str, str]:
+        """``StoreRegistrySettings``: where store credentials live, default stages."""
+        return {ENV.SSM_PREFIX: self.settings.ssm_prefix, ENV.DEFAULT_STAGES: self.settings.stages}
+
+    @property
+    def state_environment(self) -> dict[str, str]:
+        """``StateSettings``: the due index's shards and how long closed carts stay."""
+        return {
+            **self.store_environment,
+            ENV.DUE_SHARDS: str(self.settings.due_shards),
+            ENV.CLOSED_RETENTION_DAYS: str(self.settings.closed_retention_days),
+        }
+
+    @property
+    def bigcommerce_environment(self) -> dict[str, str]:
+        """``BigCommerceSettings`` on top of ``StateSettings``: the enriching functions."""
+        return {**self.state_environment, ENV.BIGCOMMERCE_API_URL: self.settings.bigcommerce_api_url}

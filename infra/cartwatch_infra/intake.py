@@ -1,0 +1,130 @@
+"""The ack path: HTTP API -> receiver Lambda -> intake SQS queue (+ DLQ).
+
+The receiver authenticates, bounds and enqueues a delivery; it touches neither DynamoDB nor
+BigCommerce, so its role can do exactly two things: read the stores' webhook credentials
+and send to the intake queue.
+"""
+
+from __future__ import annotations
+
+import json
+
+import aws_cdk as cdk
+import jsii
+from aws_cdk import aws_apigateway as apigateway
+from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_apigatewayv2_integrations as integrations
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cartwatch.resources import INTAKE_QUEUE
+from cartwatch.settings import ENV
+from cartwatch_infra.compliance import acknowledge
+from cartwatch_infra.foundation import Foundation
+from cartwatch_infra.functions import FunctionSpec, log_group
+from cartwatch_infra.messaging import secure_queue
+
+WEBHOOK_ROUTE = "/webhooks/bigcommerce/{store_hash}"
+WEBHOOK_BASE_PATH = "/webhooks/bigcommerce"
+
+# HTTP API context variables ($context.identity.user and friends are REST-only).
+_ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "routeKey": "$context.routeKey",
+    "path": "$context.path",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "responseLatency": "$context.responseLatency",
+    "integrationStatus": "$context.integrationStatus",
+    "integrationLatency": "$context.integrationLatency",
+    "integrationError": "$context.integrationErrorMessage",
+    "userAgent": "$context.identity.userAgent",
+}
+
+
+@jsii.implements(apigw.IAccessLogSettings)
+class _AccessLogs:
+    def __init__(self, destination: apigw.IAccessLogDestination) -> None:
+        self._destination = destination
+
+    @property
+    def destination(self) -> apigw.IAccessLogDestination:
+        return self._destination
+
+    @property
+    def format(self) -> apigateway.AccessLogFormat:
+        return apigateway.AccessLogFormat.custom(json.dumps(_ACCESS_LOG_FIELDS, separators=(",", ":")))
+
+
+class WebhookIntake(Construct):
+    def __init__(self, scope: Construct, id: str, foundation: Foundation) -> None:
+        super().__init__(scope, id)
+        settings = foundation.settings
+        self.dead_letter_queue = secure_queue(
+            self, "DeadLetters", retention_period=cdk.Duration.seconds(INTAKE_QUEUE.dlq_retention_seconds)
+        )
+        self.queue = secure_queue(
+            self,
+            "Queue",
+            visibility_timeout=cdk.Duration.seconds(INTAKE_QUEUE.visibility_timeout_seconds),
+            retention_period=cdk.Duration.seconds(INTAKE_QUEUE.retention_seconds),
+            # A delivery the processor fails on this many times is poison: park it.
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=INTAKE_QUEUE.max_receive_count, queue=self.dead_letter_queue
+            ),
+        )
+
+        self.receiver = foundation.functions(
+            self,
+            "Receiver",
+            FunctionSpec(
+                handler="cartwatch.handlers.receiver.handler",
+                description="Authenticates a BigCommerce webhook delivery and stores it in SQS",
+                # The ack path must answer well inside BigCommerce's delivery timeout.
+                timeout=cdk.Duration.seconds(5),
+                memory_mb=256,
+                environment={**foundation.store_environment, ENV.INTAKE_QUEUE_URL: self.queue.queue_url},
+            ),
+        )
+        self.receiver.allow(["sqs:SendMessage"], [self.queue.queue_arn])
+        self.receiver.allow_store_parameter("webhook-auth")
+
+        self.api = apigw.HttpApi(
+            self,
+            "Api",
+            description="cartwatch: BigCommerce webhook receiver",
+            create_default_stage=False,
+        )
+        self.access_logs = log_group(self, "AccessLogs", settings)
+        self.stage = apigw.HttpStage(
+            self,
+            "DefaultStage",
+            http_api=self.api,
+            stage_name="$default",
+            auto_deploy=True,
+            throttle=apigw.ThrottleSettings(
+                rate_limit=settings.api_throttle_rate_limit,
+                burst_limit=settings.api_throttle_burst_limit,
+            ),
+            access_log_settings=_AccessLogs(apigw.LogGroupLogDestination(self.access_logs)),
+        )
+        routes = self.api.add_routes(
+            path=WEBHOOK_ROUTE,
+            methods=[apigw.HttpMethod.POST],
+            integration=integrations.HttpLambdaIntegration("Receiver", self.receiver.function),
+        )
+        for route in routes:
+            acknowledge(
+                route,
+                "AwsSolutions-APIG4",
+                "BigCommerce cannot sign requests with IAM, Cognito or JWT; every delivery is "
+                "authenticated by the receiver itself (Standard Webhooks signature over the raw body "
+                "or the per-store X-Cartwatch-Token, compared in constant time) before anything is stored.",
+            )
+
+    @property
+    def webhook_base_url(self) -> str:
+        return f"{self.api.api_endpoint}{WEBHOOK_BASE_PATH}"

@@ -1,0 +1,61 @@
+"""Intake processing: SQS batches -> processor Lambda -> conditional writes to cart state."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cartwatch.resources import PROCESSOR_TIMEOUT_SECONDS
+from cartwatch_infra.foundation import Foundation
+from cartwatch_infra.functions import FunctionSpec
+
+
+class IntakeProcessing(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        foundation: Foundation,
+        *,
+        queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, id)
+        self.processor = foundation.functions(
+            self,
+            "Processor",
+            FunctionSpec(
+                handler="cartwatch.handlers.processor.handler",
+                description="Dedupes, orders and coalesces webhook batches into cart state",
+                # The intake queue's visibility timeout is derived from the same constant.
+                timeout=cdk.Duration.seconds(PROCESSOR_TIMEOUT_SECONDS),
+                memory_mb=512,
+                environment=foundation.state_environment,
+            ),
+        )
+        # Cart state: consistent batch reads, then one conditional Put (new cart) or Update
+        # per cart.  The stream is the outbox, so there are no transactions.
+        self.processor.allow(
+            ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
+            [foundation.state.table.table_arn],
+        )
+        # `store/app/uninstalled` purges the store: its carts (a filtered scan, then batch
+        # deletes), its row, and its two secrets.
+        self.processor.allow(
+            ["dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"],
+            [foundation.state.table.table_arn],
+        )
+        for leaf in ("webhook-auth", "api"):
+            self.processor.allow_store_parameter(leaf, actions=("ssm:DeleteParameters",))
+        settings = foundation.settings
+        window = settings.intake_batch_window_seconds
+        self.processor.function.add_event_source(
+            sources.SqsEventSource(
+                queue,
+                batch_size=settings.intake_batch_size,
+                max_batching_window=cdk.Duration.seconds(window) if window else None,
+                # Failed messages are retried alone; the rest of the batch is deleted.
+                report_batch_item_failures=True,
+            )
+        )

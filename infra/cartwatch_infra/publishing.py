@@ -1,0 +1,78 @@
+"""Publishing: DynamoDB stream (the outbox) -> publisher Lambda -> SNS topic.
+
+A transition writes its event intent (``pending_event``) into the cart item in the same
+conditional write; the stream delivers every such new image to the publisher at least
+once, and the publisher enriches it and sends it to SNS with its deterministic
+CloudEvents id so consumers can drop duplicates.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from constructs import Construct
+
+from cartwatch.resources import PUBLISHER_STREAM_FILTER
+from cartwatch.settings import ENV
+from cartwatch_infra.compliance import acknowledge
+from cartwatch_infra.foundation import Foundation
+from cartwatch_infra.functions import FunctionSpec
+from cartwatch_infra.messaging import dead_letter_queue, encrypted_topic
+
+# Only images carrying an event intent reach the publisher; every other write (ordinary
+# activity, stores) is filtered out by Lambda before an invocation is billed.  The pattern
+# is shared with `cartwatch local`'s stream poller.
+OUTBOX_FILTER = PUBLISHER_STREAM_FILTER
+# With bisection, ten attempts isolate a poison record in a batch of 100 and still retry
+# transient SNS/BigCommerce failures a few times before giving up on it.
+STREAM_RETRY_ATTEMPTS = 10
+
+
+class EventPublishing(Construct):
+    def __init__(self, scope: Construct, id: str, foundation: Foundation) -> None:
+        super().__init__(scope, id)
+        state = foundation.state
+        # SSE with a customer managed key, not aws/sns: consumers' SQS subscriptions and
+        # AWS-service publishers need a key policy we can edit (messaging.encrypted_topic).
+        self.topic, self.key = encrypted_topic(self, "Events", purpose="cart lifecycle events")
+        self.dead_letter_queue = dead_letter_queue(
+            self, "DeadLetters", receives="stream batches the publisher gave up on"
+        )
+
+        self.publisher = foundation.functions(
+            self,
+            "Publisher",
+            FunctionSpec(
+                handler="cartwatch.handlers.publisher.handler",
+                description="Enriches outbox events and publishes them to SNS as CloudEvents",
+                timeout=cdk.Duration.seconds(60),
+                memory_mb=512,
+                environment={**foundation.bigcommerce_environment, ENV.TOPIC_ARN: self.topic.topic_arn},
+            ),
+        )
+        self.publisher.allow(["sns:Publish"], [self.topic.topic_arn])
+        self.publisher.allow(["kms:GenerateDataKey", "kms:Decrypt"], [self.key.key_arn])
+        self.publisher.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [state.table.table_arn])
+        self.publisher.allow_store_parameter("api")
+        self.publisher.function.add_event_source(
+            sources.DynamoEventSource(
+                state.table,
+                # The outbox may hold events written before the mapping existed.
+                starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+                batch_size=100,
+                filters=[lambda_.FilterCriteria.filter(OUTBOX_FILTER)],
+                bisect_batch_on_error=True,
+                retry_attempts=STREAM_RETRY_ATTEMPTS,
+                report_batch_item_failures=True,
+                # The DLQ receives the failed batch's stream coordinates; the cart item
+                # still shows its state, so the event can be re-driven from there.
+                on_failure=sources.SqsDlq(self.dead_letter_queue),
+            )
+        )
+        acknowledge(
+            self.publisher,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments/PutTelemetryRecords and dynamodb:ListStreams (which Lambda's "
+            "stream event source mapping calls) support no resource-level permissions.",
+        )

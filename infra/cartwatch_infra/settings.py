@@ -1,0 +1,189 @@
+"""Deployment settings, read once from the CDK context and validated with clear errors.
+
+Values come from ``cdk.json`` (``context``) or from ``cdk synth -c key=value`` — the latter
+always arrives as a string, so every parser accepts the string form too.  ``DEFAULTS`` is
+the documented default of every key; ``cdk.json`` repeats them so they are discoverable in
+one place, and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
+
+DEFAULTS: Mapping[str, Any] = {
+    # Abandonment stage delays for stores added without their own (BigCommerce's
+    # Abandoned Cart Saver timing).
+    "stages": DEFAULT_STAGES,
+    # How often the sweeper looks for carts whose next stage fell due.
+    "sweepIntervalMinutes": 1,
+    # Write shards of the due index; each sweep queries every shard once.
+    "dueShards": 16,
+    # Intake SQS -> processor batching: bigger batches coalesce more events per cart.
+    "intakeBatchSize": 100,
+    "intakeBatchWindowSeconds": 5,
+    # How long converted/deleted/expired carts stay readable before DynamoDB TTL drops them.
+    "closedRetentionDays": 30,
+    # CloudWatch Logs retention of every function and of the API access log.
+    "logRetentionDays": 30,
+    # E-mail address subscribed to the alarm topic; no topic when unset.
+    "alarmEmail": None,
+    # Stage throttling of the webhook API.  Generous on purpose: a throttled (429)
+    # delivery counts as a failure towards BigCommerce's domain block (< 90 % success in
+    # 2 minutes), so this only caps abuse, never a busy store.
+    "apiThrottleRateLimit": 500,
+    "apiThrottleBurstLimit": 1000,
+    # BigCommerce API base (``{url}/stores/{store_hash}/v3``).
+    "bigcommerceApiUrl": "https://api.bigcommerce.com",
+    # SSM Parameter Store prefix under which ``cartwatch stores add`` keeps credentials.
+    "ssmPrefix": "/cartwatch",
+    # Powertools log level of every function.
+    "logLevel": "INFO",
+    # Table deletion protection; when true the table is also retained if the stack is
+    # deleted.  Turn off only for throwaway development stacks.
+    "deletionProtection": True,
+}
+
+# The retention periods CloudWatch Logs accepts (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+)  # fmt: skip
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class SettingsError(ValueError):
+    """One or more context values are invalid; the message lists every problem."""
+
+
+@dataclass(frozen=True)
+class DeploymentSettings:
+    stages: str
+    sweep_interval_minutes: int
+    due_shards: int
+    intake_batch_size: int
+    intake_batch_window_seconds: int
+    closed_retention_days: int
+    log_retention_days: int
+    alarm_email: str | None
+    api_throttle_rate_limit: int
+    api_throttle_burst_limit: int
+    bigcommerce_api_url: str
+    ssm_prefix: str
+    log_level: str
+    deletion_protection: bool
+
+    @classmethod
+    def from_context(cls, lookup: Callable[[str], Any]) -> DeploymentSettings:
+        """Read every key through ``lookup`` (``node.try_get_context``), falling back to
+        ``DEFAULTS``; raise one ``SettingsError`` naming every invalid key."""
+        reader = _ContextReader(lookup)
+        settings = cls(
+            stages=reader.stages("stages"),
+            sweep_interval_minutes=reader.integer("sweepIntervalMinutes", 1, 60),
+            due_shards=reader.integer("dueShards", 1, 100),
+            intake_batch_size=reader.integer("intakeBatchSize", 1, 10_000),
+            intake_batch_window_seconds=reader.integer("intakeBatchWindowSeconds", 0, 300),
+            closed_retention_days=reader.integer("closedRetentionDays", 1, 3650),
+            log_retention_days=reader.retention_days("logRetentionDays"),
+            alarm_email=reader.email("alarmEmail"),
+            api_throttle_rate_limit=reader.integer("apiThrottleRateLimit", 1, 10_000),
+            api_throttle_burst_limit=reader.integer("apiThrottleBurstLimit", 1, 5_000),
+            bigcommerce_api_url=reader.https_url("bigcommerceApiUrl"),
+            ssm_prefix=reader.ssm_prefix("ssmPrefix"),
+            log_level=reader.log_level("logLevel"),
+            deletion_protection=reader.boolean("deletionProtection"),
+        )
+        # Lambda refuses an SQS batch above 10 without a batching window.
+        if settings.intake_batch_size > 10 and settings.intake_batch_window_seconds < 1:
+            reader.errors.append(
+                "intakeBatchWindowSeconds must be at least 1 when intakeBatchSize is above 10"
+            )
+        if settings.api_throttle_burst_limit < settings.api_throttle_rate_limit:
+            reader.errors.append("apiThrottleBurstLimit must be at least apiThrottleRateLimit")
+        if reader.errors:
+            raise SettingsError("invalid cdk context:\n  - " + "\n  - ".join(reader.errors))
+        return settings
+
+
+class _ContextReader:
+    """Parses context values, collecting errors instead of stopping at the first one."""
+
+    def __init__(self, lookup: Callable[[str], Any]) -> None:
+        self._lookup = lookup
+        self.errors: list[str] = []
+
+    def _raw(self, key: str) -> Any:
+        value = self._lookup(key)
+        return DEFAULTS[key] if value is None or value == "" else value
+
+    def _fail(self, key: str, problem: str, value: Any) -> None:
+        self.errors.append(f"{key} {problem}, got {value!r}")
+
+    def integer(self, key: str, minimum: int, maximum: int) -> int:
+        raw = self._raw(key)
+        if isinstance(raw, bool) or not isinstance(raw, int | str):
+            self._fail(key, "must be an integer", raw)
+            return int(DEFAULTS[key])
+        try:
+            value = int(raw)
+        except ValueError:
+            self._fail(key, "must be an integer", raw)
+            return int(DEFAULTS[key])
+        if not minimum <= value <= maximum:
+            self._fail(key, f"must be between {minimum} and {maximum}", raw)
+        return value
+
+    def retention_days(self, key: str) -> int:
+        # Membership is the only bound that matters; the wide range keeps it one error.
+        value = self.integer(key, 0, 1 << 31)
+        if value not in LOG_RETENTION_DAYS:
+            self._fail(key, f"must be one of {', '.join(map(str, LOG_RETENTION_DAYS))}", value)
+        return value
+
+    def log_level(self, key: str) -> str:
+        raw = str(self._raw(key)).strip().upper()
+        if raw not in LOG_LEVELS:
+            self._fail(key, f"must be one of {', '.join(LOG_LEVELS)}", raw)
+        return raw
+
+    def boolean(self, key: str) -> bool:
+        raw = self._raw(key)
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.lower() in {"true", "false"}:
+            return raw.lower() == "true"
+        self._fail(key, "must be true or false", raw)
+        return bool(DEFAULTS[key])
+
+    def stages(self, key: str) -> str:
+        raw = str(self._raw(key)).strip()
+        try:
+            StageSchedule.parse(raw)
+        except ValueError as error:
+            self._fail(key, f"is not a stage list like 1h,24h,48h ({error})", raw)
+        return raw
+
+    def email(self, key: str) -> str | None:
+        raw = self._lookup(key)
+        if raw is None or raw == "":
+            return None
+        if not isinstance(raw, str) or not _EMAIL.match(raw):
+            self._fail(key, "must be an e-mail address", raw)
+        return str(raw)
+
+    def https_url(self, key: str) -> str:
+        raw = str(self._raw(key)).strip()
+        if not re.match(r"^https://[^/\s]+(/\S*)?$", raw):
+            self._fail(key, "must be an https:// URL", raw)
+        return raw.rstrip("/")
+
+    def ssm_prefix(self, key: str) -> str:
+        raw = str(self._raw(key)).strip()
+        if not re.match(r"^(/[A-Za-z0-9_.-]+)+$", raw):
+            self._fail(key, "must be a parameter path like /cartwatch", raw)
+        return raw.rstrip("/")

@@ -1,0 +1,81 @@
+"""Stack ``Cartwatch``: the constructs in data-flow order, and the stable outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from cartwatch.settings import ENV
+from cartwatch_infra.bundling import lambda_code
+from cartwatch_infra.foundation import Foundation
+from cartwatch_infra.functions import ARCHITECTURE, FunctionFactory
+from cartwatch_infra.intake import WebhookIntake
+from cartwatch_infra.monitoring import Monitoring
+from cartwatch_infra.processing import IntakeProcessing
+from cartwatch_infra.publishing import EventPublishing
+from cartwatch_infra.settings import DeploymentSettings
+from cartwatch_infra.state import CartState
+from cartwatch_infra.sweeping import ScheduledJobs
+
+
+class CartwatchStack(cdk.Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: DeploymentSettings,
+        project_root: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, id, **kwargs)
+        self.state = CartState(self, "State", deletion_protection=settings.deletion_protection)
+        foundation = Foundation(
+            settings=settings,
+            functions=FunctionFactory(
+                code=lambda_code(self, project_root=project_root, architecture=ARCHITECTURE),
+                settings=settings,
+                environment={ENV.TABLE_NAME: self.state.table.table_name},
+            ),
+            state=self.state,
+        )
+        self.intake = intake = WebhookIntake(self, "Intake", foundation)
+        self.processing = processing = IntakeProcessing(self, "Processing", foundation, queue=intake.queue)
+        self.jobs = jobs = ScheduledJobs(self, "Sweeping", foundation)
+        self.publishing = publishing = EventPublishing(self, "Publishing", foundation)
+        self.monitoring = Monitoring(
+            self,
+            "Monitoring",
+            settings=settings,
+            functions={
+                "Receiver": intake.receiver,
+                "Processor": processing.processor,
+                "Sweeper": jobs.sweeper,
+                "HookHealth": jobs.hook_health,
+                "Publisher": publishing.publisher,
+            },
+            dead_letter_queues={
+                "Intake": intake.dead_letter_queue,
+                "ScheduledJobs": jobs.dead_letter_queue,
+                "Publishing": publishing.dead_letter_queue,
+            },
+            intake_queue=intake.queue,
+            api=intake.api,
+            sweeper=jobs.sweeper,
+            publisher=publishing.publisher,
+        )
+
+        cdk.CfnOutput(
+            self,
+            "WebhookBaseUrl",
+            value=intake.webhook_base_url,
+            description="Register webhooks at {WebhookBaseUrl}/{store_hash}",
+        )
+        cdk.CfnOutput(self, "ApiUrl", value=intake.api.api_endpoint, description="Base URL of the HTTP API")
+        cdk.CfnOutput(
+            self, "TopicArn", value=publishing.topic.topic_arn, description="Subscribe consumers here"
+        )
+        cdk.CfnOutput(self, "TableName", value=self.state.table.table_name, description="Cart state table")

@@ -1,0 +1,101 @@
+"""Scheduled jobs: the abandonment sweep (every N minutes) and the daily hook-health check.
+
+Both are invoked asynchronously by EventBridge rules.  A failed invocation lands in one
+dead-letter queue whether EventBridge could not deliver it or the function failed it.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_lambda_destinations as destinations
+from constructs import Construct
+
+from cartwatch.resources import DUE_INDEX
+from cartwatch_infra.foundation import Foundation
+from cartwatch_infra.functions import CartwatchFunction, FunctionSpec
+from cartwatch_infra.messaging import dead_letter_queue
+
+
+class ScheduledJobs(Construct):
+    def __init__(self, scope: Construct, id: str, foundation: Foundation) -> None:
+        super().__init__(scope, id)
+        functions, settings, state = foundation.functions, foundation.settings, foundation.state
+        self.dead_letter_queue = dead_letter_queue(
+            self, "DeadLetters", receives="failed sweeper and hook-health invocations"
+        )
+        table = state.table
+
+        self.sweeper = functions(
+            self,
+            "Sweeper",
+            FunctionSpec(
+                handler="cartwatch.handlers.sweeper.handler",
+                description="Moves carts whose next abandonment stage fell due",
+                timeout=cdk.Duration.seconds(120),
+                memory_mb=512,
+                environment=foundation.bigcommerce_environment,
+            ),
+        )
+        self.sweeper.allow(["dynamodb:Query"], [state.index_arn(DUE_INDEX.name)])
+        # A stage move is one conditional UpdateItem carrying its event intent (the stream
+        # is the outbox); GetItem only when DynamoDB did not return the item with a lost
+        # condition.  The sweep never calls BigCommerce: the publisher enriches.
+        self.sweeper.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table_arn])
+        interval = cdk.Duration.minutes(settings.sweep_interval_minutes)
+        # Sweeps are idempotent and the next one is at most one interval away: a failed
+        # sweep is not retried (it would overlap its successor) but recorded in the DLQ.
+        self.sweep_rule = self._schedule(
+            "SweepSchedule", self.sweeper, events.Schedule.rate(interval), retries=0, max_age=interval
+        )
+
+        self.hook_health = functions(
+            self,
+            "HookHealth",
+            FunctionSpec(
+                handler="cartwatch.handlers.hook_health.handler",
+                description="Checks every store's BigCommerce webhooks and re-activates deactivated ones",
+                timeout=cdk.Duration.minutes(5),
+                memory_mb=256,
+                environment=foundation.bigcommerce_environment,
+            ),
+        )
+        self.hook_health.allow(["dynamodb:Query"], [table.table_arn])
+        self.hook_health.allow_store_parameter("api")
+        # Daily, so Lambda's two retries are worth having.
+        self._schedule(
+            "HookHealthSchedule",
+            self.hook_health,
+            events.Schedule.rate(cdk.Duration.days(1)),
+            retries=2,
+            max_age=cdk.Duration.hours(6),
+        )
+
+    def _schedule(
+        self,
+        id: str,
+        job: CartwatchFunction,
+        schedule: events.Schedule,
+        *,
+        retries: int,
+        max_age: cdk.Duration,
+    ) -> events.Rule:
+        job.function.configure_async_invoke(
+            retry_attempts=retries,
+            max_event_age=max_age,
+            on_failure=destinations.SqsDestination(self.dead_letter_queue),
+        )
+        return events.Rule(
+            self,
+            id,
+            schedule=schedule,
+            targets=[
+                targets.LambdaFunction(
+                    job.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=2,
+                    max_event_age=max_age,
+                )
+            ],
+        )

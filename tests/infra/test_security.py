@@ -1,0 +1,197 @@
+"""Least privilege, compliance and lint: every role's grants, cdk-nag, cfn-lint."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Annotations, Match
+from cdk_nag import AwsSolutionsChecks
+from cfnlint.api import ManualArgs, lint  # type: ignore[import-untyped]
+
+from cartwatch_infra.functions import CartwatchFunction
+from tests.infra.conftest import Synthesized, render
+
+pytestmark = pytest.mark.infra
+
+XRAY = {("xray:PutTelemetryRecords", "*"), ("xray:PutTraceSegments", "*")}
+SSM_STORES = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/cartwatch/stores/*/"
+
+
+def granted(synth: Synthesized, function: CartwatchFunction) -> set[tuple[str, str]]:
+    """Every (action, resource) the function's role is allowed, from all its policies."""
+    role = synth.logical_id(function.role)
+    allowed: set[tuple[str, str]] = set()
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            assert statement["Effect"] == "Allow"
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            allowed |= {(a, render(r)) for a in actions for r in resources}
+    return allowed
+
+
+def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, set[tuple[str, str]]]]:
+    stack = synth.stack
+    r = synth.render
+    table = r(stack.state.table.table_arn)
+
+    def on(resource: str, *actions: str) -> set[tuple[str, str]]:
+        return {(a, resource) for a in actions}
+
+    def base(function: CartwatchFunction) -> set[tuple[str, str]]:
+        return XRAY | on(r(function.log_group.log_group_arn), "logs:CreateLogStream", "logs:PutLogEvents")
+
+    def dead_letters(queue: Any) -> set[tuple[str, str]]:
+        return on(r(queue.queue_arn), "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+
+    intake, processing, jobs, publishing = stack.intake, stack.processing, stack.jobs, stack.publishing
+    return {
+        "receiver": (
+            intake.receiver,
+            base(intake.receiver)
+            | on(r(intake.queue.queue_arn), "sqs:SendMessage")
+            | on(SSM_STORES + "webhook-auth", "ssm:GetParameter"),
+        ),
+        "processor": (
+            processing.processor,
+            base(processing.processor)
+            | on(
+                table,
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:UpdateItem",
+                "dynamodb:PutItem",
+                "dynamodb:Scan",
+                "dynamodb:BatchWriteItem",
+                "dynamodb:DeleteItem",
+            )
+            | on(SSM_STORES + "webhook-auth", "ssm:DeleteParameters")
+            | on(SSM_STORES + "api", "ssm:DeleteParameters")
+            | on(
+                r(intake.queue.queue_arn),
+                "sqs:ReceiveMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueUrl",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+            ),
+        ),
+        "sweeper": (
+            jobs.sweeper,
+            base(jobs.sweeper)
+            | on(f"{table}/index/due", "dynamodb:Query")
+            | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+            | dead_letters(jobs.dead_letter_queue),
+        ),
+        "hook_health": (
+            jobs.hook_health,
+            base(jobs.hook_health)
+            | on(table, "dynamodb:Query")
+            | on(SSM_STORES + "api", "ssm:GetParameter")
+            | dead_letters(jobs.dead_letter_queue),
+        ),
+        "publisher": (
+            publishing.publisher,
+            base(publishing.publisher)
+            | on(r(publishing.topic.topic_arn), "sns:Publish")
+            | on(r(publishing.key.key_arn), "kms:GenerateDataKey", "kms:Decrypt")
+            | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+            | on(SSM_STORES + "api", "ssm:GetParameter")
+            | dead_letters(publishing.dead_letter_queue)
+            # The stream event source: reading records, and ListStreams (no resource ARN).
+            | on(
+                r(stack.state.table.table_stream_arn),
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+            )
+            | {("dynamodb:ListStreams", "*")},
+        ),
+    }
+
+
+@pytest.mark.parametrize("name", ["receiver", "processor", "sweeper", "hook_health", "publisher"])
+def test_role_allows_exactly_what_its_function_needs(synthesized: Synthesized, name: str) -> None:
+    function, expected = expected_grants(synthesized)[name]
+    assert sorted(granted(synthesized, function)) == sorted(expected)
+
+
+def test_roles_have_no_managed_or_inline_policies(synthesized: Synthesized) -> None:
+    for role_id, role in synthesized.resources("AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], role_id
+        assert "Policies" not in role["Properties"], role_id
+
+
+def test_no_wildcard_action_anywhere(synthesized: Synthesized) -> None:
+    def actions(document: dict[str, Any]) -> list[str]:
+        found = []
+        for statement in document["Statement"]:
+            value = statement.get("Action", [])
+            found += value if isinstance(value, list) else [value]
+        return found
+
+    documents = [
+        p["Properties"]["PolicyDocument"] for p in synthesized.resources("AWS::IAM::Policy").values()
+    ]
+    documents += [k["Properties"]["KeyPolicy"] for k in synthesized.resources("AWS::KMS::Key").values()]
+    offending = [a for document in documents for a in actions(document) if "*" in a]
+    # The key policies' account-root statement is the one exception (CDK's default "kms:*"
+    # for the owning account, without which the key could become unmanageable).
+    assert offending == ["kms:*"] * len(synthesized.resources("AWS::KMS::Key"))
+
+
+def test_cdk_nag_has_no_unacknowledged_findings(synthesized: Synthesized) -> None:
+    report = AwsSolutionsChecks(synthesized.app).validate_scope(synthesized.stack)
+    findings = [
+        f"{violation.rule_name} at {resource.construct_path}"
+        for violation in report.violations
+        for resource in violation.violating_resources
+    ]
+    assert findings == []
+    annotations = Annotations.from_stack(synthesized.stack)
+    assert annotations.find_error("*", Match.any_value()) == []
+    assert annotations.find_warning("*", Match.any_value()) == []
+
+
+def test_every_acknowledgement_names_a_finding_and_a_reason(synthesized: Synthesized) -> None:
+    # CDK records an acknowledgement as {"Annotation::<finding>": reason}; cdk-nag matches
+    # the finding id written that way (its plain id, as cdk-nag documents).
+    acknowledged: dict[str, list[str]] = defaultdict(list)
+    for construct in synthesized.stack.node.find_all():
+        for entry in construct.node.metadata:
+            if entry.type == cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
+                for key, reason in entry.data.items():
+                    acknowledged[key.removeprefix("Annotation::")].append(reason)
+    assert {f.split("[")[0] for f in acknowledged} == {
+        "AwsSolutions-IAM5",  # see below
+        "AwsSolutions-L1",  # python3.13 pinned: the bundle is compiled for it
+        "AwsSolutions-APIG4",  # BigCommerce cannot use API Gateway authorizers
+        "AwsSolutions-SQS3",  # the DLQs that are failure destinations, not redrive targets
+    }
+    for finding, reasons in acknowledged.items():
+        assert all(len(reason) >= 60 for reason in reasons), (finding, reasons)
+    assert {f for f in acknowledged if f.startswith("AwsSolutions-IAM5")} == {
+        # X-Ray, and dynamodb:ListStreams for the stream event source
+        "AwsSolutions-IAM5[Resource::*]",
+        # per-store credentials of stores onboarded after deployment
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>"
+        ":parameter/cartwatch/stores/*/webhook-auth]",
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>"
+        ":parameter/cartwatch/stores/*/api]",
+    }
+
+
+def test_cfn_lint_is_clean(synthesized: Synthesized) -> None:
+    matches = lint(
+        json.dumps(synthesized.json),
+        config=ManualArgs(ignore_checks=["W3005"], regions=["us-east-1"]),
+    )
+    assert [f"{m.rule.id} {m.message} ({m.path})" for m in matches] == []

@@ -1,0 +1,374 @@
+"""What stack ``Cartwatch`` wires together, pinned resource by resource."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match
+
+from cartwatch.local.provision import table_request
+from cartwatch.resources import INTAKE_QUEUE, PROCESSOR_TIMEOUT_SECONDS, TABLE
+from cartwatch.settings import ENV
+from cartwatch_infra.functions import METRICS_NAMESPACE, SERVICE_NAME
+from cartwatch_infra.intake import WEBHOOK_ROUTE
+from cartwatch_infra.publishing import STREAM_RETRY_ATTEMPTS
+from cartwatch_infra.settings import DEFAULTS
+from tests.infra.conftest import ALARM_EMAIL, Synthesized, render
+
+pytestmark = pytest.mark.infra
+
+HANDLERS = {
+    "receiver": "cartwatch.handlers.receiver.handler",
+    "processor": "cartwatch.handlers.processor.handler",
+    "sweeper": "cartwatch.handlers.sweeper.handler",
+    "publisher": "cartwatch.handlers.publisher.handler",
+    "hook_health": "cartwatch.handlers.hook_health.handler",
+}
+
+
+def only(resources: dict[str, dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    assert len(resources) == 1, list(resources)
+    return next(iter(resources.items()))
+
+
+def function_id(synth: Synthesized, handler: str) -> str:
+    return only(
+        {
+            k: v
+            for k, v in synth.resources("AWS::Lambda::Function").items()
+            if v["Properties"]["Handler"] == handler
+        }
+    )[0]
+
+
+# --- intake -------------------------------------------------------------------------
+
+
+def test_webhook_route_proxies_to_the_receiver(synthesized: Synthesized) -> None:
+    _, route = only(synthesized.resources("AWS::ApiGatewayV2::Route"))
+    assert route["Properties"]["RouteKey"] == f"POST {WEBHOOK_ROUTE}"
+    assert route["Properties"]["AuthorizationType"] == "NONE"  # the receiver authenticates
+    integration_id, integration = only(synthesized.resources("AWS::ApiGatewayV2::Integration"))
+    assert route["Properties"]["Target"] == {"Fn::Join": ["", ["integrations/", {"Ref": integration_id}]]}
+    assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
+    assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
+    receiver = function_id(synthesized, HANDLERS["receiver"])
+    assert integration["Properties"]["IntegrationUri"] == {"Fn::GetAtt": [receiver, "Arn"]}
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {
+            "Action": "lambda:InvokeFunction",
+            "FunctionName": {"Fn::GetAtt": [receiver, "Arn"]},
+            "Principal": "apigateway.amazonaws.com",
+        },
+    )
+
+
+def test_stage_is_throttled_and_access_logged(synthesized: Synthesized) -> None:
+    _, stage = only(synthesized.resources("AWS::ApiGatewayV2::Stage"))
+    props = stage["Properties"]
+    assert props["StageName"] == "$default"
+    assert props["AutoDeploy"] is True
+    assert props["DefaultRouteSettings"] == {
+        "ThrottlingRateLimit": DEFAULTS["apiThrottleRateLimit"],
+        "ThrottlingBurstLimit": DEFAULTS["apiThrottleBurstLimit"],
+    }
+    access_logs = synthesized.logical_id(synthesized.stack.intake.access_logs)
+    assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": [access_logs, "Arn"]}
+    log_format = json.loads(props["AccessLogSettings"]["Format"])
+    assert {"requestId", "ip", "routeKey", "status", "integrationError"} <= set(log_format)
+
+
+def test_intake_queue_redrives_to_its_dead_letter_queue(synthesized: Synthesized) -> None:
+    intake = synthesized.stack.intake
+    queue = synthesized.json["Resources"][synthesized.logical_id(intake.queue)]["Properties"]
+    dlq_id = synthesized.logical_id(intake.dead_letter_queue)
+    assert queue["RedrivePolicy"] == {
+        "deadLetterTargetArn": {"Fn::GetAtt": [dlq_id, "Arn"]},
+        "maxReceiveCount": INTAKE_QUEUE.max_receive_count,
+    }
+    assert queue["VisibilityTimeout"] == INTAKE_QUEUE.visibility_timeout_seconds
+    assert queue["VisibilityTimeout"] >= 6 * PROCESSOR_TIMEOUT_SECONDS
+    assert queue["MessageRetentionPeriod"] == INTAKE_QUEUE.retention_seconds
+    dlq = synthesized.json["Resources"][dlq_id]["Properties"]
+    assert dlq["MessageRetentionPeriod"] == INTAKE_QUEUE.dlq_retention_seconds
+
+
+def test_processor_consumes_intake_in_batches_with_partial_failures(synthesized: Synthesized) -> None:
+    queue = synthesized.logical_id(synthesized.stack.intake.queue)
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping",
+        {
+            "EventSourceArn": {"Fn::GetAtt": [queue, "Arn"]},
+            "FunctionName": {"Ref": function_id(synthesized, HANDLERS["processor"])},
+            "BatchSize": DEFAULTS["intakeBatchSize"],
+            "MaximumBatchingWindowInSeconds": DEFAULTS["intakeBatchWindowSeconds"],
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+        },
+    )
+    processor = synthesized.json["Resources"][function_id(synthesized, HANDLERS["processor"])]
+    assert processor["Properties"]["Timeout"] == PROCESSOR_TIMEOUT_SECONDS
+
+
+# --- sweeping -----------------------------------------------------------------------
+
+
+def scheduled_rule(synth: Synthesized, handler: str) -> dict[str, Any]:
+    target_arn = {"Fn::GetAtt": [function_id(synth, handler), "Arn"]}
+    rule: dict[str, Any] = only(
+        {
+            k: v
+            for k, v in synth.resources("AWS::Events::Rule").items()
+            if v["Properties"]["Targets"][0]["Arn"] == target_arn
+        }
+    )[1]["Properties"]
+    return rule
+
+
+def test_sweeper_runs_every_interval_without_lambda_retries(synthesized: Synthesized) -> None:
+    rule = scheduled_rule(synthesized, HANDLERS["sweeper"])
+    assert DEFAULTS["sweepIntervalMinutes"] == 1
+    assert rule["ScheduleExpression"] == "rate(1 minute)"
+    assert rule["State"] == "ENABLED"
+    dlq = synthesized.logical_id(synthesized.stack.jobs.dead_letter_queue)
+    target = rule["Targets"][0]
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": [dlq, "Arn"]}}
+    assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 60, "MaximumRetryAttempts": 2}
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": function_id(synthesized, HANDLERS["sweeper"])},
+            "MaximumRetryAttempts": 0,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq, "Arn"]}}},
+        },
+    )
+
+
+def test_hook_health_runs_daily(synthesized: Synthesized) -> None:
+    rule = scheduled_rule(synthesized, HANDLERS["hook_health"])
+    assert rule["ScheduleExpression"] == "rate(1 day)"
+    synthesized.template.has_resource_properties(
+        "AWS::Lambda::EventInvokeConfig",
+        {
+            "FunctionName": {"Ref": function_id(synthesized, HANDLERS["hook_health"])},
+            "MaximumRetryAttempts": 2,
+        },
+    )
+
+
+# --- publishing ---------------------------------------------------------------------
+
+
+def test_publisher_reads_only_images_carrying_an_event_intent(synthesized: Synthesized) -> None:
+    table = synthesized.logical_id(synthesized.stack.state.table)
+    dlq = synthesized.logical_id(synthesized.stack.publishing.dead_letter_queue)
+    mapping = only(
+        {
+            k: v
+            for k, v in synthesized.resources("AWS::Lambda::EventSourceMapping").items()
+            if v["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
+        }
+    )[1]["Properties"]
+    assert mapping["FunctionName"] == {"Ref": function_id(synthesized, HANDLERS["publisher"])}
+    assert [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]] == [
+        {
+            "eventName": ["INSERT", "MODIFY"],
+            "dynamodb": {"NewImage": {"pending_event": {"S": [{"exists": True}]}}},
+        }
+    ]
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] == STREAM_RETRY_ATTEMPTS
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq, "Arn"]}}}
+
+
+# --- state --------------------------------------------------------------------------
+
+
+def test_table_is_built_from_the_resources_module(synthesized: Synthesized) -> None:
+    props = synthesized.json["Resources"][synthesized.logical_id(synthesized.stack.state.table)]["Properties"]
+    # The same CreateTable shape `cartwatch local` builds from TABLE: both deployments agree.
+    local = table_request("any")
+    assert props["KeySchema"] == local["KeySchema"]
+    assert props["GlobalSecondaryIndexes"] == local["GlobalSecondaryIndexes"]
+    assert [i["IndexName"] for i in props["GlobalSecondaryIndexes"]] == [i.name for i in TABLE.indexes]
+    by_name = sorted(props["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+    assert by_name == sorted(local["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+    assert props["TimeToLiveSpecification"] == {"AttributeName": TABLE.ttl_attribute, "Enabled": True}
+    assert props["StreamSpecification"] == {"StreamViewType": TABLE.stream_view}
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["DeletionProtectionEnabled"] is True
+    synthesized.template.has_resource(
+        "AWS::DynamoDB::Table", {"DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain"}
+    )
+
+
+# --- encryption and transport --------------------------------------------------------
+
+
+def test_everything_is_encrypted_at_rest(synthesized: Synthesized) -> None:
+    table = only(synthesized.resources("AWS::DynamoDB::Table"))[1]["Properties"]
+    assert table["SSESpecification"] == {"SSEEnabled": True}  # AWS managed key (aws/dynamodb)
+    queues = synthesized.resources("AWS::SQS::Queue")
+    assert len(queues) == 4  # intake, its DLQ, scheduled-jobs DLQ, publishing DLQ
+    assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues.values())
+    keys = synthesized.resources("AWS::KMS::Key")
+    assert all(k["Properties"]["EnableKeyRotation"] is True for k in keys.values())
+    topics = synthesized.resources("AWS::SNS::Topic")
+    assert len(topics) == 2  # events + alarms
+    for topic in topics.values():
+        key_id = topic["Properties"]["KmsMasterKeyId"]["Fn::GetAtt"][0]
+        assert key_id in keys
+
+
+def denies_insecure_transport(statement: dict[str, Any]) -> bool:
+    return (
+        statement["Effect"] == "Deny"
+        and statement["Principal"] in ("*", {"AWS": "*"})
+        and statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    )
+
+
+@pytest.mark.parametrize(
+    ("policy_type", "attached_to", "resource_type"),
+    [
+        ("AWS::SQS::QueuePolicy", "Queues", "AWS::SQS::Queue"),
+        ("AWS::SNS::TopicPolicy", "Topics", "AWS::SNS::Topic"),
+    ],
+)
+def test_every_queue_and_topic_refuses_plain_http(
+    synthesized: Synthesized, policy_type: str, attached_to: str, resource_type: str
+) -> None:
+    covered: set[str] = set()
+    for policy in synthesized.resources(policy_type).values():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        if any(denies_insecure_transport(s) for s in statements):
+            covered.update(r["Ref"] for r in policy["Properties"][attached_to])
+    assert covered == set(synthesized.resources(resource_type))
+
+
+# --- functions ----------------------------------------------------------------------
+
+
+def test_all_functions_share_one_asset_and_runtime(synthesized: Synthesized) -> None:
+    functions = synthesized.resources("AWS::Lambda::Function")
+    assert {f["Properties"]["Handler"] for f in functions.values()} == set(HANDLERS.values())
+    assert len({json.dumps(f["Properties"]["Code"], sort_keys=True) for f in functions.values()}) == 1
+    for function in functions.values():
+        props = function["Properties"]
+        assert props["Runtime"] == "python3.13"
+        assert props["Architectures"] == ["arm64"]
+        assert props["TracingConfig"] == {"Mode": "Active"}
+        assert props["LoggingConfig"]["LogGroup"]["Ref"] in synthesized.resources("AWS::Logs::LogGroup")
+    for log_group in synthesized.resources("AWS::Logs::LogGroup").values():
+        assert log_group["Properties"]["RetentionInDays"] == DEFAULTS["logRetentionDays"]
+
+
+def test_function_environments_name_what_each_function_reads(synthesized: Synthesized) -> None:
+    shared = {
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+        "POWERTOOLS_LOG_LEVEL",
+        ENV.TABLE_NAME,
+        ENV.SSM_PREFIX,
+        ENV.DEFAULT_STAGES,
+    }
+    state = {ENV.DUE_SHARDS, ENV.CLOSED_RETENTION_DAYS}
+    expected = {
+        "receiver": shared | {ENV.INTAKE_QUEUE_URL},
+        "processor": shared | state,
+        "sweeper": shared | state | {ENV.BIGCOMMERCE_API_URL},
+        "publisher": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.TOPIC_ARN},
+        "hook_health": shared | state | {ENV.BIGCOMMERCE_API_URL},
+    }
+    resources = synthesized.json["Resources"]
+    for name, handler in HANDLERS.items():
+        variables = resources[function_id(synthesized, handler)]["Properties"]["Environment"]["Variables"]
+        assert set(variables) == expected[name], name
+        assert variables["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAME
+        assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
+        assert variables[ENV.DEFAULT_STAGES] == DEFAULTS["stages"]
+        assert variables[ENV.TABLE_NAME] == {"Ref": synthesized.logical_id(synthesized.stack.state.table)}
+    receiver = resources[function_id(synthesized, HANDLERS["receiver"])]["Properties"]
+    assert receiver["Timeout"] == 5
+    assert receiver["MemorySize"] == 256
+    sweeper = resources[function_id(synthesized, HANDLERS["sweeper"])]["Properties"]
+    assert sweeper["Timeout"] == 120
+    assert sweeper["Environment"]["Variables"][ENV.DUE_SHARDS] == str(DEFAULTS["dueShards"])
+
+
+# --- monitoring ---------------------------------------------------------------------
+
+
+def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synthesized) -> None:
+    alarms = list(synthesized.resources("AWS::CloudWatch::Alarm").values())
+    queues_alarmed = {
+        d["Value"]["Fn::GetAtt"][0]
+        for a in alarms
+        if a["Properties"].get("MetricName") == "ApproximateNumberOfMessagesVisible"
+        for d in a["Properties"]["Dimensions"]
+    }
+    stack = synthesized.stack
+    dead_letter_queues = {
+        stack.intake.dead_letter_queue,
+        stack.jobs.dead_letter_queue,
+        stack.publishing.dead_letter_queue,
+    }
+    assert queues_alarmed == {synthesized.logical_id(q) for q in dead_letter_queues}
+    functions_alarmed = {
+        d["Value"]["Ref"]
+        for a in alarms
+        if a["Properties"].get("MetricName") == "Errors"
+        for d in a["Properties"]["Dimensions"]
+    }
+    assert functions_alarmed == set(synthesized.resources("AWS::Lambda::Function"))
+    custom = {
+        a["Properties"]["MetricName"]: a["Properties"]
+        for a in alarms
+        if a["Properties"].get("Namespace") == METRICS_NAMESPACE
+    }
+    assert set(custom) == {"SweepLagSeconds", "WebhooksRejected"}
+    for alarm in custom.values():
+        assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
+    not_running = [a for a in alarms if a["Properties"].get("MetricName") == "Invocations"]
+    assert [a["Properties"]["TreatMissingData"] for a in not_running] == ["breaching"]
+    synthesized.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_alarm_email_gets_every_alarm(synthesized: Synthesized) -> None:
+    topic_id = synthesized.logical_id(synthesized.stack.monitoring.alarm_topic)
+    synthesized.template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {"Protocol": "email", "Endpoint": ALARM_EMAIL, "TopicArn": {"Ref": topic_id}},
+    )
+    for alarm in synthesized.resources("AWS::CloudWatch::Alarm").values():
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    # CloudWatch must be able to publish to the encrypted topic.
+    synthesized.template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Principal": {"Service": "cloudwatch.amazonaws.com"}})]
+                )
+            }
+        },
+    )
+
+
+# --- outputs ------------------------------------------------------------------------
+
+
+def test_outputs(synthesized: Synthesized) -> None:
+    outputs = synthesized.json["Outputs"]
+    assert set(outputs) == {"WebhookBaseUrl", "ApiUrl", "TopicArn", "TableName"}
+    api = synthesized.logical_id(synthesized.stack.intake.api)
+    endpoint = f"${{{api}.ApiEndpoint}}"  # https://{api-id}.execute-api.{region}.amazonaws.com
+    assert render(outputs["ApiUrl"]["Value"]) == endpoint
+    assert render(outputs["WebhookBaseUrl"]["Value"]) == f"{endpoint}/webhooks/bigcommerce"
+    assert outputs["TopicArn"]["Value"] == {"Ref": synthesized.logical_id(synthesized.stack.publishing.topic)}
+    assert outputs["TableName"]["Value"] == {"Ref": synthesized.logical_id(synthesized.stack.state.table)}

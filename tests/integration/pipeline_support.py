@@ -1,0 +1,119 @@
+"""A whole pipeline for integration tests: sandbox store → gateway → … → SNS → consumer SQS."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from cartwatch.adapters.bigcommerce import BigCommerceClient
+from cartwatch.adapters.store_registry import StoreWriter
+from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.store import StoreSettings
+from cartwatch.local.pipeline import LocalPipeline
+from cartwatch.sandbox import BigCommerceSandbox
+from tests.support import unique_name
+
+SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
+CART_SCOPES = [
+    "store/cart/created",
+    "store/cart/updated",
+    "store/cart/deleted",
+    "store/cart/couponApplied",
+    "store/cart/abandoned",
+    "store/cart/converted",
+    "store/cart/lineItem/created",
+    "store/cart/lineItem/updated",
+    "store/cart/lineItem/deleted",
+]
+
+
+@dataclass
+class World:
+    sandbox: BigCommerceSandbox
+    pipeline: LocalPipeline
+    store_hash: str
+    shop: Any  # the sandbox Store
+    webhook_token: str
+    queues: dict[str, str] = field(default_factory=dict)
+
+    def deliver(self) -> None:
+        """Let the sandbox deliver everything it fired, then let the pipeline take it in."""
+        assert self.sandbox.wait_idle(10.0)
+        self.pipeline.process_intake()
+
+    def consumer_queue(self, *event_types: str) -> str:
+        """An SQS queue subscribed to the topic with a filter policy on ``type``."""
+        sqs, sns = self.pipeline.client("sqs"), self.pipeline.client("sns")
+        url = sqs.create_queue(QueueName=unique_name("consumer"))["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(
+            TopicArn=self.pipeline.resources.topic_arn,
+            Protocol="sqs",
+            Endpoint=arn,
+            Attributes={"FilterPolicy": json.dumps({"type": list(event_types)}), "RawMessageDelivery": "true"},
+        )
+        return url
+
+    def received(self, queue_url: str) -> list[dict[str, Any]]:
+        sqs = self.pipeline.client("sqs")
+        events: list[dict[str, Any]] = []
+        while True:
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+                "Messages", []
+            )
+            if not batch:
+                return events
+            for message in batch:
+                events.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def validate(event: dict[str, Any]) -> None:
+    schema = json.loads((SCHEMAS / f"{event['type']}.json").read_text())
+    jsonschema.validate(event, schema)
+
+
+def make_world(moto_endpoint: str, *, stages: str = "1h,24h,48h", recovery_links: bool = False) -> Iterator[World]:
+    sandbox = BigCommerceSandbox(time_scale=0.001, allow_http_destinations=True, seed=3, abandon_after=None).start()
+    pipeline = LocalPipeline(
+        moto_endpoint,
+        bigcommerce_api_url=sandbox.url,
+        default_stages=StageSchedule.parse(stages),
+        ssm_prefix=f"/{unique_name('p')}",
+        name=unique_name("cw"),
+    )
+    pipeline.gateway.start()
+    store_hash = unique_name("s")
+    access_token, client_secret, webhook_token = (secrets.token_hex(16) for _ in range(3))
+    shop = sandbox.add_store(store_hash, access_token=access_token, client_secret=client_secret)
+    StoreWriter(
+        pipeline.client("dynamodb"), pipeline.client("ssm"), pipeline.resources.table_name, pipeline.ssm_prefix
+    ).save(
+        StoreSettings(store_hash, StageSchedule.parse(stages), recovery_links=recovery_links),
+        access_token=access_token,
+        client_secret=client_secret,
+        webhook_token=webhook_token,
+        created_at=0,
+    )
+    client = BigCommerceClient(store_hash, access_token, api_url=sandbox.url)
+    for scope in CART_SCOPES:
+        client.create_hook(
+            scope, f"{pipeline.gateway.url}/webhooks/bigcommerce/{store_hash}", {"X-Cartwatch-Token": webhook_token}
+        )
+    try:
+        yield World(sandbox, pipeline, store_hash, shop, webhook_token)
+    finally:
+        pipeline.stop()
+        sandbox.stop()
+
+
+@pytest.fixture
+def world(moto_endpoint: str) -> Iterator[World]:
+    yield from make_world(moto_endpoint)

@@ -1,0 +1,165 @@
+"""Issue 3 end to end: sandbox store → receiver → processor → sweeper → publisher → SNS → SQS."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from cartwatch.adapters.event_publisher import PublishFailure, SnsEventPublisher
+from cartwatch.domain.lifecycle import CartStatus
+from tests.integration.pipeline_support import World, validate, world  # noqa: F401 — fixture
+
+ABANDONED = "cartwatch.cart.abandoned"
+RECOVERED = "cartwatch.cart.recovered"
+CONVERTED = "cartwatch.cart.converted"
+HOUR, DAY = 3600, 86400
+
+
+def later(seconds: int) -> int:
+    return int(time.time()) + seconds
+
+
+def registered_shopper(world: World) -> tuple[str, int]:
+    customer_id = world.shop.add_customer("ada@example.com", "Ada", "Lovelace", phone="+44 20 7946 0000")
+    world.shop.add_subscriber("ada@example.com", consents=["abandoned_cart", "marketing_newsletter"])
+    cart_id = world.shop.storefront_add_to_cart(88, 2, customer_id=customer_id)
+    world.shop.storefront_add_to_cart(86, 1, cart_id=cart_id)
+    world.deliver()
+    return cart_id, customer_id
+
+
+@pytest.mark.integration
+def test_idle_cart_gets_one_abandoned_event_per_stage_with_everything_a_reminder_needs(world: World) -> None:
+    queue = world.consumer_queue(ABANDONED)
+    cart_id, customer_id = registered_shopper(world)
+    world.pipeline.drain(now=later(HOUR + 5))
+    events = world.received(queue)
+    assert [e["data"]["stage"] for e in events] == [1]
+    event = events[0]
+    validate(event)
+    assert event["type"] == ABANDONED
+    assert event["source"] == f"cartwatch/bigcommerce/{world.store_hash}"
+    assert event["subject"] == cart_id
+    data = event["data"]
+    assert data["currency"] == "USD"
+    assert len(data["line_items"]) == 2
+    assert {item["product_id"] for item in data["line_items"]} == {88, 86}
+    assert all(isinstance(item["sale_price"], str) for item in data["line_items"])  # exact decimals
+    bigcommerce_cart = world.shop.get_cart(cart_id)
+    assert Decimal(data["totals"]["cart_amount"]) == Decimal(str(bigcommerce_cart["cart_amount"]))
+    customer = data["customer"]
+    assert (customer["id"], customer["email"], customer["is_guest"]) == (customer_id, "ada@example.com", False)
+    assert customer["consent"]["abandoned_cart_emails"] is True
+    stage_one_calls = world.pipeline.relay.bigcommerce_calls
+    assert stage_one_calls <= 3
+
+    # Later stages follow, from the stage-1 snapshot: no BigCommerce calls.
+    world.pipeline.drain(now=later(DAY + 5))
+    world.pipeline.drain(now=later(2 * DAY + 5))
+    later_events = world.received(queue)
+    assert [e["data"]["stage"] for e in later_events] == [2, 3]
+    for e in later_events:
+        validate(e)
+        assert e["data"]["line_items"] == data["line_items"]
+    assert len({e["id"] for e in [event, *later_events]}) == 3
+    assert world.pipeline.relay.bigcommerce_calls == stage_one_calls
+
+
+@pytest.mark.integration
+def test_conversion_after_abandonment_is_one_recovered_event_with_the_order(world: World) -> None:
+    abandoned_q, outcome_q = world.consumer_queue(ABANDONED), world.consumer_queue(RECOVERED, CONVERTED)
+    cart_id, _ = registered_shopper(world)
+    world.pipeline.drain(now=later(HOUR + 5))
+    order_id = world.shop.storefront_convert(cart_id)
+    world.deliver()
+    world.pipeline.drain(now=later(HOUR + 10))
+    outcomes = world.received(outcome_q)
+    assert [e["type"] for e in outcomes] == [RECOVERED]
+    recovered = outcomes[0]
+    validate(recovered)
+    assert recovered["data"]["order"]["id"] == order_id
+    assert recovered["data"]["order"]["total"] is not None
+    assert recovered["data"]["stage_reached"] == 1
+    assert len(world.received(abandoned_q)) == 1
+
+
+@pytest.mark.integration
+def test_converted_before_abandonment_is_converted_never_abandoned(world: World) -> None:
+    abandoned_q, outcome_q = world.consumer_queue(ABANDONED), world.consumer_queue(RECOVERED, CONVERTED)
+    cart_id = world.shop.storefront_add_to_cart(86, 1)
+    world.shop.storefront_set_guest_email(cart_id, "guest@example.com", first_name="Grace")
+    order_id = world.shop.storefront_convert(cart_id)
+    world.deliver()
+    world.pipeline.drain(now=later(3 * DAY))
+    outcomes = world.received(outcome_q)
+    assert [(e["type"], e["data"]["order"]["id"]) for e in outcomes] == [(CONVERTED, order_id)]
+    validate(outcomes[0])
+    assert world.received(abandoned_q) == []
+
+
+@pytest.mark.integration
+def test_deleted_cart_publishes_nothing(world: World) -> None:
+    queue = world.consumer_queue(ABANDONED, RECOVERED, CONVERTED)
+    cart_id = world.shop.storefront_add_to_cart(86, 1)
+    world.shop.delete_cart(cart_id)
+    world.deliver()
+    world.pipeline.drain(now=later(3 * DAY))
+    assert world.received(queue) == []
+
+
+@pytest.mark.integration
+def test_cart_gone_in_bigcommerce_at_abandonment_publishes_nothing(world: World) -> None:
+    queue = world.consumer_queue(ABANDONED)
+    cart_id = world.shop.storefront_add_to_cart(86, 1)
+    world.deliver()
+    # BigCommerce deletes the cart, but that webhook is still on its way when the sweep runs.
+    world.shop.delete_cart(cart_id)
+    world.pipeline.sweep(now=later(HOUR + 5))
+    world.pipeline.publish()
+    assert world.received(queue) == []
+    stored = world.pipeline.repository.load(world.store_hash, cart_id)
+    assert stored is not None and stored[0].state.status is CartStatus.DELETED
+
+
+class FlakySns(SnsEventPublisher):
+    """SNS refusing the first publish call (an outage right after the state committed)."""
+
+    def __init__(self, inner: SnsEventPublisher) -> None:
+        self.__dict__.update(inner.__dict__)
+        self.refused: list[str] = []
+
+    def publish(self, messages: Any) -> list[PublishFailure]:
+        if not self.refused:
+            self.refused = [json.loads(m.body)["id"] for m in messages]
+            return [PublishFailure(i, "InternalError", "injected") for i in range(len(messages))]
+        return super().publish(messages)
+
+
+@pytest.mark.integration
+def test_sns_outage_after_commit_still_publishes_later_with_the_same_id(world: World) -> None:
+    queue = world.consumer_queue(ABANDONED)
+    registered_shopper(world)
+    flaky = FlakySns(world.pipeline.relay._publisher)  # noqa: SLF001
+    world.pipeline.relay._publisher = flaky  # noqa: SLF001
+    world.pipeline.process_intake()
+    world.pipeline.sweep(now=later(HOUR + 5))
+    assert world.pipeline.publish() == 0  # the record failed and stays for a retry
+    assert world.received(queue) == []
+    world.pipeline.publish()  # the event source retries the record
+    events = world.received(queue)
+    assert [e["id"] for e in events] == flaky.refused
+
+
+@pytest.mark.integration
+def test_rate_limited_bigcommerce_is_waited_for(world: World) -> None:
+    queue = world.consumer_queue(ABANDONED)
+    registered_shopper(world)
+    world.sandbox.inject_faults(r"/v3/checkouts/", [429], reset_ms=200)
+    world.pipeline.drain(now=later(HOUR + 5))
+    events = world.received(queue)
+    assert len(events) == 1
+    assert events[0]["data"]["line_items"]
