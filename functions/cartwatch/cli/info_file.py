@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from cartwatch.cli.errors import CliError
 
 DEFAULT_INFO_FILE = Path(".cartwatch/local.json")
 
 
-class InfoFileError(RuntimeError):
+class InfoFileError(CliError):
     """The info file is missing or unreadable (is `cartwatch local` running?)."""
 
 
@@ -27,6 +30,19 @@ class LocalInfo:
     intake_dlq_url: str
     pid: int
     sandbox: bool  # True when bigcommerce_api_url is the built-in sandbox
+    default_stages: str = "1h,24h,48h"  # stages of stores added without their own
+
+    def session(self) -> Any:
+        """A boto3 session for the embedded emulator (fixed local credentials, its region)."""
+        import boto3
+
+        from cartwatch.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+
+        return boto3.Session(
+            aws_access_key_id=LOCAL_ACCESS_KEY,
+            aws_secret_access_key=LOCAL_SECRET_KEY,
+            region_name=self.region,
+        )
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -36,13 +36,14 @@ class LiveLog:
         with self._lock:
             print(f"{time.strftime('%H:%M:%S')}  {kind:<10} {text}", file=self._stream, flush=True)
 
-    def delivery(self, store_hash: str, status: int) -> None:
-        self.line("webhook", f"{store_hash}  HTTP {status}")
+    def delivery(self, store_hash: str, scope: str, status: int) -> None:
+        self.line("webhook", f"{store_hash}  {scope:<28} HTTP {status}")
 
     def transition(self, result: WebhookResult) -> None:
         before = result.before.status.value if result.before else "new"
         after = result.after
-        self.line("cart", f"{after.store_hash}/{_short(after.cart_id)}  {before} -> {after.status.value}")
+        change = "activity" if before == after.status.value else f"{before} -> {after.status.value}"
+        self.line("cart", f"{after.store_hash}/{_short(after.cart_id)}  {change}")
 
     def sweep(self, decision: SweepDecision) -> None:
         state = decision.after
@@ -79,6 +80,13 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--bigcommerce-api-url", help="use this BigCommerce API instead of the sandbox")
     parser.add_argument("--aws-port", type=int, default=0, help="moto server port (default: any free port)")
+    parser.add_argument(
+        "--sandbox-store",
+        action="append",
+        default=[],
+        metavar="HASH:TOKEN:SECRET",
+        help="create a store in the built-in sandbox (repeatable), to onboard with `stores add --local`",
+    )
     parser.add_argument("--demo", action="store_true", help="add a demo store and run a shopper simulation")
     parser.add_argument("--demo-carts", type=int, default=12, help="shoppers in the demo simulation")
     parser.add_argument(
@@ -103,6 +111,13 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--demo needs the built-in sandbox; drop --bigcommerce-api-url")
     if not 0.0 <= args.duplicate_rate <= 1.0:
         raise CliError("--duplicate-rate must be between 0 and 1")
+    if args.sandbox_store and args.bigcommerce_api_url:
+        raise CliError("--sandbox-store needs the built-in sandbox; drop --bigcommerce-api-url")
+    for spec in args.sandbox_store:
+        parts = spec.split(":")
+        if len(parts) != 3 or not all(parts):
+            # Never echo the value: it holds a token and a secret.
+            raise CliError("--sandbox-store takes HASH:TOKEN:SECRET")
     return LocalRun(args, stages, sweep_every).serve()
 
 
@@ -119,6 +134,17 @@ class LocalRun:
         from cartwatch.local.moto_server import MotoServer, local_environment
         from cartwatch.local.pipeline import LocalPipeline, PipelineObserver
 
+        # The live lines below are the readable output; the handlers' JSON logs and EMF
+        # metrics (what CloudWatch would get) stay quiet unless asked for.
+        quiet = "POWERTOOLS_LOG_LEVEL" not in os.environ
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        if quiet:
+            import logging
+
+            # Loggers created before this point (command modules import some handlers' code).
+            for name in ("cartwatch", "cartwatch-receiver"):
+                logging.getLogger(name).setLevel(logging.WARNING)
         try:
             moto = MotoServer(self.args.aws_port).start()
         except OSError as error:
@@ -142,6 +168,9 @@ class LocalRun:
                     abandon_after=float(self.stages.delays[0]),
                 ).start()
                 api_url = sandbox.url
+                for spec in self.args.sandbox_store:
+                    store_hash, token, secret = spec.split(":")
+                    sandbox.add_store(store_hash, access_token=token, client_secret=secret)
             try:
                 pipeline = LocalPipeline(
                     moto.endpoint_url,
@@ -171,6 +200,7 @@ class LocalRun:
                 intake_dlq_url=pipeline.resources.intake_dlq_url,
                 pid=os.getpid(),
                 sandbox=sandbox is not None,
+                default_stages=str(self.stages),
             )
             info.write(self.args.info_file)
             self._banner(info)

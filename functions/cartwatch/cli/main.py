@@ -12,15 +12,16 @@ quote a mistyped ``--acces-token VALUE`` back), and AWS errors are named by code
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from cartwatch.adapters.store_registry import StoreRegistryUnavailable
-from cartwatch.cli import stores
+from cartwatch.cli import local, simulate, stores
 from cartwatch.cli.errors import CliError, UsageError
 
-COMMAND_MODULES = (stores,)
+COMMAND_MODULES = (local, simulate, stores)
 _UNRECOGNIZED = "unrecognized arguments: "
 
 
@@ -44,6 +45,11 @@ def build_parser() -> CliParser:
 def main(argv: Sequence[str] | None = None) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
+    # Library warnings (e.g. the BigCommerce client's retries) would reach stderr through
+    # logging's last-resort handler and break the one-line contract; the error says enough.
+    library = logging.getLogger("cartwatch")
+    if not library.handlers:
+        library.addHandler(logging.NullHandler())
     try:
         args = build_parser().parse_args(argv)
         return int(args.run(args))
@@ -56,7 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ClientError as error:
         return _fail(_describe_client_error(error), 1)
     except BotoCoreError as error:
-        return _fail(f"AWS: {error}", 1)
+        on_loopback = any(host in str(error) for host in ("127.0.0.1", "localhost"))
+        return _fail(f"AWS: {error}" + (" (is `cartwatch local` still running?)" if on_loopback else ""), 1)
     except KeyboardInterrupt:
         return 130
 
@@ -73,3 +80,7 @@ def _describe_client_error(error: object) -> str:
 def _fail(message: str, code: int) -> int:
     print(f"cartwatch: error: {' '.join(message.split())}", file=sys.stderr)
     return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

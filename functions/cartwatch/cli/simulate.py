@@ -12,7 +12,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import boto3
 import requests
 
 from cartwatch.cli.errors import CliError
@@ -74,7 +73,7 @@ class LocalStore:
     def find(cls, info: LocalInfo, store_hash: str | None) -> LocalStore:
         from cartwatch.domain.stages import StageSchedule
 
-        session = boto3.Session(region_name=info.region)
+        session = info.session()
         dynamodb = session.client("dynamodb", endpoint_url=info.aws_endpoint_url)
         try:
             items = dynamodb.query(
@@ -99,7 +98,9 @@ class LocalStore:
         ssm = session.client("ssm", endpoint_url=info.aws_endpoint_url)
         parameter = ssm.get_parameter(Name=f"{info.ssm_prefix}/stores/{store_hash}/api", WithDecryption=True)
         token = json.loads(parameter["Parameter"]["Value"])["access_token"]
-        stages = StageSchedule.parse(stores[store_hash]["stages"]["S"])
+        from cartwatch.adapters.store_registry import store_from_item
+
+        stages = store_from_item(stores[store_hash], StageSchedule.parse(info.default_stages)).stages
         return cls(store_hash, token, stages.count, stages.delays[-1])
 
 
@@ -113,22 +114,27 @@ def _configure_sandbox(info: LocalInfo, duplicates: float | None, reorder: bool)
 
 
 def run_simulation(
-    info: LocalInfo, store: LocalStore, *, carts: int, seed: int, timeout: float | None
+    info: LocalInfo,
+    store: LocalStore,
+    *,
+    carts: int,
+    seed: int,
+    timeout: float | None,
+    show_progress: bool = True,
 ) -> SimulationResult:
     from rich.console import Console
     from rich.progress import Progress
     from rich.table import Table
 
     console = Console()
-    session = boto3.Session(region_name=info.region)
-    inbox = EventInbox(session, info.aws_endpoint_url, info.topic_arn)
+    inbox = EventInbox(info.session(), info.aws_endpoint_url, info.topic_arn)
     rng = random.Random(seed)  # noqa: S311 — a reproducible shopper mix, not a secret
     storefront = Storefront(info.bigcommerce_api_url, store.store_hash, store.access_token, rng)
     shoppers = plan(carts, seed)
     # Long enough for the last stage to fall due and be swept, with room for slow machines.
     deadline = timeout if timeout is not None else store.stage_seconds * 1.5 + 30
     try:
-        with Progress(console=console, transient=True) as progress:
+        with Progress(console=console, transient=True, disable=not show_progress) as progress:
             task = progress.add_task(f"{carts} shoppers at {store.store_hash}: events", total=None)
 
             def advance(received: int, expected: int) -> None:

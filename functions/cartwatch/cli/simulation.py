@@ -181,7 +181,7 @@ class EventInbox:
         self._sns = sns
 
     def poll(self) -> list[dict[str, Any]]:
-        events = []
+        events: list[dict[str, Any]] = []
         while True:
             messages = self._sqs.receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10).get(
                 "Messages", []

@@ -136,11 +136,8 @@ class StoreAdmin:
             created_at=existing.created_at if existing else int(self._clock()),
             hook_ids=existing.hook_ids if existing else {},
         )
-        destination = self.destination(store_hash)
-        with self._bigcommerce(store_hash):
-            report = reconcile_hooks(api, destination, token)
-        self.rows.record(store_hash, hook_ids=report.hook_ids)
-        return AddResult(existing is None, destination, report)
+        report = self._register_hooks(api, store_hash, token)
+        return AddResult(existing is None, self.destination(store_hash), report)
 
     def remove(self, store_hash: str, *, force: bool = False) -> RemoveResult:
         row = self.rows.get(store_hash)
@@ -160,7 +157,8 @@ class StoreAdmin:
             api = self._client(store_hash, credentials.access_token)
             try:
                 with self._bigcommerce(store_hash):
-                    hooks_deleted = delete_store_hooks(api, self.destination(store_hash))
+                    recorded = row.hook_ids.values() if row else ()
+                    hooks_deleted = delete_store_hooks(api, self.destination(store_hash), recorded)
             except CliError as error:
                 if not force:
                     raise
@@ -195,10 +193,7 @@ class StoreAdmin:
             created_at=row.created_at,
             hook_ids=row.hook_ids,
         )
-        with self._bigcommerce(store_hash):
-            report = reconcile_hooks(api, self.destination(store_hash), token)
-        self.rows.record(store_hash, hook_ids=report.hook_ids)
-        return report
+        return self._register_hooks(api, store_hash, token)
 
     def details(self, store_hash: str) -> StoreDetails:
         row = self._row(store_hash)
@@ -221,6 +216,12 @@ class StoreAdmin:
         return hook_destination(self._target.webhook_base_url, store_hash)
 
     # --- helpers -------------------------------------------------------------------------------
+
+    def _register_hooks(self, api: BigCommerceClient, store_hash: str, token: str) -> HookReport:
+        with self._bigcommerce(store_hash):
+            report = reconcile_hooks(api, self.destination(store_hash), token)
+        self.rows.record(store_hash, hook_ids=report.hook_ids)
+        return report
 
     def _save(
         self,

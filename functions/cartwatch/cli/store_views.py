@@ -73,7 +73,8 @@ def health_lines(health: StoreHealth) -> list[str]:
         lines.append("blocked domains: none")
     else:
         lines += [f"blocked domain: {b.destination} for {b.seconds_left}s more" for b in health.blocked]
-    lines.append("API scopes: " + ", ".join(f"{name} {access}" for name, access in health.scopes.items()))
+    scopes = ", ".join(f"{name} {access}" for name, access in health.scopes.items())
+    lines.append(f"API scopes: {scopes or 'not checked'}")
     return lines
 
 

@@ -95,8 +95,8 @@ def _stack(name: str) -> Target:
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    cloudformation = boto3.client("cloudformation")
     try:
+        cloudformation = boto3.client("cloudformation")
         stacks = cloudformation.describe_stacks(StackName=name)["Stacks"]
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == "ValidationError":
@@ -106,6 +106,7 @@ def _stack(name: str) -> Target:
             ) from None
         raise
     except BotoCoreError as error:
+        # No region, no credentials, no network: botocore's own words say which.
         raise CliError(f"cannot read stack {name}: {error} (or use --local)") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     missing = [key for key in ("TableName", "WebhookBaseUrl") if not outputs.get(key)]

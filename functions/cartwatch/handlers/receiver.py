@@ -20,7 +20,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from cartwatch.domain.store import WebhookAuth
 from cartwatch.service.intake import Delivery, Rejection, accept_delivery
 
-logger = Logger(service="cartwatch")
+# Its own logger name: in `cartwatch local` all handlers share one process, and Powertools
+# loggers must not share a name across modules that configure them separately.
+logger = Logger(service="cartwatch-receiver")
 metrics = Metrics(namespace="Cartwatch", service="cartwatch")
 
 Response = dict[str, Any]

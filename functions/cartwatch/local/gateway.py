@@ -7,11 +7,15 @@ handler the stack deploys, and writes back the handler's response.
 from __future__ import annotations
 
 import base64
+import json
+import logging
 import re
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
@@ -37,7 +41,7 @@ class LocalGateway:
         receiver: Handler,
         *,
         port: int = 0,
-        on_delivery: Callable[[str, int], None] | None = None,
+        on_delivery: Callable[[str, str, int], None] | None = None,
     ) -> None:
         gateway = self
 
@@ -99,11 +103,12 @@ class LocalGateway:
         }
         try:
             response = self._receiver(event, _LambdaContext())
-        except Exception:  # noqa: BLE001 — a crashed Lambda is a 500 at API Gateway, not a dead server
+        except Exception:  # a crashed Lambda is a 500 at API Gateway, not a dead server
+            logger.exception("the receiver failed")
             # What API Gateway answers when the integration fails.
             response = {"statusCode": 500, "body": '{"message":"Internal Server Error"}'}
         if self._on_delivery:
-            self._on_delivery(match.group("store_hash"), int(response.get("statusCode", 500)))
+            self._on_delivery(match.group("store_hash"), _scope(body), int(response.get("statusCode", 500)))
         self._reply(request, response)
 
     @staticmethod
@@ -115,3 +120,12 @@ class LocalGateway:
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
         request.wfile.write(body)
+
+
+def _scope(body: bytes) -> str:
+    """The webhook's scope, for the live log only (the receiver does the real parsing)."""
+    try:
+        scope = json.loads(body).get("scope")
+    except (ValueError, AttributeError):
+        return "?"
+    return scope if isinstance(scope, str) else "?"

@@ -43,7 +43,7 @@ logger = logging.getLogger(__name__)
 class PipelineObserver:
     """Callbacks for live output; every one is optional."""
 
-    delivery: Callable[[str, int], None] | None = None
+    delivery: Callable[[str, str, int], None] | None = None
     transition: Callable[[WebhookResult], None] | None = None
     sweep: Callable[[SweepDecision], None] | None = None
     published: Callable[[CloudEvent], None] | None = None
@@ -135,12 +135,13 @@ class LocalPipeline:
     def _receive(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         sqs = self.client("sqs")
         queue_url = self.resources.intake_queue_url
-        return receiver_handler.handler(
+        response: dict[str, Any] = receiver_handler.handler(
             event,
             context,
             lookup_auth=self.secrets.webhook_auth,
             enqueue=lambda message: sqs.send_message(QueueUrl=queue_url, MessageBody=message),
         )
+        return response
 
     def _bigcommerce_client(self, store_hash: str) -> BigCommerceClient | None:
         credentials = self.secrets.api_credentials(store_hash)

@@ -92,6 +92,7 @@ class HookResult:
 class HookReport:
     results: tuple[HookResult, ...]
     duplicates_deleted: int = 0
+    stopped: bool = False  # BigCommerce refused or went away part-way; the rest was not tried
 
     def count(self, outcome: HookOutcome) -> int:
         return sum(1 for r in self.results if r.outcome is outcome)
@@ -108,8 +109,9 @@ class HookReport:
 def reconcile_hooks(api: StoreApi, destination: str, token: str | None) -> HookReport:
     """Make the store's hooks match :data:`HOOK_SCOPES`; idempotent.
 
-    ``token`` None (the scheduled function may not read the webhook secret) keeps the hooks'
-    headers as they are and gives a re-created hook the token its siblings agree on.
+    ``token`` None (the scheduled function may not read the webhook secret) means the token the
+    store's hooks agree on; when they do not agree, headers are left alone and a missing hook
+    cannot be re-created.
     Listing the hooks is not guarded: when that fails, nothing was done and the caller says why.
     """
     ours = [h for h in api.list_hooks() if h.get("destination") == destination]
@@ -123,7 +125,7 @@ def reconcile_hooks(api: StoreApi, destination: str, token: str | None) -> HookR
         except (BigCommerceUnauthorized, BigCommerceUnavailable) as error:
             # Every later call would fail the same way: stop, and say what was left undone.
             results += [HookResult(s, HookOutcome.FAILED, reason=str(error)) for s in HOOK_SCOPES[index:]]
-            break
+            return HookReport(tuple(results), deleted, stopped=True)
         except BigCommerceError as error:
             result, removed = HookResult(scope, HookOutcome.FAILED, reason=str(error)), 0
         results.append(result)
@@ -158,9 +160,11 @@ def _reconcile_scope(
     return HookResult(scope, outcome, _hook_id(keep)), len(stale)
 
 
-def delete_store_hooks(api: StoreApi, destination: str) -> int:
-    """Delete every hook pointing at the store's destination (any scope); returns how many."""
-    ours = [h for h in api.list_hooks() if h.get("destination") == destination]
+def delete_store_hooks(api: StoreApi, destination: str, recorded_ids: Iterable[int] = ()) -> int:
+    """Delete the store's hooks: any scope at its destination, and those its row recorded
+    (still ours if the webhook base URL has changed since); returns how many."""
+    recorded = set(recorded_ids)
+    ours = [h for h in api.list_hooks() if h.get("destination") == destination or _hook_id(h) in recorded]
     for hook in ours:
         api.delete_hook(_hook_id(hook))
     return len(ours)
@@ -256,6 +260,8 @@ class StoreHealth:
 def check_store(api: StoreApi, destination: str, token: str | None) -> StoreHealth:
     """`stores verify` and the daily check: repair the hooks, then look at what cannot be repaired."""
     hooks = reconcile_hooks(api, destination, token)
+    if hooks.stopped:
+        return StoreHealth(hooks, None, {})  # more calls would only fail (or wait) the same way
     return StoreHealth(hooks, blocked_domains(api), probe_scopes(api))
 
 
@@ -269,6 +275,10 @@ class StoreRow:
     created_at: int
     # False: the row has no stages of its own and the deployment's default stages apply.
     own_stages: bool
+
+
+class StoreCatalog(Protocol):
+    def all(self) -> list[StoreRow]: ...
 
 
 class StoreRows:
@@ -391,7 +401,7 @@ class HookHealthCheck:
 
     def __init__(
         self,
-        rows: StoreRows,
+        rows: StoreCatalog,
         clients: Callable[[str], StoreApi | None],
         webhook_base_url: str,
         remaining_ms: Callable[[], int] | None = None,

@@ -1,0 +1,62 @@
+"""`cartwatch local --demo`: a demo store in the sandbox, onboarded and shopped at."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cartwatch.cli.info_file import LocalInfo
+
+if TYPE_CHECKING:
+    from cartwatch.cli.local import LiveLog
+    from cartwatch.sandbox import BigCommerceSandbox
+
+DEMO_STORE = "demostore"
+
+
+def run_demo(
+    info: LocalInfo,
+    info_file: Path,
+    sandbox: BigCommerceSandbox,
+    carts: int,
+    log: LiveLog,
+    stopping: threading.Event,
+    exit_after: bool,
+) -> None:
+    from cartwatch.cli.main import main as cartwatch
+    from cartwatch.cli.simulate import LocalStore, run_simulation
+
+    try:
+        access_token, client_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        sandbox.add_store(DEMO_STORE, access_token=access_token, client_secret=client_secret)
+        # Onboard it exactly as a user would: `cartwatch stores add … --local`.
+        code = cartwatch(
+            [
+                "stores",
+                "add",
+                DEMO_STORE,
+                "--local",
+                "--info-file",
+                str(info_file),
+                "--access-token",
+                access_token,
+                "--client-secret",
+                client_secret,
+            ]
+        )
+        if code != 0:
+            log.line("demo", "could not onboard the demo store; see the error above")
+            return
+        log.line("demo", f"{carts} shoppers are heading to {DEMO_STORE}…")
+        result = run_simulation(
+            info, LocalStore.find(info, DEMO_STORE), carts=carts, seed=7, timeout=None, show_progress=False
+        )
+        log.line(
+            "demo", "every cart got exactly its events" if result.ok else "some carts got unexpected events"
+        )
+        log.line("demo", "still running: send your own webhooks, or Ctrl-C to stop")
+    finally:
+        if exit_after:
+            stopping.set()

@@ -1,0 +1,112 @@
+"""The daily hook-health function over stores added with `cartwatch stores add`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from tests.integration.cli.cli_support import (
+    CLIENT_ID,
+    WEBHOOK_BASE_URL,
+    CliRun,
+    Shop,
+    token_headers,
+    webhook_token,
+)
+from tests.integration.conftest import Aws
+from tests.support import FakeLambdaContext, unique_name
+
+from cartwatch.handlers.hook_health import handler
+from cartwatch.sandbox import BigCommerceSandbox
+from cartwatch.service.hook_health import HOOK_SCOPES, HookHealthCheck, StoreRows
+from cartwatch.service.publishing import bigcommerce_clients
+
+Cli = Callable[..., CliRun]
+
+
+def check(aws: Aws, sandbox: BigCommerceSandbox) -> HookHealthCheck:
+    return HookHealthCheck(
+        StoreRows(aws.client("dynamodb"), aws.resources.table_name),
+        bigcommerce_clients(aws.secrets(), sandbox.url),
+        WEBHOOK_BASE_URL,
+    )
+
+
+def emf_metrics(stdout: str) -> list[dict[str, Any]]:
+    """Every metric in the EMF lines the handler printed: name, value, dimensions."""
+    found = []
+    for line in stdout.splitlines():
+        if not line.startswith("{") or "_aws" not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            dimensions = {d: blob[d] for group in directive["Dimensions"] for d in group}
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                # One data point is a number; several recorded together are a list.
+                total = sum(value) if isinstance(value, list) else value
+                found.append({"name": metric["Name"], "value": total, "dimensions": dimensions})
+    return found
+
+
+@pytest.fixture
+def second_shop(sandbox: BigCommerceSandbox) -> Shop:
+    access_token, client_secret = secrets.token_hex(12), secrets.token_hex(12)
+    store = sandbox.add_store(unique_name("s"), access_token, client_secret, client_id=CLIENT_ID)
+    return Shop(store, access_token, client_secret)
+
+
+def test_deactivated_hooks_come_back_and_refused_stores_are_reported(
+    cli: Cli,
+    shop: Shop,
+    second_shop: Shop,
+    aws: Aws,
+    sandbox: BigCommerceSandbox,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert cli(*shop.add_args()).code == 0
+    assert cli(*second_shop.add_args()).code == 0
+    victim = shop.hooks()[2]
+    shop.store.deactivate_hook(victim.id)
+    missing = shop.hooks()[5]
+    shop.store.hooks.delete(CLIENT_ID, missing.id)
+    sandbox.inject_faults(rf"^/stores/{second_shop.hash}/", [401] * 20)  # its token was revoked
+
+    summary = handler({}, FakeLambdaContext(), check=check(aws, sandbox))
+
+    assert summary["stores_checked"] == 2
+    assert summary["hooks_reactivated"] == 1
+    assert summary["hooks_recreated"] == 1
+    assert summary["hooks_unrecoverable"] == len(HOOK_SCOPES)
+    assert summary["unhealthy_stores"] == [second_shop.hash]
+    assert shop.store.hooks.get(CLIENT_ID, victim.id).is_active
+    # The function cannot read the webhook secret; the re-created hook got the siblings' token.
+    assert sorted(h.scope for h in shop.hooks()) == sorted(HOOK_SCOPES)
+    assert token_headers(shop) == {webhook_token(aws, shop.hash)}
+
+    metrics = emf_metrics(capsys.readouterr().out)
+    per_store = {(m["name"], m["dimensions"].get("store_hash")): m["value"] for m in metrics}
+    assert per_store[("HooksReactivated", shop.hash)] == 1
+    assert per_store[("HooksUnrecoverable", second_shop.hash)] == len(HOOK_SCOPES)
+    assert ("HooksUnrecoverable", shop.hash) not in per_store
+    assert per_store[("HooksReactivated", None)] == 1
+
+
+def test_a_healthy_fleet_changes_nothing(cli: Cli, shop: Shop, aws: Aws, sandbox: BigCommerceSandbox) -> None:
+    assert cli(*shop.add_args()).code == 0
+    before = shop.hooks()
+
+    summary = handler({}, FakeLambdaContext(), check=check(aws, sandbox))
+
+    assert summary == {
+        "stores_checked": 1,
+        "hooks_reactivated": 0,
+        "hooks_recreated": 0,
+        "hooks_unrecoverable": 0,
+        "unhealthy_stores": [],
+        "not_checked": [],
+    }
+    assert shop.hooks() == before

@@ -1,0 +1,185 @@
+"""`cartwatch stores add|list|show|remove|verify|rotate-token` against moto server and the sandbox."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tests.integration.cli.cli_support import (
+    CLIENT_ID,
+    CliRun,
+    Shop,
+    assert_one_error_line,
+    parameters,
+    store_items,
+    token_headers,
+    webhook_token,
+)
+from tests.integration.conftest import Aws
+
+from cartwatch.adapters.store_registry import api_parameter, webhook_auth_parameter
+from cartwatch.sandbox import BigCommerceSandbox
+from cartwatch.service.hook_health import HOOK_SCOPES, TOKEN_HEADER
+
+Cli = Callable[..., CliRun]
+
+
+def test_add_twice_leaves_one_hook_per_scope_each_with_the_token(cli: Cli, shop: Shop, aws: Aws) -> None:
+    other = shop.store.hooks.create(
+        CLIENT_ID, {"scope": "store/cart/created", "destination": "https://elsewhere.example/hook"}
+    )
+
+    first = cli(*shop.add_args(), "--stages", "2h,1d", "--require-signature")
+    second = cli(*shop.add_args())
+
+    assert first.code == 0, first.err
+    assert second.code == 0, second.err
+    assert "10 created" in first.out
+    assert "10 ok" in second.out
+    ours = [h for h in shop.hooks() if h.destination == shop.destination]
+    assert sorted(h.scope for h in ours) == sorted(HOOK_SCOPES)
+    assert all(h.is_active for h in ours)
+    token = webhook_token(aws, shop.hash)
+    assert {(h.headers or {}).get(TOKEN_HEADER) for h in ours} == {token}
+    # Someone else's hook (another destination) is left exactly as it was.
+    assert shop.store.hooks.get(CLIENT_ID, other.id) == other
+
+    params = parameters(aws)
+    for name in (webhook_auth_parameter(aws.prefix, shop.hash), api_parameter(aws.prefix, shop.hash)):
+        assert params[name]["Type"] == "SecureString"
+    assert json.loads(params[api_parameter(aws.prefix, shop.hash)]["Value"]) == {
+        "access_token": shop.access_token
+    }
+    auth = json.loads(params[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])
+    assert auth["client_secret"] == shop.client_secret
+    # The second add kept what the first set and it did not repeat.
+    assert auth["require_signature"] is True
+    [row] = store_items(aws)
+    assert row["stages"]["S"] == "2h,1d"
+    assert {scope: int(v["N"]) for scope, v in row["hooks"]["M"].items()} == {h.scope: h.id for h in ours}
+
+
+def test_a_store_added_without_stages_follows_the_default(cli: Cli, shop: Shop, aws: Aws) -> None:
+    assert cli(*shop.add_args()).code == 0
+
+    [row] = store_items(aws)
+    assert "stages" not in row
+    listing = cli("stores", "list")
+    assert listing.code == 0
+    assert f"{shop.hash}  default  active  10/10" in listing.out
+
+
+def test_secrets_can_come_from_files_and_the_environment(
+    cli: Cli, shop: Shop, aws: Aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(shop.access_token + "\n")
+    monkeypatch.setenv("CARTWATCH_CLIENT_SECRET", shop.client_secret)
+
+    run = cli("stores", "add", shop.hash, "--access-token-file", str(token_file))
+
+    assert run.code == 0, run.err
+    params = parameters(aws)
+    assert (
+        json.loads(params[api_parameter(aws.prefix, shop.hash)]["Value"])["access_token"] == shop.access_token
+    )
+
+
+def test_verify_reactivates_a_hook_bigcommerce_deactivated(cli: Cli, shop: Shop) -> None:
+    assert cli(*shop.add_args()).code == 0
+    victim = shop.hooks()[3]
+    shop.store.deactivate_hook(victim.id)
+
+    run = cli("stores", "verify", shop.hash)
+
+    assert run.code == 0, run.err
+    assert "reactivated" in run.out
+    assert "carts ok, customers ok, orders ok" in run.out
+    assert shop.store.hooks.get(CLIENT_ID, victim.id).is_active
+
+
+def test_verify_recreates_a_missing_hook(cli: Cli, shop: Shop, aws: Aws) -> None:
+    assert cli(*shop.add_args()).code == 0
+    gone = shop.hooks()[0]
+    shop.store.hooks.delete(CLIENT_ID, gone.id)
+
+    run = cli("stores", "verify", shop.hash)
+
+    assert run.code == 0, run.err
+    assert sorted(h.scope for h in shop.hooks()) == sorted(HOOK_SCOPES)
+    assert token_headers(shop) == {webhook_token(aws, shop.hash)}
+
+
+def test_verify_with_a_revoked_token_fails_with_one_line(
+    cli: Cli, shop: Shop, sandbox: BigCommerceSandbox
+) -> None:
+    assert cli(*shop.add_args()).code == 0
+    sandbox.inject_faults(rf"^/stores/{shop.hash}/", [401] * 20)
+
+    run = cli("stores", "verify", shop.hash)
+
+    line = assert_one_error_line(run)
+    assert "refused the access token" in line
+
+
+def test_remove_deletes_hooks_row_secrets_and_carts(cli: Cli, shop: Shop, aws: Aws) -> None:
+    assert cli(*shop.add_args()).code == 0
+    dynamodb = aws.client("dynamodb")
+    for pk in (f"CART#{shop.hash}#c1", "CART#someoneelse#c1"):
+        dynamodb.put_item(TableName=aws.resources.table_name, Item={"pk": {"S": pk}, "sk": {"S": "STATE"}})
+
+    run = cli("stores", "remove", shop.hash)
+
+    assert run.code == 0, run.err
+    assert "10 hook(s) deleted, 1 cart item(s) deleted" in run.out
+    assert shop.hooks() == []
+    assert [i["pk"]["S"] for i in aws.table_items()] == ["CART#someoneelse#c1"]
+    assert parameters(aws) == {}
+
+
+def test_rotate_token_gives_every_hook_the_new_token(cli: Cli, shop: Shop, aws: Aws) -> None:
+    assert cli(*shop.add_args()).code == 0
+    old = webhook_token(aws, shop.hash)
+
+    run = cli("stores", "rotate-token", shop.hash)
+
+    assert run.code == 0, run.err
+    new = webhook_token(aws, shop.hash)
+    assert new != old
+    assert token_headers(shop) == {new}
+    assert len(shop.hooks()) == len(HOOK_SCOPES)
+
+
+def test_show_masks_secrets_and_reports_hooks(cli: Cli, shop: Shop) -> None:
+    assert cli(*shop.add_args()).code == 0
+    shop.store.deactivate_hook(shop.hooks()[0].id)
+
+    run = cli("stores", "show", shop.hash)
+
+    assert run.code == 0, run.err
+    assert f"****{shop.access_token[-4:]}" in run.out
+    assert f"****{shop.client_secret[-4:]}" in run.out
+    assert "inactive, token ok" in run.out
+    assert run.out.count("active, token ok") == len(HOOK_SCOPES)
+
+
+def test_the_deployed_stack_is_found_by_its_outputs(cli: Cli, shop: Shop, aws: Aws) -> None:
+    assert cli(*shop.add_args()).code == 0
+    stack = f"Cartwatch{aws.resources.table_name.replace('-', '')}"
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {
+            "TableName": {"Value": aws.resources.table_name},
+            "WebhookBaseUrl": {
+                "Value": "https://example.execute-api.us-east-1.amazonaws.com/webhooks/bigcommerce"
+            },
+        },
+    }
+    aws.client("cloudformation").create_stack(StackName=stack, TemplateBody=json.dumps(template))
+
+    run = cli("stores", "list", "--stack", stack, "--ssm-prefix", aws.prefix, local=False)
+
+    assert run.code == 0, run.err
+    assert shop.hash in run.out
