@@ -124,7 +124,7 @@ class CartwatchFunction(Construct):
         )
 
     def allow_store_parameter(self, leaf: str, actions: Sequence[str] = ("ssm:GetParameter",)) -> None:
-        """``actions`` (read by default) on one kind of per-store credential (``{prefix}/stores/*/{leaf}``)."""
+        """``actions`` (default: read) on one kind of store credential, ``{prefix}/stores/*/{leaf}``."""
         name = f"{self.settings.ssm_prefix.lstrip('/')}/stores/*/{leaf}"
         arn = cdk.Stack.of(self).format_arn(
             service="ssm",

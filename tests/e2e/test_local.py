@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
-
 from tests.e2e.conftest import LocalRun, SandboxStore, start_local, stop_local
 
 pytestmark = pytest.mark.e2e
@@ -98,7 +97,9 @@ def assert_exact_events(run: LocalRun, queue_url: str, report: dict[str, Any]) -
     assert received == {}, f"events for carts nobody shopped: {received}"
 
 
-def test_local_onboard_simulate_and_exact_events(local: LocalRun, sandbox_store: SandboxStore, tmp_path: Path) -> None:
+def test_local_onboard_simulate_and_exact_events(
+    local: LocalRun, sandbox_store: SandboxStore, tmp_path: Path
+) -> None:
     onboard(local, sandbox_store)
     queue = subscribe(local)
     report = simulate(local, tmp_path)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
+from tests.integration.pipeline_support import World, make_world
 from tests.support import unique_name
 
 from cartwatch.adapters.cart_repository import CartRepository
@@ -117,3 +118,9 @@ def add_store(aws: Aws) -> Callable[..., Store]:
 @pytest.fixture
 def store(add_store: Callable[..., Store]) -> Store:
     return add_store()
+
+
+@pytest.fixture
+def world(moto_endpoint: str) -> Iterator[World]:
+    """A BigCommerce sandbox store wired to a whole local pipeline (see pipeline_support)."""
+    yield from make_world(moto_endpoint)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
+from tests.support import unique_name
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient
 from cartwatch.adapters.store_registry import StoreWriter
@@ -18,7 +18,6 @@ from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.local.pipeline import LocalPipeline
 from cartwatch.sandbox import BigCommerceSandbox
-from tests.support import unique_name
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 CART_SCOPES = [
@@ -57,7 +56,10 @@ class World:
             TopicArn=self.pipeline.resources.topic_arn,
             Protocol="sqs",
             Endpoint=arn,
-            Attributes={"FilterPolicy": json.dumps({"type": list(event_types)}), "RawMessageDelivery": "true"},
+            Attributes={
+                "FilterPolicy": json.dumps({"type": list(event_types)}),
+                "RawMessageDelivery": "true",
+            },
         )
         return url
 
@@ -80,8 +82,12 @@ def validate(event: dict[str, Any]) -> None:
     jsonschema.validate(event, schema)
 
 
-def make_world(moto_endpoint: str, *, stages: str = "1h,24h,48h", recovery_links: bool = False) -> Iterator[World]:
-    sandbox = BigCommerceSandbox(time_scale=0.001, allow_http_destinations=True, seed=3, abandon_after=None).start()
+def make_world(
+    moto_endpoint: str, *, stages: str = "1h,24h,48h", recovery_links: bool = False
+) -> Iterator[World]:
+    sandbox = BigCommerceSandbox(
+        time_scale=0.001, allow_http_destinations=True, seed=3, abandon_after=None
+    ).start()
     pipeline = LocalPipeline(
         moto_endpoint,
         bigcommerce_api_url=sandbox.url,
@@ -94,7 +100,10 @@ def make_world(moto_endpoint: str, *, stages: str = "1h,24h,48h", recovery_links
     access_token, client_secret, webhook_token = (secrets.token_hex(16) for _ in range(3))
     shop = sandbox.add_store(store_hash, access_token=access_token, client_secret=client_secret)
     StoreWriter(
-        pipeline.client("dynamodb"), pipeline.client("ssm"), pipeline.resources.table_name, pipeline.ssm_prefix
+        pipeline.client("dynamodb"),
+        pipeline.client("ssm"),
+        pipeline.resources.table_name,
+        pipeline.ssm_prefix,
     ).save(
         StoreSettings(store_hash, StageSchedule.parse(stages), recovery_links=recovery_links),
         access_token=access_token,
@@ -105,15 +114,12 @@ def make_world(moto_endpoint: str, *, stages: str = "1h,24h,48h", recovery_links
     client = BigCommerceClient(store_hash, access_token, api_url=sandbox.url)
     for scope in CART_SCOPES:
         client.create_hook(
-            scope, f"{pipeline.gateway.url}/webhooks/bigcommerce/{store_hash}", {"X-Cartwatch-Token": webhook_token}
+            scope,
+            f"{pipeline.gateway.url}/webhooks/bigcommerce/{store_hash}",
+            {"X-Cartwatch-Token": webhook_token},
         )
     try:
         yield World(sandbox, pipeline, store_hash, shop, webhook_token)
     finally:
         pipeline.stop()
         sandbox.stop()
-
-
-@pytest.fixture
-def world(moto_endpoint: str) -> Iterator[World]:
-    yield from make_world(moto_endpoint)

@@ -8,10 +8,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.integration.pipeline_support import World, validate
 
 from cartwatch.adapters.event_publisher import PublishFailure, SnsEventPublisher
 from cartwatch.domain.lifecycle import CartStatus
-from tests.integration.pipeline_support import World, validate, world  # noqa: F401 — fixture
 
 ABANDONED = "cartwatch.cart.abandoned"
 RECOVERED = "cartwatch.cart.recovered"
@@ -52,7 +52,11 @@ def test_idle_cart_gets_one_abandoned_event_per_stage_with_everything_a_reminder
     bigcommerce_cart = world.shop.get_cart(cart_id)
     assert Decimal(data["totals"]["cart_amount"]) == Decimal(str(bigcommerce_cart["cart_amount"]))
     customer = data["customer"]
-    assert (customer["id"], customer["email"], customer["is_guest"]) == (customer_id, "ada@example.com", False)
+    assert (customer["id"], customer["email"], customer["is_guest"]) == (
+        customer_id,
+        "ada@example.com",
+        False,
+    )
     assert customer["consent"]["abandoned_cart_emails"] is True
     stage_one_calls = world.pipeline.relay.bigcommerce_calls
     assert stage_one_calls <= 3
@@ -143,8 +147,8 @@ class FlakySns(SnsEventPublisher):
 def test_sns_outage_after_commit_still_publishes_later_with_the_same_id(world: World) -> None:
     queue = world.consumer_queue(ABANDONED)
     registered_shopper(world)
-    flaky = FlakySns(world.pipeline.relay._publisher)  # noqa: SLF001
-    world.pipeline.relay._publisher = flaky  # noqa: SLF001
+    flaky = FlakySns(world.pipeline.relay._publisher)
+    world.pipeline.relay._publisher = flaky
     world.pipeline.process_intake()
     world.pipeline.sweep(now=later(HOUR + 5))
     assert world.pipeline.publish() == 0  # the record failed and stays for a retry
