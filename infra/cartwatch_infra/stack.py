@@ -44,7 +44,10 @@ class CartwatchStack(cdk.Stack):
         )
         self.intake = intake = WebhookIntake(self, "Intake", foundation)
         self.processing = processing = IntakeProcessing(self, "Processing", foundation, queue=intake.queue)
-        self.jobs = jobs = ScheduledJobs(self, "Sweeping", foundation)
+        # Hook health re-creates missing hooks, so it must know where they point.
+        self.jobs = jobs = ScheduledJobs(
+            self, "Sweeping", foundation, webhook_base_url=intake.webhook_base_url
+        )
         self.publishing = publishing = EventPublishing(self, "Publishing", foundation)
         self.monitoring = Monitoring(
             self,

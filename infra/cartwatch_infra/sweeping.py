@@ -13,13 +13,14 @@ from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct
 
 from cartwatch.resources import DUE_INDEX
+from cartwatch.settings import ENV
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import CartwatchFunction, FunctionSpec
 from cartwatch_infra.messaging import dead_letter_queue
 
 
 class ScheduledJobs(Construct):
-    def __init__(self, scope: Construct, id: str, foundation: Foundation) -> None:
+    def __init__(self, scope: Construct, id: str, foundation: Foundation, *, webhook_base_url: str) -> None:
         super().__init__(scope, id)
         functions, settings, state = foundation.functions, foundation.settings, foundation.state
         self.dead_letter_queue = dead_letter_queue(
@@ -35,7 +36,7 @@ class ScheduledJobs(Construct):
                 description="Moves carts whose next abandonment stage fell due",
                 timeout=cdk.Duration.seconds(120),
                 memory_mb=512,
-                environment=foundation.bigcommerce_environment,
+                environment=foundation.state_environment,
             ),
         )
         self.sweeper.allow(["dynamodb:Query"], [state.index_arn(DUE_INDEX.name)])
@@ -58,7 +59,7 @@ class ScheduledJobs(Construct):
                 description="Checks every store's BigCommerce webhooks and re-activates deactivated ones",
                 timeout=cdk.Duration.minutes(5),
                 memory_mb=256,
-                environment=foundation.bigcommerce_environment,
+                environment={**foundation.bigcommerce_environment, ENV.WEBHOOK_BASE_URL: webhook_base_url},
             ),
         )
         self.hook_health.allow(["dynamodb:Query"], [table.table_arn])

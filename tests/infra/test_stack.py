@@ -281,9 +281,9 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
     expected = {
         "receiver": shared | {ENV.INTAKE_QUEUE_URL},
         "processor": shared | state,
-        "sweeper": shared | state | {ENV.BIGCOMMERCE_API_URL},
+        "sweeper": shared | state,
         "publisher": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.TOPIC_ARN},
-        "hook_health": shared | state | {ENV.BIGCOMMERCE_API_URL},
+        "hook_health": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.WEBHOOK_BASE_URL},
     }
     resources = synthesized.json["Resources"]
     for name, handler in HANDLERS.items():
