@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from cartwatch.adapters.batch import BatchApplyProcessor, EventType
+from cartwatch.handlers.emf import log_metrics
 from cartwatch.handlers.observability import logger, metrics, tracer
 from cartwatch.service.publishing import OutboxRelay
 
@@ -22,7 +23,7 @@ def new_image(record: DynamoDBRecord) -> dict[str, Any]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@log_metrics(metrics)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: Any, *, relay: OutboxRelay | None = None) -> dict[str, Any]:
     if relay is None:

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cartwatch.domain.store import WebhookAuth
+from cartwatch.handlers.emf import log_metrics
 from cartwatch.service.intake import Delivery, Rejection, accept_delivery
 
 # Its own logger name: in `cartwatch local` all handlers share one process, and Powertools
@@ -56,7 +57,7 @@ def _default_lookup() -> Callable[[str], WebhookAuth | None]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
+@log_metrics(metrics)
 def handler(
     event: dict[str, Any],
     context: Any,
