@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
+import subprocess
 import time
 import uuid
 from collections import Counter
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
-from tests.e2e.conftest import LocalRun, SandboxStore, start_local, stop_local
+from tests.e2e.conftest import CARTWATCH, LocalRun, SandboxStore, cli_environment, start_local, stop_local
 
 pytestmark = pytest.mark.e2e
 
@@ -177,3 +178,22 @@ def test_bigcommerce_api_url_enriches_from_that_server(tmp_path: Path, external_
         assert any(r.path.endswith(f"/checkouts/{checkout['id']}") for r in external_bigcommerce.requests)
     finally:
         stop_local(run)
+
+
+def test_demo_shows_abandoned_and_recovered_events_and_exits_cleanly(tmp_path: Path) -> None:
+    """The README's first command, with short stages so the test stays quick."""
+    done = subprocess.run(
+        [CARTWATCH, "local", "--demo", "--exit-after-demo", "--port", "0", "--stages", "4s,8s"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=cli_environment(),
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "cartwatch.cart.abandoned" in done.stdout
+    assert "cartwatch.cart.recovered" in done.stdout
+    assert "every cart got exactly its events" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / ".cartwatch" / "local.json").exists()

@@ -56,7 +56,10 @@ def run_demo(
         log.line(
             "demo", "every cart got exactly its events" if result.ok else "some carts got unexpected events"
         )
-        log.line("demo", "still running: send your own webhooks, or Ctrl-C to stop")
+        if not exit_after:
+            log.line("demo", "still running: send your own webhooks, or Ctrl-C to stop")
+    except Exception as error:  # noqa: BLE001 — the demo thread reports its failure in one line
+        log.line("demo", f"the demo failed: {type(error).__name__}: {error}")
     finally:
         if exit_after:
             stopping.set()

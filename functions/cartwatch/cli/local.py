@@ -212,6 +212,7 @@ class LocalRun:
                     target=run_demo,
                     args=(
                         info,
+                        self.args.info_file,
                         sandbox,
                         self.args.demo_carts,
                         self.log,
