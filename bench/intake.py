@@ -11,6 +11,7 @@ import boto3
 from tests.support import FakeLambdaContext, http_api_event, signed_headers
 
 from bench.capacity import write_units
+from bench.cost import IntakeCost
 from bench.counting import CallCounter
 from bench.storefront import storefront_mix
 from cartwatch.adapters.cart_repository import CartRepository
@@ -36,6 +37,8 @@ class IntakeFigures:
     index_write_units: int
     carts_written: int
     bigcommerce_calls: int
+    batches: int
+    read_units: int
 
     def lines(self) -> list[dict[str, Any]]:
         per = max(self.webhooks, 1)
@@ -51,6 +54,18 @@ class IntakeFigures:
             metric("ddb_index_write_units_per_webhook", self.index_write_units / per, "WCU", None),
             metric("bigcommerce_calls_per_webhook", self.bigcommerce_calls / per, "calls", "== 0"),
             metric("webhooks_replayed", self.webhooks, "webhooks", None),
+            metric("processor_batches_per_webhook", self.batches / per, "invocations", None),
+            *[
+                metric(f"cost_usd_per_million_webhooks_{part}", dollars, "USD", None)
+                for part, dollars in IntakeCost(
+                    self.webhooks,
+                    self.batches,
+                    self.table_write_units + self.index_write_units,
+                    self.read_units,
+                )
+                .per_million()
+                .items()
+            ],
         ]
 
 
@@ -93,10 +108,18 @@ def run_intake(endpoint: str, shoppers: int = 300) -> IntakeFigures:
         directory,
         purge_store=StorePurge(dynamodb, ssm, resources.table_name, prefix, repository.delete_store_carts),
     )
+    batches = 0
+
+    def invoke(event: dict[str, Any]) -> dict[str, Any]:
+        nonlocal batches
+        batches += 1
+        response: dict[str, Any] = processor_handler.handler(event, FakeLambdaContext(), processor=processor)
+        return response
+
     source = SqsEventSource(
         session.client("sqs", endpoint_url=endpoint),
         resources.intake_queue_url,
-        lambda event: processor_handler.handler(event, FakeLambdaContext(), processor=processor),
+        invoke,
         batch_size=BATCH_SIZE,
     )
 
@@ -140,6 +163,9 @@ def run_intake(endpoint: str, shoppers: int = 300) -> IntakeFigures:
         index_write_units=index_units,
         carts_written=repository.usage.writes,
         bigcommerce_calls=0,  # the processor holds no BigCommerce client at all
+        batches=batches,
+        # Strongly consistent reads of items under 4 KiB: one read unit each.
+        read_units=repository.usage.items_read + directory.items_read,
     )
 
 
