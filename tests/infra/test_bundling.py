@@ -86,16 +86,23 @@ def runtime_provided_packages(tmp_path: Path) -> Path:
     return runtime
 
 
-def test_bundle_for_this_machine_imports_with_the_runtime_python(tmp_path: Path) -> None:
-    python = find_python()
-    if python is None:
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One real bundle for this machine's architecture, built by the synth's own bundler."""
+    if find_python() is None:
         pytest.skip("no Python 3.13 interpreter on this machine")
     architecture = ARCHITECTURES[platform.machine().lower()]
-    bundle = tmp_path / "asset"
+    asset = tmp_path_factory.mktemp("bundle") / "asset"
     started = time.monotonic()
     bundler = LambdaBundler(project_root=ROOT, architecture=architecture)
-    assert bundler.try_bundle(str(bundle), image=cdk.DockerImage.from_registry("none"))
+    assert bundler.try_bundle(str(asset), image=cdk.DockerImage.from_registry("none"))
     assert time.monotonic() - started < 60
+    return asset
+
+
+def test_bundle_for_this_machine_imports_with_the_runtime_python(tmp_path: Path, bundle: Path) -> None:
+    python = find_python()
+    assert python is not None
 
     present = {p.name for p in bundle.iterdir()}
     assert not present & {"boto3", "botocore", "s3transfer", "dateutil", "six.py", "bin"}
@@ -134,3 +141,107 @@ def test_bundle_for_this_machine_imports_with_the_runtime_python(tmp_path: Path)
         cwd=tmp_path,
     )
     assert imported.returncode == 0, imported.stderr
+
+
+# Runs one handler from the bundle: reads {"handler", "event"} on stdin, prints the response.
+_RUN_HANDLER = """
+import importlib, json, sys
+request = json.load(sys.stdin)
+module = importlib.import_module("cartwatch.handlers." + request["handler"])
+class Context:
+    function_name = "bundle-test"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bundle-test"
+    aws_request_id = "bundle-test"
+    def get_remaining_time_in_millis(self):
+        return 30000
+print(json.dumps(module.handler(request["event"], Context())))
+"""
+
+
+def test_bundled_receiver_and_processor_run_against_moto_server(
+    tmp_path: Path, bundle: Path, moto_endpoint: str
+) -> None:
+    """The asset is complete: its receiver and processor do their jobs with nothing else on the path."""
+    import json
+
+    from cartwatch.adapters.store_registry import StoreWriter
+    from cartwatch.domain.stages import StageSchedule
+    from cartwatch.domain.store import StoreSettings
+    from cartwatch.local.provision import provision
+    from tests.support import cart_webhook, http_api_event, signed_headers, unique_name
+
+    python = find_python()
+    assert python is not None
+    session = boto3.Session(region_name="us-east-1")
+    resources = provision(session, moto_endpoint, name=unique_name("bundle"))
+    prefix = f"/{unique_name('p')}"
+    dynamodb = session.client("dynamodb", endpoint_url=moto_endpoint)
+    StoreWriter(
+        dynamodb, session.client("ssm", endpoint_url=moto_endpoint), resources.table_name, prefix
+    ).save(
+        StoreSettings("bundlestore", StageSchedule.parse("1h")),
+        access_token="unused-token",
+        client_secret="bundle-secret",
+        webhook_token="unused",
+        created_at=0,
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": f"{bundle}{os.pathsep}{runtime_provided_packages(tmp_path)}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bundle-test",
+        "AWS_SECRET_ACCESS_KEY": "bundle-test",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "Cartwatch",
+        "CARTWATCH_TABLE_NAME": resources.table_name,
+        "CARTWATCH_INTAKE_QUEUE_URL": resources.intake_queue_url,
+        "CARTWATCH_SSM_PREFIX": prefix,
+    }
+
+    def run(handler: str, event: dict[str, object]) -> dict[str, object]:
+        done = subprocess.run(
+            [python, "-S", "-c", _RUN_HANDLER],
+            input=json.dumps({"handler": handler, "event": event}),
+            capture_output=True,
+            text=True,
+            env=env,
+            check=False,
+            cwd=tmp_path,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
+    body = json.dumps(
+        cart_webhook("bundlestore", "store/cart/created", "bundle-cart", int(time.time()))
+    ).encode()
+    response = run("receiver", http_api_event("bundlestore", body, signed_headers("bundle-secret", body)))
+    assert response["statusCode"] == 200
+
+    sqs = session.client("sqs", endpoint_url=moto_endpoint)
+    messages = sqs.receive_message(QueueUrl=resources.intake_queue_url, MaxNumberOfMessages=10)["Messages"]
+    records = [
+        {
+            "messageId": m["MessageId"],
+            "receiptHandle": m["ReceiptHandle"],
+            "body": m["Body"],
+            "attributes": {},
+            "messageAttributes": {},
+            "md5OfBody": "",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake",
+            "awsRegion": "us-east-1",
+        }
+        for m in messages
+    ]
+    assert run("processor", {"Records": records}) == {"batchItemFailures": []}
+    item = dynamodb.get_item(
+        TableName=resources.table_name,
+        Key={"pk": {"S": "CART#bundlestore#bundle-cart"}, "sk": {"S": "STATE"}},
+    ).get("Item")
+    assert item is not None and item["status"]["S"] == "active"
