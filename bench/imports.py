@@ -18,6 +18,7 @@ HANDLERS = {
     "processor": "cartwatch.handlers.processor",
     "sweeper": "cartwatch.handlers.sweeper",
     "publisher": "cartwatch.handlers.publisher",
+    "query": "cartwatch.handlers.query_api",
 }
 # What each handler's first request imports lazily, on top of the module itself.
 FIRST_REQUEST = {
@@ -25,6 +26,7 @@ FIRST_REQUEST = {
     "processor": ["boto3", "cartwatch.composition"],
     "sweeper": ["boto3", "cartwatch.composition"],
     "publisher": ["boto3", "cartwatch.composition"],
+    "query": ["boto3", "cartwatch.composition", "cartwatch.service.cart_queries"],
 }
 
 _PROBE = (

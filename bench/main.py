@@ -15,6 +15,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 from bench.events import run_events
 from bench.imports import import_ratios
 from bench.intake import metric, run_intake
+from bench.query import read_per_listed_cart
 from bench.sweep import read_amplification
 from cartwatch.local.moto_server import MotoServer, local_environment
 
@@ -73,6 +74,20 @@ def main(argv: list[str] | None = None) -> int:
         emit(
             metric(
                 "sns_publishes_per_event", events["sns_calls"] / max(events["events"], 1), "calls", "<= 1.0"
+            )
+        )
+        reads = read_per_listed_cart(server.endpoint_url, hours=12 if args.quick else 24, carts_per_hour=20)
+        emit(
+            metric(
+                "query_items_read_per_listed_cart", reads["consumer"]["ratio"], "items read / cart", "<= 1.2"
+            )
+        )
+        emit(
+            metric(
+                "query_items_read_per_listed_cart_evaluated_filters",
+                reads["evaluated"]["ratio"],
+                "items read / cart",
+                None,
             )
         )
         ratios = import_ratios(runs=3 if args.quick else 7)

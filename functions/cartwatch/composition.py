@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from cartwatch.adapters.cart_repository import CartRepository
     from cartwatch.adapters.store_registry import StoreDirectory, StorePurge, StoreSecrets
+    from cartwatch.service.cart_queries import CartQueries
     from cartwatch.service.processing import CartProcessor
     from cartwatch.service.publishing import OutboxRelay
     from cartwatch.service.sweeping import AbandonmentSweep
@@ -119,4 +120,22 @@ def outbox_relay() -> OutboxRelay:
         store_directory(),
         SnsEventPublisher(aws_client("sns"), settings.topic_arn),
         bigcommerce_clients(store_secrets(), settings.bigcommerce.api_url),
+    )
+
+
+@cache
+def cart_queries() -> CartQueries:
+    from cartwatch.adapters.cart_listing import CartListingIndex
+    from cartwatch.adapters.cursor_key import cursor_key_parameter, load_cursor_key
+    from cartwatch.service.cart_queries import CartQueries
+    from cartwatch.service.cursors import CursorCodec
+    from cartwatch.settings import state_settings
+
+    settings = state_settings()
+    key = load_cursor_key(aws_client("ssm"), cursor_key_parameter(settings.stores.ssm_prefix))
+    return CartQueries(
+        cart_repository(),
+        CartListingIndex(aws_client("dynamodb"), settings.table_name),
+        store_directory(),
+        CursorCodec(key),
     )

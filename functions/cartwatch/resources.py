@@ -74,10 +74,45 @@ DUE_INDEX = GlobalIndex(
     non_key_attributes=("store_hash", "cart_id", "status", "stage", "abandoned_at"),
 )
 
+# The listing index serves the query API (``GET /v1/stores/{store}/carts``): one partition
+# per store and lifecycle status (``CARTS#<store>#<status>``), newest transition first.
+# It is sparse and written only by *transitions*: a cart enters it when it is first
+# abandoned, suppressed, or (for a cart bought without ever being abandoned) when the
+# publisher records its order; it moves partition when its status changes and its sort key
+# (``modified_at``, the time of its latest transition) moves with each transition.
+# Nothing it keys on or projects changes on an ordinary webhook — not ``last_activity_at``,
+# not ``version``, not the abandoned hint — so ordinary activity writes no index units.
+# The projection carries every filterable field, so a page reads only index items.
+LISTING_INDEX = GlobalIndex(
+    name="listing",
+    partition_key=KeyAttribute("listing_key", "S"),
+    sort_key=KeyAttribute("modified_at", "N"),
+    projection="INCLUDE",
+    non_key_attributes=(
+        "store_hash",
+        "cart_id",
+        "status",
+        "stage",
+        "last_abandoned_stage",
+        "cart_created_at",
+        "abandoned_at",
+        "closed_at",
+        "order_id",
+        "channel_id",
+        "suppressed_at",
+        "customer_id",
+        "customer_email",
+        "cart_total",
+        "currency",
+        "snapshot",
+        "order",
+    ),
+)
+
 TABLE = TableDefinition(
     partition_key=KeyAttribute("pk", "S"),
     sort_key=KeyAttribute("sk", "S"),
-    indexes=(DUE_INDEX,),
+    indexes=(DUE_INDEX, LISTING_INDEX),
     ttl_attribute="expires_at",
     # The stream is the outbox: a transition writes its event intent (``pending_event``)
     # into the cart item in the same write, and the publisher consumes stream records
@@ -111,3 +146,15 @@ PUBLISHER_STREAM_FILTER = {
     "eventName": ["INSERT", "MODIFY"],
     "dynamodb": {"NewImage": {PENDING_EVENT_ATTRIBUTE: {"S": [{"exists": True}]}}},
 }
+
+# The query API's routes on the same HTTP API, every one IAM-authorized (SigV4).  The CDK
+# stack adds exactly these; `cartwatch local`'s gateway matches and signs-checks the same.
+QUERY_API_PREFIX = "/v1"
+QUERY_ROUTES: tuple[tuple[str, str], ...] = (
+    ("GET", "/v1/openapi.json"),
+    ("GET", "/v1/stores/{store_hash}/carts"),
+    ("GET", "/v1/stores/{store_hash}/carts/{cart_id}"),
+    ("DELETE", "/v1/stores/{store_hash}/carts/{cart_id}"),
+    ("POST", "/v1/stores/{store_hash}/carts/{cart_id}/suppress"),
+    ("GET", "/v1/stores/{store_hash}/stats"),
+)

@@ -117,10 +117,20 @@ class CartwatchFunction(Construct):
             "compiled for exactly this Python (bundling.py); moving runtimes is a deliberate change.",
         )
 
-    def allow(self, actions: Sequence[str], resources: Sequence[str]) -> None:
-        """Grant exactly ``actions`` on exactly ``resources`` to this function's role."""
+    def allow(
+        self,
+        actions: Sequence[str],
+        resources: Sequence[str],
+        *,
+        conditions: Mapping[str, Mapping[str, object]] | None = None,
+    ) -> None:
+        """Grant exactly ``actions`` on exactly ``resources``, under ``conditions``, to this role."""
         self.role.add_to_principal_policy(
-            iam.PolicyStatement(actions=list(actions), resources=list(resources))
+            iam.PolicyStatement(
+                actions=list(actions),
+                resources=list(resources),
+                conditions={k: dict(v) for k, v in conditions.items()} if conditions else None,
+            )
         )
 
     def allow_store_parameter(self, leaf: str, actions: Sequence[str] = ("ssm:GetParameter",)) -> None:

@@ -16,6 +16,7 @@ from cartwatch_infra.intake import WebhookIntake
 from cartwatch_infra.monitoring import Monitoring
 from cartwatch_infra.processing import IntakeProcessing
 from cartwatch_infra.publishing import EventPublishing
+from cartwatch_infra.query_api import QueryApi
 from cartwatch_infra.settings import DeploymentSettings
 from cartwatch_infra.state import CartState
 from cartwatch_infra.sweeping import ScheduledJobs
@@ -49,6 +50,7 @@ class CartwatchStack(cdk.Stack):
             self, "Sweeping", foundation, webhook_base_url=intake.webhook_base_url
         )
         self.publishing = publishing = EventPublishing(self, "Publishing", foundation)
+        self.query_api = query_api = QueryApi(self, "QueryApi", foundation, api=intake.api)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -59,6 +61,7 @@ class CartwatchStack(cdk.Stack):
                 "Sweeper": jobs.sweeper,
                 "HookHealth": jobs.hook_health,
                 "Publisher": publishing.publisher,
+                "Query": query_api.function,
             },
             dead_letter_queues={
                 "Intake": intake.dead_letter_queue,

@@ -19,6 +19,9 @@ pytestmark = pytest.mark.infra
 
 XRAY = {("xray:PutTelemetryRecords", "*"), ("xray:PutTraceSegments", "*")}
 SSM_STORES = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/cartwatch/stores/*/"
+SSM_CURSOR_KEY = (
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/cartwatch/query-api/cursor-key"
+)
 
 
 def granted(synth: Synthesized, function: CartwatchFunction) -> set[tuple[str, str]]:
@@ -115,10 +118,17 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             )
             | {("dynamodb:ListStreams", "*")},
         ),
+        "query": (
+            stack.query_api.function,
+            base(stack.query_api.function)
+            | on(f"{table}/index/listing", "dynamodb:Query")
+            | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+            | on(SSM_CURSOR_KEY, "ssm:GetParameter", "ssm:PutParameter"),
+        ),
     }
 
 
-@pytest.mark.parametrize("name", ["receiver", "processor", "sweeper", "hook_health", "publisher"])
+@pytest.mark.parametrize("name", ["receiver", "processor", "sweeper", "hook_health", "publisher", "query"])
 def test_role_allows_exactly_what_its_function_needs(synthesized: Synthesized, name: str) -> None:
     function, expected = expected_grants(synthesized)[name]
     assert sorted(granted(synthesized, function)) == sorted(expected)

@@ -25,6 +25,7 @@ HANDLERS = {
     "sweeper": "cartwatch.handlers.sweeper.handler",
     "publisher": "cartwatch.handlers.publisher.handler",
     "hook_health": "cartwatch.handlers.hook_health.handler",
+    "query": "cartwatch.handlers.query_api.handler",
 }
 
 
@@ -47,10 +48,19 @@ def function_id(synth: Synthesized, handler: str) -> str:
 
 
 def test_webhook_route_proxies_to_the_receiver(synthesized: Synthesized) -> None:
-    _, route = only(synthesized.resources("AWS::ApiGatewayV2::Route"))
-    assert route["Properties"]["RouteKey"] == f"POST {WEBHOOK_ROUTE}"
+    routes = synthesized.resources("AWS::ApiGatewayV2::Route")
+    _, route = only(
+        {k: r for k, r in routes.items() if r["Properties"]["RouteKey"] == f"POST {WEBHOOK_ROUTE}"}
+    )
     assert route["Properties"]["AuthorizationType"] == "NONE"  # the receiver authenticates
-    integration_id, integration = only(synthesized.resources("AWS::ApiGatewayV2::Integration"))
+    receiver_arn = {"Fn::GetAtt": [function_id(synthesized, HANDLERS["receiver"]), "Arn"]}
+    integration_id, integration = only(
+        {
+            k: i
+            for k, i in synthesized.resources("AWS::ApiGatewayV2::Integration").items()
+            if i["Properties"]["IntegrationUri"] == receiver_arn
+        }
+    )
     assert route["Properties"]["Target"] == {"Fn::Join": ["", ["integrations/", {"Ref": integration_id}]]}
     assert integration["Properties"]["IntegrationType"] == "AWS_PROXY"
     assert integration["Properties"]["PayloadFormatVersion"] == "2.0"
@@ -284,6 +294,7 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         "sweeper": shared | state,
         "publisher": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.TOPIC_ARN},
         "hook_health": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.WEBHOOK_BASE_URL},
+        "query": shared | state,
     }
     resources = synthesized.json["Resources"]
     for name, handler in HANDLERS.items():

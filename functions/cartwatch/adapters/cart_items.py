@@ -1,28 +1,45 @@
 """How a cart's state is laid out as a DynamoDB item (low-level attribute-value format).
 
-    pk = CART#<store>#<cart>   sk = STATE           the cart's lifecycle state
+    pk = CART#<store>#<cart>   sk = STATE           the cart's lifecycle state (kind "cart"),
+                                                    or its tombstone once erased (kind "erased")
     pk = CART#<store>#<cart>   sk = EVENT#<…>       outbox: events to publish (stream → publisher)
 
 Only attributes that *change* are written on update (see ``changed_attributes``): the due
-index projects a few slow-moving attributes, and a write that leaves them alone costs no
-index write units.
+and listing indexes project a few slow-moving attributes, and a write that leaves them
+alone costs no index write units.
 """
 
 from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
+from cartwatch.domain.history import Transition
 from cartwatch.domain.lifecycle import CartState, CartStatus
+from cartwatch.domain.listing import ListedCart, is_listed
 
 STATE_SK = "STATE"
 CART_KIND = "cart"
 OUTBOX_KIND = "outbox"
+# What is left of an erased cart: its key, for the processor to recognize, and a TTL.
+TOMBSTONE_KIND = "erased"
+HISTORY = "history"
+ORDER = "order"
+LISTING_KEY = "listing_key"
+MODIFIED_AT = "modified_at"
 
 Item = dict[str, Any]
 
-_OPTIONAL_NUMBERS = ("abandoned_at", "abandoned_hint_at", "channel_id", "order_id", "closed_at")
+_OPTIONAL_NUMBERS = (
+    "abandoned_at",
+    "abandoned_hint_at",
+    "channel_id",
+    "order_id",
+    "closed_at",
+    "suppressed_at",
+)
 _NUMBERS = ("version", "cart_created_at", "last_activity_at", "stage", "last_abandoned_stage")
 
 
@@ -32,6 +49,11 @@ def cart_pk(store_hash: str, cart_id: str) -> str:
 
 def cart_key(store_hash: str, cart_id: str) -> Item:
     return {"pk": {"S": cart_pk(store_hash, cart_id)}, "sk": {"S": STATE_SK}}
+
+
+def listing_key(store_hash: str, status: CartStatus) -> str:
+    """A cart's partition in the listing index: one per store and status."""
+    return f"CARTS#{store_hash}#{status.value}"
 
 
 def due_shard(cart_id: str, shards: int) -> str:
@@ -47,6 +69,13 @@ class StoredCart:
     due_at: int | None
     due_shard: str | None
     snapshot: str | None  # JSON of the CartSnapshot captured at stage 1, while abandoned
+    history: tuple[Transition, ...] = ()
+    modified_at: int | None = None  # listed carts only: the listing index's sort key
+    order: str | None = None  # JSON of the OrderSummary the publisher recorded
+
+    @property
+    def order_recorded(self) -> bool:
+        return self.order is not None
 
 
 def state_attributes(state: CartState) -> Item:
@@ -86,6 +115,7 @@ def state_from_item(item: Item) -> CartState:
         channel_id=number("channel_id"),
         order_id=number("order_id"),
         closed_at=number("closed_at"),
+        suppressed_at=number("suppressed_at"),
         activity_seen="no_activity" not in item,
         version=int(item["version"]["N"]),
     )
@@ -95,11 +125,109 @@ def stored_cart_from_item(item: Item) -> StoredCart:
     due_at = item.get("due_at")
     shard = item.get("due_shard")
     snapshot = item.get("snapshot")
+    modified = item.get(MODIFIED_AT)
+    order = item.get(ORDER)
     return StoredCart(
         state=state_from_item(item),
         due_at=int(due_at["N"]) if due_at else None,
         due_shard=shard["S"] if shard else None,
         snapshot=snapshot["S"] if snapshot else None,
+        history=history_from_item(item),
+        modified_at=int(modified["N"]) if modified else None,
+        order=order["S"] if order else None,
+    )
+
+
+def is_tombstone(item: Item) -> bool:
+    kind: str | None = item.get("kind", {}).get("S")
+    return kind == TOMBSTONE_KIND
+
+
+def tombstone_item(store_hash: str, cart_id: str, *, erased_at: int, expires_at: int) -> Item:
+    """An erased cart: no personal data, no index keys — only enough to refuse its webhooks."""
+    return {
+        **cart_key(store_hash, cart_id),
+        "kind": {"S": TOMBSTONE_KIND},
+        "store_hash": {"S": store_hash},
+        "cart_id": {"S": cart_id},
+        "erased_at": {"N": str(erased_at)},
+        "expires_at": {"N": str(expires_at)},
+    }
+
+
+# --- history and listing ---------------------------------------------------------------------
+
+
+def history_from_item(item: Item) -> tuple[Transition, ...]:
+    entries = item.get(HISTORY, {}).get("L", [])
+    return tuple(Transition.decode(entry["S"]) for entry in entries)
+
+
+def history_value(history: tuple[Transition, ...]) -> Item:
+    return {"L": [{"S": entry.encode()} for entry in history]}
+
+
+def listing_attributes(state: CartState, modified_at: int, *, order_recorded: bool) -> Item:
+    """The listing index's keys for a cart after a transition (None: not listed)."""
+    if not is_listed(state, order_recorded=order_recorded):
+        return {LISTING_KEY: None, MODIFIED_AT: None}
+    return {
+        LISTING_KEY: {"S": listing_key(state.store_hash, state.status)},
+        MODIFIED_AT: {"N": str(modified_at)},
+    }
+
+
+def summary_attributes(
+    customer_id: int | None, customer_email: str | None, total: Decimal | None, currency: str | None
+) -> Item:
+    """The filterable figures of a cart, flattened for the listing index's filters."""
+    return {
+        "customer_id": {"N": str(customer_id)} if customer_id is not None else None,
+        "customer_email": {"S": customer_email} if customer_email else None,
+        "cart_total": {"N": str(total)} if total is not None else None,
+        "currency": {"S": currency} if currency else None,
+    }
+
+
+def listed_cart_from_item(item: Item) -> ListedCart:
+    """A listing-index item (its projected attributes), or a whole cart item, as a ``ListedCart``.
+
+    A cart that is not listed has no ``modified_at``: its latest transition is then the
+    last one in its history, or its creation.
+    """
+
+    def number(name: str) -> int | None:
+        value = item.get(name)
+        return int(value["N"]) if value else None
+
+    def text(name: str) -> str | None:
+        value = item.get(name)
+        return str(value["S"]) if value else None
+
+    total = item.get("cart_total")
+    modified = number(MODIFIED_AT)
+    if modified is None:
+        history = history_from_item(item)
+        modified = history[-1].at if history else int(item["cart_created_at"]["N"])
+    return ListedCart(
+        store_hash=item["store_hash"]["S"],
+        cart_id=item["cart_id"]["S"],
+        status=CartStatus(item["status"]["S"]),
+        stage=int(item["stage"]["N"]),
+        stage_reached=number("last_abandoned_stage") or 0,
+        created_at=int(item["cart_created_at"]["N"]),
+        modified_at=modified,
+        abandoned_at=number("abandoned_at"),
+        closed_at=number("closed_at"),
+        order_id=number("order_id"),
+        channel_id=number("channel_id"),
+        suppressed_at=number("suppressed_at"),
+        customer_id=number("customer_id"),
+        customer_email=text("customer_email"),
+        total=Decimal(total["N"]) if total else None,
+        currency=text("currency"),
+        snapshot_json=text("snapshot"),
+        order_json=text(ORDER),
     )
 
 

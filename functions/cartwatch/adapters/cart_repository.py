@@ -8,30 +8,43 @@ an exception for callers to untangle.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from cartwatch.adapters.cart_items import (
+    HISTORY,
+    LISTING_KEY,
+    MODIFIED_AT,
+    ORDER,
     STATE_SK,
+    TOMBSTONE_KIND,
     Item,
     StoredCart,
     cart_key,
     cart_pk,
     changed_attributes,
     due_shard,
+    history_value,
+    is_tombstone,
+    listing_attributes,
+    listing_key,
     state_attributes,
     stored_cart_from_item,
+    tombstone_item,
     update_expression,
 )
+from cartwatch.domain.history import Transition, append
 from cartwatch.domain.lifecycle import CartState, CartStatus, next_due_at
-from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.stages import CART_LIFETIME_SECONDS, StageSchedule
 from cartwatch.resources import DUE_INDEX, PENDING_EVENT_ATTRIBUTE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 CartRef = tuple[str, str]  # (store_hash, cart_id)
+Loaded = tuple[StoredCart, Item]  # a cart as stored, and its raw item
 
 _BATCH_GET_LIMIT = 100
 
@@ -69,6 +82,15 @@ class Conflict:
     current: tuple[StoredCart, Item] | None
 
 
+@dataclass(frozen=True)
+class Erased:
+    """An erased cart's tombstone: webhooks for it are refused until ``expires_at``."""
+
+    store_hash: str
+    cart_id: str
+    expires_at: int
+
+
 @dataclass
 class DueEntry:
     """One due-index entry, with the attributes the index projects."""
@@ -96,9 +118,18 @@ class Usage:
 
 class CartRepository:
     def __init__(
-        self, client: DynamoDBClient, table_name: str, *, due_shards: int, closed_retention_days: int
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        due_shards: int,
+        closed_retention_days: int,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._client = client
+        # Stamps ``modified_at``: the listing's order is when cartwatch recorded a transition,
+        # so a cart that changes while a client pages lands above the client's cursor.
+        self._clock = clock
         self._table = table_name
         self.due_shards = due_shards
         self._retention_seconds = closed_retention_days * 86400
@@ -106,10 +137,10 @@ class CartRepository:
 
     # --- reads ----------------------------------------------------------------------------
 
-    def load_many(self, refs: Iterable[CartRef]) -> dict[CartRef, tuple[StoredCart, Item]]:
+    def load_many(self, refs: Iterable[CartRef]) -> dict[CartRef, Loaded | Erased]:
         """Strongly consistent reads of many carts (BatchGetItem, 100 keys a call)."""
         unique = list(dict.fromkeys(refs))
-        found: dict[CartRef, tuple[StoredCart, Item]] = {}
+        found: dict[CartRef, Loaded | Erased] = {}
         for start in range(0, len(unique), _BATCH_GET_LIMIT):
             keys: list[Item] = [
                 cart_key(store, cart) for store, cart in unique[start : start + _BATCH_GET_LIMIT]
@@ -120,12 +151,12 @@ class CartRepository:
                 self.usage.reads += 1
                 for item in response.get("Responses", {}).get(self._table, []):
                     self.usage.items_read += 1
-                    stored = stored_cart_from_item(item)
-                    found[(stored.state.store_hash, stored.state.cart_id)] = (stored, item)
+                    loaded = _loaded(item)
+                    found[(item["store_hash"]["S"], item["cart_id"]["S"])] = loaded
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def load(self, store_hash: str, cart_id: str) -> tuple[StoredCart, Item] | None:
+    def load(self, store_hash: str, cart_id: str) -> Loaded | Erased | None:
         response = self._client.get_item(
             TableName=self._table, Key=cart_key(store_hash, cart_id), ConsistentRead=True
         )
@@ -134,7 +165,7 @@ class CartRepository:
         if not item:
             return None
         self.usage.items_read += 1
-        return stored_cart_from_item(item), item
+        return _loaded(item)
 
     def due_entries(self, shard: str, now: int, page_size: int = 200) -> Iterator[list[DueEntry]]:
         """Pages of due-index entries of one shard that are due at ``now``."""
@@ -172,11 +203,14 @@ class CartRepository:
         *,
         pending: PendingEvent | None = None,
         exact_due: bool = False,
+        transition: Transition | None = None,
     ) -> StoredCart | Conflict:
         """Write ``after`` if the stored cart is still ``before`` (by version).
 
         ``exact_due`` sets the due-index entry to the true next due time (sweeps); by
-        default an earlier stored entry is kept as a valid lower bound (webhooks).
+        default an earlier stored entry is kept as a valid lower bound (webhooks).  A
+        ``transition`` is appended to the cart's history and moves its listing entry, in
+        this same write; writes without one leave both alone.
         """
         stored_before = before[0] if before else None
         shard, due_at = self._due_fields(None if exact_due else stored_before, after, stages)
@@ -188,6 +222,8 @@ class CartRepository:
         attributes["due_at"] = {"N": str(due_at)} if due_at is not None else None
         attributes["expires_at"] = self._expiry(target)
         attributes[PENDING_EVENT_ATTRIBUTE] = {"S": pending.to_json()} if pending else None
+        if transition is not None:
+            attributes.update(_transition_attributes(stored_before, target, transition, self._clock()))
         if before is None:
             item = {name: value for name, value in attributes.items() if value is not None}
             item.update(cart_key(after.store_hash, after.cart_id))
@@ -213,12 +249,16 @@ class CartRepository:
         cutoff: int,
         due_at: int | None,
         pending: PendingEvent | None,
+        transition: Transition | None = None,
     ) -> StoredCart | Conflict:
         """Apply a sweep decided from the index alone.
 
         The index does not carry ``last_activity_at``; the condition does the re-check
         against the base item: the cart is still in the status and stage the index showed,
-        and has been idle since ``cutoff``.
+        has been idle since ``cutoff``, and was not suppressed.  The ``transition`` is
+        appended to the history (which only the writers holding the whole item trim) and
+        moves the listing entry: every abandoned cart is listed, an expiring one only if
+        it had been abandoned before.
         """
         to_set: Item = {"status": {"S": after.status.value}, "stage": {"N": str(after.stage)}}
         if after.stage > 0:
@@ -235,13 +275,21 @@ class CartRepository:
             to_set["due_at"] = {"N": str(due_at)}
         if pending:
             to_set[PENDING_EVENT_ATTRIBUTE] = {"S": pending.to_json()}
+        appended: dict[str, Transition] = {}
+        if transition is not None:
+            appended[HISTORY] = transition
+            if after.ever_abandoned or entry.abandoned_at is not None:
+                to_set[LISTING_KEY] = {"S": listing_key(entry.store_hash, after.status)}
+                to_set[MODIFIED_AT] = {"N": str(max(transition.at, int(self._clock())))}
         return self._update(
             entry.store_hash,
             entry.cart_id,
             to_set,
             to_remove,
-            condition="#st = :status AND #stage = :stage AND #last <= :cutoff",
-            names={"#st": "status", "#stage": "stage", "#last": "last_activity_at"},
+            condition=(
+                "#st = :status AND #stage = :stage AND #last <= :cutoff AND attribute_not_exists(#sup)"
+            ),
+            names={"#st": "status", "#stage": "stage", "#last": "last_activity_at", "#sup": "suppressed_at"},
             values={
                 ":status": {"S": entry.status.value},
                 ":stage": {"N": str(entry.stage)},
@@ -249,6 +297,7 @@ class CartRepository:
             },
             increment_version=True,
             keep_pending=pending is not None,
+            appended=appended,
         )
 
     def reschedule(self, stored: StoredCart, due_at: int | None) -> StoredCart | Conflict:
@@ -271,13 +320,15 @@ class CartRepository:
             values={":expected": {"N": str(stored.state.version)}},
         )
 
-    def record_snapshot(self, state: CartState, snapshot_json: str) -> bool:
-        """Keep the stage-1 snapshot for later stages, if the cart is still in that abandonment."""
-        result = self._update(
-            state.store_hash,
-            state.cart_id,
-            {"snapshot": {"S": snapshot_json}},
-            [],
+    def record_snapshot(self, state: CartState, snapshot_json: str, summary: Item | None = None) -> bool:
+        """Keep the stage-1 snapshot for later stages, if the cart is still in that abandonment.
+
+        ``summary`` (see ``cart_items.summary_attributes``) flattens the snapshot's customer
+        and total for the listing index's filters.
+        """
+        return self._record(
+            state,
+            {"snapshot": {"S": snapshot_json}, **(summary or {})},
             condition="#st = :abandoned AND #last = :last",
             names={"#st": "status", "#last": "last_activity_at"},
             values={
@@ -285,19 +336,68 @@ class CartRepository:
                 ":last": {"N": str(state.last_activity_at)},
             },
         )
-        return not isinstance(result, Conflict)
 
-    def close_gone(self, state: CartState, now: int) -> bool:
-        """BigCommerce no longer has the cart (404 at abandonment): close it, no event."""
+    def record_order(self, state: CartState, order_json: str, summary: Item) -> bool:
+        """Keep what the publisher learnt of a bought cart's order, and list the cart.
+
+        A cart bought without ever being abandoned enters the listing index here, with its
+        order value, rather than in the processor's conversion write: the ordinary webhook
+        path stays at its write units, and the one write records both.
+        """
+        if state.closed_at is None or state.status not in (CartStatus.CONVERTED, CartStatus.RECOVERED):
+            return False
+        return self._record(
+            state,
+            {
+                ORDER: {"S": order_json},
+                LISTING_KEY: {"S": listing_key(state.store_hash, state.status)},
+                **summary,
+            },
+            condition="#st = :status AND #closed = :closed",
+            names={"#st": "status", "#closed": "closed_at"},
+            values={":status": {"S": state.status.value}, ":closed": {"N": str(state.closed_at)}},
+            if_absent={MODIFIED_AT: {"N": str(max(state.closed_at, int(self._clock())))}},
+        )
+
+    def _record(
+        self,
+        state: CartState,
+        attributes: Item,
+        *,
+        condition: str,
+        names: dict[str, str],
+        values: Item,
+        if_absent: Item | None = None,
+    ) -> bool:
+        """Set what the publisher learnt (``None`` values are left out) if the cart is still as seen."""
+        to_set = {name: value for name, value in attributes.items() if value is not None}
         result = self._update(
             state.store_hash,
             state.cart_id,
-            {
-                "status": {"S": CartStatus.DELETED.value},
-                "stage": {"N": "0"},
-                "closed_at": {"N": str(now)},
-                "expires_at": {"N": str(now + self._retention_seconds)},
-            },
+            to_set,
+            [],
+            condition=condition,
+            names=names,
+            values=values,
+            if_absent=if_absent,
+        )
+        return not isinstance(result, Conflict)
+
+    def close_gone(self, state: CartState, now: int, transition: Transition | None = None) -> bool:
+        """BigCommerce no longer has the cart (404 at abandonment): close it, no event."""
+        to_set: Item = {
+            "status": {"S": CartStatus.DELETED.value},
+            "stage": {"N": "0"},
+            "closed_at": {"N": str(now)},
+            "expires_at": {"N": str(now + self._retention_seconds)},
+        }
+        if state.ever_abandoned:
+            to_set[LISTING_KEY] = {"S": listing_key(state.store_hash, CartStatus.DELETED)}
+            to_set[MODIFIED_AT] = {"N": str(max(now, int(self._clock())))}
+        result = self._update(
+            state.store_hash,
+            state.cart_id,
+            to_set,
             ["due_shard", "due_at"],
             condition="#st IN (:active, :abandoned) AND #last = :last",
             names={"#st": "status", "#last": "last_activity_at"},
@@ -307,8 +407,52 @@ class CartRepository:
                 ":last": {"N": str(state.last_activity_at)},
             },
             increment_version=True,
+            appended={HISTORY: transition} if transition else None,
         )
         return not isinstance(result, Conflict)
+
+    def erase(self, store_hash: str, cart_id: str, now: int) -> bool:
+        """Replace a cart by its tombstone (GDPR erasure); False when there is no such cart.
+
+        One conditional put: the snapshot (customer, email, address), the history and every
+        index entry go at once.  The tombstone outlives BigCommerce's own cart lifetime so
+        that webhooks still arriving for the cart are recognized (see ``extend_tombstone``).
+        """
+        from botocore.exceptions import ClientError
+
+        item = tombstone_item(store_hash, cart_id, erased_at=now, expires_at=now + CART_LIFETIME_SECONDS)
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_exists(#st)",
+                ExpressionAttributeNames={"#st": "status"},
+            )
+        except ClientError as error:
+            if _is_condition_failure(error):
+                return False
+            raise
+        self.usage.writes += 1
+        return True
+
+    def extend_tombstone(self, erased: Erased, expires_at: int) -> None:
+        """Keep refusing an erased cart's webhooks while BigCommerce may still send them."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=cart_key(erased.store_hash, erased.cart_id),
+                UpdateExpression="SET #exp = :exp",
+                ConditionExpression="#kind = :erased AND #exp < :exp",
+                ExpressionAttributeNames={"#exp": "expires_at", "#kind": "kind"},
+                ExpressionAttributeValues={":exp": {"N": str(expires_at)}, ":erased": {"S": TOMBSTONE_KIND}},
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+            return
+        self.usage.writes += 1
 
     def delete_store_carts(self, store_hash: str) -> int:
         """Erase every item of a store's carts (uninstall / removal); returns items deleted.
@@ -361,9 +505,14 @@ class CartRepository:
         return shard, true_due
 
     def _expiry(self, state: CartState) -> Item | None:
-        if state.closed_at is None:
-            return None
-        return {"N": str(state.closed_at + self._retention_seconds)}
+        if state.closed_at is not None and not state.status.is_open:
+            return {"N": str(state.closed_at + self._retention_seconds)}
+        if state.suppressed:
+            # Out of the due index, a suppressed cart never expires through a sweep: TTL
+            # retires it when BigCommerce would have, plus the usual retention.
+            expiry = state.last_activity_at + CART_LIFETIME_SECONDS + self._retention_seconds
+            return {"N": str(expiry)}
+        return None
 
     def _put_new(self, item: Item) -> StoredCart | Conflict:
         from botocore.exceptions import ClientError
@@ -394,6 +543,8 @@ class CartRepository:
         increment_version: bool = False,
         keep_pending: bool = False,
         before_item: Item | None = None,
+        appended: dict[str, Transition] | None = None,
+        if_absent: Item | None = None,
     ) -> StoredCart | Conflict:
         from botocore.exceptions import ClientError
 
@@ -403,6 +554,19 @@ class CartRepository:
             # stream never shows it twice.
             remove.append(PENDING_EVENT_ATTRIBUTE)
         expression, expr_names, expr_values = update_expression(to_set, sorted(set(remove)))
+        extra_sets: list[str] = []
+        for index, (name, entry) in enumerate(sorted((appended or {}).items())):
+            # The whole history is not at hand: append, and leave trimming to a full write.
+            expr_names[f"#a{index}"] = name
+            expr_values[f":a{index}"] = history_value((entry,))
+            expr_values[":nothing"] = {"L": []}
+            extra_sets.append(f"#a{index} = list_append(if_not_exists(#a{index}, :nothing), :a{index})")
+        for index, (name, value) in enumerate(sorted((if_absent or {}).items())):
+            expr_names[f"#i{index}"] = name
+            expr_values[f":i{index}"] = value
+            extra_sets.append(f"#i{index} = if_not_exists(#i{index}, :i{index})")
+        if extra_sets:
+            expression = _add_sets(expression, extra_sets)
         if increment_version:
             expression = (expression + " ADD #ver :one").strip()
             expr_names["#ver"] = "version"
@@ -425,7 +589,7 @@ class CartRepository:
                 raise
             self.usage.conflicts += 1
             old: Item | None = error.response.get("Item")  # type: ignore[assignment]
-            if old and "store_hash" in old:
+            if old and "status" in old and not is_tombstone(old):
                 return Conflict(current=(stored_cart_from_item(old), old))
             return Conflict(current=None)
         self.usage.writes += 1
@@ -436,6 +600,36 @@ class CartRepository:
 
 def replace_version(state: CartState, version: int) -> CartState:
     return replace(state, version=version)
+
+
+def _loaded(item: Item) -> Loaded | Erased:
+    if is_tombstone(item):
+        return Erased(item["store_hash"]["S"], item["cart_id"]["S"], int(item["expires_at"]["N"]))
+    return stored_cart_from_item(item), item
+
+
+def _transition_attributes(
+    before: StoredCart | None, after: CartState, transition: Transition, now: float
+) -> Item:
+    """History and listing attributes of a write that makes ``transition`` (whole item at hand)."""
+    history = append(before.history if before else (), transition)
+    # When this write happens, and never earlier than any transition so far: ``modified_at``
+    # bounds creation and abandonment times from above (the listing's key range relies on it).
+    previous = before.modified_at if before is not None and before.modified_at is not None else 0
+    modified_at = max(previous, transition.at, int(now))
+    order_recorded = before.order_recorded if before is not None else False
+    return {
+        HISTORY: history_value(history),
+        **listing_attributes(after, modified_at, order_recorded=order_recorded),
+    }
+
+
+def _add_sets(expression: str, parts: list[str]) -> str:
+    if expression.startswith("SET "):
+        head, _, rest = expression.partition(" REMOVE ")
+        combined = f"{head}, {', '.join(parts)}"
+        return f"{combined} REMOVE {rest}" if rest else combined
+    return f"SET {', '.join(parts)} {expression}".strip()
 
 
 def _due_entry(item: Item) -> DueEntry:
@@ -456,4 +650,14 @@ def _is_condition_failure(error: Exception) -> bool:
     return bool(response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
 
-__all__ = ["STATE_SK", "CartRef", "CartRepository", "Conflict", "DueEntry", "PendingEvent", "cart_pk"]
+__all__ = [
+    "STATE_SK",
+    "CartRef",
+    "CartRepository",
+    "Conflict",
+    "DueEntry",
+    "Erased",
+    "Loaded",
+    "PendingEvent",
+    "cart_pk",
+]

@@ -29,7 +29,8 @@ def run_demo(
     from cartwatch.cli.simulate import LocalStore, run_simulation
 
     try:
-        access_token, client_secret = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+        # Hex, not urlsafe: a value starting with "-" would read as a flag on the command line.
+        access_token, client_secret = secrets.token_hex(24), secrets.token_hex(24)
         sandbox.add_store(DEMO_STORE, access_token=access_token, client_secret=client_secret)
         # Onboard it exactly as a user would: `cartwatch stores add … --local`.
         code = cartwatch(

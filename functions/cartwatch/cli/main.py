@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from cartwatch.adapters.store_registry import StoreRegistryUnavailable
-from cartwatch.cli import local, simulate, stores
+from cartwatch.cli import carts, local, simulate, stores
 from cartwatch.cli.errors import CliError, UsageError
 
-COMMAND_MODULES = (local, simulate, stores)
+COMMAND_MODULES = (local, simulate, stores, carts)
 _UNRECOGNIZED = "unrecognized arguments: "
 
 

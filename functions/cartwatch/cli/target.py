@@ -30,6 +30,7 @@ class Target:
     region: str | None = None
     aws_endpoint_url: str | None = None  # None: the real AWS endpoints
     local: bool = False
+    api_url: str | None = None  # the HTTP API's base URL (the query API's routes live under /v1)
 
     def client(self, service: str) -> Any:
         import boto3
@@ -43,7 +44,9 @@ class Target:
         return boto3.client(service, **options)  # type: ignore[call-overload]
 
 
-def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+def add_target_arguments(parser: argparse.ArgumentParser, *, store_options: bool = True) -> None:
+    """``--local``/``--info-file``/``--stack``; with ``store_options``, where store secrets and
+    the BigCommerce API are too."""
     group = parser.add_argument_group("target")
     group.add_argument("--local", action="store_true", help="talk to a running `cartwatch local`")
     group.add_argument(
@@ -53,6 +56,8 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"the info file `cartwatch local` wrote (default {DEFAULT_INFO_FILE})",
     )
     group.add_argument("--stack", default=DEFAULT_STACK, help=f"the deployed stack (default {DEFAULT_STACK})")
+    if not store_options:
+        return
     group.add_argument(
         "--ssm-prefix",
         default=None,
@@ -67,9 +72,9 @@ def add_target_arguments(parser: argparse.ArgumentParser) -> None:
 
 def resolve_target(args: argparse.Namespace) -> Target:
     target = _local(args.info_file) if args.local else _stack(args.stack)
-    if args.ssm_prefix:
+    if getattr(args, "ssm_prefix", None):
         target = replace(target, ssm_prefix=args.ssm_prefix.rstrip("/"))
-    if args.bigcommerce_api_url:
+    if getattr(args, "bigcommerce_api_url", None):
         target = replace(target, bigcommerce_api_url=args.bigcommerce_api_url.rstrip("/"))
     return target
 
@@ -88,6 +93,7 @@ def _local(path: Path) -> Target:
         region=info.region,
         aws_endpoint_url=info.aws_endpoint_url,
         local=True,
+        api_url=info.api_url.rstrip("/"),
     )
 
 
@@ -119,4 +125,5 @@ def _stack(name: str) -> Target:
         webhook_base_url=outputs["WebhookBaseUrl"].rstrip("/"),
         bigcommerce_api_url=DEFAULT_API_URL,
         region=cloudformation.meta.region_name,
+        api_url=outputs.get("ApiUrl", "").rstrip("/") or None,
     )

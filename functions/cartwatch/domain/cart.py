@@ -12,6 +12,7 @@ Nothing here does I/O; the builders are pure functions of BigCommerce's answers.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -58,6 +59,18 @@ Money = Annotated[
             "examples": ["25.50"],
         }
     ),
+]
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# A moment in UTC, serialized as RFC 3339 with seconds (what events and the query API say).
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(_rfc3339, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2025-08-05T15:38:14Z"]}),
 ]
 
 

@@ -21,11 +21,20 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field
 
-from cartwatch.domain.cart import CartSnapshot, Coupon, Customer, LineItem, OrderSummary, RecoveryLink, Totals
+from cartwatch.domain.cart import (
+    CartSnapshot,
+    Coupon,
+    Customer,
+    LineItem,
+    OrderSummary,
+    RecoveryLink,
+    Timestamp,
+    Totals,
+)
 from cartwatch.domain.lifecycle import CartState, CartStatus
 
 ABANDONED = "cartwatch.cart.abandoned"
@@ -42,17 +51,6 @@ _EVENT_ID_NAMESPACE = uuid.UUID("6f1f0b4e-3c1a-5d7e-9a51-0c2a7d8e4b10")
 
 def dataschema_for(event_type: str) -> str:
     return f"urn:cartwatch:schema:{event_type}:{SCHEMA_VERSION}"
-
-
-def _rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-Timestamp = Annotated[
-    datetime,
-    PlainSerializer(_rfc3339, return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time", "examples": ["2025-08-05T15:38:14Z"]}),
-]
 
 
 def _at(epoch_seconds: int) -> datetime:

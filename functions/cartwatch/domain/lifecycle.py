@@ -80,12 +80,18 @@ class CartState:
     closed_at: int | None = None
     # False while only non-activity events (an abandoned hint, a deletion) were seen.
     activity_seen: bool = True
+    # When a merchant stopped the reminders (``POST …/suppress``); webhooks never change it.
+    suppressed_at: int | None = None
     # Optimistic-concurrency counter of the stored item; not part of the lifecycle.
     version: int = 0
 
     @property
     def ever_abandoned(self) -> bool:
         return self.last_abandoned_stage > 0
+
+    @property
+    def suppressed(self) -> bool:
+        return self.suppressed_at is not None
 
     def lifecycle_view(self) -> CartState:
         """The state without its storage counter, for comparing outcomes."""
@@ -264,9 +270,24 @@ def _conversion(before: CartState | None, after: CartState) -> Conversion | None
 # --- scheduling --------------------------------------------------------------------------
 
 
+def suppress(state: CartState, now: int) -> CartState:
+    """No further abandonment stages for this cart (the shopper was reached another way).
+
+    Permanent for the cart: later activity still reopens it, conversions still close it,
+    but the sweeper never announces a stage for it again.
+    """
+    if state.suppressed:
+        return state
+    return replace(state, suppressed_at=now)
+
+
 def next_due_at(state: CartState, stages: StageSchedule) -> int | None:
-    """When this cart next needs the sweeper: its next stage, or its expiry; None if closed."""
-    if not state.status.is_open:
+    """When this cart next needs the sweeper: its next stage, or its expiry.
+
+    None when it never will: closed, or suppressed (a suppressed cart leaves the due index;
+    DynamoDB's TTL retires it, see ``CartRepository``).
+    """
+    if not state.status.is_open or state.suppressed:
         return None
     if state.stage < stages.count:
         return state.last_activity_at + stages.delay(state.stage + 1)
@@ -293,7 +314,7 @@ def sweep(state: CartState, now: int, stages: StageSchedule) -> SweepDecision:
     When the sweeper fell behind and several stages are already due, only the highest is
     announced: a shopper should never get three reminders in one minute.
     """
-    if not state.status.is_open:
+    if not state.status.is_open or state.suppressed:
         return SweepDecision(SweepAction.DROP, state)
     idle = now - state.last_activity_at
     if idle >= CART_LIFETIME_SECONDS:

@@ -1,7 +1,10 @@
 """A loopback HTTP front door that plays API Gateway for `cartwatch local` and tests.
 
 It turns each request into an HTTP API (payload 2.0) event, calls the same Lambda
-handler the stack deploys, and writes back the handler's response.
+handler the stack deploys, and writes back the handler's response.  The query API's
+routes (``cartwatch.resources.QUERY_ROUTES``) are IAM-authorized in AWS; here the gateway
+verifies their SigV4 signature against the local credentials first (403 otherwise) and
+passes the caller on as ``requestContext.authorizer.iam``, as API Gateway does.
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
+
+from cartwatch.local.sigv4 import SignatureRejected, SignedRequest, SigV4Verifier
+from cartwatch.resources import QUERY_API_PREFIX, QUERY_ROUTES
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +29,16 @@ Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 _WEBHOOK_ROUTE = re.compile(r"^/webhooks/bigcommerce/(?P<store_hash>[^/]+)/?$")
 # API Gateway's own limit on a request body is 10 MB; anything larger never reaches a Lambda.
 _MAX_BODY = 10 * 1024 * 1024
+
+
+def route_pattern(template: str) -> re.Pattern[str]:
+    """``/v1/stores/{store_hash}/carts`` -> a regex with one named group per path parameter."""
+    parts = re.split(r"\{(\w+)\}", template)
+    regex = "".join(re.escape(part) if i % 2 == 0 else f"(?P<{part}>[^/]+)" for i, part in enumerate(parts))
+    return re.compile(f"^{regex}$")
+
+
+_QUERY_ROUTES = [(method, template, route_pattern(template)) for method, template in QUERY_ROUTES]
 
 
 class _LambdaContext:
@@ -42,6 +59,8 @@ class LocalGateway:
         *,
         port: int = 0,
         on_delivery: Callable[[str, str, int], None] | None = None,
+        query_api: Handler | None = None,
+        verifier: SigV4Verifier | None = None,
     ) -> None:
         gateway = self
 
@@ -49,11 +68,25 @@ class LocalGateway:
             def do_POST(self) -> None:
                 gateway._handle(self)
 
+            def do_GET(self) -> None:
+                gateway._handle(self)
+
+            def do_DELETE(self) -> None:
+                gateway._handle(self)
+
+            def __getattr__(self, name: str) -> Any:
+                # Any other method meets no route: API Gateway's 404, not http.server's 501.
+                if name.startswith("do_"):
+                    return lambda: gateway._handle(self)
+                raise AttributeError(name)
+
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
         self._receiver = receiver
         self._on_delivery = on_delivery
+        self._query_api = query_api
+        self._verifier = verifier
         self._server = ThreadingHTTPServer(("127.0.0.1", port), RequestHandler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -76,7 +109,10 @@ class LocalGateway:
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         path = request.path.split("?", 1)[0]
-        match = _WEBHOOK_ROUTE.match(path)
+        if path.startswith(QUERY_API_PREFIX + "/") and self._query_api is not None:
+            self._handle_query(request, path)
+            return
+        match = _WEBHOOK_ROUTE.match(path) if request.command == "POST" else None
         if match is None:
             self._reply(request, {"statusCode": 404, "body": '{"message":"Not Found"}'})
             return
@@ -101,15 +137,58 @@ class LocalGateway:
             "body": text,
             "isBase64Encoded": encoded,
         }
-        try:
-            response = self._receiver(event, _LambdaContext())
-        except Exception:  # a crashed Lambda is a 500 at API Gateway, not a dead server
-            logger.exception("the receiver failed")
-            # What API Gateway answers when the integration fails.
-            response = {"statusCode": 500, "body": '{"message":"Internal Server Error"}'}
+        response = _invoke(self._receiver, event, "the receiver")
         if self._on_delivery:
             self._on_delivery(match.group("store_hash"), _scope(body), int(response.get("statusCode", 500)))
         self._reply(request, response)
+
+    def _handle_query(self, request: BaseHTTPRequestHandler, path: str) -> None:
+        if self._query_api is None or self._verifier is None:
+            raise RuntimeError("the local query API needs a handler and a SigV4 verifier")
+        route = _match_route(request.command, path)
+        if route is None:
+            # API Gateway answers an unknown route before any authorization.
+            self._reply(request, {"statusCode": 404, "body": '{"message":"Not Found"}'})
+            return
+        template, parameters = route
+        length = int(request.headers.get("Content-Length") or 0)
+        body = request.rfile.read(min(length, _MAX_BODY))
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        signed = SignedRequest(
+            method=request.command,
+            url=f"http://{headers.get('host', '127.0.0.1')}{request.path}",
+            headers=headers,
+            body=body,
+        )
+        try:
+            caller = self._verifier.verify(signed)
+        except SignatureRejected as rejection:
+            self._reply(request, {"statusCode": 403, "body": json.dumps({"message": str(rejection)})})
+            return
+        raw_query = request.path.partition("?")[2]
+        query: dict[str, list[str]] = {}
+        for name, value in parse_qsl(raw_query, keep_blank_values=True):
+            query.setdefault(name, []).append(value)
+        route_key = f"{request.command} {template}"
+        event = {
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": path,
+            "rawQueryString": raw_query,
+            # HTTP APIs join a repeated query parameter's values with commas.
+            "queryStringParameters": {name: ",".join(values) for name, values in query.items()} or None,
+            "headers": headers,
+            "pathParameters": parameters or None,
+            "requestContext": {
+                "http": {"method": request.command, "path": path, "sourceIp": request.client_address[0]},
+                "routeKey": route_key,
+                "stage": "$default",
+                "authorizer": {"iam": {"accessKey": caller.access_key, "userArn": caller.user_arn}},
+            },
+            "body": body.decode("utf-8", errors="replace") if body else None,
+            "isBase64Encoded": False,
+        }
+        self._reply(request, _invoke(self._query_api, event, "the query API"))
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, response: dict[str, Any]) -> None:
@@ -129,3 +208,20 @@ def _scope(body: bytes) -> str:
     except (ValueError, AttributeError):
         return "?"
     return scope if isinstance(scope, str) else "?"
+
+
+def _invoke(handler: Handler, event: dict[str, Any], name: str) -> dict[str, Any]:
+    try:
+        return handler(event, _LambdaContext())
+    except Exception:  # a crashed Lambda is a 500 at API Gateway, not a dead server
+        logger.exception("%s failed", name)
+        # What API Gateway answers when the integration fails.
+        return {"statusCode": 500, "body": '{"message":"Internal Server Error"}'}
+
+
+def _match_route(method: str, path: str) -> tuple[str, dict[str, str]] | None:
+    for route_method, template, pattern in _QUERY_ROUTES:
+        found = pattern.match(path)
+        if found and route_method == method:
+            return template, found.groupdict()
+    return None

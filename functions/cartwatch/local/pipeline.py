@@ -19,7 +19,9 @@ from typing import Any
 import boto3
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient
+from cartwatch.adapters.cart_listing import CartListingIndex
 from cartwatch.adapters.cart_repository import CartRepository
+from cartwatch.adapters.cursor_key import cursor_key_parameter, load_cursor_key
 from cartwatch.adapters.event_publisher import SnsEventPublisher
 from cartwatch.adapters.store_registry import StoreDirectory, StorePurge, StoreSecrets
 from cartwatch.domain.events import CloudEvent
@@ -27,11 +29,16 @@ from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.handlers import processor as processor_handler
 from cartwatch.handlers import publisher as publisher_handler
+from cartwatch.handlers import query_api as query_api_handler
 from cartwatch.handlers import receiver as receiver_handler
 from cartwatch.handlers import sweeper as sweeper_handler
 from cartwatch.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
 from cartwatch.local.gateway import LocalGateway
+from cartwatch.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 from cartwatch.local.provision import ProvisionedResources, provision
+from cartwatch.local.sigv4 import SigV4Verifier
+from cartwatch.service.cart_queries import CartQueries
+from cartwatch.service.cursors import CursorCodec
 from cartwatch.service.processing import CartProcessor
 from cartwatch.service.publishing import OutboxRelay
 from cartwatch.service.sweeping import AbandonmentSweep
@@ -122,7 +129,14 @@ class LocalPipeline:
             self.resources.stream_arn,
             lambda event: publisher_handler.handler(event, _Context("publisher"), relay=self.relay),
         )
-        self.gateway = LocalGateway(self._receive, port=gateway_port, on_delivery=observer.delivery)
+        self.queries = self._cart_queries(dynamodb, default_stages)
+        self.gateway = LocalGateway(
+            self._receive,
+            port=gateway_port,
+            on_delivery=observer.delivery,
+            query_api=lambda event, context: query_api_handler.handler(event, context, queries=self.queries),
+            verifier=SigV4Verifier(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, region),
+        )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._work_lock = threading.Lock()
@@ -131,6 +145,14 @@ class LocalPipeline:
         return self.session.client(service, endpoint_url=self.resources.endpoint_url)  # type: ignore[call-overload]
 
     # --- the parts -------------------------------------------------------------------------
+
+    def _cart_queries(self, dynamodb: Any, default_stages: StageSchedule) -> CartQueries:
+        key = load_cursor_key(self.client("ssm"), cursor_key_parameter(self.ssm_prefix))
+        # Its own store cache: the query API is its own function in AWS.
+        stores = StoreDirectory(dynamodb, self.resources.table_name, default_stages, cache_seconds=1)
+        return CartQueries(
+            self.repository, CartListingIndex(dynamodb, self.resources.table_name), stores, CursorCodec(key)
+        )
 
     def _receive(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         sqs = self.client("sqs")

@@ -5,6 +5,10 @@ fails alone), group the cart webhooks by cart, fold each cart's webhooks into it
 state with the pure lifecycle, and write each changed cart once, guarded by its version.
 A lost race re-reads and re-applies (the fold is order-independent, so re-applying is
 always right).  Duplicates and stale events cost no write at all.
+
+An erased cart's tombstone is honoured: its webhooks are dropped (outcome ``erased``), so a
+cart a merchant erased is never recreated with personal data; the tombstone's TTL is
+stretched while BigCommerce keeps the cart alive.
 """
 
 from __future__ import annotations
@@ -15,10 +19,18 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from cartwatch.adapters.cart_items import Item, StoredCart
-from cartwatch.adapters.cart_repository import CartRef, CartRepository, Conflict, PendingEvent
+from cartwatch.adapters.cart_repository import (
+    CartRef,
+    CartRepository,
+    Conflict,
+    Erased,
+    Loaded,
+    PendingEvent,
+)
 from cartwatch.adapters.store_registry import StoreDirectory
+from cartwatch.domain.history import webhook_transition
 from cartwatch.domain.lifecycle import WebhookResult, apply_webhooks
+from cartwatch.domain.stages import CART_LIFETIME_SECONDS
 from cartwatch.domain.webhooks import (
     AppUninstalled,
     CartWebhook,
@@ -35,6 +47,9 @@ EVENT_RECOVERED = "cartwatch.cart.recovered"
 EVENT_ABANDONED = "cartwatch.cart.abandoned"
 
 _MAX_ATTEMPTS = 4
+# A tombstone's TTL is pushed out only when a webhook would extend it by more than this,
+# so an erased cart still in use costs at most one write a day.
+_TOMBSTONE_SLACK_SECONDS = 86400
 
 
 class PoisonMessage(ValueError):
@@ -115,16 +130,23 @@ class CartProcessor:
         self,
         ref: CartRef,
         events: list[CartWebhook],
-        stored: tuple[StoredCart, Item] | None,
+        stored: Loaded | Erased | None,
         report: BatchReport,
     ) -> None:
         for _attempt in range(_MAX_ATTEMPTS):
+            if isinstance(stored, Erased):
+                self._refuse_erased(stored, events, report)
+                return
             result = apply_webhooks(stored[0].state if stored else None, events)
             if not result.changed:
                 break
             pending = _pending_for(result)
             saved = self._repository.save(
-                stored, result.after, self._stores.stages_for(ref[0]), pending=pending
+                stored,
+                result.after,
+                self._stores.stages_for(ref[0]),
+                pending=pending,
+                transition=webhook_transition(result, events),
             )
             if not isinstance(saved, Conflict):
                 report.carts_written += 1
@@ -138,6 +160,12 @@ class CartProcessor:
             raise CartContention(f"cart {ref[1]} kept changing during processing; SQS will retry it")
         for _key, outcome in result.outcomes:
             report.outcomes[outcome.value] += 1
+
+    def _refuse_erased(self, erased: Erased, events: list[CartWebhook], report: BatchReport) -> None:
+        report.outcomes["erased"] += len(events)
+        keep_until = max(event.occurred_at for event in events) + CART_LIFETIME_SECONDS
+        if keep_until > erased.expires_at + _TOMBSTONE_SLACK_SECONDS:
+            self._repository.extend_tombstone(erased, keep_until)
 
 
 class CartContention(RuntimeError):

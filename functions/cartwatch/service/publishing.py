@@ -6,6 +6,11 @@ new image here at least once.  The relay enriches lazily — BigCommerce is call
 for a stage-1 abandonment (cart, customer, consent) and for a conversion (order value) —
 builds the CloudEvent with its deterministic id, and publishes in SNS batches.  Records
 whose publish failed are reported back so exactly those are retried, with the same ids.
+
+After a publish the relay keeps what it learnt on the cart, in one conditional write each:
+the stage-1 snapshot (for later stages, and the listing's customer and total filters) and
+a bought cart's order (its value for the listing and the stats — and, for a cart bought
+without being abandoned, its entry in the listing index).
 """
 
 from __future__ import annotations
@@ -18,18 +23,22 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient, BigCommerceError, BigCommerceUnavailable
-from cartwatch.adapters.cart_items import Item, StoredCart, stored_cart_from_item
+from cartwatch.adapters.cart_items import Item, StoredCart, stored_cart_from_item, summary_attributes
 from cartwatch.adapters.cart_repository import CartRepository, PendingEvent
 from cartwatch.adapters.event_publisher import OutgoingMessage, SnsEventPublisher
 from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
 from cartwatch.domain.cart import CartSnapshot, OrderSummary
 from cartwatch.domain.events import (
+    CartConverted,
+    CartRecovered,
     CloudEvent,
     abandoned_event,
     converted_event,
     recovered_event,
     sns_attributes,
 )
+from cartwatch.domain.history import gone
+from cartwatch.domain.listing import normalize_email
 from cartwatch.resources import PENDING_EVENT_ATTRIBUTE
 from cartwatch.service.enrichment import fetch_order_summary, snapshot_abandoned_cart
 from cartwatch.service.processing import EVENT_ABANDONED, EVENT_CONVERTED, EVENT_RECOVERED
@@ -109,7 +118,16 @@ class OutboxRelay:
                 self._on_published(ready.event)
             if ready.new_snapshot is not None:
                 # Later stages reuse this snapshot instead of calling BigCommerce again.
-                self._repository.record_snapshot(ready.state.state, ready.new_snapshot.model_dump_json())
+                self._repository.record_snapshot(
+                    ready.state.state,
+                    ready.new_snapshot.model_dump_json(),
+                    snapshot_summary(ready.new_snapshot),
+                )
+            if isinstance(ready.event, CartRecovered | CartConverted):
+                order = ready.event.data.order
+                self._repository.record_order(
+                    ready.state.state, order.model_dump_json(), order_summary(order)
+                )
         report.failed = sum(1 for error in errors if error is not None)
         return errors, report
 
@@ -137,7 +155,8 @@ class OutboxRelay:
                 if snapshot is None:
                     # BigCommerce no longer has the cart: it was bought or deleted and the
                     # webhook has not reached us yet.  No event; close the cart.
-                    self._repository.close_gone(state, int(self._clock()))
+                    now = int(self._clock())
+                    self._repository.close_gone(state, now, gone(state, now))
                     report.dropped_cart_gone += 1
                     return None
                 new_snapshot = snapshot
@@ -194,6 +213,24 @@ class OutboxRelay:
 
 class PublishFailed(RuntimeError):
     """SNS refused an event; the stream retries its record."""
+
+
+def snapshot_summary(snapshot: CartSnapshot) -> Item:
+    """The snapshot's customer and total, flattened for the listing index's filters."""
+    customer = snapshot.customer
+    return summary_attributes(
+        customer.id,
+        normalize_email(customer.email) if customer.email else None,
+        snapshot.totals.cart_amount,
+        snapshot.currency or None,
+    )
+
+
+def order_summary(order: OrderSummary) -> Item:
+    """A bought cart's value is its order's, where BigCommerce told us."""
+    if order.total is None:
+        return {}
+    return summary_attributes(None, None, order.total, order.currency)
 
 
 def _snapshot(stored: StoredCart) -> CartSnapshot | None:

@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from cartwatch.adapters.cart_items import Item, StoredCart
-from cartwatch.adapters.cart_repository import CartRepository, Conflict, DueEntry, PendingEvent
+from cartwatch.adapters.cart_repository import CartRepository, Conflict, DueEntry, Erased, PendingEvent
 from cartwatch.adapters.store_registry import StoreDirectory
+from cartwatch.domain.history import sweep_transition
 from cartwatch.domain.lifecycle import CartState, SweepAction, SweepDecision, next_due_at, sweep
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS, StageSchedule
 from cartwatch.service.processing import EVENT_ABANDONED
@@ -93,6 +94,7 @@ class AbandonmentSweep:
                 cutoff=cutoff,
                 due_at=next_due_at(decision.after, stages),
                 pending=_pending(decision, stages, now),
+                transition=sweep_transition(decision, now, idle_known=False),
             )
             if not isinstance(result, Conflict):
                 self._done(decision, report)
@@ -103,7 +105,8 @@ class AbandonmentSweep:
             current = None
         # The index view was stale or incomplete: decide again from the stored item.
         if current is None:
-            current = self._repository.load(entry.store_hash, entry.cart_id)
+            loaded = self._repository.load(entry.store_hash, entry.cart_id)
+            current = None if isinstance(loaded, Erased) else loaded
         if current is not None:
             self._sweep_stored(current, now, stages, report)
 
@@ -118,7 +121,12 @@ class AbandonmentSweep:
                 report.rescheduled += 1
             return
         result = self._repository.save(
-            current, decision.after, stages, pending=_pending(decision, stages, now), exact_due=True
+            current,
+            decision.after,
+            stages,
+            pending=_pending(decision, stages, now),
+            exact_due=True,
+            transition=sweep_transition(decision, now, idle_known=True),
         )
         if isinstance(result, Conflict):
             # Changed again since we looked (a webhook, or another sweep won): it stays

@@ -1,0 +1,254 @@
+"""What the query API answers: listed carts, one cart's history, a store's stats.
+
+Pydantic models (their JSON Schemas are part of the committed OpenAPI document) and pure
+builders from what the table holds.  Money is an exact decimal string, times are RFC 3339
+UTC — as in the events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from cartwatch.domain.cart import (
+    CartSnapshot,
+    Coupon,
+    Customer,
+    LineItem,
+    Money,
+    OrderSummary,
+    RecoveryLink,
+    Timestamp,
+    Totals,
+)
+from cartwatch.domain.history import PublishedEvent, Transition
+from cartwatch.domain.lifecycle import CartState, CartStatus
+from cartwatch.domain.listing import ListedCart
+
+StatusName = Literal["active", "abandoned", "recovered", "converted", "deleted", "expired"]
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class CartSummary(_View):
+    """A listed cart: its lifecycle and what cartwatch captured when it was abandoned."""
+
+    store_hash: str
+    cart_id: str
+    status: StatusName
+    stage: int = Field(ge=0, description="Current abandonment stage (0 unless abandoned).")
+    stage_reached: int = Field(ge=0, description="Highest stage of the cart's latest abandonment.")
+    suppressed: bool
+    suppressed_at: Timestamp | None
+    created_at: Timestamp
+    modified_at: Timestamp = Field(description="Time of the cart's latest lifecycle transition.")
+    abandoned_at: Timestamp | None
+    closed_at: Timestamp | None
+    channel_id: int | None
+    order_id: int | None
+    currency: str | None
+    total: Money | None = Field(
+        description="Order total of a bought cart, else the cart total when abandoned."
+    )
+    customer: Customer | None
+    line_items: list[LineItem] | None
+    coupons: list[Coupon] | None
+    totals: Totals | None
+    recovery_link: RecoveryLink | None
+    order: OrderSummary | None
+
+
+class TransitionView(_View):
+    at: Timestamp
+    status: StatusName
+    stage: int = Field(ge=0)
+    cause: str = Field(
+        description="webhook:<scope suffix>, sweep, api:suppress, bigcommerce:gone, or created.",
+        examples=["webhook:converted"],
+    )
+
+
+class EventView(_View):
+    id: str = Field(
+        json_schema_extra={"format": "uuid"}, description="The CloudEvents id consumers received."
+    )
+    type: str
+    time: Timestamp
+    stage: int | None
+
+
+class CartDetail(CartSummary):
+    """One cart with its whole lifecycle history and the events published for it."""
+
+    last_activity_at: Timestamp
+    abandoned_token: str | None
+    history: list[TransitionView]
+    events: list[EventView]
+
+
+class CartPage(_View):
+    carts: list[CartSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+class Amount(_View):
+    currency: str
+    amount: Money
+
+
+class StatsFigure(_View):
+    count: int = Field(ge=0)
+    value: list[Amount] = Field(description="Summed per currency.")
+    without_value: int = Field(ge=0, description="Carts counted whose value cartwatch does not know.")
+
+
+class StoreStats(_View):
+    store_hash: str
+    from_: Timestamp = Field(alias="from", serialization_alias="from")
+    to: Timestamp
+    abandoned: StatsFigure = Field(description="Carts whose latest abandonment started in the range.")
+    recovered: StatsFigure = Field(description="Abandoned carts bought in the range.")
+    converted: StatsFigure = Field(description="Carts bought in the range without being abandoned.")
+    recovery_rate: float | None = Field(
+        ge=0, le=1, description="Of the carts abandoned in the range, the share recovered since."
+    )
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+
+class ErrorField(_View):
+    field: str = Field(description="Where the problem is, e.g. query.limit or path.store_hash.")
+    message: str
+
+
+class ErrorBody(_View):
+    error: str
+    fields: list[ErrorField] = []
+
+
+# --- builders ------------------------------------------------------------------------------
+
+
+def at(epoch_seconds: int) -> datetime:
+    return datetime.fromtimestamp(epoch_seconds, UTC)
+
+
+def _at_or_none(epoch_seconds: int | None) -> datetime | None:
+    return None if epoch_seconds is None else at(epoch_seconds)
+
+
+def summary_view(cart: ListedCart) -> CartSummary:
+    return CartSummary(**_summary_fields(cart))
+
+
+def _summary_fields(cart: ListedCart) -> dict[str, object]:
+    snapshot = CartSnapshot.model_validate_json(cart.snapshot_json) if cart.snapshot_json else None
+    order = OrderSummary.model_validate_json(cart.order_json) if cart.order_json else None
+    return {
+        "store_hash": cart.store_hash,
+        "cart_id": cart.cart_id,
+        "status": cart.status.value,
+        "stage": cart.stage,
+        "stage_reached": cart.stage_reached,
+        "suppressed": cart.suppressed_at is not None,
+        "suppressed_at": _at_or_none(cart.suppressed_at),
+        "created_at": at(cart.created_at),
+        "modified_at": at(cart.modified_at),
+        "abandoned_at": _at_or_none(cart.abandoned_at),
+        "closed_at": _at_or_none(cart.closed_at),
+        "channel_id": cart.channel_id
+        if cart.channel_id is not None
+        else (snapshot.channel_id if snapshot else None),
+        "order_id": cart.order_id,
+        "currency": cart.currency,
+        "total": cart.total,
+        "customer": snapshot.customer if snapshot else None,
+        "line_items": snapshot.line_items if snapshot else None,
+        "coupons": snapshot.coupons if snapshot else None,
+        "totals": snapshot.totals if snapshot else None,
+        "recovery_link": snapshot.recovery_link if snapshot else None,
+        "order": order,
+    }
+
+
+def detail_view(
+    cart: ListedCart,
+    state: CartState,
+    history: Sequence[Transition],
+    events: Sequence[PublishedEvent],
+) -> CartDetail:
+    created = TransitionView(at=at(state.cart_created_at), status="active", stage=0, cause="created")
+    return CartDetail(
+        **_summary_fields(cart),
+        last_activity_at=at(state.last_activity_at),
+        abandoned_token=state.abandoned_token,
+        history=[
+            created,
+            *(
+                TransitionView(at=at(t.at), status=t.status.value, stage=t.stage, cause=t.cause)
+                for t in history
+            ),
+        ],
+        events=[EventView(id=e.id, type=e.type, time=at(e.at), stage=e.stage) for e in events],
+    )
+
+
+def store_stats(store_hash: str, start: int, end: int, carts: Iterable[ListedCart]) -> StoreStats:
+    """Counts and values of a store's carts over ``[start, end]`` (epoch seconds)."""
+    abandoned, recovered, converted = _Tally(), _Tally(), _Tally()
+    cohort_recovered = 0
+    for cart in carts:
+        if cart.abandoned_at is not None and start <= cart.abandoned_at <= end:
+            abandoned.add(*_abandoned_value(cart))
+            cohort_recovered += cart.status is CartStatus.RECOVERED
+        if cart.closed_at is not None and start <= cart.closed_at <= end:
+            if cart.status is CartStatus.RECOVERED:
+                recovered.add(cart.currency, cart.total)
+            elif cart.status is CartStatus.CONVERTED:
+                converted.add(cart.currency, cart.total)
+    rate = cohort_recovered / abandoned.count if abandoned.count else None
+    return StoreStats(
+        store_hash=store_hash,
+        from_=at(start),
+        to=at(end),
+        abandoned=abandoned.figure(),
+        recovered=recovered.figure(),
+        converted=converted.figure(),
+        recovery_rate=rate,
+    )
+
+
+def _abandoned_value(cart: ListedCart) -> tuple[str | None, Decimal | None]:
+    # What was left in the cart when it was abandoned (a bought cart's total is its order's).
+    if cart.snapshot_json:
+        snapshot = CartSnapshot.model_validate_json(cart.snapshot_json)
+        return snapshot.currency or None, snapshot.totals.cart_amount
+    return cart.currency, cart.total
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.count = 0
+        self.without_value = 0
+        self.sums: dict[str, Decimal] = defaultdict(Decimal)
+
+    def add(self, currency: str | None, amount: Decimal | None) -> None:
+        self.count += 1
+        if currency is None or amount is None:
+            self.without_value += 1
+        else:
+            self.sums[currency] += amount
+
+    def figure(self) -> StatsFigure:
+        return StatsFigure(
+            count=self.count,
+            value=[Amount(currency=c, amount=a) for c, a in sorted(self.sums.items())],
+            without_value=self.without_value,
+        )

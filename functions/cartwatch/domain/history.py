@@ -1,0 +1,186 @@
+"""A cart's lifecycle history: each transition with its time and cause.
+
+The history lives on the cart item as a short list of compact entries, written by the same
+conditional write that makes the transition — so it costs no extra write, and ordinary
+activity (which makes no transition) never touches it.  Creation is not stored: it is the
+cart's ``cart_created_at``.  An entry reads ``<at>|<status>|<stage>|<cause>|<idle_since>``:
+
+* ``at`` — when the transition happened (the sweep's clock, the webhook's ``created_at``,
+  the API's clock);
+* ``status`` / ``stage`` — the cart's status and stage after it;
+* ``cause`` — ``webhook:<kind>``, ``sweep``, ``api:suppress`` or ``bigcommerce:gone``;
+* ``idle_since`` — the cart's ``last_activity_at`` just before the transition, where the
+  writer knew it (empty for the sweeper's index path: the due index does not project it).
+
+Event ids are deterministic (uuid5 of the stage and the idle period's ``last_activity_at``
+for abandonments, of the order for conversions), so the events published for a cart follow
+from its history and state (:func:`published_events`) — the publisher records nothing.
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from cartwatch.domain.lifecycle import (
+    CartState,
+    CartStatus,
+    SweepAction,
+    SweepDecision,
+    WebhookResult,
+    event_order,
+)
+from cartwatch.domain.webhooks import CartEventKind, CartWebhook
+
+# Enough for a cart abandoned, revived and abandoned again several times over; the writers
+# that hold the whole item keep the latest entries (see ``append``).
+HISTORY_LIMIT = 20
+
+SWEEP = "sweep"
+SUPPRESS = "api:suppress"
+GONE = "bigcommerce:gone"
+WEBHOOK_PREFIX = "webhook:"
+
+
+@dataclass(frozen=True)
+class Transition:
+    at: int
+    status: CartStatus
+    stage: int
+    cause: str
+    idle_since: int | None = None
+
+    def encode(self) -> str:
+        idle = "" if self.idle_since is None else str(self.idle_since)
+        return f"{self.at}|{self.status.value}|{self.stage}|{self.cause}|{idle}"
+
+    @classmethod
+    def decode(cls, text: str) -> Transition:
+        at, status, stage, cause, idle = text.split("|")
+        return cls(int(at), CartStatus(status), int(stage), cause, int(idle) if idle else None)
+
+
+@dataclass(frozen=True)
+class PublishedEvent:
+    """An event cartwatch publishes for a cart, with the id consumers receive."""
+
+    id: str
+    type: str
+    at: int
+    stage: int | None
+
+
+def append(history: Sequence[Transition], entry: Transition) -> tuple[Transition, ...]:
+    """The history with ``entry`` added, keeping the latest ``HISTORY_LIMIT`` entries."""
+    return (*history, entry)[-HISTORY_LIMIT:]
+
+
+def webhook_transition(result: WebhookResult, events: Iterable[CartWebhook]) -> Transition | None:
+    """The transition a batch of webhooks made, if any (a status change, or a new closed cart)."""
+    before, after = result.before, result.after
+    if before is None and after.status is CartStatus.ACTIVE:
+        return None  # creation: already recorded as ``cart_created_at``
+    if before is not None and before.status is after.status:
+        return None
+    cause_kind = _cause_kind(after.status, events)
+    at = (
+        after.closed_at
+        if after.closed_at is not None and not after.status.is_open
+        else after.last_activity_at
+    )
+    return Transition(
+        at=at,
+        status=after.status,
+        stage=after.stage,
+        cause=f"{WEBHOOK_PREFIX}{cause_kind.value}",
+        idle_since=before.last_activity_at if before is not None else None,
+    )
+
+
+def sweep_transition(decision: SweepDecision, now: int, *, idle_known: bool) -> Transition | None:
+    """The transition a sweep made: an abandonment stage or an expiry."""
+    if decision.action not in (SweepAction.ABANDON, SweepAction.EXPIRE):
+        return None
+    after = decision.after
+    return Transition(
+        at=now,
+        status=after.status,
+        stage=after.stage,
+        cause=SWEEP,
+        idle_since=after.last_activity_at if idle_known else None,
+    )
+
+
+def suppression(state: CartState, now: int) -> Transition:
+    return Transition(now, state.status, state.stage, SUPPRESS, state.last_activity_at)
+
+
+def gone(state: CartState, now: int) -> Transition:
+    """BigCommerce no longer had the cart when its stage-1 event was being enriched."""
+    return Transition(now, CartStatus.DELETED, 0, GONE, state.last_activity_at)
+
+
+def published_events(state: CartState, history: Sequence[Transition]) -> list[PublishedEvent]:
+    """The events published for this cart's recorded transitions, oldest first.
+
+    A stage-1 abandonment that BigCommerce answered with 404 closes the cart instead of
+    being published (``GONE`` follows it), so it has no event.
+    """
+    # The event models are heavy to import; only the query API needs ids, the writers do not.
+    from cartwatch.domain.events import ABANDONED, CONVERTED, RECOVERED, event_id
+
+    published: list[PublishedEvent] = []
+    for index, entry in enumerate(history):
+        if entry.cause != SWEEP or entry.status is not CartStatus.ABANDONED:
+            continue
+        following = history[index + 1] if index + 1 < len(history) else None
+        if entry.stage == 1 and following is not None and following.cause == GONE:
+            continue
+        idle = _idle_period_activity(state, history, index)
+        transition = f"stage={entry.stage};last_activity_at={idle}"
+        published.append(
+            PublishedEvent(
+                id=event_id(state.store_hash, ABANDONED, state.cart_id, transition),
+                type=ABANDONED,
+                at=entry.at,
+                stage=entry.stage,
+            )
+        )
+    if state.status in (CartStatus.CONVERTED, CartStatus.RECOVERED) and state.closed_at is not None:
+        event_type = RECOVERED if state.status is CartStatus.RECOVERED else CONVERTED
+        transition = (
+            f"order={state.order_id}" if state.order_id is not None else f"closed_at={state.closed_at}"
+        )
+        published.append(
+            PublishedEvent(
+                id=event_id(state.store_hash, event_type, state.cart_id, transition),
+                type=event_type,
+                at=state.closed_at,
+                stage=None,
+            )
+        )
+    return published
+
+
+def _idle_period_activity(state: CartState, history: Sequence[Transition], index: int) -> int:
+    # Only webhook activity moves ``last_activity_at``, and activity ends an abandonment with
+    # a transition whose writer knew the value before it; so the first later entry that
+    # knows it (or else the cart as it is now) tells the abandonment's idle period.
+    for entry in history[index:]:
+        if entry.idle_since is not None:
+            return entry.idle_since
+    return state.last_activity_at
+
+
+def _cause_kind(status: CartStatus, events: Iterable[CartWebhook]) -> CartEventKind:
+    ordered = sorted(events, key=event_order)
+    if status in (CartStatus.CONVERTED, CartStatus.RECOVERED):
+        wanted = {CartEventKind.CONVERTED}
+    elif status is CartStatus.DELETED:
+        wanted = {CartEventKind.DELETED}
+    else:
+        wanted = {kind for kind in CartEventKind if kind.is_activity}
+    matching = [event.kind for event in ordered if event.kind in wanted]
+    return matching[-1] if matching else ordered[-1].kind

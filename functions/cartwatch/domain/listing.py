@@ -1,0 +1,139 @@
+"""Which carts the query API lists, and what a listing filter means.
+
+A cart is *listed* once cartwatch has something to say about it: it was abandoned (reached
+stage 1), a merchant suppressed it, or it was bought and the publisher recorded its order.
+A cart that is open and was never abandoned is not listed: listing every cart as it opens
+would cost an index write per cart (architecture decision 16), so ``status=active`` lists
+the carts that came back after an abandonment (or were suppressed while active).
+
+``modified_at`` is the time of a listed cart's latest *transition* (abandonment stage,
+reactivation, conversion, deletion, expiry, suppression) — not of every BigCommerce edit,
+which would cost an index write per webhook.  It never decreases, and it is never earlier
+than the cart's creation or its abandonment, so ``created_from`` and ``abandoned_from``
+also bound the index range (see :meth:`CartFilter.key_range`).
+
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from cartwatch.domain.lifecycle import CartState, CartStatus
+
+LISTED_STATUSES: tuple[CartStatus, ...] = tuple(CartStatus)
+MAX_PAGE_SIZE = 250
+
+
+def is_listed(state: CartState, *, order_recorded: bool) -> bool:
+    if state.ever_abandoned or state.suppressed:
+        return True
+    return state.status in (CartStatus.CONVERTED, CartStatus.RECOVERED) and order_recorded
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().casefold()
+
+
+@dataclass(frozen=True)
+class ListedCart:
+    """What the listing index holds for one cart (its projected attributes)."""
+
+    store_hash: str
+    cart_id: str
+    status: CartStatus
+    stage: int
+    stage_reached: int
+    created_at: int
+    modified_at: int
+    abandoned_at: int | None = None
+    closed_at: int | None = None
+    order_id: int | None = None
+    channel_id: int | None = None
+    suppressed_at: int | None = None
+    customer_id: int | None = None
+    customer_email: str | None = None  # normalized (``normalize_email``)
+    total: Decimal | None = None
+    currency: str | None = None
+    snapshot_json: str | None = None
+    order_json: str | None = None
+
+
+@dataclass(frozen=True)
+class CartFilter:
+    """A listing query.  Time bounds are epoch seconds, inclusive at both ends.
+
+    ``statuses`` empty means every status; ``stages`` matches the highest stage the cart's
+    latest abandonment reached (``last_abandoned_stage``).  ``min_total``/``max_total``
+    compare the order total of a bought cart, else the cart total at abandonment, in the
+    cart's own currency (narrow with ``currency``).
+    """
+
+    statuses: tuple[CartStatus, ...] = ()
+    created_from: int | None = None
+    created_to: int | None = None
+    modified_from: int | None = None
+    modified_to: int | None = None
+    abandoned_from: int | None = None
+    abandoned_to: int | None = None
+    customer_id: int | None = None
+    customer_email: str | None = None
+    skip_empty_email: bool = False
+    min_total: Decimal | None = None
+    max_total: Decimal | None = None
+    currency: str | None = None
+    stages: tuple[int, ...] = ()
+    suppressed: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.customer_email is not None:
+            object.__setattr__(self, "customer_email", normalize_email(self.customer_email))
+        if self.currency is not None:
+            object.__setattr__(self, "currency", self.currency.upper())
+        object.__setattr__(self, "statuses", tuple(dict.fromkeys(self.statuses)))
+        object.__setattr__(self, "stages", tuple(sorted(set(self.stages))))
+
+    @property
+    def status_partitions(self) -> tuple[CartStatus, ...]:
+        return self.statuses or LISTED_STATUSES
+
+    def key_range(self) -> tuple[int | None, int | None]:
+        """Bounds on ``modified_at`` implied by the filter (the index's sort key)."""
+        lower = [b for b in (self.modified_from, self.created_from, self.abandoned_from) if b is not None]
+        return (max(lower) if lower else None, self.modified_to)
+
+    def fingerprint(self) -> str:
+        """A digest of the filter, so a cursor cannot be replayed with other filters."""
+        canonical = json.dumps(asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def matches(self, cart: ListedCart) -> bool:
+        """The filter's meaning, in Python (the repository evaluates it in DynamoDB)."""
+        checks = (
+            not self.statuses or cart.status in self.statuses,
+            _within(cart.created_at, self.created_from, self.created_to),
+            _within(cart.modified_at, self.modified_from, self.modified_to),
+            _within_optional(cart.abandoned_at, self.abandoned_from, self.abandoned_to),
+            self.customer_id is None or cart.customer_id == self.customer_id,
+            self.customer_email is None or cart.customer_email == self.customer_email,
+            not self.skip_empty_email or bool(cart.customer_email),
+            self.min_total is None or (cart.total is not None and cart.total >= self.min_total),
+            self.max_total is None or (cart.total is not None and cart.total <= self.max_total),
+            self.currency is None or cart.currency == self.currency,
+            not self.stages or cart.stage_reached in self.stages,
+            self.suppressed is None or (cart.suppressed_at is not None) == self.suppressed,
+        )
+        return all(checks)
+
+
+def _within(value: int, low: int | None, high: int | None) -> bool:
+    return (low is None or value >= low) and (high is None or value <= high)
+
+
+def _within_optional(value: int | None, low: int | None, high: int | None) -> bool:
+    if low is None and high is None:
+        return True
+    return value is not None and _within(value, low, high)

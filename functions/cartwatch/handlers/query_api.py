@@ -1,0 +1,354 @@
+"""The query API (API Gateway HTTP API, payload v2, IAM-authorized routes under ``/v1``).
+
+Powertools' resolver validates every parameter against the pydantic annotations below and
+serializes every answer through its model; the committed OpenAPI document
+(``docs/openapi/query-api.json``) is generated from this module.  Errors map to status codes
+here and nowhere else.  This function is not on the webhook ack path, so pydantic and the
+event-handler framework are fine at cold start.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import (
+    OpenAPIResponse,
+    OpenAPIResponseContentModel,
+    OpenAPIResponseContentSchema,
+)
+
+from cartwatch.domain.cart_views import CartDetail, CartPage, ErrorBody, ErrorField, StatusName, StoreStats
+from cartwatch.domain.lifecycle import CartStatus
+from cartwatch.domain.listing import MAX_PAGE_SIZE, CartFilter
+from cartwatch.domain.store import STORE_HASH
+from cartwatch.service.cart_queries import CartBusy, CartNotFound, CartQueries, StoreNotFound
+from cartwatch.service.cursors import InvalidCursor
+
+API_TITLE = "cartwatch query API"
+API_VERSION = "1.0.0"
+CART_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+DEFAULT_STATS_DAYS = 30
+_SIGV4 = "sigv4"
+
+app = APIGatewayHttpResolver(enable_validation=True)
+# Logger only: the shared tracer (X-Ray SDK) alone would double this function's cold import.
+logger = Logger(service="cartwatch")
+
+
+class Forbidden(PermissionError):
+    """The request reached the function without an IAM identity (a misconfigured route)."""
+
+
+class InvalidParameter(ValueError):
+    """A parameter is well-formed but unusable (e.g. a range that ends before it starts)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+# --- errors: the one place that maps outcomes to status codes -------------------------------
+
+
+def _error(status: HTTPStatus, message: str, fields: list[ErrorField] | None = None) -> Response[str]:
+    body = ErrorBody(error=message, fields=fields or [])
+    return Response(
+        status_code=status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=body.model_dump_json(),
+    )
+
+
+_ERRORS: tuple[type[Exception], ...] = (
+    RequestValidationError,
+    InvalidCursor,
+    InvalidParameter,
+    StoreNotFound,
+    CartNotFound,
+    Forbidden,
+    CartBusy,
+)
+
+
+@app.exception_handler(list(_ERRORS))  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
+def error_response(error: Exception) -> Response[str]:
+    """Every expected failure, as its status code and an ``ErrorBody`` naming what went wrong."""
+    match error:
+        case RequestValidationError():
+            fields = [
+                ErrorField(field=".".join(str(p) for p in e["loc"]), message=str(e.get("msg", e["type"])))
+                for e in error.errors()
+            ]
+            return _error(HTTPStatus.BAD_REQUEST, "invalid request", fields)
+        case InvalidCursor():
+            return _error(
+                HTTPStatus.BAD_REQUEST,
+                "invalid cursor",
+                [ErrorField(field="query.cursor", message=str(error))],
+            )
+        case InvalidParameter():
+            fields = [ErrorField(field=error.field, message=str(error))]
+            return _error(HTTPStatus.BAD_REQUEST, "invalid request", fields)
+        case StoreNotFound() | CartNotFound():
+            return _error(HTTPStatus.NOT_FOUND, str(error))
+        case Forbidden():
+            return _error(HTTPStatus.FORBIDDEN, str(error))
+        case CartBusy():
+            return _error(HTTPStatus.CONFLICT, str(error))
+    raise error  # pragma: no cover — registered for _ERRORS only
+
+
+def _require_iam(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    # API Gateway refuses unsigned requests before they get here; this is defence in depth.
+    iam = ((app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}).get("iam")
+    if not iam:
+        raise Forbidden("request is not signed with AWS credentials (SigV4)")
+    return next_middleware(app)
+
+
+app.use(middlewares=[_require_iam])
+
+
+# --- parameters -----------------------------------------------------------------------------
+
+StoreHash = Annotated[str, Path(pattern=STORE_HASH.pattern, description="The BigCommerce store hash.")]
+CartId = Annotated[str, Path(pattern=CART_ID_PATTERN, description="The BigCommerce cart id.")]
+Moment = Annotated[
+    datetime | None,
+    Query(description="RFC 3339 time (a bare epoch-seconds number is accepted too); inclusive."),
+]
+
+
+_ERROR: dict[str, OpenAPIResponseContentSchema | OpenAPIResponseContentModel] = {
+    "application/json": {"model": ErrorBody}
+}
+
+
+def _responses(ok: int, model: Any, description: str) -> dict[int, OpenAPIResponse]:
+    responses: dict[int, OpenAPIResponse] = {
+        400: {"description": "A parameter is invalid; `fields` names it.", "content": _ERROR},
+        403: {"description": "Not signed with AWS credentials, or not allowed.", "content": _ERROR},
+        404: {"description": "No such store or cart.", "content": _ERROR},
+    }
+    responses[ok] = {"description": description}
+    if model is not None:
+        responses[ok]["content"] = {"application/json": {"model": model}}
+    return responses
+
+
+def _epoch(value: datetime | None, field: str) -> int | None:
+    if value is None:
+        return None
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)  # a time without offset is UTC
+    try:
+        return int(aware.timestamp())
+    except (OverflowError, ValueError, OSError):
+        raise InvalidParameter(f"query.{field}", "time out of range") from None
+
+
+def _queries() -> CartQueries:
+    queries: CartQueries = app.context["queries"]
+    return queries
+
+
+# --- routes ---------------------------------------------------------------------------------
+
+
+@app.get(
+    "/v1/stores/<store_hash>/carts",
+    summary="List a store's carts",
+    description="Carts cartwatch has something to say about — abandoned at least once, suppressed, "
+    "or bought — newest transition first, with customer and line items where captured.",
+    responses=_responses(200, CartPage, "A page of carts."),
+    tags=["carts"],
+    security=[{_SIGV4: []}],
+)
+def list_carts(
+    store_hash: StoreHash,
+    status: Annotated[
+        list[StatusName] | None, Query(description="Several allowed (repeat or comma-separate).")
+    ] = None,
+    created_from: Moment = None,
+    created_to: Moment = None,
+    modified_from: Moment = None,
+    modified_to: Moment = None,
+    abandoned_from: Moment = None,
+    abandoned_to: Moment = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=2**53)] = None,
+    customer_email: Annotated[str | None, Query(min_length=1, max_length=254)] = None,
+    skip_empty_email: Annotated[bool, Query(description="Only carts with a customer email.")] = False,
+    min_total: Annotated[Decimal | None, Query(ge=0, le=10**15, max_digits=24, decimal_places=6)] = None,
+    max_total: Annotated[Decimal | None, Query(ge=0, le=10**15, max_digits=24, decimal_places=6)] = None,
+    currency: Annotated[str | None, Query(pattern=r"^[A-Za-z]{3}$")] = None,
+    stage: Annotated[
+        list[Annotated[int, Query(ge=1, le=10)]] | None, Query(description="Stage reached.")
+    ] = None,
+    suppressed: Annotated[bool | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    cursor: Annotated[
+        str | None, Query(min_length=1, max_length=4096, description="From `next_cursor`.")
+    ] = None,
+) -> CartPage:
+    cart_filter = CartFilter(
+        statuses=tuple(CartStatus(s) for s in status or ()),
+        created_from=_epoch(created_from, "created_from"),
+        created_to=_epoch(created_to, "created_to"),
+        modified_from=_epoch(modified_from, "modified_from"),
+        modified_to=_epoch(modified_to, "modified_to"),
+        abandoned_from=_epoch(abandoned_from, "abandoned_from"),
+        abandoned_to=_epoch(abandoned_to, "abandoned_to"),
+        customer_id=customer_id,
+        customer_email=customer_email,
+        skip_empty_email=skip_empty_email,
+        min_total=min_total,
+        max_total=max_total,
+        currency=currency,
+        stages=tuple(stage or ()),
+        suppressed=suppressed,
+    )
+    return _queries().list_carts(store_hash, cart_filter, limit=limit, cursor=cursor)
+
+
+@app.get(
+    "/v1/stores/<store_hash>/carts/<cart_id>",
+    summary="One cart, its lifecycle history and its events",
+    responses=_responses(200, CartDetail, "The cart."),
+    tags=["carts"],
+    security=[{_SIGV4: []}],
+)
+def show_cart(store_hash: StoreHash, cart_id: CartId) -> CartDetail:
+    return _queries().cart(store_hash, cart_id)
+
+
+@app.post(
+    "/v1/stores/<store_hash>/carts/<cart_id>/suppress",
+    summary="Stop the cart's abandonment reminders",
+    description="No further abandonment stages are announced for this cart (e.g. the shopper was "
+    "reached by phone). Idempotent.",
+    responses={
+        **_responses(200, CartDetail, "The cart, suppressed."),
+        409: {"description": "The cart kept changing; retry.", "content": _ERROR},
+    },
+    tags=["carts"],
+    security=[{_SIGV4: []}],
+)
+def suppress_cart(store_hash: StoreHash, cart_id: CartId) -> CartDetail:
+    return _queries().suppress(store_hash, cart_id)
+
+
+@app.delete(
+    "/v1/stores/<store_hash>/carts/<cart_id>",
+    summary="Erase the cart and its personal data (GDPR)",
+    description="The cart leaves every index and the API; a tombstone without personal data keeps "
+    "later webhooks for it from recreating it.",
+    responses=_responses(204, None, "Erased."),
+    tags=["carts"],
+    security=[{_SIGV4: []}],
+)
+def erase_cart(store_hash: StoreHash, cart_id: CartId) -> Response[None]:
+    _queries().erase(store_hash, cart_id)
+    return Response(status_code=HTTPStatus.NO_CONTENT.value)
+
+
+@app.get(
+    "/v1/stores/<store_hash>/stats",
+    summary="Abandoned, recovered and converted carts over a time range",
+    responses=_responses(200, StoreStats, "The store's figures."),
+    tags=["stats"],
+    security=[{_SIGV4: []}],
+)
+def store_stats(
+    store_hash: StoreHash,
+    start: Annotated[
+        datetime | None, Query(alias="from", description="Default: 30 days before `to`.")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Default: now.")] = None,
+) -> StoreStats:
+    import time
+
+    end_at = _epoch(end, "to") or int(time.time())
+    start_at = _epoch(start, "from")
+    if start_at is None:
+        start_at = end_at - DEFAULT_STATS_DAYS * 86400
+    if start_at > end_at:
+        raise InvalidParameter("query.from", "must not be after `to`")
+    return _queries().stats(store_hash, start_at, end_at)
+
+
+@app.get("/v1/openapi.json", include_in_schema=False)
+def openapi_json() -> Response[str]:
+    return Response(
+        status_code=200, content_type=content_types.APPLICATION_JSON, body=json.dumps(openapi_document())
+    )
+
+
+# --- the document -----------------------------------------------------------------------------
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of this API, as committed in ``docs/openapi/query-api.json``.
+
+    Request validation errors are answered with 400 (see ``_invalid_request``), so the 422
+    Powertools documents for them is replaced by the 400 every route declares.
+    """
+    from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
+
+    document: dict[str, Any] = json.loads(
+        app.get_openapi_json_schema(
+            title=API_TITLE,
+            version=API_VERSION,
+            summary="Abandoned carts, their history and stats, from cartwatch's own state.",
+            description="Every route is authorized with IAM: sign requests with AWS Signature "
+            "Version 4 (service `execute-api`). See docs/query-api.md.",
+            security_schemes={
+                _SIGV4: APIKey(
+                    name="Authorization",
+                    in_=APIKeyIn.header,
+                    description="AWS Signature Version 4 (service execute-api).",
+                )
+            },
+        )
+    )
+    for path in document.get("paths", {}).values():
+        for operation in path.values():
+            operation.get("responses", {}).pop("422", None)
+    components = document.get("components", {})
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        components.get("schemas", {}).pop(unused, None)
+    # How API Gateway names IAM authorization in OpenAPI (informative for other tools).
+    components["securitySchemes"][_SIGV4]["x-amazon-apigateway-authtype"] = "awsSigv4"
+    return document
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any, *, queries: CartQueries | None = None) -> dict[str, Any]:
+    if queries is None:
+        from cartwatch.composition import cart_queries
+
+        queries = cart_queries()
+    app.context.update(queries=queries)
+    return app.resolve(event, context)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m cartwatch.handlers.query_api PATH`` writes the OpenAPI document."""
+    import sys
+    from pathlib import Path as FilePath
+
+    target = FilePath((argv if argv is not None else sys.argv[1:])[0])
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,149 @@
+"""POST …/suppress stops the stages; DELETE erases the cart and keeps it erased."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from tests.integration.conftest import Aws, Store
+from tests.integration.pipeline_support import World
+from tests.integration.query.query_support import DAY, HOUR, api_client
+from tests.integration.test_processor import message, run
+
+from cartwatch.adapters.cart_repository import CartRepository, DueEntry
+from cartwatch.domain.stages import CART_LIFETIME_SECONDS
+from cartwatch.resources import DUE_INDEX, LISTING_INDEX
+from cartwatch.service.sweeping import AbandonmentSweep
+
+pytestmark = pytest.mark.integration
+ABANDONED = "cartwatch.cart.abandoned"
+
+
+def index_items(world: World, index: str) -> list[dict[str, Any]]:
+    dynamodb = world.pipeline.client("dynamodb")
+    return dynamodb.scan(TableName=world.pipeline.resources.table_name, IndexName=index).get("Items", [])
+
+
+def stages_announced(world: World, queue: str) -> dict[str, list[int]]:
+    announced: dict[str, list[int]] = {}
+    for event in world.received(queue):
+        announced.setdefault(event["subject"], []).append(event["data"]["stage"])
+    return announced
+
+
+def test_a_suppressed_cart_is_never_announced_again(fresh: World) -> None:
+    queue = fresh.consumer_queue(ABANDONED)
+    t0 = int(time.time())
+    suppressed = fresh.shop.storefront_add_to_cart(88, 1)
+    control = fresh.shop.storefront_add_to_cart(104, 1)
+    fresh.deliver()
+    fresh.pipeline.drain(now=t0 + HOUR + 5)
+    assert stages_announced(fresh, queue) == {suppressed: [1], control: [1]}
+
+    response = api_client(fresh).suppress(fresh.store_hash, suppressed)
+    assert response.status == 200, response.body
+    assert response.body["suppressed"] is True
+    assert response.body["history"][-1]["cause"] == "api:suppress"
+    assert suppressed not in {i["cart_id"]["S"] for i in index_items(fresh, DUE_INDEX.name)}
+    assert api_client(fresh).suppress(fresh.store_hash, suppressed).status == 200  # idempotent
+
+    fresh.pipeline.drain(now=t0 + 2 * DAY + 5)
+    assert stages_announced(fresh, queue) == {control: [3]}
+    # The shopper comes back (in a later second than the cart's last activity: BigCommerce's
+    # times have 1-second resolution) and leaves again: still no reminder.
+    time.sleep(max(0.0, t0 + 1.1 - time.time()))
+    fresh.shop.storefront_add_to_cart(111, 1, cart_id=suppressed)
+    fresh.deliver()
+    fresh.pipeline.drain(now=t0 + 3 * DAY)
+    assert stages_announced(fresh, queue) == {}
+    listed = api_client(fresh).list_carts(fresh.store_hash, suppressed=True).body["carts"]
+    assert [(c["cart_id"], c["status"]) for c in listed] == [(suppressed, "active")]
+
+
+def test_the_sweeper_skips_a_suppressed_cart_even_from_a_stale_index_entry(fresh: World) -> None:
+    t0 = int(time.time())
+    cart_id = fresh.shop.storefront_add_to_cart(88, 1)
+    fresh.deliver()
+    repository = fresh.pipeline.repository
+    entries = [
+        e for shard in repository.shards() for page in repository.due_entries(shard, t0 + DAY) for e in page
+    ]
+    assert [e.cart_id for e in entries] == [cart_id]
+    assert api_client(fresh).suppress(fresh.store_hash, cart_id).status == 200
+
+    class StaleIndex(CartRepository):
+        """The due index as an eventually consistent read may still show it."""
+
+        def due_entries(self, shard: str, now: int, page_size: int = 200) -> Any:
+            yield [e for e in entries if e.due_shard == shard]
+
+    stale = StaleIndex.__new__(StaleIndex)
+    stale.__dict__.update(repository.__dict__)
+    report = AbandonmentSweep(stale, fresh.pipeline.stores).run(t0 + 2 * DAY)
+    assert (report.due_seen, report.abandoned_total) == (1, 0)
+    item = fresh.pipeline.client("dynamodb").get_item(
+        TableName=fresh.pipeline.resources.table_name,
+        Key={"pk": {"S": f"CART#{fresh.store_hash}#{cart_id}"}, "sk": {"S": "STATE"}},
+    )["Item"]
+    assert item["status"]["S"] == "active" and "pending_event" not in item
+    assert isinstance(entries[0], DueEntry)
+
+
+def test_an_erased_cart_is_gone_everywhere_and_later_webhooks_do_not_bring_it_back(fresh: World) -> None:
+    queue = fresh.consumer_queue(ABANDONED, "cartwatch.cart.recovered", "cartwatch.cart.converted")
+    t0 = int(time.time())
+    customer = fresh.shop.add_customer("erase.me@example.com", "Erase", "Me", phone="+44 20 7946 0001")
+    cart_id = fresh.shop.storefront_add_to_cart(88, 2, customer_id=customer)
+    fresh.deliver()
+    fresh.pipeline.drain(now=t0 + HOUR + 5)
+    api = api_client(fresh)
+    assert api.cart(fresh.store_hash, cart_id).body["customer"]["email"] == "erase.me@example.com"
+    assert fresh.received(queue)
+
+    assert api.erase(fresh.store_hash, cart_id).status == 204
+    assert api.cart(fresh.store_hash, cart_id).status == 404
+    assert api.erase(fresh.store_hash, cart_id).status == 404
+    assert api.list_carts(fresh.store_hash, limit=250).body["carts"] == []
+    for index in (DUE_INDEX.name, LISTING_INDEX.name):
+        assert index_items(fresh, index) == []
+
+    def stored() -> dict[str, Any]:
+        items = fresh.pipeline.client("dynamodb").scan(TableName=fresh.pipeline.resources.table_name)["Items"]
+        (item,) = [i for i in items if i["pk"]["S"] == f"CART#{fresh.store_hash}#{cart_id}"]
+        return item
+
+    def assert_no_personal_data(item: dict[str, Any]) -> None:
+        text = json.dumps(item)
+        assert item["kind"]["S"] == "erased"
+        assert "erase.me" not in text and "Erase" not in text and "7946" not in text
+        assert set(item) == {"pk", "sk", "kind", "store_hash", "cart_id", "erased_at", "expires_at"}
+
+    assert_no_personal_data(stored())
+    # The shopper keeps using the cart, then buys: the webhooks meet the tombstone.
+    fresh.shop.storefront_add_to_cart(104, 1, cart_id=cart_id)
+    fresh.shop.storefront_convert(cart_id)
+    fresh.deliver()
+    fresh.pipeline.drain(now=t0 + 2 * DAY)
+    assert_no_personal_data(stored())
+    assert fresh.received(queue) == []
+    assert api.cart(fresh.store_hash, cart_id).status == 404
+
+
+def test_the_processor_honours_a_tombstone_and_keeps_it_while_webhooks_come(aws: Aws, store: Store) -> None:
+    now = int(time.time())
+    run(aws, message(store, "store/cart/created", "c-erased", now))
+    repository = aws.repository()
+    assert repository.erase(store.store_hash, "c-erased", now)
+    expires = repository.load(store.store_hash, "c-erased").expires_at  # type: ignore[union-attr]
+    assert expires == now + CART_LIFETIME_SECONDS
+    result = run(aws, message(store, "store/cart/updated", "c-erased", now + 60))
+    assert result == {"batchItemFailures": []}
+    assert repository.load(store.store_hash, "c-erased").expires_at == expires  # type: ignore[union-attr]
+    # Still in use days later: the tombstone is kept as long as BigCommerce keeps the cart.
+    run(aws, message(store, "store/cart/lineItem/created", "c-erased", now + 5 * DAY, item_id="i9"))
+    erased = repository.load(store.store_hash, "c-erased")
+    assert erased.expires_at == now + 5 * DAY + CART_LIFETIME_SECONDS  # type: ignore[union-attr]
+    assert set(aws.table_items()[0]) >= {"kind"}
+    assert all(i["kind"]["S"] != "cart" for i in aws.table_items() if i["pk"]["S"].startswith("CART#"))
