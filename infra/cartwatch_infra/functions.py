@@ -16,6 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cartwatch.settings import ENV
 from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.settings import DeploymentSettings
 
@@ -99,6 +100,8 @@ class CartwatchFunction(Construct):
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": settings.log_level,
+                # Set only when asked for: Powertools Tracer's X-Ray SDK is a cold-start cost.
+                **({ENV.TRACE_SUBSEGMENTS: "true"} if settings.trace_subsegments else {}),
                 **environment,
                 **spec.environment,
             },

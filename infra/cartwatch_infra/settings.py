@@ -43,6 +43,10 @@ DEFAULTS: Mapping[str, Any] = {
     "ssmPrefix": "/cartwatch",
     # Powertools log level of every function.
     "logLevel": "INFO",
+    # X-Ray subsegments for every AWS and BigCommerce call (Powertools Tracer).  Off by
+    # default: the X-Ray SDK adds ~1/3 of `import boto3` to every cold start, and
+    # Lambda's active tracing already records each invocation.
+    "traceSubsegments": False,
     # Table deletion protection; when true the table is also retained if the stack is
     # deleted.  Turn off only for throwaway development stacks.
     "deletionProtection": True,
@@ -76,6 +80,7 @@ class DeploymentSettings:
     ssm_prefix: str
     log_level: str
     deletion_protection: bool
+    trace_subsegments: bool
 
     @classmethod
     def from_context(cls, lookup: Callable[[str], Any]) -> DeploymentSettings:
@@ -97,6 +102,7 @@ class DeploymentSettings:
             ssm_prefix=reader.ssm_prefix("ssmPrefix"),
             log_level=reader.log_level("logLevel"),
             deletion_protection=reader.boolean("deletionProtection"),
+            trace_subsegments=reader.boolean("traceSubsegments"),
         )
         # Lambda refuses an SQS batch above 10 without a batching window.
         if settings.intake_batch_size > 10 and settings.intake_batch_window_seconds < 1:

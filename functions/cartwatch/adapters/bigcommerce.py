@@ -28,7 +28,6 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import requests
-from pydantic import SecretStr
 
 _log = logging.getLogger(__name__)
 
@@ -88,7 +87,7 @@ class BigCommerceClient:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self.store_hash = store_hash
-        self._token = SecretStr(access_token)
+        self._token = _Secret(access_token)
         self._base = f"{api_url.rstrip('/')}/stores/{quote(store_hash, safe='')}"
         self._session = session if session is not None else requests.Session()
         self._timeout = timeout
@@ -374,3 +373,24 @@ def _error_title(response: requests.Response) -> str:
         if isinstance(title, str) and title:
             return title
     return response.reason or "error"
+
+
+class _Secret:
+    """Holds the access token so that no repr, log line or traceback can show it.
+
+    (pydantic's ``SecretStr`` does the same, but importing pydantic here would add it to
+    the cold start of functions that call BigCommerce without ever validating a model.)
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get_secret_value(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "**********"
+
+    __str__ = __repr__

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from cartwatch.domain.cart_events import CartEventKind, CartWebhook
 from cartwatch.domain.lifecycle import (
     CartState,
     CartStatus,
@@ -32,7 +33,6 @@ from cartwatch.domain.lifecycle import (
     WebhookResult,
     event_order,
 )
-from cartwatch.domain.webhooks import CartEventKind, CartWebhook
 
 # Enough for a cart abandoned, revived and abandoned again several times over; the writers
 # that hold the whole item keep the latest entries (see ``append``).

@@ -26,8 +26,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from cartwatch.domain.cart_events import CartEventKind, CartWebhook
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS, StageSchedule
-from cartwatch.domain.webhooks import CartEventKind, CartWebhook
 
 
 class CartStatus(StrEnum):

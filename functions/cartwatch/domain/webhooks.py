@@ -12,43 +12,35 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from cartwatch.domain.cart_events import (
+    AppUninstalled,
+    CartEventKind,
+    CartWebhook,
+    IgnoredWebhook,
+    Webhook,
+)
+
+__all__ = [
+    "APP_UNINSTALLED_SCOPE",
+    "AppUninstalled",
+    "CartEventKind",
+    "CartWebhook",
+    "IgnoredWebhook",
+    "NotAWebhook",
+    "Webhook",
+    "WebhookEnvelope",
+    "dedupe_key",
+    "parse_webhook",
+]
 
 
 class NotAWebhook(ValueError):
     """The body is not a BigCommerce webhook (malformed JSON or envelope)."""
 
-
-class CartEventKind(StrEnum):
-    CREATED = "created"
-    UPDATED = "updated"
-    LINE_ITEM_CREATED = "lineItem/created"
-    LINE_ITEM_UPDATED = "lineItem/updated"
-    LINE_ITEM_DELETED = "lineItem/deleted"
-    COUPON_APPLIED = "couponApplied"
-    ABANDONED = "abandoned"
-    CONVERTED = "converted"
-    DELETED = "deleted"
-
-    @property
-    def is_activity(self) -> bool:
-        return self in _ACTIVITY
-
-
-_ACTIVITY = frozenset(
-    {
-        CartEventKind.CREATED,
-        CartEventKind.UPDATED,
-        CartEventKind.LINE_ITEM_CREATED,
-        CartEventKind.LINE_ITEM_UPDATED,
-        CartEventKind.LINE_ITEM_DELETED,
-        CartEventKind.COUPON_APPLIED,
-    }
-)
 
 _CART_SCOPE = re.compile(
     r"^store/(?:channel/(?P<channel>\d+)/)?cart/"
@@ -95,38 +87,6 @@ class _CartData(BaseModel):
     order_id_snake: int | None = Field(default=None, alias="order_id")
     token: str | None = None
     coupon_id: int | None = Field(default=None, alias="couponId")
-
-
-@dataclass(frozen=True)
-class CartWebhook:
-    """One cart webhook, reduced to what the lifecycle needs."""
-
-    store_hash: str
-    cart_id: str
-    kind: CartEventKind
-    occurred_at: int
-    dedupe_key: str
-    channel_id: int | None = None
-    order_id: int | None = None
-    token: str | None = None
-    line_item_id: str | None = None
-
-
-@dataclass(frozen=True)
-class AppUninstalled:
-    store_hash: str
-    dedupe_key: str
-
-
-@dataclass(frozen=True)
-class IgnoredWebhook:
-    """A scope cartwatch does not track (acknowledged and counted, not an error)."""
-
-    store_hash: str
-    scope: str
-
-
-Webhook = CartWebhook | AppUninstalled | IgnoredWebhook
 
 
 def dedupe_key(envelope: WebhookEnvelope, webhook_id: str | None) -> str:

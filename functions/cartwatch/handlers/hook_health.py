@@ -8,13 +8,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from cartwatch.handlers.emf import log_metrics
-from cartwatch.handlers.observability import logger, metrics, tracer
+from cartwatch.handlers.observability import capture_lambda_handler, logger, metrics
 from cartwatch.service.hook_health import HookHealthCheck, HookHealthReport
 
 
 @logger.inject_lambda_context(clear_state=True)
 @log_metrics(metrics)
-@tracer.capture_lambda_handler
+@capture_lambda_handler
 def handler(event: dict[str, Any], context: Any, *, check: HookHealthCheck | None = None) -> dict[str, Any]:
     if check is None:
         check = _check(getattr(context, "get_remaining_time_in_millis", None))

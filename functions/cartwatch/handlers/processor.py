@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from cartwatch.adapters.batch import BatchApplyProcessor, EventType
 from cartwatch.domain.webhooks import Webhook
 from cartwatch.handlers.emf import log_metrics
-from cartwatch.handlers.observability import logger, metrics, tracer
+from cartwatch.handlers.observability import capture_lambda_handler, logger, metrics
 from cartwatch.service.processing import CartProcessor, parse_intake_message
 
 
@@ -22,7 +22,7 @@ def parse_record(record: SQSRecord) -> Webhook:
 
 @logger.inject_lambda_context(clear_state=True)
 @log_metrics(metrics)
-@tracer.capture_lambda_handler
+@capture_lambda_handler
 def handler(event: dict[str, Any], context: Any, *, processor: CartProcessor | None = None) -> dict[str, Any]:
     if processor is None:
         from cartwatch.composition import cart_processor

@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 
 from cartwatch.adapters.batch import BatchApplyProcessor, EventType
 from cartwatch.handlers.emf import log_metrics
-from cartwatch.handlers.observability import logger, metrics, tracer
+from cartwatch.handlers.observability import capture_lambda_handler, logger, metrics
 from cartwatch.service.publishing import OutboxRelay
 
 
@@ -24,7 +24,7 @@ def new_image(record: DynamoDBRecord) -> dict[str, Any]:
 
 @logger.inject_lambda_context(clear_state=True)
 @log_metrics(metrics)
-@tracer.capture_lambda_handler
+@capture_lambda_handler
 def handler(event: dict[str, Any], context: Any, *, relay: OutboxRelay | None = None) -> dict[str, Any]:
     if relay is None:
         from cartwatch.composition import outbox_relay

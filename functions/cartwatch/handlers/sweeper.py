@@ -8,13 +8,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cartwatch.handlers.emf import log_metrics
-from cartwatch.handlers.observability import logger, metrics, tracer
+from cartwatch.handlers.observability import capture_lambda_handler, logger, metrics
 from cartwatch.service.sweeping import AbandonmentSweep, SweepReport
 
 
 @logger.inject_lambda_context(clear_state=True)
 @log_metrics(metrics)
-@tracer.capture_lambda_handler
+@capture_lambda_handler
 def handler(
     event: dict[str, Any], context: Any, *, sweep: AbandonmentSweep | None = None, now: int | None = None
 ) -> dict[str, Any]:

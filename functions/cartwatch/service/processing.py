@@ -28,6 +28,7 @@ from cartwatch.adapters.cart_repository import (
     PendingEvent,
 )
 from cartwatch.adapters.store_registry import StoreDirectory
+from cartwatch.domain.cart_events import EVENT_CONVERTED, EVENT_RECOVERED
 from cartwatch.domain.history import webhook_transition
 from cartwatch.domain.lifecycle import WebhookResult, apply_webhooks
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS
@@ -42,9 +43,6 @@ from cartwatch.domain.webhooks import (
 
 logger = logging.getLogger(__name__)
 
-EVENT_CONVERTED = "cartwatch.cart.converted"
-EVENT_RECOVERED = "cartwatch.cart.recovered"
-EVENT_ABANDONED = "cartwatch.cart.abandoned"
 
 _MAX_ATTEMPTS = 4
 # A tombstone's TTL is pushed out only when a webhook would extend it by more than this,

@@ -28,6 +28,7 @@ from cartwatch.adapters.cart_repository import CartRepository, PendingEvent
 from cartwatch.adapters.event_publisher import OutgoingMessage, SnsEventPublisher
 from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
 from cartwatch.domain.cart import CartSnapshot, OrderSummary
+from cartwatch.domain.cart_events import EVENT_ABANDONED, EVENT_CONVERTED, EVENT_RECOVERED
 from cartwatch.domain.events import (
     CartConverted,
     CartRecovered,
@@ -41,7 +42,6 @@ from cartwatch.domain.history import gone
 from cartwatch.domain.listing import normalize_email
 from cartwatch.resources import PENDING_EVENT_ATTRIBUTE
 from cartwatch.service.enrichment import fetch_order_summary, snapshot_abandoned_cart
-from cartwatch.service.processing import EVENT_ABANDONED, EVENT_CONVERTED, EVENT_RECOVERED
 
 logger = logging.getLogger(__name__)
 

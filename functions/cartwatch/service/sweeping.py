@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from cartwatch.adapters.cart_items import Item, StoredCart
 from cartwatch.adapters.cart_repository import CartRepository, Conflict, DueEntry, Erased, PendingEvent
 from cartwatch.adapters.store_registry import StoreDirectory
+from cartwatch.domain.cart_events import EVENT_ABANDONED
 from cartwatch.domain.history import sweep_transition
 from cartwatch.domain.lifecycle import CartState, SweepAction, SweepDecision, next_due_at, sweep
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS, StageSchedule
-from cartwatch.service.processing import EVENT_ABANDONED
 
 logger = logging.getLogger(__name__)
 
