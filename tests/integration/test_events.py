@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from tests.integration.pipeline_support import World, validate
+from tests.integration.pipeline_support import World, make_world, validate
 
 from cartwatch.adapters.event_publisher import PublishFailure, SnsEventPublisher
 from cartwatch.domain.lifecycle import CartStatus
@@ -167,3 +168,32 @@ def test_rate_limited_bigcommerce_is_waited_for(world: World) -> None:
     events = world.received(queue)
     assert len(events) == 1
     assert events[0]["data"]["line_items"]
+
+
+@pytest.fixture
+def linking_world(moto_endpoint: str) -> Iterator[World]:
+    yield from make_world(moto_endpoint, recovery_links=True)
+
+
+@pytest.mark.integration
+def test_recovery_link_copy_recovers_the_original_and_is_never_announced(linking_world: World) -> None:
+    world = linking_world
+    abandoned_q, outcome_q = world.consumer_queue(ABANDONED), world.consumer_queue(RECOVERED, CONVERTED)
+    cart_id, _ = registered_shopper(world)
+    world.pipeline.drain(now=later(HOUR + 5))
+    [abandoned] = world.received(abandoned_q)
+    link = abandoned["data"]["recovery_link"]
+    assert link["url"] and link["cart_id"] and link["cart_id"] != cart_id
+    world.deliver()  # the copy's own webhooks (BigCommerce fires them for the recreated cart)
+
+    # The shopper follows the link and buys the copy.
+    order_id = world.shop.storefront_convert(link["cart_id"])
+    world.deliver()
+    world.pipeline.drain(now=later(HOUR + 10))
+    outcomes = world.received(outcome_q)
+    assert [(e["type"], e["subject"], e["data"]["order"]["id"]) for e in outcomes] == [
+        (RECOVERED, cart_id, order_id)
+    ]
+    # Days later: neither the recovered original nor the copy is ever announced again.
+    world.pipeline.drain(now=later(3 * DAY))
+    assert world.received(abandoned_q) == []

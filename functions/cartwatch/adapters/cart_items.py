@@ -43,6 +43,9 @@ _OPTIONAL_NUMBERS = (
 _NUMBERS = ("version", "cart_created_at", "last_activity_at", "stage", "last_abandoned_stage")
 
 
+RECOVERY_OF = "recovery_of"
+
+
 def cart_pk(store_hash: str, cart_id: str) -> str:
     return f"CART#{store_hash}#{cart_id}"
 
@@ -72,6 +75,9 @@ class StoredCart:
     history: tuple[Transition, ...] = ()
     modified_at: int | None = None  # listed carts only: the listing index's sort key
     order: str | None = None  # JSON of the OrderSummary the publisher recorded
+    # Set on the copy BigCommerce made of an abandoned cart for its recovery link: the
+    # original cart's id.  A copy is never scheduled; buying it recovers the original.
+    recovery_of: str | None = None
 
     @property
     def order_recorded(self) -> bool:
@@ -135,6 +141,7 @@ def stored_cart_from_item(item: Item) -> StoredCart:
         history=history_from_item(item),
         modified_at=int(modified["N"]) if modified else None,
         order=order["S"] if order else None,
+        recovery_of=item[RECOVERY_OF]["S"] if RECOVERY_OF in item else None,
     )
 
 

@@ -18,6 +18,7 @@ from cartwatch.adapters.cart_items import (
     LISTING_KEY,
     MODIFIED_AT,
     ORDER,
+    RECOVERY_OF,
     STATE_SK,
     TOMBSTONE_KIND,
     Item,
@@ -204,8 +205,11 @@ class CartRepository:
         pending: PendingEvent | None = None,
         exact_due: bool = False,
         transition: Transition | None = None,
+        schedule: bool = True,
     ) -> StoredCart | Conflict:
         """Write ``after`` if the stored cart is still ``before`` (by version).
+
+        ``schedule=False`` keeps the cart out of the due index (recovery-link copies).
 
         ``exact_due`` sets the due-index entry to the true next due time (sweeps); by
         default an earlier stored entry is kept as a valid lower bound (webhooks).  A
@@ -214,6 +218,8 @@ class CartRepository:
         """
         stored_before = before[0] if before else None
         shard, due_at = self._due_fields(None if exact_due else stored_before, after, stages)
+        if not schedule:
+            shard, due_at = None, None
         if exact_due and stored_before and stored_before.due_shard and shard:
             shard = stored_before.due_shard
         target = replace_version(after, (stored_before.state.version if stored_before else 0) + 1)
@@ -318,6 +324,38 @@ class CartRepository:
             condition="#v = :expected",
             names={"#v": "version"},
             values={":expected": {"N": str(stored.state.version)}},
+        )
+
+    def mark_recovery_copy(self, store_hash: str, copy_id: str, original_id: str, now: int) -> None:
+        """Remember that ``copy_id`` is the recovery-link copy of ``original_id``.
+
+        Usually the copy is new to us (its ``created`` webhook is still on the way): it is
+        written as an open cart outside the due index.  If its webhooks won the race, the
+        existing cart is marked and taken out of the due index instead.
+        """
+        from botocore.exceptions import ClientError
+
+        state = CartState(store_hash, copy_id, CartStatus.ACTIVE, now, now, activity_seen=False, version=1)
+        item = {name: value for name, value in state_attributes(state).items() if value is not None}
+        item.update(cart_key(store_hash, copy_id))
+        item["kind"] = {"S": "cart"}
+        item[RECOVERY_OF] = {"S": original_id}
+        self.usage.writes += 1
+        try:
+            self._client.put_item(
+                TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if not _is_condition_failure(error):
+                raise
+        else:
+            return
+        self._client.update_item(
+            TableName=self._table,
+            Key=cart_key(store_hash, copy_id),
+            UpdateExpression="SET #copy = :original REMOVE due_shard, due_at",
+            ExpressionAttributeNames={"#copy": RECOVERY_OF},
+            ExpressionAttributeValues={":original": {"S": original_id}},
         )
 
     def record_snapshot(self, state: CartState, snapshot_json: str, summary: Item | None = None) -> bool:

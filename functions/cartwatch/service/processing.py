@@ -28,7 +28,7 @@ from cartwatch.adapters.cart_repository import (
     PendingEvent,
 )
 from cartwatch.adapters.store_registry import StoreDirectory
-from cartwatch.domain.cart_events import EVENT_CONVERTED, EVENT_RECOVERED
+from cartwatch.domain.cart_events import EVENT_CONVERTED, EVENT_RECOVERED, CartEventKind
 from cartwatch.domain.history import webhook_transition
 from cartwatch.domain.lifecycle import WebhookResult, apply_webhooks
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS
@@ -135,6 +135,9 @@ class CartProcessor:
             if isinstance(stored, Erased):
                 self._refuse_erased(stored, events, report)
                 return
+            if stored is not None and stored[0].recovery_of is not None:
+                self._apply_copy(ref, stored, events, report)
+                return
             result = apply_webhooks(stored[0].state if stored else None, events)
             if not result.changed:
                 break
@@ -158,6 +161,43 @@ class CartProcessor:
             raise CartContention(f"cart {ref[1]} kept changing during processing; SQS will retry it")
         for _key, outcome in result.outcomes:
             report.outcomes[outcome.value] += 1
+
+    def _apply_copy(
+        self, ref: CartRef, stored: Loaded | Erased | None, events: list[CartWebhook], report: BatchReport
+    ) -> None:
+        """Webhooks of a recovery-link copy: tracked, never scheduled; its purchase recovers the original.
+
+        The original's conversion is applied first: if saving the copy then fails, the SQS
+        retry applies it again, which the lifecycle's join makes a no-op.
+        """
+        for _attempt in range(_MAX_ATTEMPTS):
+            if stored is None or isinstance(stored, Erased) or stored[0].recovery_of is None:
+                raise CartContention(f"recovery copy {ref[1]} changed kind during processing")
+            copy, original_id = stored[0], stored[0].recovery_of
+            result = apply_webhooks(copy.state, events)
+            if not result.changed:
+                break
+            if result.conversion is not None:
+                purchase = CartWebhook(
+                    store_hash=ref[0],
+                    cart_id=original_id,
+                    kind=CartEventKind.CONVERTED,
+                    occurred_at=result.conversion.converted_at,
+                    dedupe_key=f"recovery-copy:{ref[1]}",
+                    order_id=result.conversion.order_id,
+                )
+                original = (ref[0], original_id)
+                self._apply_cart(original, [purchase], self._repository.load(*original), report)
+            saved = self._repository.save(
+                stored, result.after, self._stores.stages_for(ref[0]), schedule=False
+            )
+            if not isinstance(saved, Conflict):
+                report.carts_written += 1
+                break
+            report.conflicts_retried += 1
+            stored = self._repository.load(*ref)
+        else:
+            raise CartContention(f"recovery copy {ref[1]} kept changing during processing; SQS will retry it")
 
     def _refuse_erased(self, erased: Erased, events: list[CartWebhook], report: BatchReport) -> None:
         report.outcomes["erased"] += len(events)

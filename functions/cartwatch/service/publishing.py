@@ -123,6 +123,14 @@ class OutboxRelay:
                     ready.new_snapshot.model_dump_json(),
                     snapshot_summary(ready.new_snapshot),
                 )
+                copy_id = ready.new_snapshot.recovery_link.cart_id
+                if copy_id:
+                    # The recovery link points at a copy of the cart: buying the copy must
+                    # recover this cart, and the copy must never be announced itself.
+                    state = ready.state.state
+                    self._repository.mark_recovery_copy(
+                        state.store_hash, copy_id, state.cart_id, int(self._clock())
+                    )
             if isinstance(ready.event, CartRecovered | CartConverted):
                 order = ready.event.data.order
                 self._repository.record_order(
