@@ -20,17 +20,8 @@ from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.local.pipeline import LocalPipeline, PipelineObserver
 from cartwatch.sandbox import BigCommerceSandbox
+from cartwatch.service.hook_health import hook_destination, reconcile_hooks
 
-CART_SCOPES = (
-    "store/cart/created",
-    "store/cart/updated",
-    "store/cart/deleted",
-    "store/cart/couponApplied",
-    "store/cart/converted",
-    "store/cart/lineItem/created",
-    "store/cart/lineItem/updated",
-    "store/cart/lineItem/deleted",
-)
 HOUR, DAY = 3600, 86400
 
 
@@ -67,8 +58,9 @@ def run_events(endpoint: str, shoppers: int = 40) -> dict[str, Any]:
             created_at=0,
         )
         client = BigCommerceClient(store_hash, token, api_url=sandbox.url)
-        for scope in CART_SCOPES:
-            client.create_hook(scope, f"{pipeline.gateway.url}/webhooks/bigcommerce/{store_hash}", {})
+        reconcile_hooks(
+            client, hook_destination(f"{pipeline.gateway.url}/webhooks/bigcommerce", store_hash), None
+        )
         for n in range(shoppers):
             kind = n % 4
             customer = None

@@ -18,19 +18,9 @@ from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.local.pipeline import LocalPipeline
 from cartwatch.sandbox import BigCommerceSandbox
+from cartwatch.service.hook_health import hook_destination, reconcile_hooks
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-CART_SCOPES = [
-    "store/cart/created",
-    "store/cart/updated",
-    "store/cart/deleted",
-    "store/cart/couponApplied",
-    "store/cart/abandoned",
-    "store/cart/converted",
-    "store/cart/lineItem/created",
-    "store/cart/lineItem/updated",
-    "store/cart/lineItem/deleted",
-]
 
 
 @dataclass
@@ -111,13 +101,10 @@ def make_world(
         webhook_token=webhook_token,
         created_at=0,
     )
+    # Hooks registered the way `cartwatch stores add` registers them.
     client = BigCommerceClient(store_hash, access_token, api_url=sandbox.url)
-    for scope in CART_SCOPES:
-        client.create_hook(
-            scope,
-            f"{pipeline.gateway.url}/webhooks/bigcommerce/{store_hash}",
-            {"X-Cartwatch-Token": webhook_token},
-        )
+    destination = hook_destination(f"{pipeline.gateway.url}/webhooks/bigcommerce", store_hash)
+    reconcile_hooks(client, destination, webhook_token)
     try:
         yield World(sandbox, pipeline, store_hash, shop, webhook_token)
     finally:
