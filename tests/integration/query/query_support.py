@@ -4,6 +4,12 @@ Carts are made by the BigCommerce sandbox's storefront, delivered as webhooks to
 gateway, processed, swept at chosen times and published — nothing is written to the table
 directly.  ``expected`` answers a listing query from the raw cart items with the API's
 documented meaning, independently of the listing index and its filter expressions.
+
+A cart's ``modified_at`` is when cartwatch *recorded* its latest transition, not the time in
+its history: a cart bought without an abandonment is listed by the publisher, whose write
+may fall in a later second than the conversion it announces (and must sort there, or a poll
+started in between would miss it).  The oracle therefore takes the item's own
+``modified_at`` and checks it against the history instead of deriving it from the history.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from cartwatch.cli.query_client import ApiCredentials, QueryApiClient
 from cartwatch.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY
 
 HOUR, DAY = 3600, 86400
+# How long after a transition cartwatch may record it in the listing (pipeline latency).
+RECORDING_LAG = 60
 LOCAL_CREDENTIALS = ApiCredentials(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY)
 BOUGHT = {"converted", "recovered"}
 
@@ -191,6 +199,15 @@ def truths(items: list[dict[str, Any]]) -> list[Truth]:
         if not (stage_reached > 0 or suppressed or status in BOUGHT):
             continue  # never abandoned, never suppressed, not bought: not listed
         history = [int(entry["S"].split("|")[0]) for entry in item.get("history", {}).get("L", [])]
+        assert "modified_at" in item, f"listed cart {item['cart_id']['S']} has no modified_at"
+        modified = int(item["modified_at"]["N"])
+        created = int(item["cart_created_at"]["N"])
+        abandoned = int(item["abandoned_at"]["N"]) if "abandoned_at" in item else None
+        # Never earlier than any transition, its creation or its abandonment (the key range
+        # relies on it), and recorded soon after the latest transition.
+        latest = max(history, default=created)
+        assert latest <= modified <= latest + RECORDING_LAG, (item["cart_id"]["S"], history, modified)
+        assert created <= modified and (abandoned is None or abandoned <= modified)
         snapshot = json.loads(item["snapshot"]["S"]) if "snapshot" in item else None
         order = json.loads(item["order"]["S"]) if "order" in item else None
         customer = snapshot["customer"] if snapshot else {}
@@ -203,9 +220,9 @@ def truths(items: list[dict[str, Any]]) -> list[Truth]:
             Truth(
                 cart_id=item["cart_id"]["S"],
                 status=status,
-                created=int(item["cart_created_at"]["N"]),
-                modified=max(history),
-                abandoned=int(item["abandoned_at"]["N"]) if "abandoned_at" in item else None,
+                created=created,
+                modified=modified,
+                abandoned=abandoned,
                 stage_reached=stage_reached,
                 suppressed=suppressed,
                 customer_id=customer.get("id"),

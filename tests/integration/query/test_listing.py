@@ -10,11 +10,22 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.integration.conftest import Aws, Store
 from tests.integration.query.query_support import Seeded, expected, list_all, truths
+from tests.integration.test_processor import cart_item, message, run
 
+from cartwatch.adapters.cart_items import state_from_item
+from cartwatch.adapters.cart_listing import CartListingIndex
+from cartwatch.adapters.cart_repository import CartRepository
 from cartwatch.adapters.store_registry import store_to_item
+from cartwatch.domain.cart import OrderSummary
+from cartwatch.domain.lifecycle import CartStatus
+from cartwatch.domain.listing import CartFilter
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
+from cartwatch.service.cart_queries import CartQueries
+from cartwatch.service.cursors import CursorCodec
+from cartwatch.service.publishing import order_summary
 
 pytestmark = pytest.mark.integration
 
@@ -79,6 +90,55 @@ def test_every_filter_and_combination_matches_a_brute_force_filter_of_the_same_c
         assert set(ids) == expected(carts, params), params
         order = [modified_of[i] for i in ids]
         assert order == sorted(order, reverse=True), params  # newest transition first
+
+
+def test_a_cart_bought_without_abandonment_is_listed_at_the_second_its_order_is_recorded(
+    aws: Aws, store: Store
+) -> None:
+    # The brute-force test's flake, pinned: the conversion is recorded in the history at T, the
+    # publisher lists the cart (with its order) a second later.  It must sort at T + 1 — a poll
+    # that started at T + 1 finds it — and the oracle must agree with the listing.
+    t = 1_800_000_000
+    run(aws, message(store, "store/cart/created", "c1", t - 60))
+    run(aws, message(store, "store/cart/converted", "c1", t, orderId=252))
+    publisher_repository = CartRepository(
+        aws.client("dynamodb"),
+        aws.resources.table_name,
+        due_shards=4,
+        closed_retention_days=30,
+        clock=lambda: t + 1,
+    )
+    order = OrderSummary(id=252, total=Decimal("12.50"), currency="USD", status_id=10, status="Completed")
+    state = state_from_item(cart_item(aws, store, "c1"))
+    assert publisher_repository.record_order(state, order.model_dump_json(), order_summary(order))
+
+    item = cart_item(aws, store, "c1")
+    assert [int(entry["S"].split("|")[0]) for entry in item["history"]["L"]] == [t]
+    [truth] = truths([item])
+    assert truth.modified == int(item["modified_at"]["N"]) == t + 1
+    queries = CartQueries(
+        aws.repository(),
+        CartListingIndex(aws.client("dynamodb"), aws.resources.table_name),
+        aws.directory(),
+        CursorCodec(b"k" * 32),
+    )
+    cases: list[dict[str, Any]] = [
+        {"modified_to": t},
+        {"modified_to": t + 1},
+        {"modified_from": t + 1},
+        {"modified_from": t - 60, "modified_to": t},
+        {"status": ["converted"], "modified_to": t + 1},
+    ]
+    for params in cases:
+        cart_filter = CartFilter(
+            statuses=tuple(CartStatus(s) for s in params.get("status", ())),
+            modified_from=params.get("modified_from"),
+            modified_to=params.get("modified_to"),
+        )
+        page = queries.list_carts(store.store_hash, cart_filter, limit=7)
+        assert {c.cart_id for c in page.carts} == expected([truth], params), params
+    assert expected([truth], {"modified_to": t}) == set()
+    assert expected([truth], {"modified_from": t + 1}) == {"c1"}
 
 
 def test_a_listed_cart_carries_customer_items_and_money_as_exact_strings(seeded: Seeded) -> None:
