@@ -9,9 +9,14 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 export CDK_DISABLE_CLI_TELEMETRY=true
 
 if ! command -v uv >/dev/null 2>&1; then
-  echo "cartwatch: installing uv (the Python package manager) with pip…" >&2
-  python3 -m pip install --quiet --disable-pip-version-check uv >&2
-  export PATH="$HOME/.local/bin:$PATH"
+  if ! python3 -c 'import uv' >/dev/null 2>&1; then
+    echo "cartwatch: installing uv (the Python package manager) with pip…" >&2
+    python3 -m pip install --quiet --disable-pip-version-check uv >&2
+  fi
+  # pip may put the binary where PATH does not look (a pyenv version's bin, ~/.local/bin):
+  # ask the package where it is.
+  PATH="$(dirname "$(python3 -c 'import uv; print(uv.find_uv_bin())')"):$PATH"
+  export PATH
 fi
 
 find_python() {
