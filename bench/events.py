@@ -44,6 +44,7 @@ def run_events(endpoint: str, shoppers: int = 40) -> dict[str, Any]:
     try:
         pipeline.gateway.start()
         store_hash, token, secret = "benchevents", secrets.token_hex(16), secrets.token_hex(16)
+        hook_token = secrets.token_hex(16)
         shop = sandbox.add_store(store_hash, access_token=token, client_secret=secret)
         StoreWriter(
             pipeline.client("dynamodb"),
@@ -54,12 +55,12 @@ def run_events(endpoint: str, shoppers: int = 40) -> dict[str, Any]:
             StoreSettings(store_hash, StageSchedule.parse("1h,24h,48h")),
             access_token=token,
             client_secret=secret,
-            webhook_token="unused",  # noqa: S106 — deliveries are signed; the token is never sent
+            webhook_token=hook_token,
             created_at=0,
         )
         client = BigCommerceClient(store_hash, token, api_url=sandbox.url)
         reconcile_hooks(
-            client, hook_destination(f"{pipeline.gateway.url}/webhooks/bigcommerce", store_hash), None
+            client, hook_destination(f"{pipeline.gateway.url}/webhooks/bigcommerce", store_hash), hook_token
         )
         for n in range(shoppers):
             kind = n % 4
@@ -79,6 +80,11 @@ def run_events(endpoint: str, shoppers: int = 40) -> dict[str, Any]:
         stage_one_events = published["cartwatch.cart.abandoned"]
         pipeline.drain(now=now + DAY + 5)
         pipeline.drain(now=now + 2 * DAY + 5)
+        if stage_one_events == 0:
+            # A silent zero would read as "free"; no abandonment means the replay is broken.
+            raise RuntimeError(
+                "the events benchmark saw no abandoned cart: deliveries did not reach the pipeline"
+            )
         publisher = pipeline.relay._publisher  # the bench reads the adapter's own counters
         events = sum(published.values())
         return {
