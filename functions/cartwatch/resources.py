@@ -132,6 +132,11 @@ INTAKE_QUEUE = QueueDefinition(
 
 TOPIC = TopicDefinition()
 
+# Interpreter settings every function runs with; the stack sets them and the import
+# benchmark measures under them.  cartwatch uses no pydantic plugins, and without this
+# pydantic scans every installed distribution's entry points when it builds its first model.
+RUNTIME_ENVIRONMENT: dict[str, str] = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
+
 # Webhook bodies above this size are refused with 413 before anything is stored.  SQS's
 # own message limit is 256 KiB and our envelope adds headers, so the body bound is the
 # SQS limit minus room for that envelope.

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk.assertions import Match
 
 from cartwatch.local.provision import table_request
-from cartwatch.resources import INTAKE_QUEUE, PROCESSOR_TIMEOUT_SECONDS, TABLE
+from cartwatch.resources import INTAKE_QUEUE, PROCESSOR_TIMEOUT_SECONDS, RUNTIME_ENVIRONMENT, TABLE
 from cartwatch.settings import ENV
 from cartwatch_infra.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cartwatch_infra.intake import WEBHOOK_ROUTE
@@ -283,6 +283,7 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
         "POWERTOOLS_LOG_LEVEL",
+        *RUNTIME_ENVIRONMENT,
         ENV.TABLE_NAME,
         ENV.SSM_PREFIX,
         ENV.DEFAULT_STAGES,
@@ -303,6 +304,7 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         assert variables["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAME
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
         assert variables[ENV.DEFAULT_STAGES] == DEFAULTS["stages"]
+        assert variables["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
         assert variables[ENV.TABLE_NAME] == {"Ref": synthesized.logical_id(synthesized.stack.state.table)}
     receiver = resources[function_id(synthesized, HANDLERS["receiver"])]["Properties"]
     assert receiver["Timeout"] == 5

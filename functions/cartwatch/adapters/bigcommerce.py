@@ -1,4 +1,4 @@
-"""BigCommerce's REST API (v3, and v2 for orders) over ``requests``.
+"""BigCommerce's REST API (v3, and v2 for orders) over ``urllib3``.
 
 The store's API quota (150 requests per 30 s on Standard plans) is shared with every other
 app installed on it, so this client is a polite neighbour:
@@ -16,6 +16,11 @@ Failures are typed (:class:`BigCommerceUnauthorized`, :class:`BigCommerceRejecte
 :class:`BigCommerceUnavailable`).  The access token is sent as a header and appears in no
 log line, repr or exception message; query strings (which may hold a shopper's email) are
 kept out of messages too.
+
+The transport is urllib3, not requests: botocore already loads urllib3 in every function,
+while requests (with charset-normalizer and idna) would add about a quarter of
+``import boto3`` to the cold start of each function that talks to BigCommerce.  The CLI's
+own HTTP (the query client, the simulator) stays on requests, where import time is moot.
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import requests
+import urllib3
+from urllib3.exceptions import ConnectTimeoutError, HTTPError
 
 _log = logging.getLogger(__name__)
+
+Response = urllib3.BaseHTTPResponse
 
 DEFAULT_API_URL = "https://api.bigcommerce.com"
 _OPTIONS_INCLUDE = "cart.line_items.physical_items.options,cart.line_items.digital_items.options"
@@ -76,7 +84,7 @@ class BigCommerceClient:
         access_token: str,
         *,
         api_url: str = DEFAULT_API_URL,
-        session: requests.Session | None = None,
+        pool: urllib3.PoolManager | None = None,
         timeout: tuple[float, float] = (3.05, 10),
         max_attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
@@ -89,8 +97,9 @@ class BigCommerceClient:
         self.store_hash = store_hash
         self._token = _Secret(access_token)
         self._base = f"{api_url.rstrip('/')}/stores/{quote(store_hash, safe='')}"
-        self._session = session if session is not None else requests.Session()
-        self._timeout = timeout
+        # Certificates are verified against the system's trust store (urllib3's default).
+        self._pool = pool if pool is not None else urllib3.PoolManager()
+        self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         self._max_attempts = max_attempts
         self._sleep = sleep
         self._max_wait = max_wait_seconds
@@ -216,13 +225,20 @@ class BigCommerceClient:
             waited += self._wait_for_quota(method, path, waited)
             self.calls += 1
             try:
-                response = self._session.request(
-                    method, url, headers=headers, json=body, timeout=self._timeout, allow_redirects=False
+                response = self._pool.request(
+                    method,
+                    url,
+                    headers=headers,
+                    json=body,
+                    timeout=self._timeout,
+                    retries=False,  # retries are ours: they honour the quota and the bound
+                    redirect=False,
                 )
-            except requests.RequestException as error:
-                retryable = isinstance(error, requests.ConnectTimeout) or (
-                    method in _IDEMPOTENT and isinstance(error, requests.ConnectionError | requests.Timeout)
-                )
+            except HTTPError as error:
+                # A connection that was never made (refused, unresolvable, connect timeout —
+                # urllib3 files them all under ConnectTimeoutError) never reached BigCommerce,
+                # so even a POST may be repeated; a failure after sending only when idempotent.
+                retryable = isinstance(error, ConnectTimeoutError) or method in _IDEMPOTENT
                 if not retryable or attempt >= self._max_attempts:
                     # The exception text would repeat the URL with its query; say only what failed.
                     raise BigCommerceUnavailable(
@@ -232,7 +248,7 @@ class BigCommerceClient:
                 waited += self._backoff(method, path, attempt, waited, type(error).__name__)
                 continue
             self._note_quota(response)
-            status = response.status_code
+            status = response.status
             if status == 429:
                 if attempt >= self._max_attempts:
                     raise BigCommerceUnavailable(
@@ -262,8 +278,8 @@ class BigCommerceClient:
                 continue
             return self._decode(method, path, response, missing_is_none)
 
-    def _decode(self, method: str, path: str, response: requests.Response, missing_is_none: bool) -> Any:
-        status = response.status_code
+    def _decode(self, method: str, path: str, response: Response, missing_is_none: bool) -> Any:
+        status = response.status
         if status == 404 and missing_is_none:
             return None
         if status in (401, 403):
@@ -276,14 +292,14 @@ class BigCommerceClient:
         if 300 <= status < 500:
             title = _error_title(response)
             raise BigCommerceRejected(f"{method} {path}: {status} {title}", status=status, title=title)
-        if status == 204 or not response.content:
+        if status == 204 or not response.data:
             return None
         try:
             return response.json()
         except ValueError:
             raise BigCommerceError(f"{method} {path}: the answer is not JSON", status=status) from None
 
-    def _note_quota(self, response: requests.Response) -> None:
+    def _note_quota(self, response: Response) -> None:
         left = _number(response.headers.get("X-Rate-Limit-Requests-Left"))
         reset_ms = _number(response.headers.get("X-Rate-Limit-Time-Reset-Ms"))
         if left is not None and left <= 0 and reset_ms is not None:
@@ -343,7 +359,7 @@ def _data_list(body: Any) -> list[dict[str, Any]]:
     return [item for item in data if isinstance(item, dict)]
 
 
-def _reset_seconds(response: requests.Response) -> float | None:
+def _reset_seconds(response: Response) -> float | None:
     reset_ms = _number(response.headers.get("X-Rate-Limit-Time-Reset-Ms"))
     if reset_ms is not None:
         return max(reset_ms, 0.0) / 1000
@@ -360,7 +376,7 @@ def _number(text: str | None) -> float | None:
         return None
 
 
-def _error_title(response: requests.Response) -> str:
+def _error_title(response: Response) -> str:
     """BigCommerce's error ``title`` (v3: an object; v2: a list of ``{status, message}``)."""
     try:
         body = response.json()

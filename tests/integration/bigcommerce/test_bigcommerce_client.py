@@ -7,7 +7,7 @@ import random
 import socket
 
 import pytest
-import requests
+import urllib3
 from tests.integration.bigcommerce.fake_bigcommerce import STORE_HASH, TOKEN, Answer
 
 from cartwatch.adapters.bigcommerce import (
@@ -208,15 +208,16 @@ def test_other_4xx_is_rejected_with_bigcommerces_title(client, fake_bigcommerce)
 
 
 def test_timeouts_are_passed_on_every_request(fake_bigcommerce, sleeps):
-    timeouts: list[object] = []
+    timeouts: list[tuple[object, object]] = []
 
-    class RecordingSession(requests.Session):
-        def request(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
-            timeouts.append(kwargs.get("timeout"))
-            return super().request(*args, **kwargs)
+    class RecordingPool(urllib3.PoolManager):
+        def urlopen(self, *args, **kwargs):  # type: ignore[no-untyped-def, override]
+            timeouts.append((kwargs["timeout"].connect_timeout, kwargs["timeout"].read_timeout))
+            return super().urlopen(*args, **kwargs)
 
-    session = RecordingSession()
-    client = BigCommerceClient(STORE_HASH, TOKEN, api_url=fake_bigcommerce.url, session=session, sleep=sleeps)
+    client = BigCommerceClient(
+        STORE_HASH, TOKEN, api_url=fake_bigcommerce.url, pool=RecordingPool(), sleep=sleeps
+    )
 
     client.get_checkout(REGISTERED_CART)
     client.list_hooks()
@@ -247,18 +248,37 @@ def test_persistent_timeouts_are_unavailable(fake_bigcommerce, sleeps):
         client.get_checkout(REGISTERED_CART)
 
 
-def test_an_unreachable_host_is_unavailable(sleeps):
+def closed_port_url() -> str:
+    """A loopback address nothing listens on: connections to it are refused."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = BigCommerceClient(
-        STORE_HASH, TOKEN, api_url=f"http://127.0.0.1:{port}", sleep=sleeps, max_attempts=3
-    )
+        return f"http://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def test_an_unreachable_host_is_unavailable(sleeps):
+    client = BigCommerceClient(STORE_HASH, TOKEN, api_url=closed_port_url(), sleep=sleeps, max_attempts=3)
 
     with pytest.raises(BigCommerceUnavailable, match="unreachable after 3 attempt"):
         client.get_subscribers("janedoe@example.com")
 
     assert client.calls == 3
+
+
+def test_a_create_is_retried_only_when_it_never_reached_bigcommerce(fake_bigcommerce, sleeps):
+    never_connected = BigCommerceClient(
+        STORE_HASH, TOKEN, api_url=closed_port_url(), sleep=sleeps, max_attempts=2
+    )
+    with pytest.raises(BigCommerceUnavailable, match="unreachable after 2 attempt"):
+        never_connected.create_cart({"line_items": []})
+
+    # Sent, then no answer in time: BigCommerce may have created the cart; never sent twice.
+    slow = BigCommerceClient(
+        STORE_HASH, TOKEN, api_url=fake_bigcommerce.url, sleep=sleeps, timeout=(1, 0.2), max_attempts=3
+    )
+    fake_bigcommerce.script("POST", "/v3/carts", Answer(201, {"data": {"id": "c"}}, delay=0.6))
+    with pytest.raises(BigCommerceUnavailable, match="unreachable after 1 attempt"):
+        slow.create_cart({"line_items": []})
+    assert slow.calls == 1
 
 
 def test_the_token_is_never_shown(fake_bigcommerce, sleeps, caplog):
