@@ -9,9 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.parameters import SSMProvider
 from tests.integration.conftest import Aws, Store
 from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signed_headers
 
+from cartwatch.adapters.store_registry import StoreSecrets, StoreWriter
+from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreSettings
 from cartwatch.handlers import receiver
 from cartwatch.resources import MAX_WEBHOOK_BODY_BYTES
 
@@ -213,3 +217,43 @@ def test_unknown_scope_is_acknowledged(aws: Aws, store: Store) -> None:
     assert (
         deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))["statusCode"] == 200
     )
+
+
+@pytest.mark.integration
+def test_a_warm_receiver_follows_a_token_rotation_without_refusing_a_delivery(aws: Aws, store: Store) -> None:
+    ssm = aws.client("ssm")
+    reads: list[str] = []
+    ssm.meta.events.register("before-call.ssm.GetParameter", lambda **_: reads.append("read"))
+    # A receiver as deployed: secrets cached for five minutes, refreshed on a failure.
+    secrets = StoreSecrets(SSMProvider(boto3_client=ssm), aws.prefix, cache_seconds=300)
+    sqs = aws.client("sqs")
+
+    def deliver_token(value: str) -> int:
+        response = receiver.handler(
+            http_api_event(store.store_hash, created_body(store), {"x-cartwatch-token": value}),
+            FakeLambdaContext(),
+            lookup_auth=secrets.webhook_auth,
+            refresh_auth=secrets.refreshed_webhook_auth,
+            enqueue=lambda m: sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=m),
+        )
+        return int(response["statusCode"])
+
+    assert deliver_token(store.webhook_token) == 200  # warms the cache with the old token
+    new_token = "rotated-" + store.webhook_token
+    StoreWriter(aws.client("dynamodb"), ssm, aws.resources.table_name, aws.prefix).save(
+        StoreSettings(store.store_hash, StageSchedule.parse("1h,24h,48h")),
+        access_token=store.access_token,
+        client_secret=store.client_secret,
+        webhook_token=new_token,
+        created_at=0,
+        replaced_token=(store.webhook_token, int(time.time()) + ROTATION_GRACE_SECONDS),
+    )
+    reads.clear()
+
+    assert deliver_token(new_token) == 200  # the cache was stale: one re-read, then accepted
+    assert deliver_token(store.webhook_token) == 200  # in flight before the hooks switched
+    assert reads == ["read"]
+    # Wrong tokens are refused without turning into SSM reads (one re-read per 10 s at most).
+    assert [deliver_token(f"guess-{i}") for i in range(5)] == [401] * 5
+    assert reads == ["read"]
+    assert len(aws.queue_messages(aws.resources.intake_queue_url)) == 3

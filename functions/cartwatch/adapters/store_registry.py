@@ -2,7 +2,8 @@
 
 Layout
     DynamoDB  pk="STORE", sk=<store_hash>          settings (stages, flags, status, hook ids)
-    SSM       {prefix}/stores/<hash>/webhook-auth  SecureString {client_secret, token, require_signature}
+    SSM       {prefix}/stores/<hash>/webhook-auth  SecureString {client_secret, token, require_signature,
+                                                                previous_token, previous_token_until}
     SSM       {prefix}/stores/<hash>/api           SecureString {access_token}
 
 Secrets live in SSM Parameter Store rather than Secrets Manager: standard parameters cost
@@ -46,6 +47,9 @@ class StoreSecrets:
     # A store that does not exist is remembered briefly, so a misconfigured hook hammering
     # the receiver does not turn every delivery into an SSM call.
     NEGATIVE_CACHE_SECONDS = 5.0
+    # Re-reads past the cache (after a delivery failed against cached secrets) happen at
+    # most this often per store: deliveries with bad credentials cannot turn into SSM calls.
+    REFRESH_INTERVAL_SECONDS = 10.0
 
     def __init__(
         self,
@@ -59,16 +63,22 @@ class StoreSecrets:
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._missing: dict[str, float] = {}
+        self._refreshed: dict[str, float] = {}
 
     def webhook_auth(self, store_hash: str) -> WebhookAuth | None:
-        value = self._get(webhook_auth_parameter(self._prefix, store_hash))
-        if value is None:
-            return None
-        return WebhookAuth(
-            client_secret=value.get("client_secret") or None,
-            token=value.get("token") or None,
-            require_signature=bool(value.get("require_signature", False)),
-        )
+        return _webhook_auth(self._get(webhook_auth_parameter(self._prefix, store_hash)))
+
+    def refreshed_webhook_auth(self, store_hash: str) -> WebhookAuth | None:
+        """The store's webhook secrets read past the cache — at most once per
+        ``REFRESH_INTERVAL_SECONDS`` per store; in between, the cached answer."""
+        name = webhook_auth_parameter(self._prefix, store_hash)
+        now = self._clock()
+        last = self._refreshed.get(name)
+        fresh = last is None or now - last >= self.REFRESH_INTERVAL_SECONDS
+        if fresh:
+            self._refreshed[name] = now
+            self._missing.pop(name, None)
+        return _webhook_auth(self._get(name, force_fetch=fresh))
 
     def api_credentials(self, store_hash: str) -> ApiCredentials | None:
         value = self._get(api_parameter(self._prefix, store_hash))
@@ -85,14 +95,16 @@ class StoreSecrets:
             self._missing.pop(name, None)
             self._provider.clear_cache()  # type: ignore[no-untyped-call]
 
-    def _get(self, name: str) -> dict[str, Any] | None:
+    def _get(self, name: str, force_fetch: bool = False) -> dict[str, Any] | None:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
         missing_since = self._missing.get(name)
         if missing_since is not None and self._clock() - missing_since < self.NEGATIVE_CACHE_SECONDS:
             return None
         try:
-            value = self._provider.get(name, decrypt=True, max_age=self._cache_seconds, transform="json")
+            value = self._provider.get(
+                name, decrypt=True, max_age=self._cache_seconds, transform="json", force_fetch=force_fetch
+            )
         except GetParameterError as error:
             if _is_not_found(error):
                 self._missing[name] = self._clock()
@@ -101,6 +113,19 @@ class StoreSecrets:
             raise StoreRegistryUnavailable(f"could not read {name}") from None
         self._missing.pop(name, None)
         return value if isinstance(value, dict) else None
+
+
+def _webhook_auth(value: dict[str, Any] | None) -> WebhookAuth | None:
+    if value is None:
+        return None
+    until = value.get("previous_token_until")
+    return WebhookAuth(
+        client_secret=value.get("client_secret") or None,
+        token=value.get("token") or None,
+        require_signature=bool(value.get("require_signature", False)),
+        previous_token=value.get("previous_token") or None,
+        previous_token_until=int(until) if isinstance(until, int | float) else None,
+    )
 
 
 def _is_not_found(error: BaseException) -> bool:
@@ -231,17 +256,19 @@ class StoreWriter:
         webhook_token: str,
         created_at: int,
         extra: dict[str, Any] | None = None,
+        replaced_token: tuple[str, int] | None = None,
     ) -> None:
+        """``replaced_token``: the token a rotation replaces and until when it still counts."""
         # Secrets first: a store row without secrets would make the receiver 404 anyway,
         # but secrets without a row are invisible to `stores list` — so the row comes last.
-        self._put_secret(
-            webhook_auth_parameter(self._prefix, settings.store_hash),
-            {
-                "client_secret": client_secret,
-                "token": webhook_token,
-                "require_signature": settings.require_signature,
-            },
-        )
+        auth: dict[str, Any] = {
+            "client_secret": client_secret,
+            "token": webhook_token,
+            "require_signature": settings.require_signature,
+        }
+        if replaced_token is not None:
+            auth["previous_token"], auth["previous_token_until"] = replaced_token
+        self._put_secret(webhook_auth_parameter(self._prefix, settings.store_hash), auth)
         self._put_secret(api_parameter(self._prefix, settings.store_hash), {"access_token": access_token})
         self._dynamodb.put_item(
             TableName=self._table, Item=store_to_item(settings, created_at=created_at, extra=extra)

@@ -32,7 +32,7 @@ from cartwatch.adapters.store_registry import (
 from cartwatch.cli.errors import CliError
 from cartwatch.cli.target import Target
 from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
-from cartwatch.domain.store import ApiCredentials, StoreSettings, WebhookAuth
+from cartwatch.domain.store import ROTATION_GRACE_SECONDS, ApiCredentials, StoreSettings, WebhookAuth
 from cartwatch.service.hook_health import (
     HookReport,
     StoreHealth,
@@ -135,6 +135,7 @@ class StoreAdmin:
             webhook_token=token,
             created_at=existing.created_at if existing else int(self._clock()),
             hook_ids=existing.hook_ids if existing else {},
+            replaced_token=_still_replacing(auth, self._clock()),
         )
         report = self._register_hooks(api, store_hash, token)
         return AddResult(existing is None, self.destination(store_hash), report)
@@ -182,8 +183,11 @@ class StoreAdmin:
         with self._bigcommerce(store_hash):
             api.list_hooks()  # as in add: no new token is stored unless the hooks can follow it
         token = self._new_token()
-        # SSM first: it is what the receiver trusts, and the hooks follow at once.  Until they
-        # do (and for the receiver's secret cache), signed deliveries still verify.
+        # SSM first: it is what the receiver trusts, and the hooks follow at once.  The old
+        # token keeps working for ROTATION_GRACE_SECONDS, for deliveries BigCommerce sends
+        # before its hooks switch; a warm receiver re-reads SSM when the new one fails
+        # against its cache.  A rotation therefore never fails a delivery.
+        replaced = (auth.token, int(self._clock()) + ROTATION_GRACE_SECONDS) if auth.token else None
         self._save(
             row.settings,
             own_stages=row.own_stages,
@@ -192,6 +196,7 @@ class StoreAdmin:
             webhook_token=token,
             created_at=row.created_at,
             hook_ids=row.hook_ids,
+            replaced_token=replaced,
         )
         return self._register_hooks(api, store_hash, token)
 
@@ -233,6 +238,7 @@ class StoreAdmin:
         webhook_token: str,
         created_at: int,
         hook_ids: Mapping[str, int],
+        replaced_token: tuple[str, int] | None = None,
     ) -> None:
         self._writer.save(
             settings,
@@ -241,6 +247,7 @@ class StoreAdmin:
             webhook_token=webhook_token,
             created_at=created_at,
             extra={"hooks": hooks_attribute(hook_ids)},
+            replaced_token=replaced_token,
         )
         if not own_stages:
             # StoreWriter always writes stages; a store added without its own must follow the
@@ -304,6 +311,14 @@ class StoreAdmin:
         return CliError(
             f"store {store_hash} has no secret at {parameter}: run `cartwatch stores add {store_hash}` again"
         )
+
+
+def _still_replacing(auth: WebhookAuth | None, now: float) -> tuple[str, int] | None:
+    """A rotation's grace period survives re-adding the store while it lasts."""
+    previous = auth.previous_token_valid_at(now) if auth else None
+    if previous is None or auth is None or auth.previous_token_until is None:
+        return None
+    return previous, auth.previous_token_until
 
 
 def _choose(requested: bool | None, current: bool) -> bool:

@@ -11,7 +11,7 @@ from cartwatch.cli.store_admin import NewStore, StoreAdmin
 from cartwatch.cli.store_views import details_lines, health_lines, hook_lines, store_table
 from cartwatch.cli.target import add_target_arguments, resolve_target
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import is_store_hash
+from cartwatch.domain.store import ROTATION_GRACE_SECONDS, is_store_hash
 from cartwatch.service.hook_health import HOOK_SCOPES
 
 
@@ -160,7 +160,10 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _rotate(args: argparse.Namespace) -> int:
     report = _admin(args).rotate_token(args.store_hash)
-    print(f"store {args.store_hash}: new webhook token stored")
+    print(
+        f"store {args.store_hash}: new webhook token stored; the previous one is accepted for "
+        f"{ROTATION_GRACE_SECONDS // 60} more minutes"
+    )
     _print(hook_lines(report))
     if report.failures:
         raise CliError(

@@ -32,13 +32,29 @@ class StoreSettings:
     status: StoreStatus = StoreStatus.ACTIVE
 
 
+# How long the token a rotation replaced is still accepted: BigCommerce may take a minute
+# to send with a hook's new headers, and deliveries already queued there carry the old one.
+ROTATION_GRACE_SECONDS = 15 * 60
+
+
 @dataclass(frozen=True)
 class WebhookAuth:
-    """What the receiver checks a delivery against.  Never logged."""
+    """What the receiver checks a delivery against.  Never logged.
+
+    ``previous_token`` is the token a rotation replaced, accepted until
+    ``previous_token_until`` (epoch seconds) so that a rotation never fails a delivery.
+    """
 
     client_secret: str | None
     token: str | None
     require_signature: bool = False
+    previous_token: str | None = None
+    previous_token_until: int | None = None
+
+    def previous_token_valid_at(self, now: float) -> str | None:
+        if self.previous_token and self.previous_token_until is not None and now < self.previous_token_until:
+            return self.previous_token
+        return None
 
     def __repr__(self) -> str:
         return f"WebhookAuth(require_signature={self.require_signature}, secrets=<hidden>)"

@@ -50,10 +50,11 @@ def _default_enqueue() -> Callable[[str], None]:
     return enqueue
 
 
-def _default_lookup() -> Callable[[str], WebhookAuth | None]:
+def _default_lookups() -> tuple[Callable[[str], WebhookAuth | None], Callable[[str], WebhookAuth | None]]:
     from cartwatch.composition import store_secrets
 
-    return store_secrets().webhook_auth
+    secrets = store_secrets()
+    return secrets.webhook_auth, secrets.refreshed_webhook_auth
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -63,6 +64,7 @@ def handler(
     context: Any,
     *,
     lookup_auth: Callable[[str], WebhookAuth | None] | None = None,
+    refresh_auth: Callable[[str], WebhookAuth | None] | None = None,
     enqueue: Callable[[str], None] | None = None,
 ) -> Response:
     store_hash = (event.get("pathParameters") or {}).get("store_hash", "")
@@ -74,9 +76,12 @@ def handler(
             body=body,
             headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
         )
+        if lookup_auth is None:
+            lookup_auth, refresh_auth = _default_lookups()
         accepted = accept_delivery(
             delivery,
-            lookup_auth=lookup_auth or _default_lookup(),
+            lookup_auth=lookup_auth,
+            refresh_auth=refresh_auth,
             enqueue=enqueue or _default_enqueue(),
         )
     except Rejection as rejection:

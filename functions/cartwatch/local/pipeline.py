@@ -161,6 +161,7 @@ class LocalPipeline:
             event,
             context,
             lookup_auth=self.secrets.webhook_auth,
+            refresh_auth=self.secrets.refreshed_webhook_auth,
             enqueue=lambda message: sqs.send_message(QueueUrl=queue_url, MessageBody=message),
         )
         return response

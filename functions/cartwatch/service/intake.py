@@ -60,9 +60,16 @@ def accept_delivery(
     *,
     lookup_auth: Callable[[str], WebhookAuth | None],
     enqueue: Callable[[str], None],
+    refresh_auth: Callable[[str], WebhookAuth | None] | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Accepted:
-    """Check a delivery and enqueue it, or raise :class:`Rejection` having stored nothing."""
+    """Check a delivery and enqueue it, or raise :class:`Rejection` having stored nothing.
+
+    ``lookup_auth`` may answer from a cache.  When a delivery fails against the cached
+    secrets, ``refresh_auth`` (which must bound how often it really reads) gets a fresh
+    copy and the delivery is judged once more: a rotated token or a re-added store's new
+    client secret then works at once instead of failing until the cache expires.
+    """
     if len(delivery.body) > MAX_WEBHOOK_BODY_BYTES:
         raise Rejection(413, f"body exceeds {MAX_WEBHOOK_BODY_BYTES} bytes")
     if not is_store_hash(delivery.store_hash):
@@ -70,15 +77,30 @@ def accept_delivery(
     auth = lookup_auth(delivery.store_hash)
     if auth is None:
         raise Rejection(404, "unknown store")
-    try:
-        authenticated_by = verify_delivery(auth, delivery.body, delivery.headers)
-    except Unauthenticated as error:
-        raise Rejection(401, str(error)) from None
+    authenticated_by = _authenticate(delivery, auth, refresh_auth, clock())
     scope, producer = _peek_envelope(delivery.body)
     if producer != f"stores/{delivery.store_hash}":
         raise Rejection(403, "producer does not match the store in the path")
     enqueue(intake_message(delivery, scope, clock()))
     return Accepted(store_hash=delivery.store_hash, scope=scope, authenticated_by=authenticated_by)
+
+
+def _authenticate(
+    delivery: Delivery,
+    auth: WebhookAuth,
+    refresh_auth: Callable[[str], WebhookAuth | None] | None,
+    now: float,
+) -> str:
+    try:
+        return verify_delivery(auth, delivery.body, delivery.headers, now)
+    except Unauthenticated as error:
+        fresh = refresh_auth(delivery.store_hash) if refresh_auth is not None else None
+        if fresh is None or fresh == auth:
+            raise Rejection(401, str(error)) from None
+    try:
+        return verify_delivery(fresh, delivery.body, delivery.headers, now)
+    except Unauthenticated as error:
+        raise Rejection(401, str(error)) from None
 
 
 def _peek_envelope(body: bytes) -> tuple[str, str]:

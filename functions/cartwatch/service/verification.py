@@ -29,11 +29,12 @@ def signing_key(client_secret: str) -> str:
     return base64.b64encode(client_secret.encode()).decode()
 
 
-def verify_delivery(auth: WebhookAuth, body: bytes, headers: Mapping[str, str]) -> str:
+def verify_delivery(auth: WebhookAuth, body: bytes, headers: Mapping[str, str], now: float) -> str:
     """Return which mechanism authenticated the delivery, or raise :class:`Unauthenticated`.
 
     ``headers`` must have lower-case names.  A delivery that carries signature headers is
-    judged by its signature alone: a bad signature is never rescued by a token.
+    judged by its signature alone: a bad signature is never rescued by a token.  The token
+    a rotation replaced still counts until its grace period ends (``now``, epoch seconds).
     """
     if any(name in headers for name in SIGNATURE_HEADERS) and auth.client_secret:
         _verify_signature(auth.client_secret, body, headers)
@@ -41,9 +42,16 @@ def verify_delivery(auth: WebhookAuth, body: bytes, headers: Mapping[str, str]) 
     if auth.require_signature:
         raise Unauthenticated("this store requires a Standard Webhooks signature")
     presented = headers.get(TOKEN_HEADER)
-    if presented and auth.token and hmac.compare_digest(presented.encode(), auth.token.encode()):
-        return "token"
+    if presented:
+        if _same(presented, auth.token):
+            return "token"
+        if _same(presented, auth.previous_token_valid_at(now)):
+            return "previous token"
     raise Unauthenticated("missing or invalid credentials")
+
+
+def _same(presented: str, expected: str | None) -> bool:
+    return expected is not None and hmac.compare_digest(presented.encode(), expected.encode())
 
 
 def _verify_signature(client_secret: str, body: bytes, headers: Mapping[str, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tests.integration.cli.cli_support import (
 from tests.integration.conftest import Aws
 
 from cartwatch.adapters.store_registry import api_parameter, webhook_auth_parameter
+from cartwatch.domain.store import ROTATION_GRACE_SECONDS
 from cartwatch.sandbox import BigCommerceSandbox
 from cartwatch.service.hook_health import HOOK_SCOPES, TOKEN_HEADER
 
@@ -150,6 +152,22 @@ def test_rotate_token_gives_every_hook_the_new_token(cli: Cli, shop: Shop, aws: 
     assert new != old
     assert token_headers(shop) == {new}
     assert len(shop.hooks()) == len(HOOK_SCOPES)
+    # The old token keeps working for deliveries BigCommerce sends before its hooks switch.
+    auth = json.loads(parameters(aws)[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])
+    assert auth["previous_token"] == old
+    assert 0 < auth["previous_token_until"] - time.time() <= ROTATION_GRACE_SECONDS
+    assert "the previous one is accepted for 15 more minutes" in run.out
+
+    # Re-adding the store during the grace period keeps it; a second rotation replaces it.
+    assert cli(*shop.add_args()).code == 0
+    after_add = json.loads(parameters(aws)[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])
+    assert after_add["token"] == new
+    assert after_add["previous_token"] == old
+    assert cli("stores", "rotate-token", shop.hash).code == 0
+    assert (
+        json.loads(parameters(aws)[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])["previous_token"]
+        == new
+    )
 
 
 def test_show_masks_secrets_and_reports_hooks(cli: Cli, shop: Shop) -> None:
