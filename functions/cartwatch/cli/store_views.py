@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -78,10 +79,17 @@ def health_lines(health: StoreHealth) -> list[str]:
     return lines
 
 
-def details_lines(details: StoreDetails) -> list[str]:
+def details_lines(details: StoreDetails, now: float | None = None) -> list[str]:
     settings = details.row.settings
     auth = details.auth
+    now = time.time() if now is None else now
+    previous = auth.previous_token_valid_at(now) if auth else None
     created = datetime.fromtimestamp(details.row.created_at, UTC).isoformat(timespec="seconds")
+    grace = (
+        [("previous token", f"{mask(previous)} accepted until {_utc(auth.previous_token_until)}")]
+        if previous and auth and auth.previous_token_until
+        else []
+    )
     lines = table(
         ("store", settings.store_hash),
         [
@@ -94,6 +102,7 @@ def details_lines(details: StoreDetails) -> list[str]:
             ("access token", mask(details.credentials.access_token if details.credentials else None)),
             ("client secret", mask(auth.client_secret if auth else None)),
             ("webhook token", mask(auth.token if auth else None)),
+            *grace,
         ],
     )
     if details.live_hooks is None:
@@ -108,9 +117,19 @@ def details_lines(details: StoreDetails) -> list[str]:
             continue
         state = "active" if hook.get("is_active") else "inactive"
         # Compared, never shown: whether the hook carries the token the receiver expects.
-        carries = token is not None and hook_token(hook) == token
-        rows.append((scope, str(hook.get("id")), f"{state}, {'token ok' if carries else 'token stale'}"))
+        carried = hook_token(hook)
+        if token is not None and carried == token:
+            verdict = "token ok"
+        elif previous is not None and carried == previous:
+            verdict = "previous token, still accepted"
+        else:
+            verdict = "token stale"
+        rows.append((scope, str(hook.get("id")), f"{state}, {verdict}"))
     return [*lines, "", *table(("SCOPE", "HOOK", "STATE"), rows)]
+
+
+def _utc(epoch_seconds: int) -> str:
+    return datetime.fromtimestamp(epoch_seconds, UTC).isoformat(timespec="seconds")
 
 
 def _yes_no(value: bool) -> str:

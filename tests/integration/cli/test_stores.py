@@ -157,6 +157,9 @@ def test_rotate_token_gives_every_hook_the_new_token(cli: Cli, shop: Shop, aws: 
     assert auth["previous_token"] == old
     assert 0 < auth["previous_token_until"] - time.time() <= ROTATION_GRACE_SECONDS
     assert "the previous one is accepted for 15 more minutes" in run.out
+    shown = cli("stores", "show", shop.hash)
+    assert f"previous token     ****{old[-4:]} accepted until" in shown.out
+    assert shown.out.count("active, token ok") == len(HOOK_SCOPES)
 
     # Re-adding the store during the grace period keeps it; a second rotation replaces it.
     assert cli(*shop.add_args()).code == 0
