@@ -106,6 +106,14 @@ class Monitoring(Construct):
             description="Many webhook deliveries are rejected (401/403/404): a store's secret or "
             "token probably changed.  BigCommerce blocks the domain below 90 % success.",
         )
+        self._alarm(
+            "WebhooksDeferred",
+            custom_metric("WebhooksDeferred", "Sum"),
+            threshold=1,
+            description="Webhook deliveries are answered 503 because store secrets cannot be read "
+            "(SSM throttled or access denied).  BigCommerce retries them, but blocks the domain "
+            "below 90 % success.",
+        )
 
         if settings.alarm_email:
             self.alarm_topic = self._alarm_topic(settings.alarm_email)

@@ -344,7 +344,7 @@ def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synt
         for a in alarms
         if a["Properties"].get("Namespace") == METRICS_NAMESPACE
     }
-    assert set(custom) == {"SweepLagSeconds", "WebhooksRejected"}
+    assert set(custom) == {"SweepLagSeconds", "WebhooksRejected", "WebhooksDeferred"}
     for alarm in custom.values():
         assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
     not_running = [a for a in alarms if a["Properties"].get("MetricName") == "Invocations"]

@@ -13,9 +13,9 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from tests.integration.conftest import Aws, Store
 from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signed_headers
 
-from cartwatch.adapters.store_registry import StoreSecrets, StoreWriter
+from cartwatch.adapters.store_registry import StoreRegistryUnavailable, StoreSecrets, StoreWriter
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreSettings
+from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreSettings, WebhookAuth
 from cartwatch.handlers import receiver
 from cartwatch.resources import MAX_WEBHOOK_BODY_BYTES
 
@@ -257,3 +257,24 @@ def test_a_warm_receiver_follows_a_token_rotation_without_refusing_a_delivery(aw
     assert [deliver_token(f"guess-{i}") for i in range(5)] == [401] * 5
     assert reads == ["read"]
     assert len(aws.queue_messages(aws.resources.intake_queue_url)) == 3
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("failing", ["lookup", "refresh"])
+def test_unreadable_secrets_defer_the_delivery_with_a_503(aws: Aws, store: Store, failing: str) -> None:
+    def unavailable(store_hash: str) -> WebhookAuth | None:
+        raise StoreRegistryUnavailable(f"could not read {store_hash}")
+
+    stale = WebhookAuth(client_secret=store.client_secret, token="stale-token")
+    sqs = aws.client("sqs")
+    response = receiver.handler(
+        http_api_event(store.store_hash, created_body(store), {"x-cartwatch-token": store.webhook_token}),
+        FakeLambdaContext(),
+        lookup_auth=unavailable if failing == "lookup" else (lambda _: stale),
+        refresh_auth=unavailable,
+        enqueue=lambda m: sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=m),
+    )
+
+    assert response["statusCode"] == 503  # BigCommerce retries it; a 401 would drop it
+    assert "retry" in json.loads(response["body"])["error"]
+    assert_nothing_stored(aws)

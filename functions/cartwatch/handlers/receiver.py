@@ -17,6 +17,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from cartwatch.adapters.store_registry import StoreRegistryUnavailable
 from cartwatch.domain.store import WebhookAuth
 from cartwatch.handlers.emf import log_metrics
 from cartwatch.service.intake import Delivery, Rejection, accept_delivery
@@ -89,6 +90,12 @@ def handler(
         metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
         logger.info("webhook rejected", extra={"status": rejection.status, "reason": rejection.reason})
         return _response(rejection.status, {"error": rejection.reason})
+    except StoreRegistryUnavailable:
+        # Our side failed (SSM throttled or unreachable), not the delivery: a 503 makes
+        # BigCommerce retry it later instead of it being refused as unauthenticated.
+        metrics.add_metric(name="WebhooksDeferred", unit=MetricUnit.Count, value=1)
+        logger.warning("store secrets unavailable; delivery deferred to BigCommerce's retry")
+        return _response(503, {"error": "temporarily unable to verify deliveries; retry later"})
     metrics.add_metric(name="WebhooksAccepted", unit=MetricUnit.Count, value=1)
     logger.info("webhook accepted", extra={"scope": accepted.scope, "auth": accepted.authenticated_by})
     # BigCommerce asks for a 2xx with no body.
