@@ -39,6 +39,7 @@ HANDLERS = {
     "sweeper": "cartwatch.handlers.sweeper",
     "publisher": "cartwatch.handlers.publisher",
     "query": "cartwatch.handlers.query_api",
+    "hook_health": "cartwatch.handlers.hook_health",
 }
 # What each handler's first request imports lazily, on top of the module itself.
 FIRST_REQUEST = {
@@ -47,6 +48,12 @@ FIRST_REQUEST = {
     "sweeper": ["boto3", "cartwatch.composition"],
     "publisher": ["boto3", "cartwatch.composition"],
     "query": ["boto3", "cartwatch.composition", "cartwatch.service.cart_queries"],
+    "hook_health": [
+        "boto3",
+        "cartwatch.composition",
+        "cartwatch.adapters.store_clients",
+        "aws_lambda_powertools.utilities.parameters",
+    ],
 }
 BASELINE = ["boto3"]
 

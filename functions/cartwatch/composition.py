@@ -111,7 +111,8 @@ def abandonment_sweep(remaining_ms: Any = None) -> AbandonmentSweep:
 @cache
 def outbox_relay() -> OutboxRelay:
     from cartwatch.adapters.event_publisher import SnsEventPublisher
-    from cartwatch.service.publishing import OutboxRelay, bigcommerce_clients
+    from cartwatch.adapters.store_clients import bigcommerce_clients
+    from cartwatch.service.publishing import OutboxRelay
     from cartwatch.settings import publisher_settings
 
     settings = publisher_settings()

@@ -24,9 +24,9 @@ def handler(event: dict[str, Any], context: Any, *, check: HookHealthCheck | Non
 
 
 def _check(remaining_ms: Callable[[], int] | None) -> HookHealthCheck:
+    from cartwatch.adapters.store_clients import bigcommerce_clients
     from cartwatch.composition import aws_client, store_secrets
     from cartwatch.service.hook_health import StoreRows
-    from cartwatch.service.publishing import bigcommerce_clients
     from cartwatch.settings import HookHealthSettings
 
     settings = HookHealthSettings.from_env()

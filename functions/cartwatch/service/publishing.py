@@ -26,7 +26,8 @@ from cartwatch.adapters.bigcommerce import BigCommerceClient, BigCommerceError, 
 from cartwatch.adapters.cart_items import Item, StoredCart, stored_cart_from_item, summary_attributes
 from cartwatch.adapters.cart_repository import CartRepository, PendingEvent
 from cartwatch.adapters.event_publisher import OutgoingMessage, SnsEventPublisher
-from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
+from cartwatch.adapters.store_clients import ClientFactory
+from cartwatch.adapters.store_registry import StoreDirectory
 from cartwatch.domain.cart import CartSnapshot, OrderSummary
 from cartwatch.domain.cart_events import EVENT_ABANDONED, EVENT_CONVERTED, EVENT_RECOVERED
 from cartwatch.domain.events import (
@@ -44,8 +45,6 @@ from cartwatch.resources import PENDING_EVENT_ATTRIBUTE
 from cartwatch.service.enrichment import fetch_order_summary, snapshot_abandoned_cart
 
 logger = logging.getLogger(__name__)
-
-ClientFactory = Callable[[str], BigCommerceClient | None]
 
 
 class StoreUnavailable(RuntimeError):
@@ -245,15 +244,3 @@ def _snapshot(stored: StoredCart) -> CartSnapshot | None:
     if not stored.snapshot:
         return None
     return CartSnapshot.model_validate_json(stored.snapshot)
-
-
-def bigcommerce_clients(secrets: StoreSecrets, api_url: str) -> ClientFactory:
-    """A factory that builds a store's API client from its stored credentials."""
-
-    def build(store_hash: str) -> BigCommerceClient | None:
-        credentials = secrets.api_credentials(store_hash)
-        if credentials is None:
-            return None
-        return BigCommerceClient(store_hash, credentials.access_token, api_url=api_url)
-
-    return build

@@ -19,10 +19,10 @@ from tests.integration.cli.cli_support import (
 from tests.integration.conftest import Aws
 from tests.support import FakeLambdaContext, unique_name
 
+from cartwatch.adapters.store_clients import bigcommerce_clients
 from cartwatch.handlers.hook_health import handler
 from cartwatch.sandbox import BigCommerceSandbox
 from cartwatch.service.hook_health import HOOK_SCOPES, HookHealthCheck, StoreRows
-from cartwatch.service.publishing import bigcommerce_clients
 
 Cli = Callable[..., CliRun]
 

@@ -1,0 +1,27 @@
+"""BigCommerce API clients for the stores in the registry, built from their stored credentials.
+
+Shared by the publisher (enrichment) and the hook-health check.  It lives apart from both so
+that hook-health, which never validates a model, does not import the publisher's pydantic
+event models on its cold start.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from cartwatch.adapters.bigcommerce import BigCommerceClient
+from cartwatch.adapters.store_registry import StoreSecrets
+
+ClientFactory = Callable[[str], BigCommerceClient | None]
+
+
+def bigcommerce_clients(secrets: StoreSecrets, api_url: str) -> ClientFactory:
+    """A factory that builds a store's API client from its stored credentials (None: none stored)."""
+
+    def build(store_hash: str) -> BigCommerceClient | None:
+        credentials = secrets.api_credentials(store_hash)
+        if credentials is None:
+            return None
+        return BigCommerceClient(store_hash, credentials.access_token, api_url=api_url)
+
+    return build
