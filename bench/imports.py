@@ -41,13 +41,26 @@ HANDLERS = {
     "query": "cartwatch.handlers.query_api",
     "hook_health": "cartwatch.handlers.hook_health",
 }
-# What each handler's first request imports lazily, on top of the module itself.
+# What each handler's first request imports lazily, on top of the module itself (what the
+# composition root's builders import; `tests/unit/test_first_request_imports.py` keeps this
+# list complete).
 FIRST_REQUEST = {
-    "receiver": ["boto3", "cartwatch.composition", "aws_lambda_powertools.utilities.parameters"],
+    "receiver": [
+        "boto3",
+        "cartwatch.composition",
+        "cartwatch.settings",
+        "aws_lambda_powertools.utilities.parameters",
+    ],
     "processor": ["boto3", "cartwatch.composition"],
     "sweeper": ["boto3", "cartwatch.composition"],
-    "publisher": ["boto3", "cartwatch.composition"],
-    "query": ["boto3", "cartwatch.composition", "cartwatch.service.cart_queries"],
+    "publisher": ["boto3", "cartwatch.composition", "aws_lambda_powertools.utilities.parameters"],
+    "query": [
+        "boto3",
+        "cartwatch.composition",
+        "cartwatch.settings",
+        "cartwatch.service.cart_queries",
+        "cartwatch.adapters.cursor_key",
+    ],
     "hook_health": [
         "boto3",
         "cartwatch.composition",

@@ -1,0 +1,71 @@
+"""The import benchmark counts everything a handler's first request imports.
+
+Each handler builds its services lazily, on its first request (``composition.py``).  Whatever
+those builders import is cold-start cost too, so ``bench/imports.py`` lists it in
+``FIRST_REQUEST``.  Here each builder really runs, in a fresh interpreter against moto
+server, and any cartwatch, pydantic or Powertools module it imports beyond that list fails
+the test — that is how hook-health was found importing the publisher's pydantic models.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from bench.imports import FIRST_REQUEST, HANDLERS
+
+from cartwatch.local.moto_server import local_environment
+from cartwatch.resources import RUNTIME_ENVIRONMENT
+from cartwatch.settings import ENV
+
+pytestmark = pytest.mark.integration
+
+# What each function does first on its first request: build what it needs.
+FIRST_REQUEST_CALLS = {
+    "receiver": "from cartwatch.handlers import receiver\n"
+    "receiver._default_lookups(); receiver._default_enqueue()",
+    "processor": "from cartwatch import composition\ncomposition.cart_processor()",
+    "sweeper": "from cartwatch import composition\ncomposition.abandonment_sweep()",
+    "publisher": "from cartwatch import composition\ncomposition.outbox_relay()",
+    "query": "from cartwatch import composition\ncomposition.cart_queries()",
+    "hook_health": "from cartwatch.handlers import hook_health\nhook_health._check(None)",
+}
+WATCHED = ("cartwatch", "pydantic", "aws_lambda_powertools", "requests")
+
+_CHILD = """
+import importlib, json, sys
+for name in {listed!r}:
+    importlib.import_module(name)
+before = set(sys.modules)
+try:
+{call}
+except Exception as error:  # a builder that then talks to AWS may fail: imports came first
+    print("builder raised", type(error).__name__, file=sys.stderr)
+print(json.dumps(sorted(m for m in set(sys.modules) - before if m.split(".")[0] in {watched!r})))
+"""
+
+
+@pytest.mark.parametrize("handler", sorted(HANDLERS))
+def test_the_benchmark_lists_every_module_a_first_request_imports(moto_endpoint: str, handler: str) -> None:
+    environment = {
+        **os.environ,
+        **local_environment(moto_endpoint),
+        **RUNTIME_ENVIRONMENT,
+        ENV.TABLE_NAME: "cartwatch-imports",
+        ENV.INTAKE_QUEUE_URL: f"{moto_endpoint}/123456789012/intake",
+        ENV.TOPIC_ARN: "arn:aws:sns:us-east-1:123456789012:events",
+        ENV.SSM_PREFIX: "/cartwatch-imports",
+        ENV.BIGCOMMERCE_API_URL: "https://api.bigcommerce.com",
+        ENV.WEBHOOK_BASE_URL: "https://example.com/webhooks/bigcommerce",
+    }
+    call = "\n".join("    " + line for line in FIRST_REQUEST_CALLS[handler].splitlines())
+    child = _CHILD.format(listed=[HANDLERS[handler], *FIRST_REQUEST[handler]], call=call, watched=WATCHED)
+    result = subprocess.run(
+        [sys.executable, "-c", child], capture_output=True, text=True, env=environment, timeout=60, check=True
+    )
+
+    unlisted = json.loads(result.stdout.strip().splitlines()[-1])
+    assert unlisted == [], f"{handler}'s first request imports modules bench/imports.py does not count"
