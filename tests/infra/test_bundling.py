@@ -86,6 +86,17 @@ def runtime_provided_packages(tmp_path: Path) -> Path:
     return runtime
 
 
+def lambda_environment(bundle: Path, tmp_path: Path) -> dict[str, str]:
+    """The runtime's import order: the bundle (/var/task) first, then what the runtime ships."""
+    return {
+        "PATH": os.environ["PATH"],
+        "PYTHONPATH": f"{bundle}{os.pathsep}{runtime_provided_packages(tmp_path)}",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
 @pytest.fixture(scope="module")
 def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One real bundle for this machine's architecture, built by the synth's own bundler."""
@@ -123,15 +134,8 @@ def test_bundle_for_this_machine_imports_with_the_runtime_python(tmp_path: Path,
         assert header[:4].hex() == magic, compiled
         assert int.from_bytes(header[4:8], "little") == 0b01, compiled  # hash-based, unchecked
 
-    # The runtime's own order: the bundle (/var/task) first, then what the runtime ships.
     # -S keeps this interpreter's site-packages out, so only the bundle can satisfy imports.
-    env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": f"{bundle}{os.pathsep}{runtime_provided_packages(tmp_path)}",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
+    env = lambda_environment(bundle, tmp_path)
     imported = subprocess.run(
         [python, "-S", "-c", "import cartwatch.handlers.receiver, cartwatch.handlers.processor"],
         capture_output=True,
@@ -187,11 +191,7 @@ def test_bundled_receiver_and_processor_run_against_moto_server(
         created_at=0,
     )
     env = {
-        "PATH": os.environ["PATH"],
-        "PYTHONPATH": f"{bundle}{os.pathsep}{runtime_provided_packages(tmp_path)}",
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        **lambda_environment(bundle, tmp_path),
         "AWS_ACCESS_KEY_ID": "bundle-test",
         "AWS_SECRET_ACCESS_KEY": "bundle-test",
         "AWS_ENDPOINT_URL": moto_endpoint,

@@ -44,6 +44,11 @@ class Aws:
             self.client("dynamodb"), self.resources.table_name, default_stages, cache_seconds=0
         )
 
+    def writer(self) -> StoreWriter:
+        return StoreWriter(
+            self.client("dynamodb"), self.client("ssm"), self.resources.table_name, self.prefix
+        )
+
     def secrets(self) -> StoreSecrets:
         from aws_lambda_powertools.utilities.parameters import SSMProvider
 
@@ -98,7 +103,7 @@ def add_store(aws: Aws) -> Callable[..., Store]:
             client_secret=client_secret or secrets.token_hex(16),
             webhook_token=secrets.token_urlsafe(24),
         )
-        StoreWriter(aws.client("dynamodb"), aws.client("ssm"), aws.resources.table_name, aws.prefix).save(
+        aws.writer().save(
             StoreSettings(
                 store.store_hash,
                 StageSchedule.parse(stages),

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.parameters import SSMProvider
 from tests.integration.conftest import Aws, Store
 from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signed_headers
 
-from cartwatch.adapters.store_registry import StoreRegistryUnavailable, StoreSecrets, StoreWriter
+from cartwatch.adapters.store_registry import StoreRegistryUnavailable, StoreSecrets
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreSettings, WebhookAuth
 from cartwatch.handlers import receiver
@@ -240,7 +240,7 @@ def test_a_warm_receiver_follows_a_token_rotation_without_refusing_a_delivery(aw
 
     assert deliver_token(store.webhook_token) == 200  # warms the cache with the old token
     new_token = "rotated-" + store.webhook_token
-    StoreWriter(aws.client("dynamodb"), ssm, aws.resources.table_name, aws.prefix).save(
+    aws.writer().save(
         StoreSettings(store.store_hash, StageSchedule.parse("1h,24h,48h")),
         access_token=store.access_token,
         client_secret=store.client_secret,

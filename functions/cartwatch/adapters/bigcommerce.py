@@ -98,7 +98,9 @@ class BigCommerceClient:
         self.store_hash = store_hash
         self._token = _Secret(access_token)
         self._base = f"{api_url.rstrip('/')}/stores/{quote(store_hash, safe='')}"
-        self._pool = pool if pool is not None else urllib3.PoolManager(ca_certs=_trusted_roots())
+        # Certificates are always verified, against certifi's roots (what requests and
+        # botocore trust) so the answer does not depend on where OpenSSL looks on a machine.
+        self._pool = pool if pool is not None else urllib3.PoolManager(ca_certs=certifi.where())
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         self._max_attempts = max_attempts
         self._sleep = sleep
@@ -336,15 +338,6 @@ class BigCommerceClient:
         _log.warning("BigCommerce %s %s: %s, retry %d in %.2fs", method, path, why, attempt, seconds)
         self._sleep(seconds)
         return seconds
-
-
-def _trusted_roots() -> str:
-    """Mozilla's roots, as certifi ships them: what requests trusted, on every machine alike.
-
-    Certificates are always verified; pinning the roots only keeps the answer independent of
-    where the machine's OpenSSL was built to look for them.
-    """
-    return certifi.where()
 
 
 def _segment(value: str) -> str:

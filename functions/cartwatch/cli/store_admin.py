@@ -135,7 +135,8 @@ class StoreAdmin:
             webhook_token=token,
             created_at=existing.created_at if existing else int(self._clock()),
             hook_ids=existing.hook_ids if existing else {},
-            replaced_token=_still_replacing(auth, self._clock()),
+            # A rotation's grace period survives re-adding the store while it lasts.
+            replaced_token=auth.replaced_token_at(self._clock()) if auth else None,
         )
         report = self._register_hooks(api, store_hash, token)
         return AddResult(existing is None, self.destination(store_hash), report)
@@ -311,14 +312,6 @@ class StoreAdmin:
         return CliError(
             f"store {store_hash} has no secret at {parameter}: run `cartwatch stores add {store_hash}` again"
         )
-
-
-def _still_replacing(auth: WebhookAuth | None, now: float) -> tuple[str, int] | None:
-    """A rotation's grace period survives re-adding the store while it lasts."""
-    previous = auth.previous_token_valid_at(now) if auth else None
-    if previous is None or auth is None or auth.previous_token_until is None:
-        return None
-    return previous, auth.previous_token_until
 
 
 def _choose(requested: bool | None, current: bool) -> bool:

@@ -83,12 +83,11 @@ def details_lines(details: StoreDetails, now: float | None = None) -> list[str]:
     settings = details.row.settings
     auth = details.auth
     now = time.time() if now is None else now
-    previous = auth.previous_token_valid_at(now) if auth else None
+    replaced = auth.replaced_token_at(now) if auth else None
+    previous = replaced[0] if replaced else None
     created = datetime.fromtimestamp(details.row.created_at, UTC).isoformat(timespec="seconds")
     grace = (
-        [("previous token", f"{mask(previous)} accepted until {_utc(auth.previous_token_until)}")]
-        if previous and auth and auth.previous_token_until
-        else []
+        [("previous token", f"{mask(replaced[0])} accepted until {_utc(replaced[1])}")] if replaced else []
     )
     lines = table(
         ("store", settings.store_hash),

@@ -51,9 +51,10 @@ class WebhookAuth:
     previous_token: str | None = None
     previous_token_until: int | None = None
 
-    def previous_token_valid_at(self, now: float) -> str | None:
+    def replaced_token_at(self, now: float) -> tuple[str, int] | None:
+        """``(previous_token, previous_token_until)`` while the grace period lasts, else None."""
         if self.previous_token and self.previous_token_until is not None and now < self.previous_token_until:
-            return self.previous_token
+            return self.previous_token, self.previous_token_until
         return None
 
     def __repr__(self) -> str:

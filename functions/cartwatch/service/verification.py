@@ -45,7 +45,8 @@ def verify_delivery(auth: WebhookAuth, body: bytes, headers: Mapping[str, str], 
     if presented:
         if _same(presented, auth.token):
             return "token"
-        if _same(presented, auth.previous_token_valid_at(now)):
+        replaced = auth.replaced_token_at(now)
+        if replaced is not None and _same(presented, replaced[0]):
             return "previous token"
     raise Unauthenticated("missing or invalid credentials")
 
