@@ -18,9 +18,9 @@ from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.domain.events import CloudEvent
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
-from cartwatch.local.pipeline import LocalPipeline, PipelineObserver
-from cartwatch.sandbox import BigCommerceSandbox
 from cartwatch.service.hook_health import hook_destination, reconcile_hooks
+from cartwatch_tools.local.pipeline import LocalPipeline, PipelineObserver
+from cartwatch_tools.sandbox import BigCommerceSandbox
 
 HOUR, DAY = 3600, 86400
 

@@ -20,9 +20,9 @@ from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.handlers import processor as processor_handler
 from cartwatch.handlers import receiver
-from cartwatch.local.event_sources import SqsEventSource
-from cartwatch.local.provision import provision
 from cartwatch.service.processing import CartProcessor
+from cartwatch_tools.local.event_sources import SqsEventSource
+from cartwatch_tools.local.provision import provision
 
 BATCH_SIZE = 100  # the stack's default intake batch size
 BATCH_WINDOW_SECONDS = 5.0  # …and batching window

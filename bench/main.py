@@ -17,7 +17,7 @@ from bench.imports import import_ratios
 from bench.intake import metric, run_intake
 from bench.query import read_per_listed_cart
 from bench.sweep import read_amplification
-from cartwatch.local.moto_server import MotoServer, local_environment
+from cartwatch_tools.local.moto_server import MotoServer, local_environment
 
 
 def emit(line: dict[str, Any]) -> None:

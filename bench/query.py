@@ -32,11 +32,11 @@ from cartwatch.domain.listing import CartFilter
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.domain.webhooks import CartEventKind, CartWebhook
-from cartwatch.local.provision import provision
 from cartwatch.service.cart_queries import CartQueries
 from cartwatch.service.cursors import CursorCodec
 from cartwatch.service.processing import CartProcessor
 from cartwatch.service.sweeping import AbandonmentSweep
+from cartwatch_tools.local.provision import provision
 
 STORE = "benchquery"
 STAGES = StageSchedule.parse("1h,24h,48h")

@@ -18,8 +18,8 @@ from cartwatch.adapters.cart_repository import CartRepository
 from cartwatch.adapters.store_registry import StoreDirectory
 from cartwatch.domain.lifecycle import CartState, CartStatus
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.local.provision import provision
 from cartwatch.service.sweeping import AbandonmentSweep
+from cartwatch_tools.local.provision import provision
 
 STAGES = StageSchedule.parse("1h,24h,48h")
 SHARDS = 16

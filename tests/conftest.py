@@ -36,7 +36,7 @@ def webhook_bodies() -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
-    from cartwatch.local.moto_server import MotoServer
+    from cartwatch_tools.local.moto_server import MotoServer
 
     server = MotoServer().start()
     os.environ["AWS_ENDPOINT_URL"] = server.endpoint_url

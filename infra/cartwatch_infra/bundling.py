@@ -3,7 +3,9 @@
 One asset serves every function (they share the ``cartwatch`` package and its
 dependencies).  The bundle is built on this machine:
 
-1. ``functions/cartwatch`` is copied without the subpackages that never run in Lambda;
+1. ``functions/cartwatch`` is copied from an allow-list: the runtime's subpackages and
+   modules (``SHIPPED``), nothing else — tooling lives in ``tools/`` and a new subpackage
+   ships only once it is listed here;
 2. the runtime dependencies are exported from ``uv.lock`` and installed as manylinux wheels
    for the functions' architecture and Python, whatever this machine is;
 3. everything is compiled to bytecode by a Python 3.13 interpreter when one exists.
@@ -35,10 +37,11 @@ from constructs import Construct
 
 LAMBDA_PYTHON = "3.13"
 PACKAGE = "cartwatch"
-# Subpackages of ``cartwatch`` that are never imported in Lambda: the CLI, ``cartwatch
-# local`` and its BigCommerce sandbox.  They pull in moto and rich, which are not runtime
-# dependencies either.
-NOT_SHIPPED_SUBPACKAGES = frozenset({"cli", "local", "sandbox"})
+# What of ``functions/cartwatch`` runs in Lambda: an allow-list, so nothing ships by default.
+# The CLI, ``cartwatch local`` and the BigCommerce sandbox are a separate package
+# (``tools/cartwatch_tools``) and could not ship even if they were listed.
+SHIPPED_SUBPACKAGES = frozenset({"domain", "service", "adapters", "handlers"})
+SHIPPED_MODULES = frozenset({"__init__.py", "composition.py", "resources.py", "settings.py"})
 # The Lambda Python runtime ships boto3 and botocore.  ``uv export --prune`` drops them and
 # whatever only they need (s3transfer, python-dateutil, six), but keeps what our own
 # dependencies share with them (urllib3 for requests, jmespath for Powertools) at the
@@ -133,14 +136,16 @@ class LambdaBundler:
         """The package files that go into the bundle, relative to ``source_dir``, sorted."""
         for directory, subdirs, files in os.walk(self.source_dir):
             here = Path(directory).relative_to(self.source_dir)
+            top = here == Path()
             subdirs[:] = sorted(
                 d
                 for d in subdirs
-                if not d.startswith((".", "__pycache__"))
-                and not (here == Path() and d in NOT_SHIPPED_SUBPACKAGES)
+                if not d.startswith((".", "__pycache__")) and (not top or d in SHIPPED_SUBPACKAGES)
             )
             for name in sorted(files):
-                if not name.startswith(".") and not name.endswith((".pyc", ".pyo")):
+                if name.startswith(".") or name.endswith((".pyc", ".pyo")):
+                    continue
+                if not top or name in SHIPPED_MODULES:
                     yield here / name
 
     def fingerprint(self) -> str:
@@ -148,7 +153,8 @@ class LambdaBundler:
         digest = hashlib.sha256()
         recipe = (
             f"recipe={RECIPE_VERSION} python={LAMBDA_PYTHON} platform={self.platform} "
-            f"pruned={','.join(RUNTIME_PROVIDED)} skipped={','.join(sorted(NOT_SHIPPED_SUBPACKAGES))} "
+            f"pruned={','.join(RUNTIME_PROVIDED)} "
+            f"shipped={','.join(sorted(SHIPPED_SUBPACKAGES | SHIPPED_MODULES))} "
             f"bytecode={self.python is not None}\n"
         )
         digest.update(recipe.encode())

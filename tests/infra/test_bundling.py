@@ -20,7 +20,7 @@ pytestmark = pytest.mark.infra
 
 def project(tmp_path: Path) -> Path:
     package = tmp_path / "functions" / "cartwatch"
-    for relative in ("__init__.py", "handlers/__init__.py", "cli/__init__.py", "local/main.py"):
+    for relative in ("__init__.py", "handlers/__init__.py", "cli/__init__.py", "local/main.py", "notes.py"):
         (package / relative).parent.mkdir(parents=True, exist_ok=True)
         (package / relative).write_text(f"# {relative}\n")
     (tmp_path / "uv.lock").write_text("version = 1\n")
@@ -44,7 +44,9 @@ def test_asset_hash_ignores_what_is_not_shipped(tmp_path: Path) -> None:
     root = project(tmp_path)
     bundler = LambdaBundler(project_root=root, architecture="arm64")
     original = bundler.fingerprint()
+    # Only allow-listed subpackages and modules ship: an unlisted one changes nothing.
     (root / "functions/cartwatch/cli/__init__.py").write_text("# the CLI changed\n")
+    (root / "functions/cartwatch/notes.py").write_text("# unlisted\n")
     (root / "functions/cartwatch/__pycache__").mkdir()
     (root / "functions/cartwatch/__pycache__/x.cpython-313.pyc").write_bytes(b"\0")
     assert bundler.fingerprint() == original
@@ -122,10 +124,20 @@ def test_bundle_for_this_machine_imports_with_the_runtime_python(tmp_path: Path,
 
     present = {p.name for p in bundle.iterdir()}
     assert not present & {"boto3", "botocore", "s3transfer", "dateutil", "six.py", "bin"}
-    assert {"pydantic", "pydantic_core", "aws_lambda_powertools", "requests", "standardwebhooks"} <= present
-    package = {p.name for p in (bundle / "cartwatch").iterdir()}
-    assert "handlers" in package
-    assert not package & {"cli", "local", "sandbox"}
+    assert {"pydantic", "pydantic_core", "aws_lambda_powertools", "urllib3", "standardwebhooks"} <= present
+    # requests is the CLI's, not the runtime's; the tooling package never ships.
+    assert not present & {"requests", "charset_normalizer", "idna", "cartwatch_tools", "moto", "rich"}
+    package = {p.name for p in (bundle / "cartwatch").iterdir()} - {"__pycache__"}
+    assert package == {
+        "__init__.py",
+        "composition.py",
+        "resources.py",
+        "settings.py",
+        "domain",
+        "service",
+        "adapters",
+        "handlers",
+    }
 
     magic = subprocess.run(
         [python, "-c", "import importlib.util; print(importlib.util.MAGIC_NUMBER.hex())"],
@@ -177,7 +189,7 @@ def test_bundled_receiver_and_processor_run_against_moto_server(
     from cartwatch.adapters.store_registry import StoreWriter
     from cartwatch.domain.stages import StageSchedule
     from cartwatch.domain.store import StoreSettings
-    from cartwatch.local.provision import provision
+    from cartwatch_tools.local.provision import provision
     from tests.support import cart_webhook, http_api_event, signed_headers, unique_name
 
     python = find_python()

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from cartwatch.local.provision import table_request
 from cartwatch.resources import INTAKE_QUEUE, PROCESSOR_TIMEOUT_SECONDS, RUNTIME_ENVIRONMENT, TABLE
 from cartwatch.settings import ENV
 from cartwatch_infra.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cartwatch_infra.intake import WEBHOOK_ROUTE
 from cartwatch_infra.publishing import STREAM_RETRY_ATTEMPTS
 from cartwatch_infra.settings import DEFAULTS
+from cartwatch_tools.local.provision import table_request
 from tests.infra.conftest import ALARM_EMAIL, Synthesized, render
 
 pytestmark = pytest.mark.infra

@@ -16,7 +16,7 @@ from cartwatch.adapters.cart_repository import CartRepository
 from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets, StoreWriter
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
-from cartwatch.local.provision import ProvisionedResources, provision
+from cartwatch_tools.local.provision import ProvisionedResources, provision
 
 SSM_PREFIX = "/cartwatch"
 DEFAULT_STAGES = StageSchedule.parse("1h,24h,48h")

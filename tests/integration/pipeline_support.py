@@ -16,9 +16,9 @@ from cartwatch.adapters.bigcommerce import BigCommerceClient
 from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
-from cartwatch.local.pipeline import LocalPipeline
-from cartwatch.sandbox import BigCommerceSandbox
 from cartwatch.service.hook_health import hook_destination, reconcile_hooks
+from cartwatch_tools.local.pipeline import LocalPipeline
+from cartwatch_tools.sandbox import BigCommerceSandbox
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 

@@ -17,9 +17,9 @@ import sys
 import pytest
 from bench.imports import FIRST_REQUEST, HANDLERS
 
-from cartwatch.local.moto_server import local_environment
 from cartwatch.resources import RUNTIME_ENVIRONMENT
 from cartwatch.settings import ENV
+from cartwatch_tools.local.moto_server import local_environment
 
 pytestmark = pytest.mark.integration
 

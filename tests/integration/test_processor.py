@@ -14,9 +14,9 @@ from tests.support import FakeLambdaContext, cart_webhook
 from cartwatch.adapters.cart_items import state_from_item
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.handlers import processor as processor_handler
-from cartwatch.local.event_sources import SqsEventSource
 from cartwatch.service.intake import Delivery, intake_message
 from cartwatch.service.processing import CartProcessor
+from cartwatch_tools.local.event_sources import SqsEventSource
 
 T0 = int(time.time()) - 600
 

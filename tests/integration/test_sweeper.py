@@ -15,8 +15,8 @@ from cartwatch.adapters.cart_items import state_from_item
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS
 from cartwatch.handlers import sweeper as sweeper_handler
-from cartwatch.local.event_sources import DynamoDBStreamEventSource
 from cartwatch.service.sweeping import AbandonmentSweep
+from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource
 
 T0 = 1_800_000_000
 HOUR, DAY = 3600, 86400

@@ -9,8 +9,8 @@ from typing import Any
 from tests.integration.conftest import Aws
 
 from cartwatch.adapters.store_registry import webhook_auth_parameter
-from cartwatch.sandbox import Store
 from cartwatch.service.hook_health import TOKEN_HEADER
+from cartwatch_tools.sandbox import Store
 
 # Deliveries never happen in these tests (no cart changes), so the receiver need not exist.
 WEBHOOK_BASE_URL = "http://127.0.0.1:9/webhooks/bigcommerce"

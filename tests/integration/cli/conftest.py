@@ -16,9 +16,9 @@ from tests.integration.cli.cli_support import CLIENT_ID, WEBHOOK_BASE_URL, CliRu
 from tests.integration.conftest import Aws
 from tests.support import unique_name
 
-from cartwatch.cli.info_file import LocalInfo
-from cartwatch.cli.main import main
-from cartwatch.sandbox import BigCommerceSandbox
+from cartwatch_tools.cli.info_file import LocalInfo
+from cartwatch_tools.cli.main import main
+from cartwatch_tools.sandbox import BigCommerceSandbox
 
 
 @pytest.fixture(autouse=True)

@@ -21,8 +21,8 @@ from tests.support import FakeLambdaContext, unique_name
 
 from cartwatch.adapters.store_clients import bigcommerce_clients
 from cartwatch.handlers.hook_health import handler
-from cartwatch.sandbox import BigCommerceSandbox
 from cartwatch.service.hook_health import HOOK_SCOPES, HookHealthCheck, StoreRows
+from cartwatch_tools.sandbox import BigCommerceSandbox
 
 Cli = Callable[..., CliRun]
 

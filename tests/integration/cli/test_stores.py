@@ -22,8 +22,8 @@ from tests.integration.conftest import Aws
 
 from cartwatch.adapters.store_registry import api_parameter, webhook_auth_parameter
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS
-from cartwatch.sandbox import BigCommerceSandbox
 from cartwatch.service.hook_health import HOOK_SCOPES, TOKEN_HEADER
+from cartwatch_tools.sandbox import BigCommerceSandbox
 
 Cli = Callable[..., CliRun]
 

@@ -19,8 +19,8 @@ from tests.integration.cli.cli_support import (
 )
 from tests.integration.conftest import Aws
 
-from cartwatch.sandbox import BigCommerceSandbox
 from cartwatch.service.hook_health import HOOK_SCOPES
+from cartwatch_tools.sandbox import BigCommerceSandbox
 
 Cli = Callable[..., CliRun]
 

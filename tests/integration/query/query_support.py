@@ -23,8 +23,8 @@ from typing import Any
 
 from tests.integration.pipeline_support import World, make_world
 
-from cartwatch.cli.query_client import ApiCredentials, QueryApiClient
-from cartwatch.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY
+from cartwatch_tools.cli.query_client import ApiCredentials, QueryApiClient
+from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_REGION, LOCAL_SECRET_KEY
 
 HOUR, DAY = 3600, 86400
 # How long after a transition cartwatch may record it in the listing (pipeline latency).

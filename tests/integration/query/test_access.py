@@ -10,8 +10,8 @@ import pytest
 from tests.integration.pipeline_support import World
 from tests.integration.query.query_support import HOUR, LOCAL_CREDENTIALS, api_client
 
-from cartwatch.cli.query_client import ApiCredentials
-from cartwatch.local.moto_server import LOCAL_ACCESS_KEY
+from cartwatch_tools.cli.query_client import ApiCredentials
+from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY
 
 pytestmark = pytest.mark.integration
 
@@ -43,7 +43,7 @@ def test_unsigned_or_wrongly_signed_requests_are_forbidden(fresh: World) -> None
 def test_a_signature_over_another_request_is_forbidden(fresh: World) -> None:
     import requests
 
-    from cartwatch.cli.query_client import sign
+    from cartwatch_tools.cli.query_client import sign
 
     url = f"{fresh.pipeline.gateway.url}/v1/stores/{fresh.store_hash}/carts?limit=1"
     headers = sign("GET", url, LOCAL_CREDENTIALS, "us-east-1")

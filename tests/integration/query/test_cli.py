@@ -11,8 +11,8 @@ import pytest
 from tests.integration.pipeline_support import World
 from tests.integration.query.query_support import HOUR
 
-from cartwatch.cli.info_file import LocalInfo
-from cartwatch.cli.main import main
+from cartwatch_tools.cli.info_file import LocalInfo
+from cartwatch_tools.cli.main import main
 
 pytestmark = pytest.mark.integration
 

@@ -24,8 +24,8 @@ from schemathesis.specs.openapi.checks import (
 from tests.integration.pipeline_support import World, make_world
 from tests.integration.query.query_support import HOUR, LOCAL_CREDENTIALS
 
-from cartwatch.cli.query_client import SigV4RequestAuth
-from cartwatch.local.moto_server import LOCAL_REGION
+from cartwatch_tools.cli.query_client import SigV4RequestAuth
+from cartwatch_tools.local.moto_server import LOCAL_REGION
 
 pytestmark = pytest.mark.integration
 

@@ -16,7 +16,7 @@ from tests.integration.sandbox.sandbox_support import (
     Receiver,
 )
 
-from cartwatch.sandbox import BigCommerceSandbox, Store
+from cartwatch_tools.sandbox import BigCommerceSandbox, Store
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from tests.integration.sandbox.sandbox_support import Api, OpenApiContract, Receiver
 
-from cartwatch.sandbox import BigCommerceSandbox, Store
+from cartwatch_tools.sandbox import BigCommerceSandbox, Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 

@@ -14,7 +14,7 @@ import requests
 from standardwebhooks import Webhook
 from tests.integration.sandbox.sandbox_support import SECRET, Api, Receiver
 
-from cartwatch.sandbox import RETRY_SCHEDULE_S, BigCommerceSandbox, Store
+from cartwatch_tools.sandbox import RETRY_SCHEDULE_S, BigCommerceSandbox, Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.enable_socket]
 
@@ -248,7 +248,15 @@ def test_stop_leaves_no_threads(make_sandbox: Callable[..., BigCommerceSandbox],
 
 def test_runs_standalone_from_the_command_line() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "cartwatch.sandbox", "--port", "0", "--store", "cli123:cli-token:cli-secret"],
+        [
+            sys.executable,
+            "-m",
+            "cartwatch_tools.sandbox",
+            "--port",
+            "0",
+            "--store",
+            "cli123:cli-token:cli-secret",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

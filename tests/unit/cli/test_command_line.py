@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from cartwatch.cli.errors import UsageError
-from cartwatch.cli.main import main
-from cartwatch.cli.secret_input import ACCESS_TOKEN, add_secret_argument, mask, read_secret
+from cartwatch_tools.cli.errors import UsageError
+from cartwatch_tools.cli.main import main
+from cartwatch_tools.cli.secret_input import ACCESS_TOKEN, add_secret_argument, mask, read_secret
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

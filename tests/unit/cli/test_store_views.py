@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from cartwatch.cli.store_admin import StoreDetails
-from cartwatch.cli.store_views import details_lines
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ApiCredentials, StoreSettings, WebhookAuth
 from cartwatch.service.hook_health import HOOK_SCOPES, TOKEN_HEADER, StoreRow
+from cartwatch_tools.cli.store_admin import StoreDetails
+from cartwatch_tools.cli.store_views import details_lines
 
 NOW = 1_800_000_000
 OLD, NEW = "old-token-0123456789", "new-token-9876543210"

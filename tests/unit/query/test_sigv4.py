@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cartwatch.cli.query_client import ApiCredentials, sign
-from cartwatch.local.sigv4 import SignatureRejected, SignedRequest, SigV4Verifier
+from cartwatch_tools.cli.query_client import ApiCredentials, sign
+from cartwatch_tools.local.sigv4 import SignatureRejected, SignedRequest, SigV4Verifier
 
 KEY, SECRET, REGION = "cartwatch-local", "cartwatch-local-secret", "us-east-1"
 URL = "http://127.0.0.1:8787/v1/stores/abc123/carts?limit=5&status=abandoned"

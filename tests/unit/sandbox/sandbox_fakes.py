@@ -8,9 +8,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from cartwatch.sandbox.delivery import WebhookDispatcher
-from cartwatch.sandbox.rate_limit import RateLimiter
-from cartwatch.sandbox.store import ApiAccount, Store
+from cartwatch_tools.sandbox.delivery import WebhookDispatcher
+from cartwatch_tools.sandbox.rate_limit import RateLimiter
+from cartwatch_tools.sandbox.store import ApiAccount, Store
 
 CLIENT_ID = "unit-client"
 SECRET = "unit-secret"

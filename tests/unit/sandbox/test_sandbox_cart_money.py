@@ -7,16 +7,16 @@ from decimal import Decimal
 
 import pytest
 
-from cartwatch.sandbox import catalog
-from cartwatch.sandbox.carts import (
+from cartwatch_tools.sandbox import catalog
+from cartwatch_tools.sandbox.carts import (
     INCLUDE_PHYSICAL_OPTIONS,
     Cart,
     CartOrigin,
     LineItem,
     render_cart,
 )
-from cartwatch.sandbox.checkouts import render_checkout
-from cartwatch.sandbox.errors import ApiError
+from cartwatch_tools.sandbox.checkouts import render_checkout
+from cartwatch_tools.sandbox.errors import ApiError
 
 NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
 

@@ -9,8 +9,8 @@ import pytest
 from standardwebhooks import Webhook
 from tests.unit.sandbox.sandbox_fakes import FakeSender
 
-from cartwatch.sandbox.delivery import RETRY_SCHEDULE_S, Target, WebhookDispatcher
-from cartwatch.sandbox.hooks import HookRegistry
+from cartwatch_tools.sandbox.delivery import RETRY_SCHEDULE_S, Target, WebhookDispatcher
+from cartwatch_tools.sandbox.hooks import HookRegistry
 
 SECRET = "s3cret"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from cartwatch.sandbox.errors import ApiError
-from cartwatch.sandbox.hooks import HookRegistry, HookStatus
+from cartwatch_tools.sandbox.errors import ApiError
+from cartwatch_tools.sandbox.hooks import HookRegistry, HookStatus
 
 
 def _registry(allow_http: bool = False) -> HookRegistry:

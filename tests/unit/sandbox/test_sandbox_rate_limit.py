@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cartwatch.sandbox.rate_limit import Fault, FaultQueue, RateLimiter
+from cartwatch_tools.sandbox.rate_limit import Fault, FaultQueue, RateLimiter
 
 
 class Clock:

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from tests.unit.sandbox.sandbox_fakes import CLIENT_ID, FakeSender, make_store, subscribe
 
-from cartwatch.sandbox.delivery import WebhookDispatcher
-from cartwatch.sandbox.errors import ApiError
-from cartwatch.sandbox.store import Store
+from cartwatch_tools.sandbox.delivery import WebhookDispatcher
+from cartwatch_tools.sandbox.errors import ApiError
+from cartwatch_tools.sandbox.store import Store
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def test_seeded_stores_hand_out_the_same_ids(sender: FakeSender) -> None:
 
 
 def test_api_errors_leave_the_cart_untouched(store: Store) -> None:
-    from cartwatch.sandbox.carts import LineRequest
+    from cartwatch_tools.sandbox.carts import LineRequest
 
     cart_id = store.storefront_add_to_cart(111)
     with pytest.raises(ApiError):

@@ -28,8 +28,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from cartwatch.sandbox import catalog
-from cartwatch.sandbox.carts import (
+from cartwatch_tools.sandbox import catalog
+from cartwatch_tools.sandbox.carts import (
     INCLUDE_DIGITAL_OPTIONS,
     INCLUDE_PHYSICAL_OPTIONS,
     BillingAddress,
@@ -40,15 +40,15 @@ from cartwatch.sandbox.carts import (
     redirect_urls,
     render_cart,
 )
-from cartwatch.sandbox.customers import CONSENTS, Customer, CustomerBook, Subscriber
-from cartwatch.sandbox.delivery import Target, WebhookDispatcher
-from cartwatch.sandbox.envelope import int_list_filter
-from cartwatch.sandbox.errors import ApiError, not_found, unprocessable
-from cartwatch.sandbox.events import Event, cart_events, envelope, line_item_events, order_events
-from cartwatch.sandbox.hooks import HookRegistry
-from cartwatch.sandbox.ids import IdFactory
-from cartwatch.sandbox.orders import AWAITING_FULFILLMENT, INCOMPLETE, Order
-from cartwatch.sandbox.rate_limit import RateLimiter
+from cartwatch_tools.sandbox.customers import CONSENTS, Customer, CustomerBook, Subscriber
+from cartwatch_tools.sandbox.delivery import Target, WebhookDispatcher
+from cartwatch_tools.sandbox.envelope import int_list_filter
+from cartwatch_tools.sandbox.errors import ApiError, not_found, unprocessable
+from cartwatch_tools.sandbox.events import Event, cart_events, envelope, line_item_events, order_events
+from cartwatch_tools.sandbox.hooks import HookRegistry
+from cartwatch_tools.sandbox.ids import IdFactory
+from cartwatch_tools.sandbox.orders import AWAITING_FULFILLMENT, INCOMPLETE, Order
+from cartwatch_tools.sandbox.rate_limit import RateLimiter
 
 REDIRECT_ONLY_FOR_API_CARTS = (
     "Redirect URLs can only be generated from carts that were created using the REST Management API"

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
-from cartwatch.sandbox.errors import ApiError, not_found, unprocessable
+from cartwatch_tools.sandbox.errors import ApiError, not_found, unprocessable
 
 MAX_HOOKS_PER_SCOPE = 10
 INVALID = "JSON data is missing or invalid"

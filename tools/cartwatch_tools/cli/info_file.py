@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from cartwatch.cli.errors import CliError
+from cartwatch_tools.cli.errors import CliError
 
 DEFAULT_INFO_FILE = Path(".cartwatch/local.json")
 
@@ -36,7 +36,7 @@ class LocalInfo:
         """A boto3 session for the embedded emulator (fixed local credentials, its region)."""
         import boto3
 
-        from cartwatch.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+        from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
         return boto3.Session(
             aws_access_key_id=LOCAL_ACCESS_KEY,

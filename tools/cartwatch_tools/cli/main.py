@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from cartwatch.adapters.store_registry import StoreRegistryUnavailable
-from cartwatch.cli import carts, local, simulate, stores
-from cartwatch.cli.errors import CliError, UsageError
+from cartwatch_tools.cli import carts, local, simulate, stores
+from cartwatch_tools.cli.errors import CliError, UsageError
 
 COMMAND_MODULES = (local, simulate, stores, carts)
 _UNRECOGNIZED = "unrecognized arguments: "

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 
-from cartwatch.sandbox.errors import unprocessable
+from cartwatch_tools.sandbox.errors import unprocessable
 
 
 @dataclass(frozen=True)

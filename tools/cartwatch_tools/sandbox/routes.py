@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from cartwatch.sandbox.carts import INCLUDE_REDIRECT_URLS, CartOrigin, LineRequest, render_cart
-from cartwatch.sandbox.catalog import selections_from
-from cartwatch.sandbox.checkouts import render_checkout
-from cartwatch.sandbox.customers import CONSENTS
-from cartwatch.sandbox.envelope import bool_filter, envelope, list_filter, paginate
-from cartwatch.sandbox.errors import ApiError, unprocessable
-from cartwatch.sandbox.orders import render_order
-from cartwatch.sandbox.store import ApiAccount, Store
+from cartwatch_tools.sandbox.carts import INCLUDE_REDIRECT_URLS, CartOrigin, LineRequest, render_cart
+from cartwatch_tools.sandbox.catalog import selections_from
+from cartwatch_tools.sandbox.checkouts import render_checkout
+from cartwatch_tools.sandbox.customers import CONSENTS
+from cartwatch_tools.sandbox.envelope import bool_filter, envelope, list_filter, paginate
+from cartwatch_tools.sandbox.errors import ApiError, unprocessable
+from cartwatch_tools.sandbox.orders import render_order
+from cartwatch_tools.sandbox.store import ApiAccount, Store
 
 
 @dataclass

@@ -8,14 +8,14 @@ store::
         cart_id = store.storefront_add_to_cart(product_id=111, quantity=2)
         sb.wait_idle(5.0)
 
-Run standalone with ``python -m cartwatch.sandbox --port 8765 --store abc123:TOKEN:SECRET``.
+Run standalone with ``python -m cartwatch_tools.sandbox --port 8765 --store abc123:TOKEN:SECRET``.
 """
 
-from cartwatch.sandbox.catalog import COUPONS, PRODUCTS
-from cartwatch.sandbox.delivery import RETRY_SCHEDULE_S, DeliveryRecord, signing_key
-from cartwatch.sandbox.errors import ApiError
-from cartwatch.sandbox.sandbox import BigCommerceSandbox
-from cartwatch.sandbox.store import ApiAccount, Store
+from cartwatch_tools.sandbox.catalog import COUPONS, PRODUCTS
+from cartwatch_tools.sandbox.delivery import RETRY_SCHEDULE_S, DeliveryRecord, signing_key
+from cartwatch_tools.sandbox.errors import ApiError
+from cartwatch_tools.sandbox.sandbox import BigCommerceSandbox
+from cartwatch_tools.sandbox.store import ApiAccount, Store
 
 __all__ = [
     "COUPONS",

@@ -10,7 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from cartwatch.sandbox.errors import ApiError
+from cartwatch_tools.sandbox.errors import ApiError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 250

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from cartwatch.sandbox.carts import Cart, applied_coupons, cart_summary, iso, number, render_line_items
+from cartwatch_tools.sandbox.carts import Cart, applied_coupons, cart_summary, iso, number, render_line_items
 
 
 def render_checkout(cart: Cart, include: Collection[str] = ()) -> dict[str, Any]:

@@ -12,9 +12,9 @@ import argparse
 import json
 from typing import Any
 
-from cartwatch.cli.errors import CliError
-from cartwatch.cli.query_client import ApiCredentials, ApiResponse, QueryApiClient, QueryValue
-from cartwatch.cli.target import add_target_arguments, resolve_target
+from cartwatch_tools.cli.errors import CliError
+from cartwatch_tools.cli.query_client import ApiCredentials, ApiResponse, QueryApiClient, QueryValue
+from cartwatch_tools.cli.target import add_target_arguments, resolve_target
 
 STATUSES = ("active", "abandoned", "recovered", "converted", "deleted", "expired")
 _FILTERS = (
@@ -172,7 +172,7 @@ def api_client(args: argparse.Namespace) -> QueryApiClient:
     if not target.api_url:
         raise CliError(f"{target.description} has no API URL (output ApiUrl): is it a cartwatch stack?")
     if target.local:
-        from cartwatch.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+        from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
         credentials = ApiCredentials(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY)
     else:

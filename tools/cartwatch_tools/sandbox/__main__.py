@@ -1,4 +1,4 @@
-"""``python -m cartwatch.sandbox``: run the sandbox until Ctrl-C.
+"""``python -m cartwatch_tools.sandbox``: run the sandbox until Ctrl-C.
 
 Tokens and secrets are taken from the command line and never printed back.
 """
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from cartwatch.sandbox.sandbox import BigCommerceSandbox
+from cartwatch_tools.sandbox.sandbox import BigCommerceSandbox
 
 
 def _store_spec(text: str) -> tuple[str, str, str, str | None]:
@@ -32,7 +32,7 @@ def _rate_limit(text: str) -> tuple[int, int]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cartwatch.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m cartwatch_tools.sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--store", type=_store_spec, action="append", default=[], metavar="HASH:TOKEN:SECRET")

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cartwatch.cli.errors import CliError
-from cartwatch.cli.secret_input import ACCESS_TOKEN, CLIENT_SECRET, add_secret_argument, read_secret
-from cartwatch.cli.store_admin import NewStore, StoreAdmin
-from cartwatch.cli.store_views import details_lines, health_lines, hook_lines, store_table
-from cartwatch.cli.target import add_target_arguments, resolve_target
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, is_store_hash
 from cartwatch.service.hook_health import HOOK_SCOPES
+from cartwatch_tools.cli.errors import CliError
+from cartwatch_tools.cli.secret_input import ACCESS_TOKEN, CLIENT_SECRET, add_secret_argument, read_secret
+from cartwatch_tools.cli.store_admin import NewStore, StoreAdmin
+from cartwatch_tools.cli.store_views import details_lines, health_lines, hook_lines, store_table
+from cartwatch_tools.cli.target import add_target_arguments, resolve_target
 
 
 def register(subparsers: Any) -> None:

@@ -6,8 +6,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from cartwatch.cli.secret_input import mask
-from cartwatch.cli.store_admin import StoreDetails
 from cartwatch.service.hook_health import (
     HOOK_SCOPES,
     HookOutcome,
@@ -16,6 +14,8 @@ from cartwatch.service.hook_health import (
     StoreRow,
     hook_token,
 )
+from cartwatch_tools.cli.secret_input import mask
+from cartwatch_tools.cli.store_admin import StoreDetails
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:

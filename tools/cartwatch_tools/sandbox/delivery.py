@@ -30,8 +30,8 @@ from typing import Any
 import requests
 from standardwebhooks import Webhook
 
-from cartwatch.sandbox.hooks import Hook, HookRegistry
-from cartwatch.sandbox.ids import IdFactory
+from cartwatch_tools.sandbox.hooks import Hook, HookRegistry
+from cartwatch_tools.sandbox.ids import IdFactory
 
 logger = logging.getLogger(__name__)
 

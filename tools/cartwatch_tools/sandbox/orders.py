@@ -13,7 +13,7 @@ from decimal import Decimal
 from email.utils import format_datetime
 from typing import Any
 
-from cartwatch.sandbox.carts import BillingAddress, Cart
+from cartwatch_tools.sandbox.carts import BillingAddress, Cart
 
 # BigCommerce's order status ids (orders.v2.oas2.yml); the sandbox uses the first three.
 INCOMPLETE = 0

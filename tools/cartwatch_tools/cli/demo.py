@@ -7,11 +7,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cartwatch.cli.info_file import LocalInfo
+from cartwatch_tools.cli.info_file import LocalInfo
 
 if TYPE_CHECKING:
-    from cartwatch.cli.local import LiveLog
-    from cartwatch.sandbox import BigCommerceSandbox
+    from cartwatch_tools.cli.local import LiveLog
+    from cartwatch_tools.sandbox import BigCommerceSandbox
 
 DEMO_STORE = "demostore"
 
@@ -25,8 +25,8 @@ def run_demo(
     stopping: threading.Event,
     exit_after: bool,
 ) -> None:
-    from cartwatch.cli.main import main as cartwatch
-    from cartwatch.cli.simulate import LocalStore, run_simulation
+    from cartwatch_tools.cli.main import main as cartwatch
+    from cartwatch_tools.cli.simulate import LocalStore, run_simulation
 
     try:
         # Hex, not urlsafe: a value starting with "-" would read as a flag on the command line.

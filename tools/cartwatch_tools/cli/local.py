@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from cartwatch.cli.info_file import DEFAULT_INFO_FILE, LocalInfo
 from cartwatch.domain.events import CloudEvent
 from cartwatch.domain.lifecycle import SweepAction, SweepDecision, WebhookResult
 from cartwatch.domain.stages import StageSchedule, parse_duration
+from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, LocalInfo
 
 DEFAULT_LOCAL_STAGES = "20s,40s"
 
@@ -100,7 +100,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from cartwatch.cli.errors import CliError
+    from cartwatch_tools.cli.errors import CliError
 
     try:
         stages = StageSchedule.parse(args.stages)
@@ -130,9 +130,9 @@ class LocalRun:
         self.stopping = threading.Event()
 
     def serve(self) -> int:
-        from cartwatch.cli.errors import CliError
-        from cartwatch.local.moto_server import MotoServer, local_environment
-        from cartwatch.local.pipeline import LocalPipeline, PipelineObserver
+        from cartwatch_tools.cli.errors import CliError
+        from cartwatch_tools.local.moto_server import MotoServer, local_environment
+        from cartwatch_tools.local.pipeline import LocalPipeline, PipelineObserver
 
         # The live lines below are the readable output; the handlers' JSON logs and EMF
         # metrics (what CloudWatch would get) stay quiet unless asked for.
@@ -158,7 +158,7 @@ class LocalRun:
             if self.args.bigcommerce_api_url:
                 api_url = self.args.bigcommerce_api_url.rstrip("/")
             else:
-                from cartwatch.sandbox import BigCommerceSandbox
+                from cartwatch_tools.sandbox import BigCommerceSandbox
 
                 sandbox = BigCommerceSandbox(
                     allow_http_destinations=True,
@@ -206,7 +206,7 @@ class LocalRun:
             self._banner(info)
             self._install_signal_handlers()
             if self.args.demo and sandbox is not None:
-                from cartwatch.cli.demo import run_demo
+                from cartwatch_tools.cli.demo import run_demo
 
                 demo = threading.Thread(
                     target=run_demo,

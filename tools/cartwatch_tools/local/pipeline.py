@@ -32,16 +32,16 @@ from cartwatch.handlers import publisher as publisher_handler
 from cartwatch.handlers import query_api as query_api_handler
 from cartwatch.handlers import receiver as receiver_handler
 from cartwatch.handlers import sweeper as sweeper_handler
-from cartwatch.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
-from cartwatch.local.gateway import LocalGateway
-from cartwatch.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
-from cartwatch.local.provision import ProvisionedResources, provision
-from cartwatch.local.sigv4 import SigV4Verifier
 from cartwatch.service.cart_queries import CartQueries
 from cartwatch.service.cursors import CursorCodec
 from cartwatch.service.processing import CartProcessor
 from cartwatch.service.publishing import OutboxRelay
 from cartwatch.service.sweeping import AbandonmentSweep
+from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
+from cartwatch_tools.local.gateway import LocalGateway
+from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+from cartwatch_tools.local.provision import ProvisionedResources, provision
+from cartwatch_tools.local.sigv4 import SigV4Verifier
 
 logger = logging.getLogger(__name__)
 

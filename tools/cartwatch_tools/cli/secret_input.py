@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cartwatch.cli.errors import UsageError
+from cartwatch_tools.cli.errors import UsageError
 
 
 @dataclass(frozen=True)

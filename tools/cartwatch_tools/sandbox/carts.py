@@ -15,8 +15,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from enum import Enum
 from typing import Any
 
-from cartwatch.sandbox.catalog import Coupon, Product, Variant
-from cartwatch.sandbox.errors import ApiError, not_found
+from cartwatch_tools.sandbox.catalog import Coupon, Product, Variant
+from cartwatch_tools.sandbox.errors import ApiError, not_found
 
 CENT = Decimal("0.01")
 ZERO = Decimal(0)

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from cartwatch.sandbox.carts import iso
-from cartwatch.sandbox.envelope import int_list_filter, list_filter
-from cartwatch.sandbox.errors import ApiError, unprocessable
+from cartwatch_tools.sandbox.carts import iso
+from cartwatch_tools.sandbox.envelope import int_list_filter, list_filter
+from cartwatch_tools.sandbox.errors import ApiError, unprocessable
 
 CONSENTS = ("marketing_newsletter", "abandoned_cart")
 

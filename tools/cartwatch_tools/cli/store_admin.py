@@ -29,8 +29,6 @@ from cartwatch.adapters.store_registry import (
     api_parameter,
     webhook_auth_parameter,
 )
-from cartwatch.cli.errors import CliError
-from cartwatch.cli.target import Target
 from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, ApiCredentials, StoreSettings, WebhookAuth
 from cartwatch.service.hook_health import (
@@ -44,6 +42,8 @@ from cartwatch.service.hook_health import (
     hooks_attribute,
     reconcile_hooks,
 )
+from cartwatch_tools.cli.errors import CliError
+from cartwatch_tools.cli.target import Target
 
 
 @dataclass(frozen=True)

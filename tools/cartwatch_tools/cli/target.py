@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from cartwatch.adapters.bigcommerce import DEFAULT_API_URL
-from cartwatch.cli.errors import CliError
-from cartwatch.cli.info_file import DEFAULT_INFO_FILE, InfoFileError, LocalInfo
+from cartwatch_tools.cli.errors import CliError
+from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, InfoFileError, LocalInfo
 
 DEFAULT_STACK = "Cartwatch"
 DEFAULT_SSM_PREFIX = "/cartwatch"
@@ -37,7 +37,7 @@ class Target:
 
         options: dict[str, Any] = {"region_name": self.region, "endpoint_url": self.aws_endpoint_url}
         if self.local:
-            from cartwatch.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+            from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
 
             # The emulator takes any credentials; fixed ones spare the user configuring AWS for it.
             options |= {"aws_access_key_id": LOCAL_ACCESS_KEY, "aws_secret_access_key": LOCAL_SECRET_KEY}

@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
-from cartwatch.sandbox.delivery import DeliveryRecord, WebhookDispatcher
-from cartwatch.sandbox.rate_limit import FaultQueue, RateLimiter
-from cartwatch.sandbox.server import SandboxHTTPServer
-from cartwatch.sandbox.store import ApiAccount, Store
+from cartwatch_tools.sandbox.delivery import DeliveryRecord, WebhookDispatcher
+from cartwatch_tools.sandbox.rate_limit import FaultQueue, RateLimiter
+from cartwatch_tools.sandbox.server import SandboxHTTPServer
+from cartwatch_tools.sandbox.store import ApiAccount, Store
 
 # BigCommerce marks a cart abandoned after an hour without changes.
 ABANDONED_AFTER_S = 3600.0

@@ -18,10 +18,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from cartwatch.sandbox.errors import ApiError
-from cartwatch.sandbox.rate_limit import FaultQueue, RateState
-from cartwatch.sandbox.routes import ROUTES, Call, Reply
-from cartwatch.sandbox.store import ApiAccount, Store
+from cartwatch_tools.sandbox.errors import ApiError
+from cartwatch_tools.sandbox.rate_limit import FaultQueue, RateState
+from cartwatch_tools.sandbox.routes import ROUTES, Call, Reply
+from cartwatch_tools.sandbox.store import ApiAccount, Store
 
 logger = logging.getLogger(__name__)
 

@@ -19,8 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
-from cartwatch.local.sigv4 import SignatureRejected, SignedRequest, SigV4Verifier
 from cartwatch.resources import QUERY_API_PREFIX, QUERY_ROUTES
+from cartwatch_tools.local.sigv4 import SignatureRejected, SignedRequest, SigV4Verifier
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from typing import Any
 
 import requests
 
-from cartwatch.cli.errors import CliError
-from cartwatch.cli.info_file import DEFAULT_INFO_FILE, LocalInfo
-from cartwatch.cli.simulation import (
+from cartwatch_tools.cli.errors import CliError
+from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, LocalInfo
+from cartwatch_tools.cli.simulation import (
     EVENT_TYPES,
     EventInbox,
     SimulationResult,
