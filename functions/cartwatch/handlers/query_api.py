@@ -15,7 +15,6 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -30,6 +29,7 @@ from cartwatch.domain.cart_views import CartDetail, CartPage, ErrorBody, ErrorFi
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.domain.listing import MAX_PAGE_SIZE, CartFilter
 from cartwatch.domain.store import STORE_HASH
+from cartwatch.handlers.observability import logger
 from cartwatch.service.cart_queries import CartBusy, CartNotFound, CartQueries, StoreNotFound
 from cartwatch.service.cursors import InvalidCursor
 
@@ -40,8 +40,6 @@ DEFAULT_STATS_DAYS = 30
 _SIGV4 = "sigv4"
 
 app = APIGatewayHttpResolver(enable_validation=True)
-# Logger only: the shared tracer (X-Ray SDK) alone would double this function's cold import.
-logger = Logger(service="cartwatch")
 
 
 class Forbidden(PermissionError):

@@ -14,18 +14,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cartwatch.adapters.store_registry import StoreRegistryUnavailable
 from cartwatch.domain.store import WebhookAuth
 from cartwatch.handlers.emf import log_metrics
+from cartwatch.handlers.observability import logger, metrics
 from cartwatch.service.intake import Delivery, Rejection, accept_delivery
-
-# Its own logger name: in `cartwatch local` all handlers share one process, and Powertools
-# loggers must not share a name across modules that configure them separately.
-logger = Logger(service="cartwatch-receiver")
-metrics = Metrics(namespace="Cartwatch", service="cartwatch")
 
 Response = dict[str, Any]
 

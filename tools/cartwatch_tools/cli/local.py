@@ -142,9 +142,9 @@ class LocalRun:
         if quiet:
             import logging
 
-            # Loggers created before this point (command modules import some handlers' code).
-            for name in ("cartwatch", "cartwatch-receiver"):
-                logging.getLogger(name).setLevel(logging.WARNING)
+            # The handlers' one Powertools logger (cartwatch.handlers.observability) may exist
+            # already: command modules import some handlers' code.
+            logging.getLogger("cartwatch").setLevel(logging.WARNING)
         try:
             moto = MotoServer(self.args.aws_port).start()
         except OSError as error:
