@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +81,39 @@ def stop_local(run: LocalRun) -> str:
     return output
 
 
+def onboard(run: LocalRun, store: SandboxStore) -> None:
+    added = run.cli(
+        "stores",
+        "add",
+        store.store_hash,
+        "--local",
+        "--info-file",
+        str(run.info_file),
+        "--access-token",
+        store.access_token,
+        "--client-secret",
+        store.client_secret,
+    )
+    assert added.returncode == 0, added.stderr
+    assert store.access_token not in added.stdout + added.stderr
+    assert store.client_secret not in added.stdout + added.stderr
+
+
+def simulate(run: LocalRun, tmp_path: Path, *flags: str, carts: int = 8) -> dict[str, Any]:
+    """``cartwatch simulate``'s per-cart report: each cart's id, its shopper's role, its events."""
+    report = tmp_path / f"report-{uuid.uuid4().hex[:6]}.json"
+    done = run.cli(
+        "simulate",
+        *("--info-file", str(run.info_file), "--carts", str(carts), "--report-file", str(report)),
+        *flags,
+    )
+    assert report.exists(), done.stdout + done.stderr
+    result: dict[str, Any] = json.loads(report.read_text())
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "expected" in done.stdout and "received" in done.stdout  # the tally table
+    return result
+
+
 @dataclass
 class SandboxStore:
     store_hash: str
@@ -101,6 +135,42 @@ def local(tmp_path: Path, sandbox_store: SandboxStore) -> Iterator[LocalRun]:
     run = start_local(tmp_path, "--stages", "3s,6s", "--sandbox-store", sandbox_store.spec)
     try:
         yield run
+    finally:
+        if run.process.poll() is None:
+            stop_local(run)
+
+
+@dataclass
+class Quickstart:
+    """The README's quickstart after shoppers came by, and what each shopper did."""
+
+    run: LocalRun
+    store: SandboxStore
+    report: dict[str, Any]  # `cartwatch simulate`'s report
+
+    def carts(self, role: str) -> set[str]:
+        """The ids of the carts whose shopper played ``role`` (abandons, buys, returns, empties)."""
+        return {cart["cart_id"] for cart in self.report["carts"] if cart["role"] == role}
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstart]:
+    """`cartwatch local` with the README's store `mystore` added and seven shoppers' carts through
+    the pipeline: with the shopper mix, two abandon, two buy, two come back after a reminder and
+    one empties the cart.  The working directory holds the default info file, as for a user."""
+    workdir = tmp_path_factory.mktemp("quickstart")
+    store = SandboxStore("mystore", secrets.token_hex(12), secrets.token_hex(12))
+    run = start_local(workdir, "--stages", "3s,6s", "--sandbox-store", store.spec)
+    try:
+        onboard(run, store)
+        quickstart = Quickstart(run, store, simulate(run, workdir, carts=7))
+        assert {role: len(quickstart.carts(role)) for role in ("abandons", "buys", "returns", "empties")} == {
+            "abandons": 2,
+            "buys": 2,
+            "returns": 2,
+            "empties": 1,
+        }
+        yield quickstart
     finally:
         if run.process.poll() is None:
             stop_local(run)

@@ -16,7 +16,16 @@ from typing import Any
 import pytest
 import requests
 from standardwebhooks.webhooks import Webhook
-from tests.e2e.conftest import CARTWATCH, LocalRun, SandboxStore, cli_environment, start_local, stop_local
+from tests.e2e.conftest import (
+    CARTWATCH,
+    LocalRun,
+    SandboxStore,
+    cli_environment,
+    onboard,
+    simulate,
+    start_local,
+    stop_local,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -50,36 +59,6 @@ def drain(run: LocalRun, queue_url: str) -> list[dict[str, Any]]:
         for message in messages:
             events.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-
-
-def onboard(run: LocalRun, store: SandboxStore) -> None:
-    added = run.cli(
-        "stores",
-        "add",
-        store.store_hash,
-        "--local",
-        "--info-file",
-        str(run.info_file),
-        "--access-token",
-        store.access_token,
-        "--client-secret",
-        store.client_secret,
-    )
-    assert added.returncode == 0, added.stderr
-    assert store.access_token not in added.stdout + added.stderr
-    assert store.client_secret not in added.stdout + added.stderr
-
-
-def simulate(run: LocalRun, tmp_path: Path, *flags: str) -> dict[str, Any]:
-    report = tmp_path / f"report-{uuid.uuid4().hex[:6]}.json"
-    done = run.cli(
-        "simulate", "--info-file", str(run.info_file), "--carts", "8", "--report-file", str(report), *flags
-    )
-    assert report.exists(), done.stdout + done.stderr
-    result: dict[str, Any] = json.loads(report.read_text())
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "expected" in done.stdout and "received" in done.stdout  # the tally table
-    return result
 
 
 def assert_exact_events(run: LocalRun, queue_url: str, report: dict[str, Any]) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from cartwatch_tools.cli.errors import CliError
+from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
+from cartwatch_tools.local.sigv4 import SERVICE as SIGV4_SERVICE
 
 DEFAULT_INFO_FILE = Path(".cartwatch/local.json")
 
@@ -31,16 +33,20 @@ class LocalInfo:
     pid: int
     sandbox: bool  # True when bigcommerce_api_url is the built-in sandbox
     default_stages: str = "1h,24h,48h"  # stages of stores added without their own
+    # What a consumer's own SigV4 client (curl --aws-sigv4, botocore, an SDK) needs to call the
+    # query API at api_url: the local gateway verifies signatures with these, in `region`.  Not
+    # secrets: fixed values that reach nothing but the local gateway and emulator.
+    aws_access_key_id: str = LOCAL_ACCESS_KEY
+    aws_secret_access_key: str = LOCAL_SECRET_KEY
+    sigv4_service: str = SIGV4_SERVICE
 
     def session(self) -> Any:
-        """A boto3 session for the embedded emulator (fixed local credentials, its region)."""
+        """A boto3 session for the embedded emulator (the local credentials, its region)."""
         import boto3
 
-        from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
-
         return boto3.Session(
-            aws_access_key_id=LOCAL_ACCESS_KEY,
-            aws_secret_access_key=LOCAL_SECRET_KEY,
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=self.aws_secret_access_key,
             region_name=self.region,
         )
 

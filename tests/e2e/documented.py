@@ -1,0 +1,47 @@
+"""Shell commands exactly as README.md and docs/ show them, for the e2e tests to run.
+
+A fenced ``sh``/``bash`` block right after ``<!-- e2e: NAME -->`` is one a test runs: each
+logical line (a trailing backslash continues it) is one command, run by bash as written, in
+the directory holding `cartwatch local`'s default info file.  What the text tells the reader to
+set (``CART_ID``, ``API_URL``, …) comes in as environment variables, and ``uv run`` finds this
+repository's project and environment as it would from a checkout.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.e2e.conftest import cli_environment
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def documented_commands(document: str, name: str) -> list[str]:
+    """The commands of the block marked ``<!-- e2e: name -->`` in ``document`` (relative to the repo)."""
+    text = (REPO / document).read_text(encoding="utf-8")
+    found = re.search(rf"<!-- e2e: {re.escape(name)} -->\n```(?:sh|bash)\n(.*?)\n```", text, re.DOTALL)
+    assert found, f"{document} has no shell block marked `<!-- e2e: {name} -->`"
+    return [line for line in re.split(r"(?<!\\)\n", found.group(1)) if line.strip()]
+
+
+def run_documented(command: str, cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+    uv = os.environ.get("UV") or shutil.which("uv")
+    assert uv, "uv is not on PATH (scripts/bootstrap.sh installs it)"
+    env = cli_environment()
+    env |= {
+        # What activating .venv does, and uv itself, for the commands without `uv run`.
+        "PATH": os.pathsep.join((str(Path(sys.executable).parent), str(Path(uv).parent), env["PATH"])),
+        # `uv run` from another directory: this checkout's project, its environment as installed
+        # (a sync in the middle of a test run would change the environment under the tests).
+        "UV_PROJECT": str(REPO),
+        "UV_NO_SYNC": "1",
+        **variables,
+    }
+    return subprocess.run(
+        ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
