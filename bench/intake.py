@@ -13,9 +13,9 @@ from tests.support import FakeLambdaContext, http_api_event, signed_headers
 from bench.capacity import write_units
 from bench.cost import IntakeCost
 from bench.counting import CallCounter
-from bench.storefront import storefront_mix
+from bench.storefront import no_uninstalls, storefront_mix
 from cartwatch.adapters.cart_repository import CartRepository
-from cartwatch.adapters.store_registry import StoreDirectory, StorePurge, StoreSecrets, StoreWriter
+from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets, StoreWriter
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.handlers import processor as processor_handler
@@ -118,7 +118,7 @@ def run_intake(endpoint: str, shoppers: int = 300) -> IntakeFigures:
     processor = CartProcessor(
         repository,
         directory,
-        purge_store=StorePurge(dynamodb, ssm, resources.table_name, prefix, repository.delete_store_carts),
+        check_uninstall=no_uninstalls,
     )
     batches = 0
 

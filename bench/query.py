@@ -23,10 +23,11 @@ from typing import Any
 
 import boto3
 
+from bench.storefront import no_uninstalls
 from cartwatch.adapters.cart_items import summary_attributes
 from cartwatch.adapters.cart_listing import CartListingIndex
 from cartwatch.adapters.cart_repository import CartRepository, Erased
-from cartwatch.adapters.store_registry import StoreDirectory, StorePurge, store_to_item
+from cartwatch.adapters.store_registry import StoreDirectory, store_to_item
 from cartwatch.domain.lifecycle import CartStatus, SweepAction, SweepDecision
 from cartwatch.domain.listing import CartFilter
 from cartwatch.domain.stages import StageSchedule
@@ -90,7 +91,6 @@ class _Store:
         session = boto3.Session(region_name="us-east-1")
         resources = provision(session, endpoint, name="bench-query")
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint)
-        ssm = session.client("ssm", endpoint_url=endpoint)
         self.table = resources.table_name
         self.clock = _Clock()
         self.repository = CartRepository(
@@ -100,9 +100,7 @@ class _Store:
         self.processor = CartProcessor(
             self.repository,
             self.directory,
-            purge_store=StorePurge(
-                self.dynamodb, ssm, self.table, "/bench", self.repository.delete_store_carts
-            ),
+            check_uninstall=no_uninstalls,
         )
         self.rng = random.Random(11)
         self.hours = hours

@@ -7,6 +7,7 @@ Nothing does I/O at import.  Handlers ask for what they need; tests and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -14,11 +15,17 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
     from cartwatch.adapters.cart_repository import CartRepository
-    from cartwatch.adapters.store_registry import StoreDirectory, StorePurge, StoreSecrets
+    from cartwatch.adapters.purge_queue import PurgeQueue
+    from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
+    from cartwatch.service.app_install import AppInstaller
     from cartwatch.service.cart_queries import CartQueries
+    from cartwatch.service.merchant_page import MerchantPage
     from cartwatch.service.processing import CartProcessor
     from cartwatch.service.publishing import OutboxRelay
+    from cartwatch.service.purge_job import PurgeJob
     from cartwatch.service.sweeping import AbandonmentSweep
+    from cartwatch.service.uninstall import StoreUninstall, UninstallCheck
+    from cartwatch.settings import AppSettings, StateSettings, UninstallSettings
 
 
 def _client_config() -> Any:
@@ -81,25 +88,12 @@ def cart_repository() -> CartRepository:
 
 
 @cache
-def store_purge() -> StorePurge:
-    from cartwatch.adapters.store_registry import StorePurge
-    from cartwatch.settings import state_settings
-
-    settings = state_settings()
-    return StorePurge(
-        aws_client("dynamodb"),
-        aws_client("ssm"),
-        settings.table_name,
-        settings.stores.ssm_prefix,
-        cart_repository().delete_store_carts,
-    )
-
-
-@cache
 def cart_processor() -> CartProcessor:
     from cartwatch.service.processing import CartProcessor
 
-    return CartProcessor(cart_repository(), store_directory(), purge_store=store_purge())
+    return CartProcessor(
+        cart_repository(), store_directory(), check_uninstall=store_lifecycle().request_check
+    )
 
 
 def abandonment_sweep(remaining_ms: Any = None) -> AbandonmentSweep:
@@ -139,4 +133,149 @@ def cart_queries() -> CartQueries:
         CartListingIndex(aws_client("dynamodb"), settings.table_name),
         store_directory(),
         CursorCodec(key),
+    )
+
+
+# --- uninstall, purge and the app's callbacks --------------------------------------------------
+#
+# Built from explicit clients and settings (``build_*``), so that `cartwatch local` wires the
+# same objects the functions do; the cached functions below are the Lambda's own wiring.
+
+
+@dataclass(frozen=True)
+class StoreLifecycle:
+    """Everything that ends a store: the purge queue, the uninstall, the check, the purge job."""
+
+    queue: PurgeQueue
+    uninstall: StoreUninstall
+    check: UninstallCheck
+    job: PurgeJob
+
+    def request_check(self, store_hash: str) -> None:
+        """The processor's part: a ``store/app/uninstalled`` webhook becomes a check to make."""
+        from cartwatch.service.purge_job import CheckUninstall, encode
+
+        self.queue.send([encode(CheckUninstall(store_hash))])
+
+
+def build_store_lifecycle(
+    *,
+    dynamodb: Any,
+    ssm: Any,
+    sqs: Any,
+    secrets: StoreSecrets,
+    state: StateSettings,
+    uninstall: UninstallSettings,
+    bigcommerce_api_url: str,
+) -> StoreLifecycle:
+    from cartwatch.adapters.cart_purge import CartPurge
+    from cartwatch.adapters.purge_queue import PurgeQueue
+    from cartwatch.adapters.purge_records import PurgeRecords
+    from cartwatch.adapters.store_clients import bigcommerce_clients
+    from cartwatch.adapters.store_registry import StoreWriter
+    from cartwatch.service.purge_job import PurgeJob
+    from cartwatch.service.uninstall import StoreUninstall, UninstallCheck
+
+    queue = PurgeQueue(sqs, uninstall.purge_queue_url)
+    records = PurgeRecords(dynamodb, state.table_name)
+    writer = StoreWriter(dynamodb, ssm, state.table_name, state.stores.ssm_prefix)
+    store_uninstall = StoreUninstall(
+        records, writer, queue, start_delay_seconds=uninstall.start_delay_seconds
+    )
+    clients = bigcommerce_clients(secrets, bigcommerce_api_url, max_attempts=2)
+    return StoreLifecycle(
+        queue=queue,
+        uninstall=store_uninstall,
+        check=UninstallCheck(records, clients, store_uninstall),
+        job=PurgeJob(records, CartPurge(dynamodb, state.table_name), writer, queue),
+    )
+
+
+def build_app_callbacks(
+    *,
+    dynamodb: Any,
+    ssm: Any,
+    secrets: StoreSecrets,
+    state: StateSettings,
+    app: AppSettings,
+    uninstall: StoreUninstall,
+) -> tuple[AppInstaller, MerchantPage]:
+    from cartwatch.adapters.bigcommerce import BigCommerceClient
+    from cartwatch.adapters.bigcommerce_login import BigCommerceLogin
+    from cartwatch.adapters.callback_ledger import CallbackLedger
+    from cartwatch.adapters.cart_listing import CartListingIndex
+    from cartwatch.adapters.merchant_rows import MerchantRows
+    from cartwatch.adapters.store_clients import bigcommerce_clients
+    from cartwatch.adapters.store_registry import StoreWriter
+    from cartwatch.service.app_install import AppInstaller
+    from cartwatch.service.form_tokens import FormTokens, form_token_key
+    from cartwatch.service.hook_health import StoreRows
+    from cartwatch.service.merchant_page import MerchantPage
+    from cartwatch.service.signed_payload import SignedPayloadVerifier
+
+    table = state.table_name
+    ledger = CallbackLedger(dynamodb, table)
+    rows = StoreRows(dynamodb, table)
+    # Behind a browser request (API Gateway gives 30 s): BigCommerce calls fail fast.
+    attempts, max_wait = 2, 5.0
+    installer = AppInstaller(
+        app=secrets.app_credentials,
+        login=BigCommerceLogin(app.login_url),
+        ledger=ledger,
+        secrets=secrets,
+        writer=StoreWriter(dynamodb, ssm, table, state.stores.ssm_prefix),
+        rows=rows,
+        clients=lambda store_hash, token: BigCommerceClient(
+            store_hash,
+            token,
+            api_url=app.bigcommerce.api_url,
+            max_attempts=attempts,
+            max_wait_seconds=max_wait,
+        ),
+        webhook_base_url=app.webhook_base_url,
+        redirect_uri=app.auth_callback_url,
+        default_stages=state.stores.default_stages,
+    )
+    page = MerchantPage(
+        verifier=SignedPayloadVerifier(secrets.app_credentials, ledger.first_use),
+        form_tokens=FormTokens(lambda: form_token_key(secrets.app_credentials().client_secret)),
+        rows=rows,
+        merchant_rows=MerchantRows(dynamodb, table),
+        listing=CartListingIndex(dynamodb, table),
+        clients=bigcommerce_clients(
+            secrets, app.bigcommerce.api_url, max_attempts=attempts, max_wait_seconds=max_wait
+        ),
+        webhook_base_url=app.webhook_base_url,
+        default_stages=state.stores.default_stages,
+        uninstall=uninstall,
+    )
+    return installer, page
+
+
+@cache
+def store_lifecycle() -> StoreLifecycle:
+    from cartwatch.settings import bigcommerce_settings, state_settings, uninstall_settings
+
+    return build_store_lifecycle(
+        dynamodb=aws_client("dynamodb"),
+        ssm=aws_client("ssm"),
+        sqs=aws_client("sqs"),
+        secrets=store_secrets(),
+        state=state_settings(),
+        uninstall=uninstall_settings(),
+        bigcommerce_api_url=bigcommerce_settings().api_url,
+    )
+
+
+@cache
+def app_callbacks() -> tuple[AppInstaller, MerchantPage]:
+    from cartwatch.settings import app_settings, state_settings
+
+    return build_app_callbacks(
+        dynamodb=aws_client("dynamodb"),
+        ssm=aws_client("ssm"),
+        secrets=store_secrets(),
+        state=state_settings(),
+        app=app_settings(),
+        uninstall=store_lifecycle().uninstall,
     )

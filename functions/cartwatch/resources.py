@@ -163,3 +163,23 @@ QUERY_ROUTES: tuple[tuple[str, str], ...] = (
     ("POST", "/v1/stores/{store_hash}/carts/{cart_id}/suppress"),
     ("GET", "/v1/stores/{store_hash}/stats"),
 )
+
+# The purge job (uninstall checks and purge steps).  Each message is one bounded step that
+# stops with time to spare and queues its successor, so the timeout only caps a step.
+PURGE_JOB_TIMEOUT_SECONDS = 60
+PURGE_QUEUE = QueueDefinition(
+    visibility_timeout_seconds=6 * PURGE_JOB_TIMEOUT_SECONDS,
+    retention_seconds=4 * 24 * 3600,
+    max_receive_count=5,
+)
+
+# The BigCommerce app's callbacks, on the same HTTP API: the stack adds exactly these routes,
+# `cartwatch local`'s gateway matches the same, and the handler dispatches on them.
+APP_CALLBACK_PATH = "/bigcommerce/app"
+APP_ROUTES: dict[str, tuple[str, str]] = {
+    "auth": ("GET", f"{APP_CALLBACK_PATH}/auth"),
+    "load": ("GET", f"{APP_CALLBACK_PATH}/load"),
+    "settings": ("POST", f"{APP_CALLBACK_PATH}/settings"),
+    "uninstall": ("GET", f"{APP_CALLBACK_PATH}/uninstall"),
+    "remove_user": ("GET", f"{APP_CALLBACK_PATH}/remove-user"),
+}

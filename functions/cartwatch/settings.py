@@ -33,6 +33,11 @@ class ENV:
     WEBHOOK_TOLERANCE_SECONDS = "CARTWATCH_WEBHOOK_TOLERANCE_SECONDS"
     TRACE_SUBSEGMENTS = "CARTWATCH_TRACE_SUBSEGMENTS"
     WEBHOOK_BASE_URL = "CARTWATCH_WEBHOOK_BASE_URL"
+    PURGE_QUEUE_URL = "CARTWATCH_PURGE_QUEUE_URL"
+    PURGE_START_DELAY_SECONDS = "CARTWATCH_PURGE_START_DELAY_SECONDS"
+    BIGCOMMERCE_LOGIN_URL = "CARTWATCH_BIGCOMMERCE_LOGIN_URL"
+    APP_AUTH_CALLBACK_URL = "CARTWATCH_APP_AUTH_CALLBACK_URL"
+    APP_FRAME_ANCESTORS = "CARTWATCH_APP_FRAME_ANCESTORS"
 
 
 def _required(name: str) -> str:
@@ -40,6 +45,14 @@ def _required(name: str) -> str:
     if not value:
         raise SettingsError(f"environment variable {name} is required but not set")
     return value
+
+
+def _url(name: str, default: str | None = None) -> str:
+    """An https URL (or a loopback one, for `cartwatch local` and the tests), without a trailing /."""
+    url = (os.environ.get(name, "").strip() or default or _required(name)).rstrip("/")
+    if not url.startswith(("https://", "http://127.", "http://localhost")):
+        raise SettingsError(f"environment variable {name} must be an https URL (or loopback)")
+    return url
 
 
 def _integer(name: str, default: int, minimum: int = 0) -> int:
@@ -169,6 +182,65 @@ class PublisherSettings:
         )
 
 
+@dataclass(frozen=True)
+class UninstallSettings:
+    """Where purge work is queued, and how long a purge waits before it scans.
+
+    The wait outlasts every cache that could still call the store active — the processor's
+    store cache and one processor invocation — so no write of its carts can follow the scan.
+    """
+
+    purge_queue_url: str
+    start_delay_seconds: int
+
+    @classmethod
+    def from_env(cls) -> UninstallSettings:
+        from cartwatch.resources import PROCESSOR_TIMEOUT_SECONDS
+
+        cache_seconds = _integer(ENV.STORE_CACHE_SECONDS, 300)
+        return cls(
+            purge_queue_url=_required(ENV.PURGE_QUEUE_URL),
+            start_delay_seconds=_integer(
+                ENV.PURGE_START_DELAY_SECONDS, cache_seconds + PROCESSOR_TIMEOUT_SECONDS
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """The app callbacks: BigCommerce's login service, our own URLs, who may frame the page."""
+
+    login_url: str
+    auth_callback_url: str  # the registered Auth Callback URL, sent back as redirect_uri
+    webhook_base_url: str
+    frame_ancestors: tuple[str, ...]
+    bigcommerce: BigCommerceSettings
+    uninstall: UninstallSettings
+
+    @classmethod
+    def from_env(cls) -> AppSettings:
+        ancestors = tuple(
+            (os.environ.get(ENV.APP_FRAME_ANCESTORS, "").strip() or "https://*.mybigcommerce.com").split()
+        )
+        for source in ancestors:
+            # Only origins (scheme, host, optional port): never 'self', '*' or a bare scheme.
+            if (
+                not source.startswith(("https://", "http://127.", "http://localhost"))
+                or source.count("/") != 2
+            ):
+                raise SettingsError(
+                    f"environment variable {ENV.APP_FRAME_ANCESTORS}: {source!r} is not an origin"
+                )
+        return cls(
+            login_url=_url(ENV.BIGCOMMERCE_LOGIN_URL, "https://login.bigcommerce.com"),
+            auth_callback_url=_url(ENV.APP_AUTH_CALLBACK_URL),
+            webhook_base_url=_url(ENV.WEBHOOK_BASE_URL),
+            frame_ancestors=ancestors,
+            bigcommerce=BigCommerceSettings.from_env(),
+            uninstall=UninstallSettings.from_env(),
+        )
+
+
 @cache
 def receiver_settings() -> ReceiverSettings:
     return ReceiverSettings.from_env()
@@ -187,3 +259,13 @@ def bigcommerce_settings() -> BigCommerceSettings:
 @cache
 def publisher_settings() -> PublisherSettings:
     return PublisherSettings.from_env()
+
+
+@cache
+def uninstall_settings() -> UninstallSettings:
+    return UninstallSettings.from_env()
+
+
+@cache
+def app_settings() -> AppSettings:
+    return AppSettings.from_env()

@@ -14,8 +14,10 @@ from tests.support import unique_name
 
 from cartwatch.adapters.cart_repository import CartRepository
 from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets, StoreWriter
+from cartwatch.composition import StoreLifecycle, build_store_lifecycle
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
+from cartwatch.settings import StateSettings, StoreRegistrySettings, UninstallSettings
 from cartwatch_tools.local.provision import ProvisionedResources, provision
 
 SSM_PREFIX = "/cartwatch"
@@ -65,6 +67,28 @@ class Aws:
             if not fresh:
                 return messages
             messages += fresh
+
+    def state(self, default_stages: StageSchedule = DEFAULT_STAGES) -> StateSettings:
+        return StateSettings(
+            table_name=self.resources.table_name,
+            due_shards=4,
+            closed_retention_days=30,
+            stores=StoreRegistrySettings(self.resources.table_name, self.prefix, 0, default_stages),
+        )
+
+    def lifecycle(
+        self, *, start_delay_seconds: int = 0, bigcommerce_api_url: str = "https://api.bigcommerce.com"
+    ) -> StoreLifecycle:
+        """Uninstall, uninstall check and purge job, wired as the functions wire them."""
+        return build_store_lifecycle(
+            dynamodb=self.client("dynamodb"),
+            ssm=self.client("ssm"),
+            sqs=self.client("sqs"),
+            secrets=self.secrets(),
+            state=self.state(),
+            uninstall=UninstallSettings(self.resources.purge_queue_url, start_delay_seconds),
+            bigcommerce_api_url=bigcommerce_api_url,
+        )
 
     def table_items(self) -> list[dict[str, Any]]:
         return self.client("dynamodb").scan(TableName=self.resources.table_name).get("Items", [])

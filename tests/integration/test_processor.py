@@ -49,17 +49,7 @@ def sqs_event(*bodies: str) -> dict[str, Any]:
 
 
 def make_processor(aws: Aws) -> CartProcessor:
-    from cartwatch.adapters.store_registry import StorePurge
-
-    repository = aws.repository()
-    purge = StorePurge(
-        aws.client("dynamodb"),
-        aws.client("ssm"),
-        aws.resources.table_name,
-        aws.prefix,
-        repository.delete_store_carts,
-    )
-    return CartProcessor(repository, aws.directory(), purge_store=purge)
+    return CartProcessor(aws.repository(), aws.directory(), check_uninstall=aws.lifecycle().request_check)
 
 
 def run(aws: Aws, *bodies: str, processor: CartProcessor | None = None) -> dict[str, Any]:
@@ -199,7 +189,7 @@ def test_a_batch_where_everything_fails_raises(aws: Aws, store: Store) -> None:
 
 
 @pytest.mark.integration
-def test_app_uninstalled_purges_the_store(aws: Aws, store: Store) -> None:
+def test_an_uninstall_webhook_purges_nothing_and_asks_for_a_check(aws: Aws, store: Store) -> None:
     run(aws, message(store, "store/cart/created", "c1", T0), message(store, "store/cart/created", "c2", T0))
     uninstall = json.dumps(
         {
@@ -207,11 +197,15 @@ def test_app_uninstalled_purges_the_store(aws: Aws, store: Store) -> None:
             "store_id": "1",
             "producer": f"stores/{store.store_hash}",
             "created_at": T0 + 5,
-            "data": {},
+            "data": {"type": "store"},
         }
     ).encode()
-    assert run(
-        aws, intake_message(Delivery(store.store_hash, uninstall, {}), "store/app/uninstalled", 0.0)
-    ) == {"batchItemFailures": []}
-    assert aws.table_items() == []
-    assert aws.secrets().webhook_auth(store.store_hash) is None
+    envelope = intake_message(Delivery(store.store_hash, uninstall, {}), "store/app/uninstalled", 0.0)
+    # Twice in one batch (BigCommerce retries, a forger repeats): one check.
+    assert run(aws, envelope, envelope) == {"batchItemFailures": []}
+
+    carts = [i for i in aws.table_items() if i["pk"]["S"].startswith(f"CART#{store.store_hash}#")]
+    assert len(carts) == 2
+    assert aws.secrets().webhook_auth(store.store_hash) is not None
+    checks = [json.loads(m["Body"]) for m in aws.queue_messages(aws.resources.purge_queue_url)]
+    assert checks == [{"v": 1, "kind": "check-uninstall", "store_hash": store.store_hash}]

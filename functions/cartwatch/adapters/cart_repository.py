@@ -492,41 +492,6 @@ class CartRepository:
             return
         self.usage.writes += 1
 
-    def delete_store_carts(self, store_hash: str) -> int:
-        """Erase every item of a store's carts (uninstall / removal); returns items deleted.
-
-        A filtered scan, not an index: purges are rare, and an index over every cart by
-        store would cost a write unit for every cart ever seen (see docs/architecture.md).
-        """
-        prefix = f"CART#{store_hash}#"
-        deleted = 0
-        start: Item | None = None
-        while True:
-            request: dict[str, Any] = {
-                "TableName": self._table,
-                "FilterExpression": "begins_with(pk, :prefix)",
-                "ExpressionAttributeValues": {":prefix": {"S": prefix}},
-                "ProjectionExpression": "pk, sk",
-            }
-            if start:
-                request["ExclusiveStartKey"] = start
-            response = self._client.scan(**request)
-            keys = [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
-            deleted += self._delete_keys(keys)
-            start = response.get("LastEvaluatedKey")
-            if not start:
-                return deleted
-
-    def _delete_keys(self, keys: list[Item]) -> int:
-        for start in range(0, len(keys), 25):
-            request: dict[str, Any] = {
-                self._table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]
-            }
-            while request:
-                result = self._client.batch_write_item(RequestItems=request)
-                request = result.get("UnprocessedItems") or {}
-        return len(keys)
-
     # --- internals ------------------------------------------------------------------------
 
     def _due_fields(

@@ -8,6 +8,7 @@ event models on its cold start.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient
 from cartwatch.adapters.store_registry import StoreSecrets
@@ -15,13 +16,16 @@ from cartwatch.adapters.store_registry import StoreSecrets
 ClientFactory = Callable[[str], BigCommerceClient | None]
 
 
-def bigcommerce_clients(secrets: StoreSecrets, api_url: str) -> ClientFactory:
-    """A factory that builds a store's API client from its stored credentials (None: none stored)."""
+def bigcommerce_clients(secrets: StoreSecrets, api_url: str, **options: Any) -> ClientFactory:
+    """A factory that builds a store's API client from its stored credentials (None: none stored).
+
+    ``options`` go to every client (e.g. a short ``max_wait_seconds`` behind a web page).
+    """
 
     def build(store_hash: str) -> BigCommerceClient | None:
         credentials = secrets.api_credentials(store_hash)
         if credentials is None:
             return None
-        return BigCommerceClient(store_hash, credentials.access_token, api_url=api_url)
+        return BigCommerceClient(store_hash, credentials.access_token, api_url=api_url, **options)
 
     return build

@@ -5,6 +5,7 @@ Layout
     SSM       {prefix}/stores/<hash>/webhook-auth  SecureString {client_secret, token, require_signature,
                                                                 previous_token, previous_token_until}
     SSM       {prefix}/stores/<hash>/api           SecureString {access_token}
+    SSM       {prefix}/app/credentials             SecureString {client_id, client_secret} (app mode)
 
 Secrets live in SSM Parameter Store rather than Secrets Manager: standard parameters cost
 nothing (Secrets Manager is $0.40 per secret-month, per store), they are KMS-encrypted,
@@ -19,8 +20,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cartwatch.adapters.cart_purge import CartPurge
+from cartwatch.domain.app_install import AppCredentials
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import ApiCredentials, StoreSettings, StoreStatus, WebhookAuth
+from cartwatch.domain.store import ApiCredentials, StoreConnection, StoreSettings, StoreStatus, WebhookAuth
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -39,6 +42,14 @@ def webhook_auth_parameter(prefix: str, store_hash: str) -> str:
 
 def api_parameter(prefix: str, store_hash: str) -> str:
     return f"{prefix}/stores/{store_hash}/api"
+
+
+def app_credentials_parameter(prefix: str) -> str:
+    return f"{prefix}/app/credentials"
+
+
+class AppNotConfigured(LookupError):
+    """No app client id and secret are stored (``cartwatch app configure`` was never run)."""
 
 
 class StoreSecrets:
@@ -85,6 +96,13 @@ class StoreSecrets:
         if value is None or not value.get("access_token"):
             return None
         return ApiCredentials(access_token=str(value["access_token"]))
+
+    def app_credentials(self) -> AppCredentials:
+        """The app's client id and secret (cached like store secrets), or :class:`AppNotConfigured`."""
+        value = self._get(app_credentials_parameter(self._prefix))
+        if value is None or not value.get("client_id") or not value.get("client_secret"):
+            raise AppNotConfigured(f"no app credentials at {app_credentials_parameter(self._prefix)}")
+        return AppCredentials(client_id=str(value["client_id"]), client_secret=str(value["client_secret"]))
 
     def forget(self, store_hash: str) -> None:
         """Drop cached secrets (after a rotation or an uninstall)."""
@@ -168,6 +186,11 @@ class StoreDirectory:
         self._cache[store_hash] = (self._clock(), settings)
         return settings
 
+    def refresh(self, store_hash: str) -> StoreSettings | None:
+        """The store's settings read now, past the cache (which it then updates)."""
+        self._cache.pop(store_hash, None)
+        return self.get(store_hash)
+
     def stages_for(self, store_hash: str) -> StageSchedule:
         """A store's stages; an unknown (e.g. just-removed) store falls back to the defaults."""
         settings = self.get(store_hash)
@@ -185,6 +208,7 @@ def store_from_item(item: dict[str, Any], default_stages: StageSchedule) -> Stor
         require_signature=item.get("require_signature", {}).get("BOOL", False),
         recovery_links=item.get("recovery_links", {}).get("BOOL", False),
         status=StoreStatus(item.get("status", {}).get("S", StoreStatus.ACTIVE.value)),
+        connection=StoreConnection(item.get("connection", {}).get("S", StoreConnection.API_ACCOUNT.value)),
     )
 
 
@@ -199,6 +223,7 @@ def store_to_item(
         "require_signature": {"BOOL": settings.require_signature},
         "recovery_links": {"BOOL": settings.recovery_links},
         "status": {"S": settings.status.value},
+        "connection": {"S": settings.connection.value},
         "created_at": {"N": str(created_at)},
     }
     item.update(extra or {})
@@ -206,40 +231,33 @@ def store_to_item(
 
 
 class StorePurge:
-    """Forget a store completely: its carts, its settings and its secrets.
+    """Forget a store at once: its carts, its secrets and its row (``cartwatch stores remove``).
 
-    Used when BigCommerce tells us the app was uninstalled and by ``cartwatch stores
-    remove``.  Carts go first, so a crash half-way leaves a store that still verifies
-    deliveries (and can be purged again) rather than orphaned carts nobody can reach.
+    The operator's own command, run where no deadline applies; an uninstall goes through the
+    purge job instead (``service/purge_job.py``), which does the same work in bounded steps.
+    Carts go first, so a crash half-way leaves a store that still verifies deliveries (and
+    can be removed again) rather than orphaned carts nobody can reach.
     """
 
-    def __init__(
-        self,
-        dynamodb: DynamoDBClient,
-        ssm: Any,
-        table_name: str,
-        prefix: str,
-        delete_carts: Callable[[str], int],
-    ) -> None:
-        self._dynamodb = dynamodb
-        self._ssm = ssm
-        self._table = table_name
-        self._prefix = prefix
-        self._delete_carts = delete_carts
+    def __init__(self, writer: StoreWriter, carts: CartPurge) -> None:
+        self._writer = writer
+        self._carts = carts
 
     def __call__(self, store_hash: str) -> int:
-        deleted = self._delete_carts(store_hash)
-        self._ssm.delete_parameters(
-            Names=[webhook_auth_parameter(self._prefix, store_hash), api_parameter(self._prefix, store_hash)]
-        )
-        self._dynamodb.delete_item(
-            TableName=self._table, Key={"pk": {"S": STORE_PK}, "sk": {"S": store_hash}}
-        )
+        deleted = 0
+        start: dict[str, Any] | None = None
+        while True:
+            count, start = self._carts.page(store_hash, segment=0, segments=1, start=start)
+            deleted += count
+            if start is None:
+                break
+        self._writer.delete_secrets(store_hash)
+        self._writer.restore_row(store_hash, None)
         return deleted
 
 
 class StoreWriter:
-    """Writes a store's settings and secrets (used by the CLI, never by the webhook path)."""
+    """Writes a store's settings and secrets: the CLI, the app's callbacks and the purge job."""
 
     def __init__(self, dynamodb: DynamoDBClient, ssm: Any, table_name: str, prefix: str) -> None:
         self._dynamodb = dynamodb
@@ -261,20 +279,81 @@ class StoreWriter:
         """``replaced_token``: the token a rotation replaces and until when it still counts."""
         # Secrets first: a store row without secrets would make the receiver 404 anyway,
         # but secrets without a row are invisible to `stores list` — so the row comes last.
+        self.save_secrets(
+            settings.store_hash,
+            access_token=access_token,
+            client_secret=client_secret,
+            webhook_token=webhook_token,
+            require_signature=settings.require_signature,
+            replaced_token=replaced_token,
+        )
+        self.put_row(settings, created_at=created_at, extra=extra)
+
+    def save_secrets(
+        self,
+        store_hash: str,
+        *,
+        access_token: str,
+        client_secret: str | None,
+        webhook_token: str,
+        require_signature: bool,
+        replaced_token: tuple[str, int] | None = None,
+    ) -> None:
         auth: dict[str, Any] = {
             "client_secret": client_secret,
             "token": webhook_token,
-            "require_signature": settings.require_signature,
+            "require_signature": require_signature,
         }
         if replaced_token is not None:
             auth["previous_token"], auth["previous_token_until"] = replaced_token
-        self._put_secret(webhook_auth_parameter(self._prefix, settings.store_hash), auth)
-        self._put_secret(api_parameter(self._prefix, settings.store_hash), {"access_token": access_token})
-        self._dynamodb.put_item(
-            TableName=self._table, Item=store_to_item(settings, created_at=created_at, extra=extra)
+        self._put_secret(webhook_auth_parameter(self._prefix, store_hash), auth)
+        self._put_secret(api_parameter(self._prefix, store_hash), {"access_token": access_token})
+
+    def delete_secrets(self, store_hash: str) -> None:
+        """Both of the store's parameters; deleting what is already gone is not an error."""
+        self._ssm.delete_parameters(
+            Names=[webhook_auth_parameter(self._prefix, store_hash), api_parameter(self._prefix, store_hash)]
+        )
+
+    def put_row(
+        self,
+        settings: StoreSettings,
+        *,
+        created_at: int,
+        extra: dict[str, Any] | None = None,
+        own_stages: bool = True,
+    ) -> None:
+        """``own_stages`` False: the row follows the deployment's default stages."""
+        item = store_to_item(settings, created_at=created_at, extra=extra)
+        if not own_stages:
+            del item["stages"]
+        self._dynamodb.put_item(TableName=self._table, Item=item)
+
+    def row_item(self, store_hash: str) -> dict[str, Any] | None:
+        """The store's row exactly as stored (to put it back if an install fails half-way)."""
+        item: dict[str, Any] | None = self._dynamodb.get_item(
+            TableName=self._table, Key=store_key(store_hash), ConsistentRead=True
+        ).get("Item")
+        return item
+
+    def restore_row(self, store_hash: str, item: dict[str, Any] | None) -> None:
+        """Put back a row read with :meth:`row_item` (None: there was none)."""
+        if item is None:
+            self._dynamodb.delete_item(TableName=self._table, Key=store_key(store_hash))
+        else:
+            self._dynamodb.put_item(TableName=self._table, Item=item)
+
+    def save_app_credentials(self, credentials: AppCredentials) -> None:
+        self._put_secret(
+            app_credentials_parameter(self._prefix),
+            {"client_id": credentials.client_id, "client_secret": credentials.client_secret},
         )
 
     def _put_secret(self, name: str, value: dict[str, Any]) -> None:
         self._ssm.put_parameter(
             Name=name, Value=json.dumps(value), Type="SecureString", Overwrite=True, Tier="Standard"
         )
+
+
+def store_key(store_hash: str) -> dict[str, Any]:
+    return {"pk": {"S": STORE_PK}, "sk": {"S": store_hash}}

@@ -18,7 +18,18 @@ def is_store_hash(value: str) -> bool:
 
 class StoreStatus(StrEnum):
     ACTIVE = "active"
+    # BigCommerce confirmed the app's removal: the store's secrets are gone, its carts are
+    # being (or have been) purged, and webhooks still in flight for it are dropped.
     UNINSTALLED = "uninstalled"
+
+
+class StoreConnection(StrEnum):
+    """How the store was connected, which decides who may disconnect it."""
+
+    # `cartwatch stores add` with a store-level API account's token and client secret.
+    API_ACCOUNT = "api-account"
+    # The merchant installed cartwatch as a BigCommerce app (OAuth); its token is the app's.
+    APP = "app"
 
 
 @dataclass(frozen=True)
@@ -30,6 +41,7 @@ class StoreSettings:
     require_signature: bool = False
     recovery_links: bool = False
     status: StoreStatus = StoreStatus.ACTIVE
+    connection: StoreConnection = StoreConnection.API_ACCOUNT
 
 
 # How long the token a rotation replaced is still accepted: BigCommerce may take a minute

@@ -41,7 +41,7 @@ def handler(event: dict[str, Any], context: Any, *, processor: CartProcessor | N
                 "outcomes": dict(report.outcomes),
                 "carts_written": report.carts_written,
                 "conflicts_retried": report.conflicts_retried,
-                "stores_purged": report.stores_purged,
+                "uninstalls_to_check": report.uninstalls_to_check,
             },
         )
         return errors

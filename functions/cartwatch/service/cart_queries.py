@@ -159,19 +159,7 @@ class CartQueries:
         abandonment or purchase in the range can be older than that), across all statuses.
         """
         self._require_store(store_hash)
-        return store_stats(store_hash, start, end, self._all(store_hash, CartFilter(modified_from=start)))
-
-    def _all(self, store_hash: str, cart_filter: CartFilter) -> Iterator[ListedCart]:
-        for status in LISTED_STATUSES:
-            position: Position | None = None
-            while True:
-                chunk = self._listing.chunk(
-                    store_hash, status, cart_filter, start=position, evaluate=_MAX_CHUNK
-                )
-                yield from chunk.carts
-                if chunk.resume_at is None:
-                    break
-                position = chunk.resume_at
+        return stats_from_listing(self._listing, store_hash, start, end)
 
     # --- one cart ---------------------------------------------------------------------------
 
@@ -213,6 +201,22 @@ class CartQueries:
     def _require_store(self, store_hash: str) -> None:
         if self._stores.get(store_hash) is None:
             raise StoreNotFound(f"no store {store_hash}")
+
+
+def stats_from_listing(listing: CartListingIndex, store_hash: str, start: int, end: int) -> StoreStats:
+    """Abandoned, recovered and converted figures over ``[start, end]``, from the listing only."""
+    return store_stats(store_hash, start, end, _listed(listing, store_hash, CartFilter(modified_from=start)))
+
+
+def _listed(listing: CartListingIndex, store_hash: str, cart_filter: CartFilter) -> Iterator[ListedCart]:
+    for status in LISTED_STATUSES:
+        position: Position | None = None
+        while True:
+            chunk = listing.chunk(store_hash, status, cart_filter, start=position, evaluate=_MAX_CHUNK)
+            yield from chunk.carts
+            if chunk.resume_at is None:
+                break
+            position = chunk.resume_at
 
 
 def _below(cart_filter: CartFilter, watermark: int | None) -> CartFilter:

@@ -8,12 +8,9 @@ filters, is refused (400) instead of silently paging through something else.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 from dataclasses import dataclass
+
+from cartwatch.service.sealed_tokens import MIN_KEY_BYTES, ForgedToken, MalformedToken, seal, unseal
 
 Position = tuple[int, str]  # (modified_at, cart_id): where a partition resumes
 _VERSION = 1
@@ -36,7 +33,7 @@ class CursorState:
 
 class CursorCodec:
     def __init__(self, key: bytes) -> None:
-        if len(key) < 16:
+        if len(key) < MIN_KEY_BYTES:
             raise ValueError("a cursor key needs at least 128 bits")
         self._key = key
 
@@ -49,18 +46,15 @@ class CursorCodec:
             "d": sorted(state.done),
             "w": state.watermark,
         }
-        body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-        return f"{_b64(body)}.{_b64(self._mac(body))}"
+        return seal(self._key, payload)
 
     def read(self, token: str, store_hash: str, fingerprint: str) -> CursorState:
-        body_text, _, mac_text = token.partition(".")
         try:
-            body, mac = _unb64(body_text), _unb64(mac_text)
-        except (binascii.Error, ValueError):
+            payload = unseal(self._key, token)
+        except MalformedToken:
             raise InvalidCursor("cursor is malformed") from None
-        if not hmac.compare_digest(mac, self._mac(body)):
-            raise InvalidCursor("cursor was not issued by this API (or was altered)")
-        payload = json.loads(body)
+        except ForgedToken:
+            raise InvalidCursor("cursor was not issued by this API (or was altered)") from None
         if payload.get("v") != _VERSION:
             raise InvalidCursor("cursor is from another version of this API")
         if payload.get("s") != store_hash:
@@ -76,16 +70,3 @@ class CursorCodec:
             done=frozenset(payload["d"]),
             watermark=int(watermark) if watermark is not None else None,
         )
-
-    def _mac(self, body: bytes) -> bytes:
-        return hmac.new(self._key, body, hashlib.sha256).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    if not text:
-        raise ValueError("empty")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))

@@ -275,6 +275,12 @@ class StoreRow:
     created_at: int
     # False: the row has no stages of its own and the deployment's default stages apply.
     own_stages: bool
+    # True while an uninstall's purge is still deleting the store's carts.
+    purging: bool = False
+    # App mode: the store owner's and the linked control-panel users' BigCommerce ids.
+    app_owner_id: int | None = None
+    app_users: frozenset[int] = frozenset()
+    installed_by: int | None = None
 
 
 class StoreCatalog(Protocol):
@@ -345,11 +351,17 @@ def _key(store_hash: str) -> dict[str, Any]:
 
 def _row(item: dict[str, Any]) -> StoreRow:
     hooks = item.get("hooks", {}).get("M", {})
+    owner = item.get("app_owner_id", {}).get("N")
+    installer = item.get("installed_by", {}).get("N")
     return StoreRow(
         settings=store_from_item(item, StageSchedule.parse(DEFAULT_STAGES)),
         hook_ids={scope: int(value["N"]) for scope, value in hooks.items() if "N" in value},
         created_at=int(item.get("created_at", {}).get("N", "0")),
         own_stages="stages" in item,
+        purging="purge" in item,
+        app_owner_id=int(owner) if owner is not None else None,
+        app_users=frozenset(int(u) for u in item.get("app_users", {}).get("NS", [])),
+        installed_by=int(installer) if installer is not None else None,
     )
 
 

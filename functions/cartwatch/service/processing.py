@@ -9,6 +9,11 @@ always right).  Duplicates and stale events cost no write at all.
 An erased cart's tombstone is honoured: its webhooks are dropped (outcome ``erased``), so a
 cart a merchant erased is never recreated with personal data; the tombstone's TTL is
 stretched while BigCommerce keeps the cart alive.
+
+``store/app/uninstalled`` purges nothing here: it only asks the purge job to have BigCommerce
+confirm it (``service/uninstall.py``), one request per store per batch.  Webhooks still in
+flight for a store already uninstalled are dropped (outcome ``store_uninstalled``), so they
+cannot recreate carts its purge deleted.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from cartwatch.domain.cart_events import EVENT_CONVERTED, EVENT_RECOVERED, CartE
 from cartwatch.domain.history import webhook_transition
 from cartwatch.domain.lifecycle import WebhookResult, apply_webhooks
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS
+from cartwatch.domain.store import StoreStatus
 from cartwatch.domain.webhooks import (
     AppUninstalled,
     CartWebhook,
@@ -79,7 +85,7 @@ class BatchReport:
     carts_written: int = 0
     conflicts_retried: int = 0
     conversions: int = 0
-    stores_purged: int = 0
+    uninstalls_to_check: int = 0
 
 
 class CartProcessor:
@@ -88,12 +94,12 @@ class CartProcessor:
         repository: CartRepository,
         stores: StoreDirectory,
         *,
-        purge_store: Callable[[str], object],
+        check_uninstall: Callable[[str], object],
         on_result: Callable[[WebhookResult], None] | None = None,
     ) -> None:
         self._repository = repository
         self._stores = stores
-        self._purge_store = purge_store
+        self._check_uninstall = check_uninstall
         self._on_result = on_result
 
     def apply(self, webhooks: Sequence[Webhook]) -> tuple[list[BaseException | None], BatchReport]:
@@ -101,17 +107,25 @@ class CartProcessor:
         report = BatchReport()
         errors: list[BaseException | None] = [None] * len(webhooks)
         by_cart: dict[CartRef, list[int]] = defaultdict(list)
+        uninstalls: dict[str, list[int]] = defaultdict(list)
+        uninstalled = _UninstalledStores(self._stores)
         for index, webhook in enumerate(webhooks):
             if isinstance(webhook, CartWebhook):
+                if uninstalled(webhook.store_hash):
+                    report.outcomes["store_uninstalled"] += 1
+                    continue
                 by_cart[(webhook.store_hash, webhook.cart_id)].append(index)
             elif isinstance(webhook, IgnoredWebhook):
                 report.outcomes["ignored"] += 1
             elif isinstance(webhook, AppUninstalled):
-                try:
-                    self._purge_store(webhook.store_hash)
-                    report.stores_purged += 1
-                except Exception as error:  # noqa: BLE001 — reported per record, retried by SQS
-                    errors[index] = error
+                uninstalls[webhook.store_hash].append(index)
+        for store_hash, indexes in uninstalls.items():
+            try:
+                self._check_uninstall(store_hash)
+                report.uninstalls_to_check += 1
+            except Exception as error:  # noqa: BLE001 — reported per record, retried by SQS
+                for i in indexes:
+                    errors[i] = error
         if by_cart:
             stored = self._repository.load_many(by_cart)
             for ref, indexes in by_cart.items():
@@ -204,6 +218,28 @@ class CartProcessor:
         keep_until = max(event.occurred_at for event in events) + CART_LIFETIME_SECONDS
         if keep_until > erased.expires_at + _TOMBSTONE_SLACK_SECONDS:
             self._repository.extend_tombstone(erased, keep_until)
+
+
+class _UninstalledStores:
+    """Whether a batch's store is uninstalled, asked once per store per batch.
+
+    A cached "uninstalled" is read again past the cache: a store re-installed a moment ago
+    must not lose its first webhooks to a warm processor's memory of the old uninstall.
+    """
+
+    def __init__(self, stores: StoreDirectory) -> None:
+        self._stores = stores
+        self._known: dict[str, bool] = {}
+
+    def __call__(self, store_hash: str) -> bool:
+        known = self._known.get(store_hash)
+        if known is None:
+            settings = self._stores.get(store_hash)
+            if settings is not None and settings.status is StoreStatus.UNINSTALLED:
+                settings = self._stores.refresh(store_hash)
+            known = settings is not None and settings.status is StoreStatus.UNINSTALLED
+            self._known[store_hash] = known
+        return known
 
 
 class CartContention(RuntimeError):

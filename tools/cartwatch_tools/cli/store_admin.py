@@ -21,7 +21,7 @@ from cartwatch.adapters.bigcommerce import (
     BigCommerceUnauthorized,
     BigCommerceUnavailable,
 )
-from cartwatch.adapters.cart_repository import CartRepository
+from cartwatch.adapters.cart_purge import CartPurge
 from cartwatch.adapters.store_registry import (
     StorePurge,
     StoreSecrets,
@@ -102,11 +102,7 @@ class StoreAdmin:
         self.rows = StoreRows(dynamodb, target.table_name)
         self._writer = StoreWriter(dynamodb, ssm, target.table_name, target.ssm_prefix)
         self._secrets = StoreSecrets(SSMProvider(boto3_client=ssm), target.ssm_prefix, cache_seconds=0)
-        # Purging needs only the scan of a store's carts; the due-index settings play no part.
-        carts = CartRepository(dynamodb, target.table_name, due_shards=1, closed_retention_days=1)
-        self._purge = StorePurge(
-            dynamodb, ssm, target.table_name, target.ssm_prefix, carts.delete_store_carts
-        )
+        self._purge = StorePurge(self._writer, CartPurge(dynamodb, target.table_name))
 
     # --- commands ------------------------------------------------------------------------------
 
@@ -116,6 +112,11 @@ class StoreAdmin:
         with self._bigcommerce(store_hash):
             api.list_hooks()  # proves the token and the API before anything is written
         existing = self.rows.get(store_hash)
+        if existing is not None and existing.purging:
+            raise CliError(
+                f"store {store_hash} was uninstalled and its data is still being purged: "
+                "add it again in a few minutes"
+            )
         auth = self._secrets.webhook_auth(store_hash)
         # Re-adding keeps the token the hooks already carry: nothing rotates by surprise.
         token = auth.token if auth and auth.token else self._new_token()

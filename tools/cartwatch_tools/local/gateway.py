@@ -4,7 +4,8 @@ It turns each request into an HTTP API (payload 2.0) event, calls the same Lambd
 handler the stack deploys, and writes back the handler's response.  The query API's
 routes (``cartwatch.resources.QUERY_ROUTES``) are IAM-authorized in AWS; here the gateway
 verifies their SigV4 signature against the local credentials first (403 otherwise) and
-passes the caller on as ``requestContext.authorizer.iam``, as API Gateway does.
+passes the caller on as ``requestContext.authorizer.iam``, as API Gateway does.  The app's
+callbacks (``cartwatch.resources.APP_ROUTES``) are public, as in the stack.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
-from cartwatch.resources import QUERY_API_PREFIX, QUERY_ROUTES
+from cartwatch.resources import APP_ROUTES, QUERY_API_PREFIX, QUERY_ROUTES
 from cartwatch_tools.local.sigv4 import SignatureRejected, SignedRequest, SigV4Verifier
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ def route_pattern(template: str) -> re.Pattern[str]:
 
 
 _QUERY_ROUTES = [(method, template, route_pattern(template)) for method, template in QUERY_ROUTES]
+_APP_ROUTES = frozenset(APP_ROUTES.values())
 
 
 class _LambdaContext:
@@ -61,6 +63,7 @@ class LocalGateway:
         on_delivery: Callable[[str, str, int], None] | None = None,
         query_api: Handler | None = None,
         verifier: SigV4Verifier | None = None,
+        app_callbacks: Handler | None = None,
     ) -> None:
         gateway = self
 
@@ -87,6 +90,7 @@ class LocalGateway:
         self._on_delivery = on_delivery
         self._query_api = query_api
         self._verifier = verifier
+        self._app_callbacks = app_callbacks
         self._server = ThreadingHTTPServer(("127.0.0.1", port), RequestHandler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -111,6 +115,9 @@ class LocalGateway:
         path = request.path.split("?", 1)[0]
         if path.startswith(QUERY_API_PREFIX + "/") and self._query_api is not None:
             self._handle_query(request, path)
+            return
+        if (request.command, path) in _APP_ROUTES and self._app_callbacks is not None:
+            self._handle_app(request, path, self._app_callbacks)
             return
         match = _WEBHOOK_ROUTE.match(path) if request.command == "POST" else None
         if match is None:
@@ -189,6 +196,32 @@ class LocalGateway:
             "isBase64Encoded": False,
         }
         self._reply(request, _invoke(self._query_api, event, "the query API"))
+
+    def _handle_app(self, request: BaseHTTPRequestHandler, path: str, handler: Handler) -> None:
+        """The app's callbacks: public routes (BigCommerce and browsers call them), no SigV4."""
+        length = int(request.headers.get("Content-Length") or 0)
+        body = request.rfile.read(min(length, _MAX_BODY))
+        raw_query = request.path.partition("?")[2]
+        query: dict[str, list[str]] = {}
+        for name, value in parse_qsl(raw_query, keep_blank_values=True):
+            query.setdefault(name, []).append(value)
+        route_key = f"{request.command} {path}"
+        event = {
+            "version": "2.0",
+            "routeKey": route_key,
+            "rawPath": path,
+            "rawQueryString": raw_query,
+            "queryStringParameters": {name: ",".join(values) for name, values in query.items()} or None,
+            "headers": {k.lower(): v for k, v in request.headers.items()},
+            "requestContext": {
+                "http": {"method": request.command, "path": path, "sourceIp": request.client_address[0]},
+                "routeKey": route_key,
+                "stage": "$default",
+            },
+            "body": base64.b64encode(body).decode() if body else None,
+            "isBase64Encoded": bool(body),
+        }
+        self._reply(request, _invoke(handler, event, "the app callbacks"))
 
     @staticmethod
     def _reply(request: BaseHTTPRequestHandler, response: dict[str, Any]) -> None:

@@ -23,20 +23,31 @@ from cartwatch.adapters.cart_listing import CartListingIndex
 from cartwatch.adapters.cart_repository import CartRepository
 from cartwatch.adapters.cursor_key import cursor_key_parameter, load_cursor_key
 from cartwatch.adapters.event_publisher import SnsEventPublisher
-from cartwatch.adapters.store_registry import StoreDirectory, StorePurge, StoreSecrets
+from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
+from cartwatch.composition import build_app_callbacks, build_store_lifecycle
 from cartwatch.domain.events import CloudEvent
 from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
 from cartwatch.domain.stages import StageSchedule
+from cartwatch.handlers import app_callbacks as app_handler
 from cartwatch.handlers import processor as processor_handler
 from cartwatch.handlers import publisher as publisher_handler
 from cartwatch.handlers import query_api as query_api_handler
 from cartwatch.handlers import receiver as receiver_handler
+from cartwatch.handlers import store_purge as purge_handler
 from cartwatch.handlers import sweeper as sweeper_handler
+from cartwatch.resources import APP_ROUTES
 from cartwatch.service.cart_queries import CartQueries
 from cartwatch.service.cursors import CursorCodec
 from cartwatch.service.processing import CartProcessor
 from cartwatch.service.publishing import OutboxRelay
 from cartwatch.service.sweeping import AbandonmentSweep
+from cartwatch.settings import (
+    AppSettings,
+    BigCommerceSettings,
+    StateSettings,
+    StoreRegistrySettings,
+    UninstallSettings,
+)
 from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
 from cartwatch_tools.local.gateway import LocalGateway
 from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
@@ -84,7 +95,12 @@ class LocalPipeline:
         gateway_port: int = 0,
         observer: PipelineObserver | None = None,
         region: str = "us-east-1",
+        login_url: str | None = None,
+        frame_ancestors: tuple[str, ...] = ("https://*.mybigcommerce.com",),
+        purge_start_delay_seconds: int = 2,
     ) -> None:
+        """``login_url``: BigCommerce's login service (default: the API URL — the sandbox serves
+        both).  ``purge_start_delay_seconds`` outlasts the 1-second store caches used here."""
         self.session = boto3.Session(region_name=region)
         self.resources: ProvisionedResources = provision(self.session, endpoint_url, name=name)
         self.ssm_prefix = ssm_prefix
@@ -98,15 +114,27 @@ class LocalPipeline:
         from aws_lambda_powertools.utilities.parameters import SSMProvider
 
         self.secrets = StoreSecrets(SSMProvider(boto3_client=self.client("ssm")), ssm_prefix, cache_seconds=1)
-        purge = StorePurge(
-            dynamodb,
-            self.client("ssm"),
-            self.resources.table_name,
-            ssm_prefix,
-            self.repository.delete_store_carts,
+        state = StateSettings(
+            table_name=self.resources.table_name,
+            due_shards=due_shards,
+            closed_retention_days=30,
+            stores=StoreRegistrySettings(self.resources.table_name, ssm_prefix, 1, default_stages),
+        )
+        uninstall = UninstallSettings(self.resources.purge_queue_url, purge_start_delay_seconds)
+        self.lifecycle = build_store_lifecycle(
+            dynamodb=dynamodb,
+            ssm=self.client("ssm"),
+            sqs=self.client("sqs"),
+            secrets=self.secrets,
+            state=state,
+            uninstall=uninstall,
+            bigcommerce_api_url=bigcommerce_api_url,
         )
         self.processor = CartProcessor(
-            self.repository, self.stores, purge_store=purge, on_result=observer.transition
+            self.repository,
+            self.stores,
+            check_uninstall=self.lifecycle.request_check,
+            on_result=observer.transition,
         )
         self._sweep_observer = observer.sweep
         self.relay = OutboxRelay(
@@ -129,6 +157,15 @@ class LocalPipeline:
             self.resources.stream_arn,
             lambda event: publisher_handler.handler(event, _Context("publisher"), relay=self.relay),
         )
+        self._purges = SqsEventSource(
+            sqs,
+            self.resources.purge_queue_url,
+            lambda event: purge_handler.handler(
+                event, _Context("purge"), job=self.lifecycle.job, check=self.lifecycle.check
+            ),
+            batch_size=1,
+            retry_visibility_seconds=1,
+        )
         self.queries = self._cart_queries(dynamodb, default_stages)
         self.gateway = LocalGateway(
             self._receive,
@@ -136,13 +173,35 @@ class LocalPipeline:
             on_delivery=observer.delivery,
             query_api=lambda event, context: query_api_handler.handler(event, context, queries=self.queries),
             verifier=SigV4Verifier(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, region),
+            app_callbacks=lambda event, context: app_handler.handler(event, context, app=self.app),
         )
+        app = AppSettings(
+            login_url=(login_url or bigcommerce_api_url).rstrip("/"),
+            auth_callback_url=self.app_callback_url("auth"),
+            webhook_base_url=f"{self.gateway.url}/webhooks/bigcommerce",
+            frame_ancestors=frame_ancestors,
+            bigcommerce=BigCommerceSettings(bigcommerce_api_url),
+            uninstall=uninstall,
+        )
+        installer, page = build_app_callbacks(
+            dynamodb=dynamodb,
+            ssm=self.client("ssm"),
+            secrets=self.secrets,
+            state=state,
+            app=app,
+            uninstall=self.lifecycle.uninstall,
+        )
+        self.app = app_handler.App(installer, page, frame_ancestors)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._work_lock = threading.Lock()
 
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.resources.endpoint_url)  # type: ignore[call-overload]
+
+    def app_callback_url(self, name: str) -> str:
+        """The public URL of one of the app's callbacks (``auth``, ``load``, ``uninstall``…)."""
+        return f"{self.gateway.url}{APP_ROUTES[name][1]}"
 
     # --- the parts -------------------------------------------------------------------------
 
@@ -186,10 +245,15 @@ class LocalPipeline:
         with self._work_lock:
             return self._stream.drain()
 
+    def purge(self) -> int:
+        """Uninstall checks and purge steps waiting on the purge queue."""
+        with self._work_lock:
+            return self._purges.drain()
+
     def drain(self, now: int | None = None, *, sweep: bool = True) -> None:
-        """Run intake, (a sweep,) and publishing until nothing is left to do."""
+        """Run intake, (a sweep,) publishing and purging until nothing is left to do."""
         for _ in range(20):
-            moved = self.process_intake()
+            moved = self.process_intake() + self.purge()
             if sweep:
                 moved += self.sweep(now)["abandoned"]
             moved += self.publish()
@@ -202,6 +266,8 @@ class LocalPipeline:
         self.gateway.start()
         self._spawn("intake", poll_every, self.process_intake)
         self._spawn("publisher", poll_every, self.publish)
+        # Its own lock-free loop: a purge runs beside the processor, as it does in AWS.
+        self._spawn("purge", poll_every, self._purges.drain)
         self._spawn("sweeper", sweep_every, self.sweep)
         return self
 

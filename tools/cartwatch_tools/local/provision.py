@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from cartwatch.resources import INTAKE_QUEUE, TABLE, KeyAttribute
+from cartwatch.resources import INTAKE_QUEUE, PURGE_QUEUE, TABLE, KeyAttribute, QueueDefinition
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class ProvisionedResources:
     intake_dlq_url: str
     topic_arn: str
     stream_arn: str
+    purge_queue_url: str
+    purge_dlq_url: str
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -68,7 +70,7 @@ def table_request(table_name: str) -> dict[str, Any]:
 
 
 def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> ProvisionedResources:
-    """Create (idempotently) the table, intake queue + DLQ and topic; return their ids."""
+    """Create (idempotently) the table, intake and purge queues + DLQs and topic; return their ids."""
     dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
     sqs = session.client("sqs", endpoint_url=endpoint_url)
     sns = session.client("sns", endpoint_url=endpoint_url)
@@ -81,27 +83,8 @@ def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> Pr
             TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE.ttl_attribute},
         )
     stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
-    dlq_url = sqs.create_queue(
-        QueueName=f"{name}-intake-dlq",
-        Attributes={
-            "MessageRetentionPeriod": str(INTAKE_QUEUE.dlq_retention_seconds),
-            "SqsManagedSseEnabled": "true",
-        },
-    )["QueueUrl"]
-    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    queue_url = sqs.create_queue(
-        QueueName=f"{name}-intake",
-        Attributes={
-            "VisibilityTimeout": str(INTAKE_QUEUE.visibility_timeout_seconds),
-            "MessageRetentionPeriod": str(INTAKE_QUEUE.retention_seconds),
-            "SqsManagedSseEnabled": "true",
-            "RedrivePolicy": json.dumps(
-                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(INTAKE_QUEUE.max_receive_count)}
-            ),
-        },
-    )["QueueUrl"]
+    queue_url, dlq_url = _queue_with_dlq(sqs, f"{name}-intake", INTAKE_QUEUE)
+    purge_url, purge_dlq_url = _queue_with_dlq(sqs, f"{name}-purge", PURGE_QUEUE)
     topic_arn = sns.create_topic(Name=f"{name}-events")["TopicArn"]
     return ProvisionedResources(
         region=session.region_name,
@@ -111,4 +94,32 @@ def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> Pr
         intake_dlq_url=dlq_url,
         topic_arn=topic_arn,
         stream_arn=stream_arn,
+        purge_queue_url=purge_url,
+        purge_dlq_url=purge_dlq_url,
     )
+
+
+def _queue_with_dlq(sqs: Any, name: str, definition: QueueDefinition) -> tuple[str, str]:
+    """A queue and its dead-letter queue, as the stack makes them; returns both URLs."""
+    dlq_url = sqs.create_queue(
+        QueueName=f"{name}-dlq",
+        Attributes={
+            "MessageRetentionPeriod": str(definition.dlq_retention_seconds),
+            "SqsManagedSseEnabled": "true",
+        },
+    )["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    queue_url = sqs.create_queue(
+        QueueName=name,
+        Attributes={
+            "VisibilityTimeout": str(definition.visibility_timeout_seconds),
+            "MessageRetentionPeriod": str(definition.retention_seconds),
+            "SqsManagedSseEnabled": "true",
+            "RedrivePolicy": json.dumps(
+                {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(definition.max_receive_count)}
+            ),
+        },
+    )["QueueUrl"]
+    return queue_url, dlq_url

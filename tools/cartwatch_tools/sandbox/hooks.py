@@ -195,6 +195,14 @@ class HookRegistry:
             del self._hooks[hook_id]
             return hook
 
+    def delete_all(self, client_id: str) -> int:
+        """Every hook of one client gone at once (BigCommerce, when an app is uninstalled)."""
+        with self._lock:
+            doomed = [hook_id for hook_id, hook in self._hooks.items() if hook.client_id == client_id]
+            for hook_id in doomed:
+                del self._hooks[hook_id]
+            return len(doomed)
+
     def find(
         self,
         client_id: str,

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
+from cartwatch_tools.sandbox.apps import AppMarketplace
 from cartwatch_tools.sandbox.delivery import DeliveryRecord, WebhookDispatcher
 from cartwatch_tools.sandbox.rate_limit import FaultQueue, RateLimiter
 from cartwatch_tools.sandbox.server import SandboxHTTPServer
@@ -55,6 +56,8 @@ class BigCommerceSandbox:
             timeout=delivery_timeout,
         )
         self._stores: dict[str, Store] = {}
+        # The developer portal, login service and control panel of single-click apps.
+        self.apps = AppMarketplace(self._stores.get)
         self._server: SandboxHTTPServer | None = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -68,7 +71,7 @@ class BigCommerceSandbox:
         if self._stopping.is_set():
             raise RuntimeError("a stopped sandbox cannot be restarted: create a new one")
         self._server = SandboxHTTPServer(
-            self._address, self._stores.get, self.faults, self.configure_delivery
+            self._address, self._stores.get, self.faults, self.configure_delivery, self.apps
         )
         self.dispatcher.start()
         self._threads = [

@@ -18,6 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from cartwatch_tools.sandbox.apps import AppError, AppMarketplace
 from cartwatch_tools.sandbox.errors import ApiError
 from cartwatch_tools.sandbox.rate_limit import FaultQueue, RateState
 from cartwatch_tools.sandbox.routes import ROUTES, Call, Reply
@@ -39,6 +40,14 @@ UNAUTHORIZED = (
 
 
 CONTROL_PATH = "/_sandbox/delivery"
+# login.bigcommerce.com's token endpoint, and the sandbox's app controls (not BigCommerce APIs:
+# what a merchant does in the control panel, for `cartwatch sandbox …` and the tests).
+TOKEN_PATH = "/oauth2/token"  # noqa: S105 — a path, not a secret
+APPS_PATH = "/_sandbox/apps"
+_APP_ACTION = re.compile(
+    r"/_sandbox/stores/(?P<store_hash>[^/]+)/apps/(?P<client_id>[^/]+)/"
+    r"(?P<action>install|uninstall|remove-user|control-panel)"
+)
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
@@ -52,10 +61,12 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         stores: Callable[[str], Store | None],
         faults: FaultQueue,
         control: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+        apps: AppMarketplace | None = None,
     ) -> None:
         super().__init__(address, _Handler)
         self.stores = stores
         self.faults = faults
+        self.apps = apps
         # Sandbox-only knobs (not a BigCommerce API): lets `cartwatch simulate`, running in
         # another process, switch duplicate/reordered deliveries on and off.
         self.control = control
@@ -98,6 +109,9 @@ class _Handler(BaseHTTPRequestHandler):
             except (ValueError, TypeError) as error:
                 self._send(400, ApiError(400, f"Invalid sandbox settings: {error}").v3_body())
             return
+        if self.server.apps is not None and (parts.path == TOKEN_PATH or parts.path.startswith("/_sandbox/")):
+            self._apps(self.server.apps, parts.path, parts.query, raw)
+            return
         match = _STORE_PATH.fullmatch(parts.path)
         store = self.server.stores(match["store_hash"]) if match else None
         if match is None or store is None:
@@ -127,6 +141,51 @@ class _Handler(BaseHTTPRequestHandler):
             logger.exception("sandbox failed on %s %s", self.command, parts.path)
             reply = Reply(500, self._fault_body(500))
         self._send(reply.status, reply.body, quota)
+
+    def _apps(self, apps: AppMarketplace, path: str, query: str, raw: bytes) -> None:
+        if path == TOKEN_PATH and self.command == "POST":
+            fault = self.server.faults.take(self.command, path)
+            if fault is not None:
+                self._send(fault.status, {"error": "server_error"})
+                return
+            self._send(*apps.exchange(_token_request(self.headers.get("Content-Type", ""), raw)))
+            return
+        if path == APPS_PATH and self.command == "GET":
+            self._send(200, {"client_ids": apps.client_ids})
+            return
+        action = _APP_ACTION.fullmatch(path)
+        if action is None:
+            self._send(404, ApiError(404, "No such sandbox control").v3_body())
+            return
+        store_hash, client_id = action["store_hash"], action["client_id"]
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+            user_id = body.get("user_id") if isinstance(body, dict) else None
+            if action["action"] == "control-panel":
+                user = dict(parse_qsl(query)).get("user_id")
+                self._send_html(apps.control_panel(store_hash, client_id, int(user) if user else None))
+                return
+            if self.command != "POST":
+                self._send(405, ApiError(405, "Method Not Allowed").v3_body())
+                return
+            if action["action"] == "install":
+                answer = apps.install(store_hash, client_id, user_id)
+            elif action["action"] == "uninstall":
+                answer = apps.uninstall(store_hash, client_id, user_id)
+            else:
+                answer = apps.remove_user(store_hash, client_id, int(user_id or 0))
+        except (AppError, ValueError) as error:
+            self._send(400, ApiError(400, str(error)).v3_body())
+            return
+        self._send(200, {"status": answer.status, "page": answer.body})
+
+    def _send_html(self, page: str) -> None:
+        payload = page.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
 
     @staticmethod
     def _fault_body(status: int) -> dict[str, Any]:
@@ -171,3 +230,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if payload and self.command != "HEAD":
             self.wfile.write(payload)
+
+
+def _token_request(content_type: str, raw: bytes) -> Any:
+    """BigCommerce documents JSON; its older docs and the Python SDK send a form (APPS.md §1)."""
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return dict(parse_qsl(raw.decode("utf-8", errors="replace")))
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return None

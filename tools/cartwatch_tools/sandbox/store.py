@@ -107,6 +107,11 @@ class Store:
             self._accounts[client_id] = account
         return account
 
+    def remove_api_account(self, client_id: str) -> None:
+        """Revoke an account's token (an app's, when it is uninstalled)."""
+        with self.lock:
+            self._accounts.pop(client_id, None)
+
     def authenticate(self, token: str | None) -> ApiAccount | None:
         if not token:
             return None
@@ -137,7 +142,10 @@ class Store:
                 event, store_id=self.store_id, store_hash=self.hash, created_at=created_at, event_id=event_id
             )
             for hook in hooks:
-                target = Target(hook, self._accounts[hook.client_id].client_secret, self.hooks)
+                account = self._accounts.get(hook.client_id)
+                if account is None:
+                    continue  # its account was revoked: BigCommerce deletes such hooks
+                target = Target(hook, account.client_secret, self.hooks)
                 batch.append((payload, target))
         if batch:
             self._dispatcher.enqueue(batch)
