@@ -60,7 +60,8 @@ class PurgeRecords:
                 Key=store_key(store_hash),
                 UpdateExpression="SET #status = :uninstalled, purge_id = :id, purge = :cursors, "
                 "uninstalled_at = :now, uninstalled_by = :cause, purged_items = :zero "
-                "REMOVE purged_at, expires_at",
+                # BigCommerce deletes an app's hooks on uninstall: none are recorded any more.
+                "REMOVE purged_at, expires_at, hooks",
                 ConditionExpression="attribute_exists(pk) AND "
                 "(attribute_not_exists(#status) OR #status <> :uninstalled)",
                 ExpressionAttributeNames={"#status": "status"},

@@ -122,6 +122,7 @@ _INSTALL_PAGES: dict[InstallFailure, tuple[HTTPStatus, str, str]] = {
 def handler(event: dict[str, Any], context: Any, *, app: App | None = None) -> Response:
     if app is None:
         app = _default_app()
+    metrics.add_metric(name="AppCallbacks", unit=MetricUnit.Count, value=1)
     try:
         request = _request(event)
         return _ROUTES.get((request.method, request.path), _no_such_page)(app, request)

@@ -17,12 +17,14 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from cartwatch.domain.app_install import CLIENT_ID
 from cartwatch.domain.events import CloudEvent
 from cartwatch.domain.lifecycle import SweepAction, SweepDecision, WebhookResult
 from cartwatch.domain.stages import StageSchedule, parse_duration
 from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, LocalInfo
 
 DEFAULT_LOCAL_STAGES = "20s,40s"
+DEFAULT_FRAME_ANCESTOR = "https://*.mybigcommerce.com"
 
 
 class LiveLog:
@@ -87,6 +89,14 @@ def register(subparsers: Any) -> None:
         metavar="HASH:TOKEN:SECRET",
         help="create a store in the built-in sandbox (repeatable), to onboard with `stores add --local`",
     )
+    parser.add_argument(
+        "--sandbox-app",
+        action="append",
+        default=[],
+        metavar="CLIENT_ID:SECRET",
+        help="register cartwatch as a single-click app in the built-in sandbox (its developer portal), "
+        "with this client id and secret; then `cartwatch app configure` and `cartwatch sandbox install-app`",
+    )
     parser.add_argument("--demo", action="store_true", help="add a demo store and run a shopper simulation")
     parser.add_argument("--demo-carts", type=int, default=12, help="shoppers in the demo simulation")
     parser.add_argument(
@@ -118,6 +128,12 @@ def run(args: argparse.Namespace) -> int:
         if len(parts) != 3 or not all(parts):
             # Never echo the value: it holds a token and a secret.
             raise CliError("--sandbox-store takes HASH:TOKEN:SECRET")
+    if args.sandbox_app and args.bigcommerce_api_url:
+        raise CliError("--sandbox-app needs the built-in sandbox; drop --bigcommerce-api-url")
+    for spec in args.sandbox_app:
+        client_id, _, secret = spec.partition(":")
+        if not CLIENT_ID.match(client_id) or not secret:
+            raise CliError("--sandbox-app takes CLIENT_ID:SECRET")
     return LocalRun(args, stages, sweep_every).serve()
 
 
@@ -177,6 +193,8 @@ class LocalRun:
                     bigcommerce_api_url=api_url,
                     default_stages=self.stages,
                     gateway_port=self.args.port,
+                    # The sandbox's control panel frames the app's page, as *.mybigcommerce.com does.
+                    frame_ancestors=(DEFAULT_FRAME_ANCESTOR, *((sandbox.url,) if sandbox else ())),
                     observer=PipelineObserver(
                         delivery=self.log.delivery,
                         transition=self.log.transition,
@@ -186,6 +204,8 @@ class LocalRun:
                 )
             except OSError as error:
                 raise CliError(f"cannot listen on 127.0.0.1:{self.args.port}: {error.strerror}") from None
+            if sandbox is not None:
+                self._register_apps(sandbox, pipeline)
             pipeline.start(sweep_every=float(self.sweep_every))
             info = LocalInfo(
                 webhook_base_url=f"{pipeline.gateway.url}/webhooks/bigcommerce",
@@ -206,23 +226,7 @@ class LocalRun:
             self._banner(info)
             self._install_signal_handlers()
             if self.args.demo and sandbox is not None:
-                from cartwatch_tools.cli.demo import run_demo
-
-                demo = threading.Thread(
-                    target=run_demo,
-                    args=(
-                        info,
-                        self.args.info_file,
-                        sandbox,
-                        self.args.demo_carts,
-                        self.log,
-                        self.stopping,
-                        self.args.exit_after_demo,
-                    ),
-                    name="cartwatch-demo",
-                    daemon=True,
-                )
-                demo.start()
+                self._start_demo(info, sandbox)
             while not self.stopping.wait(0.5):
                 pass
             self.log.line("local", "stopping…")
@@ -243,9 +247,53 @@ class LocalRun:
             f"  events       {info.topic_arn}",
             f"  BigCommerce  {info.bigcommerce_api_url}" + ("  (built-in sandbox)" if info.sandbox else ""),
             f"  stages       {self.stages}   sweep every {self.sweep_every}s",
+            *(
+                [f"  app          {info.api_url}/bigcommerce/app/…  (sandbox apps: {self._apps()})"]
+                if self.args.sandbox_app
+                else []
+            ),
             f"  info file    {self.args.info_file}",
         ]
         print("\n".join(lines), flush=True)
+
+    def _start_demo(self, info: LocalInfo, sandbox: Any) -> None:
+        from cartwatch_tools.cli.demo import run_demo
+
+        demo = threading.Thread(
+            target=run_demo,
+            args=(
+                info,
+                self.args.info_file,
+                sandbox,
+                self.args.demo_carts,
+                self.log,
+                self.stopping,
+                self.args.exit_after_demo,
+            ),
+            name="cartwatch-demo",
+            daemon=True,
+        )
+        demo.start()
+
+    def _register_apps(self, sandbox: Any, pipeline: Any) -> None:
+        """The sandbox's developer portal learns the app, with the local callback URLs."""
+        from cartwatch_tools.sandbox.apps import RegisteredApp
+
+        for spec in self.args.sandbox_app:
+            client_id, _, secret = spec.partition(":")
+            sandbox.apps.register(
+                RegisteredApp(
+                    client_id,
+                    secret,
+                    auth_callback_url=pipeline.app_callback_url("auth"),
+                    load_callback_url=pipeline.app_callback_url("load"),
+                    uninstall_callback_url=pipeline.app_callback_url("uninstall"),
+                    remove_user_callback_url=pipeline.app_callback_url("remove_user"),
+                )
+            )
+
+    def _apps(self) -> str:
+        return ", ".join(spec.partition(":")[0] for spec in self.args.sandbox_app)
 
     def _install_signal_handlers(self) -> None:
         def stop(signum: int, frame: Any) -> None:

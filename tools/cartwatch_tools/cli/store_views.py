@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from cartwatch.domain.store import StoreConnection, StoreStatus
 from cartwatch.service.hook_health import (
     HOOK_SCOPES,
     HookOutcome,
@@ -28,6 +29,15 @@ def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def stages_text(row: StoreRow) -> str:
     return str(row.settings.stages) if row.own_stages else "default"
+
+
+_CONNECTIONS = {StoreConnection.APP: "BigCommerce app", StoreConnection.API_ACCOUNT: "API account"}
+
+
+def status_text(row: StoreRow) -> str:
+    if row.settings.status is StoreStatus.UNINSTALLED:
+        return "uninstalled (data being purged)" if row.purging else "uninstalled (data purged)"
+    return row.settings.status.value
 
 
 def store_table(rows: Sequence[StoreRow]) -> list[str]:
@@ -92,7 +102,11 @@ def details_lines(details: StoreDetails, now: float | None = None) -> list[str]:
     lines = table(
         ("store", settings.store_hash),
         [
-            ("status", settings.status.value),
+            ("status", status_text(details.row)),
+            (
+                "connected by",
+                "BigCommerce app" if settings.connection is StoreConnection.APP else "API account",
+            ),
             ("stages", stages_text(details.row)),
             ("require signature", _yes_no(settings.require_signature)),
             ("recovery links", _yes_no(settings.recovery_links)),
@@ -104,6 +118,8 @@ def details_lines(details: StoreDetails, now: float | None = None) -> list[str]:
             *grace,
         ],
     )
+    if settings.status is StoreStatus.UNINSTALLED:
+        return [*lines, "hooks: none (BigCommerce deletes an app's hooks when it is uninstalled)"]
     if details.live_hooks is None:
         return [*lines, f"hooks: not listed ({details.hooks_error})"]
     by_scope = {h.get("scope"): h for h in details.live_hooks}

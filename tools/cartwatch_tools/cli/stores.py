@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import ROTATION_GRACE_SECONDS, is_store_hash
+from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreStatus, is_store_hash
 from cartwatch.service.hook_health import HOOK_SCOPES
 from cartwatch_tools.cli.errors import CliError
 from cartwatch_tools.cli.secret_input import ACCESS_TOKEN, CLIENT_SECRET, add_secret_argument, read_secret
@@ -132,7 +132,7 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     details = _admin(args).details(args.store_hash)
     _print(details_lines(details))
-    if details.live_hooks is None:
+    if details.live_hooks is None and details.row.settings.status is not StoreStatus.UNINSTALLED:
         raise CliError(f"could not list the hooks of store {args.store_hash}: {details.hooks_error}")
     return 0
 

@@ -259,5 +259,8 @@ class AppMarketplace:
         return store
 
     def _get(self, url: str, query: dict[str, str]) -> CallbackAnswer:
-        response = self._http.get(url, params=query, timeout=30, allow_redirects=False)
+        try:
+            response = self._http.get(url, params=query, timeout=30, allow_redirects=False)
+        except requests.RequestException as error:
+            raise AppError(f"the app's callback {url} did not answer ({type(error).__name__})") from None
         return CallbackAnswer(response.status_code, response.text)
