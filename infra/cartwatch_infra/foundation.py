@@ -37,3 +37,7 @@ class Foundation:
     def bigcommerce_environment(self) -> dict[str, str]:
         """``BigCommerceSettings`` on top of ``StateSettings``: the enriching functions."""
         return {**self.state_environment, ENV.BIGCOMMERCE_API_URL: self.settings.bigcommerce_api_url}
+
+    def uninstall_environment(self, purge_queue_url: str) -> dict[str, str]:
+        """``UninstallSettings`` on top of the enriching functions': where purge work is queued."""
+        return {**self.bigcommerce_environment, ENV.PURGE_QUEUE_URL: purge_queue_url}

@@ -115,6 +115,15 @@ class Monitoring(Construct):
             "below 90 % success.",
         )
 
+        self._alarm(
+            "UninstallsRefuted",
+            custom_metric("UninstallsRefuted", "Sum"),
+            threshold=1,
+            description="A store/app/uninstalled webhook arrived for a store whose token BigCommerce "
+            "still accepts: nothing was purged.  Someone holding the store's hook token may be "
+            "forging deliveries; rotate it (`cartwatch stores rotate-token`).",
+        )
+
         if settings.alarm_email:
             self.alarm_topic = self._alarm_topic(settings.alarm_email)
             for alarm in self.alarms:

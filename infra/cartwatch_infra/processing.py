@@ -8,6 +8,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cartwatch.resources import PROCESSOR_TIMEOUT_SECONDS
+from cartwatch.settings import ENV
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 
@@ -20,6 +21,7 @@ class IntakeProcessing(Construct):
         foundation: Foundation,
         *,
         queue: sqs.IQueue,
+        purge_queue: sqs.IQueue,
     ) -> None:
         super().__init__(scope, id)
         self.processor = foundation.functions(
@@ -31,7 +33,7 @@ class IntakeProcessing(Construct):
                 # The intake queue's visibility timeout is derived from the same constant.
                 timeout=cdk.Duration.seconds(PROCESSOR_TIMEOUT_SECONDS),
                 memory_mb=512,
-                environment=foundation.state_environment,
+                environment={**foundation.state_environment, ENV.PURGE_QUEUE_URL: purge_queue.queue_url},
             ),
         )
         # Cart state: consistent batch reads, then one conditional Put (new cart) or Update
@@ -40,14 +42,9 @@ class IntakeProcessing(Construct):
             ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
             [foundation.state.table.table_arn],
         )
-        # `store/app/uninstalled` purges the store: its carts (a filtered scan, then batch
-        # deletes), its row, and its two secrets.
-        self.processor.allow(
-            ["dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem"],
-            [foundation.state.table.table_arn],
-        )
-        for leaf in ("webhook-auth", "api"):
-            self.processor.allow_store_parameter(leaf, actions=("ssm:DeleteParameters",))
+        # `store/app/uninstalled` only queues a check for the purge job (purging.py): the
+        # processor neither scans the table nor deletes anything of a store.
+        self.processor.allow(["sqs:SendMessage"], [purge_queue.queue_arn])
         settings = foundation.settings
         window = settings.intake_batch_window_seconds
         self.processor.function.add_event_source(

@@ -39,6 +39,11 @@ DEFAULTS: Mapping[str, Any] = {
     "apiThrottleBurstLimit": 1000,
     # BigCommerce API base (``{url}/stores/{store_hash}/v3``).
     "bigcommerceApiUrl": "https://api.bigcommerce.com",
+    # BigCommerce's login service, whose /oauth2/token exchanges an app install's code.
+    "bigcommerceLoginUrl": "https://login.bigcommerce.com",
+    # Origins allowed to frame the app's merchant page (CSP frame-ancestors), space-separated:
+    # BigCommerce's control panel, and nobody else.
+    "appFrameAncestors": "https://*.mybigcommerce.com",
     # SSM Parameter Store prefix under which ``cartwatch stores add`` keeps credentials.
     "ssmPrefix": "/cartwatch",
     # Powertools log level of every function.
@@ -77,6 +82,8 @@ class DeploymentSettings:
     api_throttle_rate_limit: int
     api_throttle_burst_limit: int
     bigcommerce_api_url: str
+    bigcommerce_login_url: str
+    app_frame_ancestors: tuple[str, ...]
     ssm_prefix: str
     log_level: str
     deletion_protection: bool
@@ -99,6 +106,8 @@ class DeploymentSettings:
             api_throttle_rate_limit=reader.integer("apiThrottleRateLimit", 1, 10_000),
             api_throttle_burst_limit=reader.integer("apiThrottleBurstLimit", 1, 5_000),
             bigcommerce_api_url=reader.https_url("bigcommerceApiUrl"),
+            bigcommerce_login_url=reader.https_url("bigcommerceLoginUrl"),
+            app_frame_ancestors=reader.origins("appFrameAncestors"),
             ssm_prefix=reader.ssm_prefix("ssmPrefix"),
             log_level=reader.log_level("logLevel"),
             deletion_protection=reader.boolean("deletionProtection"),
@@ -187,6 +196,16 @@ class _ContextReader:
         if not re.match(r"^https://[^/\s]+(/\S*)?$", raw):
             self._fail(key, "must be an https:// URL", raw)
         return raw.rstrip("/")
+
+    def origins(self, key: str) -> tuple[str, ...]:
+        raw = str(self._raw(key)).split()
+        for origin in raw:
+            # An https origin, optionally with a wildcard host label: never 'self', '*' or a path.
+            if not re.match(r"^https://(\*\.)?[A-Za-z0-9.-]+(:\d+)?$", origin):
+                self._fail(key, "must be https origins like https://*.mybigcommerce.com", origin)
+        if not raw:
+            self._fail(key, "must name at least one origin", raw)
+        return tuple(raw)
 
     def ssm_prefix(self, key: str) -> str:
         raw = str(self._raw(key)).strip()

@@ -9,6 +9,7 @@ import aws_cdk as cdk
 from constructs import Construct
 
 from cartwatch.settings import ENV
+from cartwatch_infra.app_callbacks import AppCallbacks
 from cartwatch_infra.bundling import lambda_code
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import ARCHITECTURE, FunctionFactory
@@ -16,6 +17,7 @@ from cartwatch_infra.intake import WebhookIntake
 from cartwatch_infra.monitoring import Monitoring
 from cartwatch_infra.processing import IntakeProcessing
 from cartwatch_infra.publishing import EventPublishing
+from cartwatch_infra.purging import StorePurging
 from cartwatch_infra.query_api import QueryApi
 from cartwatch_infra.settings import DeploymentSettings
 from cartwatch_infra.state import CartState
@@ -44,13 +46,24 @@ class CartwatchStack(cdk.Stack):
             state=self.state,
         )
         self.intake = intake = WebhookIntake(self, "Intake", foundation)
-        self.processing = processing = IntakeProcessing(self, "Processing", foundation, queue=intake.queue)
+        self.purging = purging = StorePurging(self, "Purging", foundation)
+        self.processing = processing = IntakeProcessing(
+            self, "Processing", foundation, queue=intake.queue, purge_queue=purging.queue
+        )
         # Hook health re-creates missing hooks, so it must know where they point.
         self.jobs = jobs = ScheduledJobs(
             self, "Sweeping", foundation, webhook_base_url=intake.webhook_base_url
         )
         self.publishing = publishing = EventPublishing(self, "Publishing", foundation)
         self.query_api = query_api = QueryApi(self, "QueryApi", foundation, api=intake.api)
+        self.app = app = AppCallbacks(
+            self,
+            "AppCallbacks",
+            foundation,
+            api=intake.api,
+            webhook_base_url=intake.webhook_base_url,
+            purge_queue=purging.queue,
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -62,11 +75,14 @@ class CartwatchStack(cdk.Stack):
                 "HookHealth": jobs.hook_health,
                 "Publisher": publishing.publisher,
                 "Query": query_api.function,
+                "App": app.function,
+                "Purge": purging.function,
             },
             dead_letter_queues={
                 "Intake": intake.dead_letter_queue,
                 "ScheduledJobs": jobs.dead_letter_queue,
                 "Publishing": publishing.dead_letter_queue,
+                "Purge": purging.dead_letter_queue,
             },
             intake_queue=intake.queue,
             api=intake.api,
@@ -85,3 +101,12 @@ class CartwatchStack(cdk.Stack):
             self, "TopicArn", value=publishing.topic.topic_arn, description="Subscribe consumers here"
         )
         cdk.CfnOutput(self, "TableName", value=self.state.table.table_name, description="Cart state table")
+        for output, route, portal_field in (
+            ("AppAuthCallbackUrl", "auth", "Auth Callback URL"),
+            ("AppLoadCallbackUrl", "load", "Load Callback URL"),
+            ("AppUninstallCallbackUrl", "uninstall", "Uninstall Callback URL"),
+            ("AppRemoveUserCallbackUrl", "remove_user", "Remove User Callback URL"),
+        ):
+            cdk.CfnOutput(
+                self, output, value=app.urls[route], description=f"The developer portal's {portal_field}"
+            )

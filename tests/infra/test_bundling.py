@@ -187,6 +187,7 @@ def test_bundled_receiver_and_processor_run_against_moto_server(
     import json
 
     from cartwatch.adapters.store_registry import StoreWriter
+    from cartwatch.domain.app_install import AppCredentials
     from cartwatch.domain.stages import StageSchedule
     from cartwatch.domain.store import StoreSettings
     from cartwatch_tools.local.provision import provision
@@ -217,6 +218,9 @@ def test_bundled_receiver_and_processor_run_against_moto_server(
         "CARTWATCH_TABLE_NAME": resources.table_name,
         "CARTWATCH_INTAKE_QUEUE_URL": resources.intake_queue_url,
         "CARTWATCH_SSM_PREFIX": prefix,
+        "CARTWATCH_PURGE_QUEUE_URL": resources.purge_queue_url,
+        "CARTWATCH_APP_AUTH_CALLBACK_URL": "https://example.com/bigcommerce/app/auth",
+        "CARTWATCH_WEBHOOK_BASE_URL": "https://example.com/webhooks/bigcommerce",
     }
 
     def run(handler: str, event: dict[str, object]) -> dict[str, object]:
@@ -262,3 +266,29 @@ def test_bundled_receiver_and_processor_run_against_moto_server(
         Key={"pk": {"S": "CART#bundlestore#bundle-cart"}, "sk": {"S": "STATE"}},
     ).get("Item")
     assert item is not None and item["status"]["S"] == "active"
+
+    # The app's callbacks verify signed payloads with PyJWT from the bundle (no cryptography
+    # package there: HS256 needs none).  A payload signed with another secret is refused.
+    import jwt
+
+    StoreWriter(
+        dynamodb, session.client("ssm", endpoint_url=moto_endpoint), resources.table_name, prefix
+    ).save_app_credentials(AppCredentials("bundleapp", "bundle-app-secret-0123456789abcdef"))
+    now = int(time.time())
+    forged = jwt.encode(
+        {"aud": "bundleapp", "iss": "bc", "iat": now, "nbf": now, "exp": now + 60, "jti": "j1",
+         "sub": "stores/bundlestore", "user": {"id": 1}, "owner": {"id": 1}},
+        "another-secret-0123456789abcdef0123",
+        algorithm="HS256",
+    )  # fmt: skip
+    page = run(
+        "app_callbacks",
+        {
+            "rawPath": "/bigcommerce/app/load",
+            "queryStringParameters": {"signed_payload_jwt": forged},
+            "requestContext": {"http": {"method": "GET", "path": "/bigcommerce/app/load"}},
+            "headers": {},
+        },
+    )
+    assert page["statusCode"] == 401
+    assert "not valid" in str(page["body"])

@@ -19,6 +19,9 @@ pytestmark = pytest.mark.infra
 
 XRAY = {("xray:PutTelemetryRecords", "*"), ("xray:PutTraceSegments", "*")}
 SSM_STORES = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/cartwatch/stores/*/"
+SSM_APP_CREDENTIALS = (
+    "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/cartwatch/app/credentials"
+)
 SSM_CURSOR_KEY = (
     "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter/cartwatch/query-api/cursor-key"
 )
@@ -72,12 +75,9 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
                 "dynamodb:BatchGetItem",
                 "dynamodb:UpdateItem",
                 "dynamodb:PutItem",
-                "dynamodb:Scan",
-                "dynamodb:BatchWriteItem",
-                "dynamodb:DeleteItem",
             )
-            | on(SSM_STORES + "webhook-auth", "ssm:DeleteParameters")
-            | on(SSM_STORES + "api", "ssm:DeleteParameters")
+            # An uninstall webhook only queues a check: no scan, no deletes, no secrets.
+            | on(r(stack.purging.queue.queue_arn), "sqs:SendMessage")
             | on(
                 r(intake.queue.queue_arn),
                 "sqs:ReceiveMessage",
@@ -125,10 +125,64 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
             | on(SSM_CURSOR_KEY, "ssm:GetParameter", "ssm:PutParameter"),
         ),
+        "app": (
+            stack.app.function,
+            base(stack.app.function)
+            | on(table, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
+            | on(f"{table}/index/listing", "dynamodb:Query")
+            | on(SSM_APP_CREDENTIALS, "ssm:GetParameter")
+            | on(SSM_STORES + "webhook-auth", "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
+            | on(SSM_STORES + "api", "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
+            | on(r(stack.purging.queue.queue_arn), "sqs:SendMessage"),
+        ),
+        "purge": (
+            stack.purging.function,
+            base(stack.purging.function)
+            | on(table, "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:UpdateItem")
+            | on(SSM_STORES + "webhook-auth", "ssm:DeleteParameters")
+            | on(SSM_STORES + "api", "ssm:DeleteParameters", "ssm:GetParameter")
+            | on(
+                r(stack.purging.queue.queue_arn),
+                "sqs:SendMessage",
+                "sqs:ReceiveMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueUrl",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+            ),
+        ),
     }
 
 
-@pytest.mark.parametrize("name", ["receiver", "processor", "sweeper", "hook_health", "publisher", "query"])
+def conditions_of(synth: Synthesized, function: CartwatchFunction, action: str) -> list[Any]:
+    """The Condition block of every statement of the function's role that allows ``action``."""
+    role = synth.logical_id(function.role)
+    found = []
+    for policy in synth.resources("AWS::IAM::Policy").values():
+        if {"Ref": role} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if action in actions:
+                found.append(statement.get("Condition"))
+    return found
+
+
+def test_app_and_purge_writes_are_fenced_to_their_items(synthesized: Synthesized) -> None:
+    """The public app function writes only store rows and its ledger; the purge deletes only carts."""
+    stack = synthesized.stack
+    rows_and_ledger = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["STORE", "APP#*"]}}
+    for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"):
+        assert conditions_of(synthesized, stack.app.function, action) == [rows_and_ledger], action
+    carts_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
+    assert conditions_of(synthesized, stack.purging.function, "dynamodb:BatchWriteItem") == [carts_only]
+    store_rows = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["STORE"]}}
+    assert conditions_of(synthesized, stack.purging.function, "dynamodb:UpdateItem") == [store_rows]
+
+
+@pytest.mark.parametrize(
+    "name", ["receiver", "processor", "sweeper", "hook_health", "publisher", "query", "app", "purge"]
+)
 def test_role_allows_exactly_what_its_function_needs(synthesized: Synthesized, name: str) -> None:
     function, expected = expected_grants(synthesized)[name]
     assert sorted(granted(synthesized, function)) == sorted(expected)

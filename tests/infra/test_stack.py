@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match
 
-from cartwatch.resources import INTAKE_QUEUE, PROCESSOR_TIMEOUT_SECONDS, RUNTIME_ENVIRONMENT, TABLE
+from cartwatch.resources import (
+    APP_ROUTES,
+    INTAKE_QUEUE,
+    PROCESSOR_TIMEOUT_SECONDS,
+    PURGE_JOB_TIMEOUT_SECONDS,
+    PURGE_QUEUE,
+    RUNTIME_ENVIRONMENT,
+    TABLE,
+)
 from cartwatch.settings import ENV
 from cartwatch_infra.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cartwatch_infra.intake import WEBHOOK_ROUTE
@@ -26,6 +34,8 @@ HANDLERS = {
     "publisher": "cartwatch.handlers.publisher.handler",
     "hook_health": "cartwatch.handlers.hook_health.handler",
     "query": "cartwatch.handlers.query_api.handler",
+    "app": "cartwatch.handlers.app_callbacks.handler",
+    "purge": "cartwatch.handlers.store_purge.handler",
 }
 
 
@@ -224,7 +234,7 @@ def test_everything_is_encrypted_at_rest(synthesized: Synthesized) -> None:
     table = only(synthesized.resources("AWS::DynamoDB::Table"))[1]["Properties"]
     assert table["SSESpecification"] == {"SSEEnabled": True}  # AWS managed key (aws/dynamodb)
     queues = synthesized.resources("AWS::SQS::Queue")
-    assert len(queues) == 4  # intake, its DLQ, scheduled-jobs DLQ, publishing DLQ
+    assert len(queues) == 6  # intake, purge, their DLQs, scheduled-jobs DLQ, publishing DLQ
     assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues.values())
     keys = synthesized.resources("AWS::KMS::Key")
     assert all(k["Properties"]["EnableKeyRotation"] is True for k in keys.values())
@@ -289,13 +299,23 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         ENV.DEFAULT_STAGES,
     }
     state = {ENV.DUE_SHARDS, ENV.CLOSED_RETENTION_DAYS}
+    uninstall = state | {ENV.BIGCOMMERCE_API_URL, ENV.PURGE_QUEUE_URL}
     expected = {
         "receiver": shared | {ENV.INTAKE_QUEUE_URL},
-        "processor": shared | state,
+        "processor": shared | state | {ENV.PURGE_QUEUE_URL},
         "sweeper": shared | state,
         "publisher": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.TOPIC_ARN},
         "hook_health": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.WEBHOOK_BASE_URL},
         "query": shared | state,
+        "purge": shared | uninstall,
+        "app": shared
+        | uninstall
+        | {
+            ENV.WEBHOOK_BASE_URL,
+            ENV.BIGCOMMERCE_LOGIN_URL,
+            ENV.APP_AUTH_CALLBACK_URL,
+            ENV.APP_FRAME_ANCESTORS,
+        },
     }
     resources = synthesized.json["Resources"]
     for name, handler in HANDLERS.items():
@@ -330,6 +350,7 @@ def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synt
         stack.intake.dead_letter_queue,
         stack.jobs.dead_letter_queue,
         stack.publishing.dead_letter_queue,
+        stack.purging.dead_letter_queue,
     }
     assert queues_alarmed == {synthesized.logical_id(q) for q in dead_letter_queues}
     functions_alarmed = {
@@ -344,7 +365,7 @@ def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synt
         for a in alarms
         if a["Properties"].get("Namespace") == METRICS_NAMESPACE
     }
-    assert set(custom) == {"SweepLagSeconds", "WebhooksRejected", "WebhooksDeferred"}
+    assert set(custom) == {"SweepLagSeconds", "WebhooksRejected", "WebhooksDeferred", "UninstallsRefuted"}
     for alarm in custom.values():
         assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
     not_running = [a for a in alarms if a["Properties"].get("MetricName") == "Invocations"]
@@ -378,10 +399,76 @@ def test_alarm_email_gets_every_alarm(synthesized: Synthesized) -> None:
 
 def test_outputs(synthesized: Synthesized) -> None:
     outputs = synthesized.json["Outputs"]
-    assert set(outputs) == {"WebhookBaseUrl", "ApiUrl", "TopicArn", "TableName"}
+    assert set(outputs) == {
+        "WebhookBaseUrl",
+        "ApiUrl",
+        "TopicArn",
+        "TableName",
+        "AppAuthCallbackUrl",
+        "AppLoadCallbackUrl",
+        "AppUninstallCallbackUrl",
+        "AppRemoveUserCallbackUrl",
+    }
     api = synthesized.logical_id(synthesized.stack.intake.api)
     endpoint = f"${{{api}.ApiEndpoint}}"  # https://{api-id}.execute-api.{region}.amazonaws.com
+    for output, path in (
+        ("AppAuthCallbackUrl", "auth"),
+        ("AppLoadCallbackUrl", "load"),
+        ("AppUninstallCallbackUrl", "uninstall"),
+        ("AppRemoveUserCallbackUrl", "remove-user"),
+    ):
+        assert render(outputs[output]["Value"]) == f"{endpoint}/bigcommerce/app/{path}"
     assert render(outputs["ApiUrl"]["Value"]) == endpoint
     assert render(outputs["WebhookBaseUrl"]["Value"]) == f"{endpoint}/webhooks/bigcommerce"
     assert outputs["TopicArn"]["Value"] == {"Ref": synthesized.logical_id(synthesized.stack.publishing.topic)}
     assert outputs["TableName"]["Value"] == {"Ref": synthesized.logical_id(synthesized.stack.state.table)}
+
+
+# --- the app and the purge job --------------------------------------------------------
+
+
+def test_app_routes_reach_the_app_function_unauthorized_by_api_gateway(synthesized: Synthesized) -> None:
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in synthesized.resources("AWS::ApiGatewayV2::Route").values()
+        if "/bigcommerce/app/" in r["Properties"]["RouteKey"]
+    }
+    assert set(routes) == {f"{method} {path}" for method, path in APP_ROUTES.values()}
+    app_arn = {"Fn::GetAtt": [function_id(synthesized, HANDLERS["app"]), "Arn"]}
+    (integration_id,) = [
+        k
+        for k, i in synthesized.resources("AWS::ApiGatewayV2::Integration").items()
+        if i["Properties"]["IntegrationUri"] == app_arn
+    ]
+    for route in routes.values():
+        # BigCommerce cannot sign with IAM: the function verifies every callback itself.
+        assert route["AuthorizationType"] == "NONE"
+        assert route["Target"] == {"Fn::Join": ["", ["integrations/", {"Ref": integration_id}]]}
+    app = synthesized.json["Resources"][function_id(synthesized, HANDLERS["app"])]["Properties"]
+    assert app["Timeout"] < 30  # API Gateway's integration limit
+    variables = app["Environment"]["Variables"]
+    assert variables[ENV.APP_FRAME_ANCESTORS] == DEFAULTS["appFrameAncestors"]
+    assert variables[ENV.BIGCOMMERCE_LOGIN_URL] == DEFAULTS["bigcommerceLoginUrl"]
+    api = synthesized.logical_id(synthesized.stack.intake.api)
+    assert render(variables[ENV.APP_AUTH_CALLBACK_URL]) == f"${{{api}.ApiEndpoint}}/bigcommerce/app/auth"
+
+
+def test_purge_job_takes_one_step_per_invocation_from_its_own_queue(synthesized: Synthesized) -> None:
+    purging = synthesized.stack.purging
+    queue_id = synthesized.logical_id(purging.queue)
+    mappings = [
+        m["Properties"]
+        for m in synthesized.resources("AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    ]
+    assert len(mappings) == 1
+    mapping = mappings[0]
+    assert mapping["FunctionName"] == {"Ref": function_id(synthesized, HANDLERS["purge"])}
+    assert mapping["BatchSize"] == 1
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 4}
+    queue = synthesized.json["Resources"][queue_id]["Properties"]
+    assert queue["VisibilityTimeout"] >= 6 * PURGE_JOB_TIMEOUT_SECONDS
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == PURGE_QUEUE.max_receive_count
+    purge = synthesized.json["Resources"][function_id(synthesized, HANDLERS["purge"])]["Properties"]
+    assert purge["Timeout"] == PURGE_JOB_TIMEOUT_SECONDS

@@ -1,0 +1,84 @@
+"""The purge job: purge queue (+ DLQ) -> purge function -> the store's carts, row and secrets.
+
+An uninstall (the app's verified callback, or a confirmed ``store/app/uninstalled`` webhook)
+queues one message per scan segment; each message is one bounded step that deletes a
+store's cart items and queues its successor.  The processor only queues uninstall checks,
+so it needs neither a table scan nor the right to delete secrets.
+
+Grants, each to exactly what a step touches:
+
+* Scan of the table (a store's carts have no index: architecture decision 14), and
+  BatchWriteItem only on ``CART#…`` items (``dynamodb:LeadingKeys``);
+* GetItem/UpdateItem of store rows only (``STORE``): the purge's cursors and status;
+* DeleteParameters of the stores' two parameters, GetParameter of their API token (an
+  uninstall check asks BigCommerce with it); SendMessage to its own queue.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from cartwatch.adapters.store_registry import STORE_PK
+from cartwatch.resources import PURGE_JOB_TIMEOUT_SECONDS, PURGE_QUEUE
+from cartwatch_infra.foundation import Foundation
+from cartwatch_infra.functions import FunctionSpec
+from cartwatch_infra.messaging import dead_letter_queue, secure_queue
+
+CART_ITEMS_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
+STORE_ROWS_ONLY = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [STORE_PK]}}
+# Purge steps of one purge run side by side (one per scan segment); more would only let a
+# burst of uninstalls crowd the table's write capacity.
+MAX_CONCURRENCY = 4
+
+
+class StorePurging(Construct):
+    def __init__(self, scope: Construct, id: str, foundation: Foundation) -> None:
+        super().__init__(scope, id)
+        table = foundation.state.table
+        self.dead_letter_queue = dead_letter_queue(
+            self,
+            "DeadLetters",
+            receives="purge steps and uninstall checks that kept failing",
+            retention=cdk.Duration.seconds(PURGE_QUEUE.dlq_retention_seconds),
+        )
+        self.queue = secure_queue(
+            self,
+            "Queue",
+            visibility_timeout=cdk.Duration.seconds(PURGE_QUEUE.visibility_timeout_seconds),
+            retention_period=cdk.Duration.seconds(PURGE_QUEUE.retention_seconds),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                max_receive_count=PURGE_QUEUE.max_receive_count, queue=self.dead_letter_queue
+            ),
+        )
+        self.function = foundation.functions(
+            self,
+            "Purge",
+            FunctionSpec(
+                handler="cartwatch.handlers.store_purge.handler",
+                description="Checks uninstall webhooks with BigCommerce; purges uninstalled stores in steps",
+                timeout=cdk.Duration.seconds(PURGE_JOB_TIMEOUT_SECONDS),
+                memory_mb=256,
+                environment=foundation.uninstall_environment(self.queue.queue_url),
+            ),
+        )
+        self.function.allow(["dynamodb:Scan"], [table.table_arn])
+        self.function.allow(["dynamodb:BatchWriteItem"], [table.table_arn], conditions=CART_ITEMS_ONLY)
+        self.function.allow(
+            ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table_arn], conditions=STORE_ROWS_ONLY
+        )
+        for leaf in ("webhook-auth", "api"):
+            self.function.allow_store_parameter(leaf, actions=("ssm:DeleteParameters",))
+        self.function.allow_store_parameter("api")
+        self.function.allow(["sqs:SendMessage"], [self.queue.queue_arn])
+        self.function.function.add_event_source(
+            sources.SqsEventSource(
+                self.queue,
+                # One step per invocation: each has its own time budget.
+                batch_size=1,
+                max_concurrency=MAX_CONCURRENCY,
+                report_batch_item_failures=True,
+            )
+        )
