@@ -12,6 +12,11 @@ the same run.
   recompile every module from source on every run and time the compiler, not the import.
 * **The functions' interpreter settings apply** (``RUNTIME_ENVIRONMENT``, which the stack
   sets on every function).
+* **Only what the bundle ships can be imported.**  The development environment holds more
+  than the Lambda bundle (moto, the CDK, test tools) — and some runtime dependencies import
+  optional packages when they find them: PyJWT loads ``cryptography`` (about one
+  ``import boto3`` on its own) although HS256 needs none, and the bundle has none.  The probes
+  hide every installed package outside the runtime dependencies' closure, as the bundle does.
 * **The estimate is the fastest of several runs**, interleaved with the baseline's runs.
   On a shared 2-core VM one and the same ``import boto3`` takes anywhere between 150 and
   240 ms from one process to the next; interference only ever adds time, so the minimum
@@ -40,6 +45,8 @@ HANDLERS = {
     "publisher": "cartwatch.handlers.publisher",
     "query": "cartwatch.handlers.query_api",
     "hook_health": "cartwatch.handlers.hook_health",
+    "app": "cartwatch.handlers.app_callbacks",
+    "purge": "cartwatch.handlers.store_purge",
 }
 # What each handler's first request imports lazily, on top of the module itself (what the
 # composition root's builders import; `tests/unit/test_first_request_imports.py` keeps this
@@ -51,7 +58,14 @@ FIRST_REQUEST = {
         "cartwatch.settings",
         "aws_lambda_powertools.utilities.parameters",
     ],
-    "processor": ["boto3", "cartwatch.composition"],
+    "processor": [
+        "boto3",
+        "cartwatch.composition",
+        "cartwatch.settings",
+        "cartwatch.resources",
+        "cartwatch.adapters.purge_queue",
+        "cartwatch.service.purge_job",
+    ],
     "sweeper": ["boto3", "cartwatch.composition"],
     "publisher": ["boto3", "cartwatch.composition", "aws_lambda_powertools.utilities.parameters"],
     "query": [
@@ -67,11 +81,48 @@ FIRST_REQUEST = {
         "cartwatch.adapters.store_clients",
         "aws_lambda_powertools.utilities.parameters",
     ],
+    "app": [
+        "boto3",
+        "cartwatch.composition",
+        "cartwatch.settings",
+        "cartwatch.resources",
+        "cartwatch.adapters.bigcommerce_login",
+        "cartwatch.adapters.callback_ledger",
+        "cartwatch.adapters.cart_listing",
+        "cartwatch.adapters.merchant_rows",
+        "cartwatch.adapters.store_clients",
+        "cartwatch.adapters.cart_purge",
+        "cartwatch.adapters.purge_queue",
+        "cartwatch.adapters.purge_records",
+        "cartwatch.service.app_install",
+        "cartwatch.service.form_tokens",
+        "cartwatch.service.merchant_page",
+        "cartwatch.service.signed_payload",
+        "aws_lambda_powertools.utilities.parameters",
+        # Verifying the first signed payload.
+        "jwt",
+    ],
+    "purge": [
+        "boto3",
+        "cartwatch.composition",
+        "cartwatch.settings",
+        "cartwatch.resources",
+        "cartwatch.adapters.cart_purge",
+        "cartwatch.adapters.purge_queue",
+        "cartwatch.adapters.purge_records",
+        "cartwatch.adapters.store_clients",
+        "aws_lambda_powertools.utilities.parameters",
+    ],
 }
 BASELINE = ["boto3"]
 
 _PROBE = (
-    "import time, importlib\n"
+    "import sys, time, importlib\n"
+    "hidden = frozenset({hidden!r})\n"
+    "class NotShipped:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name.partition('.')[0] in hidden: raise ModuleNotFoundError(name)\n"
+    "sys.meta_path.insert(0, NotShipped())\n"
     "t = time.perf_counter()\n"
     "for name in {modules!r}: importlib.import_module(name)\n"
     "print(time.perf_counter() - t)\n"
@@ -92,9 +143,40 @@ def _probe_environment() -> dict[str, str]:
     return {**environment, **RUNTIME_ENVIRONMENT, "PYTHONPYCACHEPREFIX": cache_dir}
 
 
+@cache
+def not_shipped() -> frozenset[str]:
+    """Top-level modules installed here that no runtime dependency of cartwatch brings along."""
+    from importlib.metadata import packages_distributions, requires
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    closure: set[str] = set()
+    todo: list[tuple[str, frozenset[str]]] = [("cartwatch", frozenset())]
+    while todo:
+        name, extras = todo.pop()
+        key = f"{canonicalize_name(name)}[{','.join(sorted(extras))}]"
+        if key in closure:
+            continue
+        closure.add(key)
+        for spec in requires(name) or []:
+            requirement = Requirement(spec)
+            wanted = requirement.marker is None or any(
+                requirement.marker.evaluate({"extra": extra}) for extra in (extras or {""})
+            )
+            if wanted:
+                todo.append((requirement.name, frozenset(requirement.extras)))
+    shipped = {key.partition("[")[0] for key in closure}
+    return frozenset(
+        module
+        for module, distributions in packages_distributions().items()
+        if not any(canonicalize_name(d) in shipped for d in distributions)
+    )
+
+
 def _time(modules: list[str]) -> float:
     result = subprocess.run(
-        [sys.executable, "-c", _PROBE.format(modules=modules)],
+        [sys.executable, "-c", _PROBE.format(modules=modules, hidden=sorted(not_shipped()))],
         capture_output=True,
         text=True,
         check=True,

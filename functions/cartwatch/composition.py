@@ -90,9 +90,11 @@ def cart_repository() -> CartRepository:
 @cache
 def cart_processor() -> CartProcessor:
     from cartwatch.service.processing import CartProcessor
+    from cartwatch.service.purge_job import uninstall_checks
 
+    # Only the queue: the processor never purges, so it builds nothing else of the lifecycle.
     return CartProcessor(
-        cart_repository(), store_directory(), check_uninstall=store_lifecycle().request_check
+        cart_repository(), store_directory(), check_uninstall=uninstall_checks(purge_queue())
     )
 
 
@@ -153,9 +155,9 @@ class StoreLifecycle:
 
     def request_check(self, store_hash: str) -> None:
         """The processor's part: a ``store/app/uninstalled`` webhook becomes a check to make."""
-        from cartwatch.service.purge_job import CheckUninstall, encode
+        from cartwatch.service.purge_job import uninstall_checks
 
-        self.queue.send([encode(CheckUninstall(store_hash))])
+        uninstall_checks(self.queue)(store_hash)
 
 
 def build_store_lifecycle(
@@ -250,6 +252,14 @@ def build_app_callbacks(
         uninstall=uninstall,
     )
     return installer, page
+
+
+@cache
+def purge_queue() -> PurgeQueue:
+    from cartwatch.adapters.purge_queue import PurgeQueue
+    from cartwatch.settings import uninstall_settings
+
+    return PurgeQueue(aws_client("sqs"), uninstall_settings().purge_queue_url)
 
 
 @cache

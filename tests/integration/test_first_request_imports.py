@@ -32,8 +32,10 @@ FIRST_REQUEST_CALLS = {
     "publisher": "from cartwatch import composition\ncomposition.outbox_relay()",
     "query": "from cartwatch import composition\ncomposition.cart_queries()",
     "hook_health": "from cartwatch.handlers import hook_health\nhook_health._check(None)",
+    "app": "from cartwatch.handlers import app_callbacks\napp_callbacks._default_app()\nimport jwt",
+    "purge": "from cartwatch import composition\ncomposition.store_lifecycle()",
 }
-WATCHED = ("cartwatch", "pydantic", "aws_lambda_powertools", "requests")
+WATCHED = ("cartwatch", "pydantic", "aws_lambda_powertools", "requests", "jwt")
 
 _CHILD = """
 import importlib, json, sys
@@ -60,6 +62,8 @@ def test_the_benchmark_lists_every_module_a_first_request_imports(moto_endpoint:
         ENV.SSM_PREFIX: "/cartwatch-imports",
         ENV.BIGCOMMERCE_API_URL: "https://api.bigcommerce.com",
         ENV.WEBHOOK_BASE_URL: "https://example.com/webhooks/bigcommerce",
+        ENV.PURGE_QUEUE_URL: f"{moto_endpoint}/123456789012/purge",
+        ENV.APP_AUTH_CALLBACK_URL: "https://example.com/bigcommerce/app/auth",
     }
     call = "\n".join("    " + line for line in FIRST_REQUEST_CALLS[handler].splitlines())
     child = _CHILD.format(listed=[HANDLERS[handler], *FIRST_REQUEST[handler]], call=call, watched=WATCHED)

@@ -8,6 +8,7 @@ repository counts ``ScannedCount`` so benchmarks can hold read amplification to 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -22,13 +23,15 @@ from cartwatch.adapters.cart_items import (
     listing_key,
 )
 from cartwatch.domain.lifecycle import CartStatus
-from cartwatch.domain.listing import CartFilter, ListedCart
+from cartwatch.domain.listing import LISTED_STATUSES, CartFilter, ListedCart
 from cartwatch.resources import LISTING_INDEX
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 Position = tuple[int, str]  # (modified_at, cart_id) of the last item read: where a page resumes
+# The most items one query may evaluate (DynamoDB also stops at 1 MB).
+MAX_EVALUATE = 1000
 
 
 @dataclass
@@ -82,6 +85,17 @@ class CartListingIndex:
         self._client = client
         self._table = table_name
         self.usage = ListingUsage()
+
+    def every(self, store_hash: str, cart_filter: CartFilter) -> Iterator[ListedCart]:
+        """Every listed cart of the store matching ``cart_filter``, across all statuses."""
+        for status in LISTED_STATUSES:
+            position: Position | None = None
+            while True:
+                chunk = self.chunk(store_hash, status, cart_filter, start=position, evaluate=MAX_EVALUATE)
+                yield from chunk.carts
+                if chunk.resume_at is None:
+                    break
+                position = chunk.resume_at
 
     def chunk(
         self,

@@ -7,7 +7,6 @@ UTC — as in the events.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,8 +26,9 @@ from cartwatch.domain.cart import (
     Totals,
 )
 from cartwatch.domain.history import PublishedEvent, Transition
-from cartwatch.domain.lifecycle import CartState, CartStatus
+from cartwatch.domain.lifecycle import CartState
 from cartwatch.domain.listing import ListedCart
+from cartwatch.domain.store_figures import Tally, listed_value, tally_store
 
 StatusName = Literal["active", "abandoned", "recovered", "converted", "deleted", "expired"]
 
@@ -202,26 +202,15 @@ def detail_view(
 
 def store_stats(store_hash: str, start: int, end: int, carts: Iterable[ListedCart]) -> StoreStats:
     """Counts and values of a store's carts over ``[start, end]`` (epoch seconds)."""
-    abandoned, recovered, converted = _Tally(), _Tally(), _Tally()
-    cohort_recovered = 0
-    for cart in carts:
-        if cart.abandoned_at is not None and start <= cart.abandoned_at <= end:
-            abandoned.add(*_abandoned_value(cart))
-            cohort_recovered += cart.status is CartStatus.RECOVERED
-        if cart.closed_at is not None and start <= cart.closed_at <= end:
-            if cart.status is CartStatus.RECOVERED:
-                recovered.add(cart.currency, cart.total)
-            elif cart.status is CartStatus.CONVERTED:
-                converted.add(cart.currency, cart.total)
-    rate = cohort_recovered / abandoned.count if abandoned.count else None
+    figures = tally_store(start, end, carts, _abandoned_value)
     return StoreStats(
         store_hash=store_hash,
         from_=at(start),
         to=at(end),
-        abandoned=abandoned.figure(),
-        recovered=recovered.figure(),
-        converted=converted.figure(),
-        recovery_rate=rate,
+        abandoned=_figure(figures.abandoned),
+        recovered=_figure(figures.recovered),
+        converted=_figure(figures.converted),
+        recovery_rate=figures.recovery_rate,
     )
 
 
@@ -230,25 +219,12 @@ def _abandoned_value(cart: ListedCart) -> tuple[str | None, Decimal | None]:
     if cart.snapshot_json:
         snapshot = CartSnapshot.model_validate_json(cart.snapshot_json)
         return snapshot.currency or None, snapshot.totals.cart_amount
-    return cart.currency, cart.total
+    return listed_value(cart)
 
 
-class _Tally:
-    def __init__(self) -> None:
-        self.count = 0
-        self.without_value = 0
-        self.sums: dict[str, Decimal] = defaultdict(Decimal)
-
-    def add(self, currency: str | None, amount: Decimal | None) -> None:
-        self.count += 1
-        if currency is None or amount is None:
-            self.without_value += 1
-        else:
-            self.sums[currency] += amount
-
-    def figure(self) -> StatsFigure:
-        return StatsFigure(
-            count=self.count,
-            value=[Amount(currency=c, amount=a) for c, a in sorted(self.sums.items())],
-            without_value=self.without_value,
-        )
+def _figure(tally: Tally) -> StatsFigure:
+    return StatsFigure(
+        count=tally.count,
+        value=[Amount(currency=c, amount=a) for c, a in tally.per_currency()],
+        without_value=tally.without_value,
+    )

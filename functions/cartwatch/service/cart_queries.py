@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from cartwatch.adapters.cart_items import listed_cart_from_item
-from cartwatch.adapters.cart_listing import CartListingIndex, Position
+from cartwatch.adapters.cart_listing import MAX_EVALUATE, CartListingIndex, Position
 from cartwatch.adapters.cart_repository import CartRepository, Conflict, Erased, Loaded
 from cartwatch.adapters.store_registry import StoreDirectory
 from cartwatch.domain import history
@@ -28,14 +28,13 @@ from cartwatch.domain.cart_views import (
     summary_view,
 )
 from cartwatch.domain.lifecycle import CartStatus, suppress
-from cartwatch.domain.listing import LISTED_STATUSES, CartFilter, ListedCart
+from cartwatch.domain.listing import CartFilter, ListedCart
 from cartwatch.service.cursors import CursorCodec, CursorState
 
 _MAX_ATTEMPTS = 4
 # The smallest chunk worth a round trip when several partitions are merged.
 _MIN_CHUNK = 5
-# The largest chunk one query may evaluate (DynamoDB also stops at 1 MB).
-_MAX_CHUNK = 1000
+_MAX_CHUNK = MAX_EVALUATE
 
 
 class StoreNotFound(LookupError):
@@ -159,7 +158,9 @@ class CartQueries:
         abandonment or purchase in the range can be older than that), across all statuses.
         """
         self._require_store(store_hash)
-        return stats_from_listing(self._listing, store_hash, start, end)
+        return store_stats(
+            store_hash, start, end, self._listing.every(store_hash, CartFilter(modified_from=start))
+        )
 
     # --- one cart ---------------------------------------------------------------------------
 
@@ -201,22 +202,6 @@ class CartQueries:
     def _require_store(self, store_hash: str) -> None:
         if self._stores.get(store_hash) is None:
             raise StoreNotFound(f"no store {store_hash}")
-
-
-def stats_from_listing(listing: CartListingIndex, store_hash: str, start: int, end: int) -> StoreStats:
-    """Abandoned, recovered and converted figures over ``[start, end]``, from the listing only."""
-    return store_stats(store_hash, start, end, _listed(listing, store_hash, CartFilter(modified_from=start)))
-
-
-def _listed(listing: CartListingIndex, store_hash: str, cart_filter: CartFilter) -> Iterator[ListedCart]:
-    for status in LISTED_STATUSES:
-        position: Position | None = None
-        while True:
-            chunk = listing.chunk(store_hash, status, cart_filter, start=position, evaluate=_MAX_CHUNK)
-            yield from chunk.carts
-            if chunk.resume_at is None:
-                break
-            position = chunk.resume_at
 
 
 def _below(cart_filter: CartFilter, watermark: int | None) -> CartFilter:

@@ -22,10 +22,11 @@ from cartwatch.adapters.bigcommerce import BigCommerceError
 from cartwatch.adapters.cart_listing import CartListingIndex
 from cartwatch.adapters.merchant_rows import MerchantRows
 from cartwatch.adapters.store_clients import ClientFactory
+from cartwatch.domain.listing import CartFilter
 from cartwatch.domain.merchant_settings import SETTINGS_FIELDS, InvalidSettings, read_settings_form
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreConnection, StoreStatus
-from cartwatch.service.cart_queries import stats_from_listing
+from cartwatch.domain.store_figures import tally_store
 from cartwatch.service.form_tokens import FormTokens
 from cartwatch.service.hook_health import HOOK_SCOPES, StoreRow, StoreRows, hook_destination
 from cartwatch.service.signed_payload import SignedPayload, SignedPayloadVerifier
@@ -199,13 +200,14 @@ class MerchantPage:
 
     def _figures(self, store_hash: str) -> Figures:
         end = int(self._clock())
-        stats = stats_from_listing(self._listing, store_hash, end - FIGURES_DAYS * 86400, end)
+        start = end - FIGURES_DAYS * 86400
+        figures = tally_store(start, end, self._listing.every(store_hash, CartFilter(modified_from=start)))
         return Figures(
             days=FIGURES_DAYS,
-            abandoned=stats.abandoned.count,
-            recovered=stats.recovered.count,
-            recovery_rate=stats.recovery_rate,
-            recovered_revenue=tuple((a.currency, a.amount) for a in stats.recovered.value),
+            abandoned=figures.abandoned.count,
+            recovered=figures.recovered.count,
+            recovery_rate=figures.recovery_rate,
+            recovered_revenue=tuple(figures.recovered.per_currency()),
         )
 
     def _hook_health(self, store_hash: str) -> HookHealth:

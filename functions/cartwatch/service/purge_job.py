@@ -94,6 +94,15 @@ def decode(body: str) -> PurgeMessage:
     raise PoisonPurgeMessage(f"malformed {kind!r} message")
 
 
+def uninstall_checks(queue: PurgeQueue) -> Callable[[str], None]:
+    """The processor's part: a ``store/app/uninstalled`` webhook becomes a check to make."""
+
+    def request(store_hash: str) -> None:
+        queue.send([encode(CheckUninstall(store_hash))])
+
+    return request
+
+
 class StepOutcome(StrEnum):
     CONTINUED = "continued"  # the next step is queued
     SEGMENT_DONE = "segment-done"  # this segment is finished, others are not
