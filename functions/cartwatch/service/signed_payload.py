@@ -1,12 +1,13 @@
 """``signed_payload_jwt``: how BigCommerce's load, uninstall and remove-user callbacks prove
 they are BigCommerce's, about which store and which user.
 
-Verified with PyJWT, in the order APPS.md §2 recommends: the HMAC signature under the app's
+Verified in the order APPS.md §2 recommends: PyJWT checks the HMAC signature under the app's
 client secret with the algorithm pinned to HS256 (so ``alg: none`` and any other algorithm
-are refused), ``aud`` = the app's client id, ``iss`` = ``bc``, ``exp``/``nbf``/``iat`` with a
-60 s leeway (BigCommerce's own example has ``nbf`` 5 s before ``iat``), ``sub`` =
-``stores/{hash}``, and last the ``jti`` against a replay cache kept until the token expires.
-The token itself (it sits in the query string) is never logged.
+are refused), ``aud`` = the app's client id, ``iss`` = ``bc`` and that every claim is there;
+then ``exp``/``nbf``/``iat`` against this module's clock (injectable, so the boundaries are
+tested exactly) with a 60 s leeway — BigCommerce's own example has ``nbf`` 5 s before
+``iat`` —, ``sub`` = ``stores/{hash}``, and last the ``jti`` against a replay cache kept until
+the token expires.  The token itself (it sits in the query string) is never logged.
 """
 
 from __future__ import annotations
@@ -81,13 +82,15 @@ class SignedPayloadVerifier:
                 algorithms=ALGORITHMS,
                 audience=app.client_id,
                 issuer=ISSUER,
-                leeway=LEEWAY_SECONDS,
-                options={"require": _REQUIRED, "strict_aud": True},
+                options={
+                    "require": _REQUIRED,
+                    "strict_aud": True,
+                    # Checked below against our clock.
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
-        except jwt.ExpiredSignatureError:
-            raise InvalidSignedPayload("signed payload expired") from None
-        except jwt.ImmatureSignatureError:
-            raise InvalidSignedPayload("signed payload not valid yet") from None
         except jwt.InvalidAudienceError:
             raise InvalidSignedPayload("signed payload is for another app") from None
         except jwt.InvalidIssuerError:
@@ -96,13 +99,31 @@ class SignedPayloadVerifier:
             raise InvalidSignedPayload("signed payload uses an algorithm other than HS256") from None
         except jwt.InvalidSignatureError:
             raise InvalidSignedPayload("signed payload signature does not verify") from None
+        except jwt.MissingRequiredClaimError as missing:
+            raise InvalidSignedPayload(f"signed payload has no {missing.claim} claim") from None
         except jwt.PyJWTError as error:
             # Library messages name claims, never values: safe to log.
             raise InvalidSignedPayload(f"signed payload refused: {type(error).__name__}") from None
+        _check_times(claims, self._clock())
         payload = _payload(claims)
         if not self._first_use(payload.jti, payload.expires_at + LEEWAY_SECONDS):
             raise InvalidSignedPayload("signed payload was already used")
         return payload
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    exp, nbf, iat = (_time(claims, name) for name in ("exp", "nbf", "iat"))
+    if now > exp + LEEWAY_SECONDS:
+        raise InvalidSignedPayload("signed payload expired")
+    if now < max(nbf, iat) - LEEWAY_SECONDS:
+        raise InvalidSignedPayload("signed payload not valid yet")
+
+
+def _time(claims: dict[str, Any], name: str) -> float:
+    value = claims.get(name)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidSignedPayload(f"signed payload's {name} is not a time")
+    return float(value)
 
 
 def _payload(claims: dict[str, Any]) -> SignedPayload:
