@@ -41,6 +41,7 @@ def handler(
         logger.append_keys(store_hash=message.store_hash)
         if isinstance(message, CheckUninstall):
             verdict = check(message.store_hash)
+            metrics.add_metric(name="UninstallChecks", unit=MetricUnit.Count, value=1)
             if verdict is UninstallVerdict.REFUTED:
                 # Someone sent an uninstall webhook for a store whose token still works.
                 metrics.add_metric(name="UninstallsRefuted", unit=MetricUnit.Count, value=1)

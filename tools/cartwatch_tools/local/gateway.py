@@ -103,7 +103,8 @@ class LocalGateway:
         return f"http://{host!s}:{port}"
 
     def start(self) -> LocalGateway:
-        self._thread.start()
+        if not self._thread.is_alive():  # a pipeline may start a gateway a test started first
+            self._thread.start()
         return self
 
     def stop(self) -> None:
