@@ -271,14 +271,19 @@ def _not_connected() -> Rejected:
 
 
 def _same_origin(request: Request) -> None:
-    """Defence in depth beside the form token: the browser says where the POST came from."""
-    origin = request.headers.get("origin")
-    if origin is not None and urlsplit(origin).netloc != request.headers.get("host"):
-        raise Rejected(
-            HTTPStatus.FORBIDDEN, "Not allowed", "Nothing was changed: the form came from elsewhere."
-        )
+    """Defence in depth beside the form token: the browser says where the POST came from.
+
+    ``Sec-Fetch-Site`` first: browsers set it and no page can.  ``Origin`` otherwise — which
+    is ``null`` for our own form under ``Referrer-Policy: no-referrer``, so only a foreign
+    origin counts against a request.
+    """
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
+    if site is not None:
+        foreign = site not in ("same-origin", "none")
+    else:
+        origin = request.headers.get("origin")
+        foreign = origin not in (None, "null") and urlsplit(origin).netloc != request.headers.get("host")
+    if foreign:
         raise Rejected(
             HTTPStatus.FORBIDDEN, "Not allowed", "Nothing was changed: the form came from elsewhere."
         )

@@ -39,7 +39,8 @@ section{background:var(--paper);border:1px solid var(--line);border-radius:8px;p
 margin-bottom:16px}
 .figures{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:12px}
 .figure{border:1px solid var(--line);border-radius:6px;padding:12px}
-.figure .value{font-size:24px;font-weight:650}.figure .label{color:var(--muted);font-size:13px}
+.figure .value{font-size:22px;font-weight:650;white-space:nowrap}
+.figure .value.long{font-size:17px;line-height:1.9}.figure .label{color:var(--muted);font-size:13px}
 ul.hooks{list-style:none;margin:8px 0 0;padding:0;columns:2;font-size:13px}
 ul.hooks li{padding:2px 0}.state-missing,.state-inactive{color:var(--bad)}
 label{display:block;font-weight:600;margin-top:12px}
@@ -133,8 +134,8 @@ def _figures(figures: Figures) -> str:
         ("revenue", "Recovered revenue", revenue),
     )
     cells = "".join(
-        f'<div class=figure id="figure-{name}"><div class=value>{value}</div>'
-        f"<div class=label>{escape(label)}</div></div>"
+        f'<div class=figure id="figure-{name}"><div class="value{" long" if len(value) > 10 else ""}">'
+        f"{value}</div><div class=label>{escape(label)}</div></div>"
         for name, label, value in cards
     )
     return f"<section><h2>Last {figures.days} days</h2><div class=figures>{cells}</div></section>"

@@ -110,6 +110,7 @@ class Receiver:
     def __init__(self) -> None:
         self.status = 200
         self.received: list[Received] = []
+        self.gets: list[str] = []  # paths of GETs (an app's callbacks), query included
         self._lock = threading.Lock()
         receiver = self
 
@@ -120,6 +121,13 @@ class Receiver:
                     receiver.received.append(Received(self.path, dict(self.headers.items()), body))
                     status = receiver.status
                 self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_GET(self) -> None:
+                with receiver._lock:
+                    receiver.gets.append(self.path)
+                self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

@@ -170,7 +170,11 @@ def test_a_saved_form_shows_the_page_and_an_invalid_one_is_a_400() -> None:
 
 @pytest.mark.parametrize(
     "headers",
-    [{"origin": "https://evil.example"}, {"sec-fetch-site": "cross-site"}, {"sec-fetch-site": "same-site"}],
+    [
+        {"origin": "https://evil.example"},
+        {"sec-fetch-site": "cross-site", "origin": "https://api.example.com"},
+        {"sec-fetch-site": "same-site"},
+    ],
 )
 def test_a_form_posted_from_elsewhere_changes_nothing(headers: dict[str, str]) -> None:
     page = FakePage(view())
@@ -188,6 +192,17 @@ def test_an_expired_or_foreign_form_changes_nothing(error: Exception, status: in
     response = call("POST", "/bigcommerce/app/settings", body=b"form_token=t", page=FakePage(error))
     assert response["statusCode"] == status
     assert "Nothing was changed" in response["body"]
+
+
+def test_our_own_form_under_no_referrer_posts_with_a_null_origin() -> None:
+    # What Chromium sends for the page's form: the browser vouches for the site, not the origin.
+    page = FakePage(view(notice="Saved."))
+    headers = {"origin": "null", "sec-fetch-site": "same-origin"}
+    assert call("POST", SETTINGS, body=b"form_token=t", headers=headers, page=page)["statusCode"] == 200
+    assert (
+        call("POST", SETTINGS, body=b"form_token=t", headers={"origin": "null"}, page=page)["statusCode"]
+        == 200
+    )
 
 
 def test_oversized_forms_and_unknown_routes() -> None:

@@ -157,7 +157,7 @@ class AppMarketplace:
             f"<title>Apps - {escape(client_id)} - BigCommerce sandbox</title>"
             "<style>body{margin:0;font:14px system-ui,sans-serif;background:#e9ecf3}"
             "nav{background:#1e2a44;color:#fff;padding:12px 20px}"
-            "iframe{display:block;width:100%;height:900px;border:0;background:#fff}</style></head>"
+            "iframe{display:block;width:100%;height:1100px;border:0;background:#fff}</style></head>"
             f"<body><nav>BigCommerce control panel (sandbox) &middot; store {escape(store_hash)} "
             f"&middot; Apps &rsaquo; {escape(client_id)}</nav>"
             f'<iframe id=app title="{escape(client_id)}" src="{escape(src)}"></iframe></body></html>'
