@@ -78,3 +78,14 @@ def test_large_intake_batches_need_a_batching_window() -> None:
     with pytest.raises(SettingsError, match="intakeBatchWindowSeconds must be at least 1"):
         settings(intakeBatchSize=100, intakeBatchWindowSeconds=0)
     assert settings(intakeBatchSize=10, intakeBatchWindowSeconds=0).intake_batch_window_seconds == 0
+
+
+def test_the_app_page_may_be_framed_by_https_origins_only() -> None:
+    assert settings().app_frame_ancestors == ("https://*.mybigcommerce.com",)
+    two = settings(appFrameAncestors="https://*.mybigcommerce.com https://cp.example.com:8443")
+    assert two.app_frame_ancestors == ("https://*.mybigcommerce.com", "https://cp.example.com:8443")
+    for unsafe in ("*", "'self'", "http://cp.example.com", "https://cp.example.com/path", "https:"):
+        with pytest.raises(SettingsError, match="appFrameAncestors"):
+            settings(appFrameAncestors=unsafe)
+    with pytest.raises(SettingsError, match="bigcommerceLoginUrl"):
+        settings(bigcommerceLoginUrl="http://login.bigcommerce.com")
