@@ -29,11 +29,11 @@ def documented_commands(document: str, name: str) -> list[str]:
     return [line for line in re.split(r"(?<!\\)\n", found.group(1)) if line.strip()]
 
 
-def run_documented(command: str, cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
+def documented_environment(**variables: str) -> dict[str, str]:
     uv = os.environ.get("UV") or shutil.which("uv")
     assert uv, "uv is not on PATH (scripts/bootstrap.sh installs it)"
     env = cli_environment()
-    env |= {
+    return env | {
         # What activating .venv does, and uv itself, for the commands without `uv run`.
         "PATH": os.pathsep.join((str(Path(sys.executable).parent), str(Path(uv).parent), env["PATH"])),
         # `uv run` from another directory: this checkout's project, its environment as installed
@@ -42,6 +42,28 @@ def run_documented(command: str, cwd: Path, **variables: str) -> subprocess.Comp
         "UV_NO_SYNC": "1",
         **variables,
     }
+
+
+def run_documented(command: str, cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["bash", "-c", command], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=False
+        ["bash", "-c", command],
+        cwd=cwd,
+        env=documented_environment(**variables),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def start_documented(command: str, cwd: Path) -> subprocess.Popen[str]:
+    """A long-running documented command (the reader's first terminal), in its own process group."""
+    return subprocess.Popen(
+        ["bash", "-c", command],
+        cwd=cwd,
+        env=documented_environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )

@@ -21,21 +21,17 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cartwatch.adapters.store_registry import AppNotConfigured
 from cartwatch.handlers.app_pages import html_response, merchant_page, message_page
 from cartwatch.handlers.emf import log_metrics
+from cartwatch.handlers.observability import logger, metrics
 from cartwatch.resources import APP_ROUTES
 from cartwatch.service.app_install import AppInstaller, InstallFailed, InstallFailure
 from cartwatch.service.form_tokens import InvalidFormToken
 from cartwatch.service.merchant_page import MerchantPage, NotAllowed, StoreNotConnected
 from cartwatch.service.signed_payload import InvalidSignedPayload
-
-# Its own logger name: in `cartwatch local` all handlers share one process (see receiver.py).
-logger = Logger(service="cartwatch-app")
-metrics = Metrics(namespace="Cartwatch", service="cartwatch")
 
 # A settings form is a few hundred bytes; anything near this is not one.
 MAX_FORM_BYTES = 16 * 1024
