@@ -14,7 +14,6 @@ import jsii
 from aws_cdk import aws_apigateway as apigateway
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cartwatch.resources import INTAKE_QUEUE
@@ -22,7 +21,7 @@ from cartwatch.settings import ENV
 from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec, log_group
-from cartwatch_infra.messaging import secure_queue
+from cartwatch_infra.messaging import queue_with_dead_letters
 
 WEBHOOK_ROUTE = "/webhooks/bigcommerce/{store_hash}"
 WEBHOOK_BASE_PATH = "/webhooks/bigcommerce"
@@ -63,19 +62,8 @@ class WebhookIntake(Construct):
     def __init__(self, scope: Construct, id: str, foundation: Foundation) -> None:
         super().__init__(scope, id)
         settings = foundation.settings
-        self.dead_letter_queue = secure_queue(
-            self, "DeadLetters", retention_period=cdk.Duration.seconds(INTAKE_QUEUE.dlq_retention_seconds)
-        )
-        self.queue = secure_queue(
-            self,
-            "Queue",
-            visibility_timeout=cdk.Duration.seconds(INTAKE_QUEUE.visibility_timeout_seconds),
-            retention_period=cdk.Duration.seconds(INTAKE_QUEUE.retention_seconds),
-            # A delivery the processor fails on this many times is poison: park it.
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=INTAKE_QUEUE.max_receive_count, queue=self.dead_letter_queue
-            ),
-        )
+        # A delivery the processor fails INTAKE_QUEUE.max_receive_count times is poison: parked.
+        self.queue, self.dead_letter_queue = queue_with_dead_letters(self, INTAKE_QUEUE)
 
         self.receiver = foundation.functions(
             self,

@@ -10,6 +10,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cartwatch.resources import QueueDefinition
 from cartwatch_infra.compliance import acknowledge
 
 # Longest retention SQS allows: a dead letter waits two weeks for someone to look.
@@ -20,6 +21,25 @@ def secure_queue(scope: Construct, id: str, **props: Any) -> sqs.Queue:
     """SSE with SQS-owned keys (no KMS calls, no key policy to manage) and a queue policy
     that denies any request not made over TLS."""
     return sqs.Queue(scope, id, encryption=sqs.QueueEncryption.SQS_MANAGED, enforce_ssl=True, **props)
+
+
+def queue_with_dead_letters(scope: Construct, definition: QueueDefinition) -> tuple[sqs.Queue, sqs.Queue]:
+    """A work queue and its dead-letter queue (``Queue``, ``DeadLetters``), shaped by the same
+    ``resources`` definition that `cartwatch local` provisions: a message its consumer fails
+    ``max_receive_count`` times is poison and is parked."""
+    dead_letters = secure_queue(
+        scope, "DeadLetters", retention_period=cdk.Duration.seconds(definition.dlq_retention_seconds)
+    )
+    queue = secure_queue(
+        scope,
+        "Queue",
+        visibility_timeout=cdk.Duration.seconds(definition.visibility_timeout_seconds),
+        retention_period=cdk.Duration.seconds(definition.retention_seconds),
+        dead_letter_queue=sqs.DeadLetterQueue(
+            max_receive_count=definition.max_receive_count, queue=dead_letters
+        ),
+    )
+    return queue, dead_letters
 
 
 def dead_letter_queue(

@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk import aws_lambda_event_sources as sources
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cartwatch.adapters.store_registry import STORE_PK
 from cartwatch.resources import PURGE_JOB_TIMEOUT_SECONDS, PURGE_QUEUE
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
-from cartwatch_infra.messaging import dead_letter_queue, secure_queue
+from cartwatch_infra.messaging import queue_with_dead_letters
 
 CART_ITEMS_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
 STORE_ROWS_ONLY = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [STORE_PK]}}
@@ -38,21 +37,8 @@ class StorePurging(Construct):
     def __init__(self, scope: Construct, id: str, foundation: Foundation) -> None:
         super().__init__(scope, id)
         table = foundation.state.table
-        self.dead_letter_queue = dead_letter_queue(
-            self,
-            "DeadLetters",
-            receives="purge steps and uninstall checks that kept failing",
-            retention=cdk.Duration.seconds(PURGE_QUEUE.dlq_retention_seconds),
-        )
-        self.queue = secure_queue(
-            self,
-            "Queue",
-            visibility_timeout=cdk.Duration.seconds(PURGE_QUEUE.visibility_timeout_seconds),
-            retention_period=cdk.Duration.seconds(PURGE_QUEUE.retention_seconds),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                max_receive_count=PURGE_QUEUE.max_receive_count, queue=self.dead_letter_queue
-            ),
-        )
+        # Purge steps and uninstall checks that keep failing are parked (and alarmed).
+        self.queue, self.dead_letter_queue = queue_with_dead_letters(self, PURGE_QUEUE)
         self.function = foundation.functions(
             self,
             "Purge",

@@ -127,16 +127,7 @@ def make_app_world(moto_endpoint: str, *, configure: bool = True) -> Iterator[Ap
     )
     pipeline.gateway.start()
     client_id = unique_name("app")
-    app = sandbox.apps.register(
-        RegisteredApp(
-            client_id,
-            APP_SECRET,
-            auth_callback_url=pipeline.app_callback_url("auth"),
-            load_callback_url=pipeline.app_callback_url("load"),
-            uninstall_callback_url=pipeline.app_callback_url("uninstall"),
-            remove_user_callback_url=pipeline.app_callback_url("remove_user"),
-        )
-    )
+    app = sandbox.apps.register(RegisteredApp.calling(client_id, APP_SECRET, pipeline.app_callback_url))
     if configure:
         StoreWriter(
             pipeline.client("dynamodb"),

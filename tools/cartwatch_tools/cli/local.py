@@ -281,16 +281,7 @@ class LocalRun:
 
         for spec in self.args.sandbox_app:
             client_id, _, secret = spec.partition(":")
-            sandbox.apps.register(
-                RegisteredApp(
-                    client_id,
-                    secret,
-                    auth_callback_url=pipeline.app_callback_url("auth"),
-                    load_callback_url=pipeline.app_callback_url("load"),
-                    uninstall_callback_url=pipeline.app_callback_url("uninstall"),
-                    remove_user_callback_url=pipeline.app_callback_url("remove_user"),
-                )
-            )
+            sandbox.apps.register(RegisteredApp.calling(client_id, secret, pipeline.app_callback_url))
 
     def _apps(self) -> str:
         return ", ".join(spec.partition(":")[0] for spec in self.args.sandbox_app)

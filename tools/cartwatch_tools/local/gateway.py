@@ -173,55 +173,30 @@ class LocalGateway:
         except SignatureRejected as rejection:
             self._reply(request, {"statusCode": 403, "body": json.dumps({"message": str(rejection)})})
             return
-        raw_query = request.path.partition("?")[2]
-        query: dict[str, list[str]] = {}
-        for name, value in parse_qsl(raw_query, keep_blank_values=True):
-            query.setdefault(name, []).append(value)
-        route_key = f"{request.command} {template}"
-        event = {
-            "version": "2.0",
-            "routeKey": route_key,
-            "rawPath": path,
-            "rawQueryString": raw_query,
-            # HTTP APIs join a repeated query parameter's values with commas.
-            "queryStringParameters": {name: ",".join(values) for name, values in query.items()} or None,
-            "headers": headers,
-            "pathParameters": parameters or None,
-            "requestContext": {
-                "http": {"method": request.command, "path": path, "sourceIp": request.client_address[0]},
-                "routeKey": route_key,
-                "stage": "$default",
-                "authorizer": {"iam": {"accessKey": caller.access_key, "userArn": caller.user_arn}},
-            },
-            "body": body.decode("utf-8", errors="replace") if body else None,
-            "isBase64Encoded": False,
-        }
+        event = _http_event(
+            request,
+            path,
+            f"{request.command} {template}",
+            headers=headers,
+            path_parameters=parameters or None,
+            authorizer={"iam": {"accessKey": caller.access_key, "userArn": caller.user_arn}},
+            body=body.decode("utf-8", errors="replace") if body else None,
+        )
         self._reply(request, _invoke(self._query_api, event, "the query API"))
 
     def _handle_app(self, request: BaseHTTPRequestHandler, path: str, handler: Handler) -> None:
         """The app's callbacks: public routes (BigCommerce and browsers call them), no SigV4."""
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(min(length, _MAX_BODY))
-        raw_query = request.path.partition("?")[2]
-        query: dict[str, list[str]] = {}
-        for name, value in parse_qsl(raw_query, keep_blank_values=True):
-            query.setdefault(name, []).append(value)
-        route_key = f"{request.command} {path}"
-        event = {
-            "version": "2.0",
-            "routeKey": route_key,
-            "rawPath": path,
-            "rawQueryString": raw_query,
-            "queryStringParameters": {name: ",".join(values) for name, values in query.items()} or None,
-            "headers": {k.lower(): v for k, v in request.headers.items()},
-            "requestContext": {
-                "http": {"method": request.command, "path": path, "sourceIp": request.client_address[0]},
-                "routeKey": route_key,
-                "stage": "$default",
-            },
-            "body": base64.b64encode(body).decode() if body else None,
-            "isBase64Encoded": bool(body),
-        }
+        # A form arrives base64-encoded, as API Gateway passes a body it does not take for text.
+        event = _http_event(
+            request,
+            path,
+            f"{request.command} {path}",
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=base64.b64encode(body).decode() if body else None,
+            base64_body=bool(body),
+        )
         self._reply(request, _invoke(handler, event, "the app callbacks"))
 
     @staticmethod
@@ -233,6 +208,44 @@ class LocalGateway:
         request.send_header("Content-Length", str(len(body)))
         request.end_headers()
         request.wfile.write(body)
+
+
+def _http_event(
+    request: BaseHTTPRequestHandler,
+    path: str,
+    route_key: str,
+    *,
+    headers: dict[str, str],
+    body: str | None,
+    base64_body: bool = False,
+    path_parameters: dict[str, str] | None = None,
+    authorizer: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An HTTP API (payload 2.0) event for a routed request."""
+    raw_query = request.path.partition("?")[2]
+    query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(raw_query, keep_blank_values=True):
+        query.setdefault(name, []).append(value)
+    context: dict[str, Any] = {
+        "http": {"method": request.command, "path": path, "sourceIp": request.client_address[0]},
+        "routeKey": route_key,
+        "stage": "$default",
+    }
+    if authorizer is not None:
+        context["authorizer"] = authorizer
+    return {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": path,
+        "rawQueryString": raw_query,
+        # HTTP APIs join a repeated query parameter's values with commas.
+        "queryStringParameters": {name: ",".join(values) for name, values in query.items()} or None,
+        "headers": headers,
+        "pathParameters": path_parameters,
+        "requestContext": context,
+        "body": body,
+        "isBase64Encoded": base64_body,
+    }
 
 
 def _scope(body: bytes) -> str:

@@ -61,6 +61,18 @@ class RegisteredApp:
     remove_user_callback_url: str | None = None
     scopes: str = DEFAULT_SCOPES
 
+    @classmethod
+    def calling(cls, client_id: str, client_secret: str, callback_url: Callable[[str], str]) -> RegisteredApp:
+        """An app whose callbacks are ``callback_url(name)`` for auth, load, uninstall, remove_user."""
+        return cls(
+            client_id,
+            client_secret,
+            auth_callback_url=callback_url("auth"),
+            load_callback_url=callback_url("load"),
+            uninstall_callback_url=callback_url("uninstall"),
+            remove_user_callback_url=callback_url("remove_user"),
+        )
+
 
 @dataclass
 class _Grant:
