@@ -233,3 +233,54 @@ def test_purging_20000_carts_runs_in_bounded_steps_beside_the_processor(world: W
     assert len(finished) == 1 and finished[0].total_deleted == CARTS
     assert sum(r.deleted for r in steps) >= CARTS  # a re-run step deletes nothing twice
     assert status(big, BIG_STORE) is StoreStatus.UNINSTALLED
+
+
+def test_a_purge_survives_a_failed_step_and_duplicate_messages(world: World) -> None:
+    """SQS redelivers a step whose invocation failed, and may deliver any message twice."""
+    pipeline = world.pipeline
+    dynamodb, table = pipeline.client("dynamodb"), pipeline.resources.table_name
+    seed_carts(world, world.store_hash, 120)
+    records = PurgeRecords(dynamodb, table)
+    writer = StoreWriter(dynamodb, pipeline.client("ssm"), table, pipeline.ssm_prefix)
+    sent: list[str] = []
+
+    class FailingOnce:
+        """The queue refuses the first continuation (the invocation then fails)."""
+
+        def send(self, bodies: list[str], *, delay_seconds: int = 0) -> None:
+            if not sent:
+                sent.append("refused")
+                raise RuntimeError("SQS unavailable")
+            sent.extend(bodies)
+
+    def job(carts: CartPurge | None = None) -> PurgeJob:
+        carts = carts or CartPurge(dynamodb, table, page_items=25)
+        return PurgeJob(records, carts, writer, FailingOnce(), max_pages=1)  # type: ignore[arg-type]
+
+    assert records.mark_uninstalled(world.store_hash, purge_id="p1", segments=1, now=0, cause="test")
+    step = PurgeStep(world.store_hash, "p1", 0, 1)
+    with pytest.raises(RuntimeError):
+        job().step(step)  # advanced its cursor, then could not queue its successor
+
+    # Another delivery of the same step runs while this one deletes: it moves the cursor
+    # first, so this one stops instead of running a second chain.
+    class Interleaved(CartPurge):
+        def page(self, *args: Any, **kwargs: Any) -> tuple[int, Any]:
+            found = super().page(*args, **kwargs)
+            outcomes.append(job().step(step).outcome)  # the duplicate, start to finish
+            return found
+
+    outcomes: list[StepOutcome] = []
+    assert job(Interleaved(dynamodb, table, page_items=25)).step(step).outcome is StepOutcome.STALE
+    assert outcomes == [StepOutcome.CONTINUED]
+
+    # SQS redelivers: each step goes on from the persisted cursor until the store is purged.
+    reports = [job().step(step) for _ in range(10)]
+    finished = [r for r in reports if r.outcome is StepOutcome.PURGED]
+    # The count leaves out what the step that lost the race deleted: a figure, not a ledger.
+    assert len(finished) == 1 and finished[0].total_deleted == 120 - 25
+    assert [r.outcome for r in reports[reports.index(finished[0]) + 1 :]] == [StepOutcome.STALE] * (
+        len(reports) - reports.index(finished[0]) - 1
+    )
+    assert store_carts(world, world.store_hash) == 0
+    assert status(world, world.store_hash) is StoreStatus.UNINSTALLED

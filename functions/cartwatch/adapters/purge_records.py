@@ -4,7 +4,8 @@
     purge_id          the purge under way (a message of any other purge is stale)
     purge             {segment: {v, start?, done}}  — v counts the segment's steps; start is
                       the scan's LastEvaluatedKey (JSON); the map is removed when all are done
-    purged_items      items deleted so far (ADD)
+    purged_items      items deleted so far (ADD; a step that loses its race or fails before it
+                      advances is not counted — a figure for the logs, not a ledger)
     uninstalled_at / uninstalled_by, purged_at, expires_at (TTL of the finished row)
 
 Every step advances its segment with a write conditioned on the version it started from, so

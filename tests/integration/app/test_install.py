@@ -6,8 +6,13 @@ exchange at its /oauth2/token, and delivers the store's webhooks signed with the
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
+import requests
 from tests.integration.app.app_support import APP_SECRET, AppWorld, one_hook_per_scope
+from tests.support import cart_webhook
 
 from cartwatch.domain.store import StoreConnection, StoreStatus
 
@@ -37,6 +42,17 @@ def test_install_connects_the_store_and_its_events_flow(world: AppWorld) -> None
     assert deliveries and all(d.status == 200 for d in deliveries)
     carts = world.carts()
     assert [c["pk"]["S"] for c in carts] == [f"CART#{world.store_hash}#{cart_id}"]
+
+    # The hooks' X-Cartwatch-Token alone no longer gets a delivery in: app stores need the
+    # signature, which only the app's secret makes.
+    body = json.dumps(cart_webhook(world.store_hash, "store/cart/created", "forged", int(time.time())))
+    forged = requests.post(
+        f"{world.pipeline.gateway.url}/webhooks/bigcommerce/{world.store_hash}",
+        data=body,
+        headers={"X-Cartwatch-Token": auth.token or "", "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert forged.status_code == 401
 
 
 def test_reinstalling_keeps_one_hook_per_scope_and_a_fresh_token(world: AppWorld) -> None:
