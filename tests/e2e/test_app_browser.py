@@ -170,7 +170,7 @@ def test_the_merchant_page_in_the_control_panel(  # noqa: PLR0915 — one mercha
         page.evaluate(
             "src => { document.querySelector('#app').src = src }", f"{load_url}?signed_payload_jwt={token}"
         )
-        app.locator("h2").wait_for(timeout=15_000)
+        # The old page stays until the new one arrives: wait for the refusal itself.
         app.get_by_text("This link is not valid").wait_for(timeout=15_000)
         assert app.locator("form").count() == 0
     page.screenshot(path=str(ARTIFACTS / "merchant-page-refused.png"), full_page=True)
@@ -187,7 +187,10 @@ def test_the_merchant_page_in_the_control_panel(  # noqa: PLR0915 — one mercha
         refusals: list[str] = []
         other.on("console", lambda message: refusals.append(message.text))
         other.goto(foreign.url)
-        other.wait_for_timeout(2000)
+        for _ in range(50):  # the browser reports the refusal once the frame's answer arrived
+            if any("frame-ancestors" in text for text in refusals):
+                break
+            other.wait_for_timeout(200)
         framed = other.frame_locator("#app")
         assert framed.locator("#figure-abandoned").count() == 0
         assert any("frame-ancestors" in text for text in refusals), refusals
