@@ -44,7 +44,29 @@ class QueueDefinition:
     visibility_timeout_seconds: int
     retention_seconds: int
     max_receive_count: int
+    # The queue's MaximumMessageSize.  Set explicitly rather than left to SQS's default
+    # (raised from 256 KiB to 1 MiB in 2025): the ack path derives its 413 bound from it.
+    max_message_bytes: int = 256 * 1024
     dlq_retention_seconds: int = 14 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class StreamSourceDefinition:
+    """The publisher's DynamoDB stream event source mapping, as AWS Lambda runs it.
+
+    The CDK stack configures the mapping from these values and `cartwatch local`'s stream
+    poller enacts the same semantics (tools/cartwatch_tools/local/event_sources.py).
+    """
+
+    batch_size: int
+    # Retries of a failing batch after its first attempt; then the batch's stream
+    # coordinates go to the on-failure destination and the shard moves on.
+    max_retry_attempts: int
+    bisect_batch_on_error: bool
+    # Records older than this are not retried but discarded to the on-failure destination;
+    # None is AWS's default (-1): retried until the stream drops them after 24 hours.
+    max_record_age_seconds: int | None
+    report_batch_item_failures: bool = True
 
 
 @dataclass(frozen=True)
@@ -132,15 +154,32 @@ INTAKE_QUEUE = QueueDefinition(
 
 TOPIC = TopicDefinition()
 
+# With bisection, ten attempts isolate a poison record in a batch of 100 and still retry
+# transient SNS/BigCommerce failures a few times before giving up on it (bisected halves
+# do not count against the retries — AWS Lambda's rule).  No record age limit: while the
+# publisher cannot be invoked at all (throttled, broken deployment), records wait for it
+# until the stream drops them, rather than being discarded early.
+PUBLISHER_STREAM = StreamSourceDefinition(
+    batch_size=100,
+    max_retry_attempts=10,
+    bisect_batch_on_error=True,
+    max_record_age_seconds=None,
+)
+
+# Service limits cartwatch designs against (AWS enforces them; the embedded moto server is
+# wrapped to enforce them too, see tools/cartwatch_tools/local/aws_limits.py).
+# SNS: a message, and a PublishBatch request in total, each at most 256 KiB counting
+# bodies and message attributes; at most 10 entries per PublishBatch.
+SNS_MESSAGE_MAX_BYTES = 256 * 1024
+SNS_BATCH_MAX_BYTES = 256 * 1024
+SNS_BATCH_MAX_ENTRIES = 10
+# DynamoDB: an item (attribute names and values) at most 400 KB.
+DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
+
 # Interpreter settings every function runs with; the stack sets them and the import
 # benchmark measures under them.  cartwatch uses no pydantic plugins, and without this
 # pydantic scans every installed distribution's entry points when it builds its first model.
 RUNTIME_ENVIRONMENT: dict[str, str] = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
-
-# Webhook bodies above this size are refused with 413 before anything is stored.  SQS's
-# own message limit is 256 KiB and our envelope adds headers, so the body bound is the
-# SQS limit minus room for that envelope.
-MAX_WEBHOOK_BODY_BYTES = 256 * 1024
 
 # The attribute a transition writes into a cart item to have its event published; the
 # publisher's stream filter selects records whose new image carries it, and every other

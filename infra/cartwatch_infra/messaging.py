@@ -35,6 +35,8 @@ def queue_with_dead_letters(scope: Construct, definition: QueueDefinition) -> tu
         "Queue",
         visibility_timeout=cdk.Duration.seconds(definition.visibility_timeout_seconds),
         retention_period=cdk.Duration.seconds(definition.retention_seconds),
+        # Explicit: the receiver derives its 413 bound from the intake queue's (service/intake.py).
+        max_message_size_bytes=definition.max_message_bytes,
         dead_letter_queue=sqs.DeadLetterQueue(
             max_receive_count=definition.max_receive_count, queue=dead_letters
         ),

@@ -112,6 +112,7 @@ def test_intake_queue_redrives_to_its_dead_letter_queue(synthesized: Synthesized
     assert queue["VisibilityTimeout"] == INTAKE_QUEUE.visibility_timeout_seconds
     assert queue["VisibilityTimeout"] >= 6 * PROCESSOR_TIMEOUT_SECONDS
     assert queue["MessageRetentionPeriod"] == INTAKE_QUEUE.retention_seconds
+    assert queue["MaximumMessageSize"] == INTAKE_QUEUE.max_message_bytes
     dlq = synthesized.json["Resources"][dlq_id]["Properties"]
     assert dlq["MessageRetentionPeriod"] == INTAKE_QUEUE.dlq_retention_seconds
 

@@ -17,7 +17,14 @@ from cartwatch.adapters.store_registry import StoreRegistryUnavailable, StoreSec
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreSettings, WebhookAuth
 from cartwatch.handlers import receiver
-from cartwatch.resources import MAX_WEBHOOK_BODY_BYTES
+from cartwatch.service.intake import (
+    MAX_INTAKE_MESSAGE_BYTES,
+    MAX_WEBHOOK_BODY_BYTES,
+    Delivery,
+    Rejection,
+    accept_delivery,
+    intake_message,
+)
 
 
 def deliver(aws: Aws, store_hash: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
@@ -183,15 +190,84 @@ def test_oversized_body_gets_413(aws: Aws, store: Store) -> None:
 
 
 @pytest.mark.integration
-def test_body_just_under_the_bound_is_accepted(aws: Aws, store: Store) -> None:
+@pytest.mark.parametrize("megabytes", [1, 6, 9])
+def test_megabyte_bodies_get_413(aws: Aws, store: Store, megabytes: int) -> None:
     payload = cart_webhook(store.store_hash, "store/cart/created", "cart-1", int(time.time()))
-    skeleton = len(json.dumps({**payload, "padding": ""}).encode())
-    payload["padding"] = "x" * (MAX_WEBHOOK_BODY_BYTES - skeleton)
+    payload["padding"] = "x" * (megabytes * 1024 * 1024)
     body = json.dumps(payload).encode()
-    assert len(body) == MAX_WEBHOOK_BODY_BYTES
-    assert (
-        deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))["statusCode"] == 200
-    )
+    response = deliver(aws, store.store_hash, body, signed_headers(store.client_secret, body))
+    assert response["statusCode"] == 413
+    assert_nothing_stored(aws)
+
+
+RECEIVED_AT = 1_754_400_000.25
+# Characters that grow when the body is embedded in the intake message: a quote or a
+# newline is escaped twice, non-ASCII text becomes \\uXXXX.
+TAILS = ["", '"', "\n", "é", "☃", "😀"]
+
+
+def body_with_envelope(store: Store, envelope_bytes: int, tail: str = "") -> bytes:
+    """A webhook body whose intake message (received at RECEIVED_AT) is exactly this long."""
+    payload = cart_webhook(store.store_hash, "store/cart/created", "cart-1", int(time.time()))
+    payload["padding"] = tail
+    base = len(message_for(store, json.dumps(payload, ensure_ascii=False).encode()))
+    payload["padding"] = "x" * (envelope_bytes - base) + tail  # each "x" is one byte more
+    body = json.dumps(payload, ensure_ascii=False).encode()
+    assert len(message_for(store, body)) == envelope_bytes
+    return body
+
+
+def message_for(store: Store, body: bytes) -> str:
+    delivery = Delivery(store.store_hash, body, {"x-cartwatch-token": "t"})
+    return intake_message(delivery, "store/cart/created", RECEIVED_AT)
+
+
+def accept(aws: Aws, store: Store, body: bytes) -> int:
+    sqs = aws.client("sqs")
+    try:
+        accept_delivery(
+            Delivery(store.store_hash, body, {"x-cartwatch-token": store.webhook_token}),
+            lookup_auth=aws.secrets().webhook_auth,
+            enqueue=lambda m: sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=m),
+            clock=lambda: RECEIVED_AT,
+        )
+    except Rejection as rejection:
+        return rejection.status
+    return 200
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("tail", TAILS)
+def test_an_intake_message_of_exactly_the_queue_limit_is_accepted_and_stored_verbatim(
+    aws: Aws, store: Store, tail: str
+) -> None:
+    body = body_with_envelope(store, MAX_INTAKE_MESSAGE_BYTES, tail)
+    assert accept(aws, store, body) == 200
+    [stored] = aws.queue_messages(aws.resources.intake_queue_url)
+    assert len(stored["Body"].encode()) == MAX_INTAKE_MESSAGE_BYTES
+    assert json.loads(stored["Body"])["body"] == body.decode()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("tail", TAILS)
+def test_an_intake_message_one_byte_over_the_queue_limit_gets_413(aws: Aws, store: Store, tail: str) -> None:
+    body = body_with_envelope(store, MAX_INTAKE_MESSAGE_BYTES + 1, tail)
+    # Under the body bound: only the envelope itself can tell it would not fit.
+    assert len(body) < MAX_WEBHOOK_BODY_BYTES
+    assert accept(aws, store, body) == 413
+    assert_nothing_stored(aws)
+
+
+@pytest.mark.integration
+def test_the_test_aws_refuses_a_message_over_the_queue_limit_as_sqs_would(aws: Aws, store: Store) -> None:
+    # Were the receiver's check ever removed, this is what the delivery would meet: an SQS
+    # error (and a 5xx) — the limit tests above would fail instead of passing on moto.
+    from botocore.exceptions import ClientError
+
+    message = message_for(store, body_with_envelope(store, MAX_INTAKE_MESSAGE_BYTES + 1))
+    with pytest.raises(ClientError) as refused:
+        aws.client("sqs").send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=message)
+    assert refused.value.response["Error"]["Code"] == "InvalidParameterValue"
 
 
 @pytest.mark.integration

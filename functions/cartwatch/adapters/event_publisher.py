@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from cartwatch.domain.events import sns_message_bytes
+from cartwatch.resources import SNS_BATCH_MAX_BYTES, SNS_BATCH_MAX_ENTRIES, SNS_MESSAGE_MAX_BYTES
+
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
-
-# SNS PublishBatch takes at most 10 entries per call.
-PUBLISH_BATCH_LIMIT = 10
 
 
 @dataclass(frozen=True)
@@ -18,12 +18,37 @@ class OutgoingMessage:
     body: str
     attributes: dict[str, Any]  # SNS MessageAttributes
 
+    @property
+    def size(self) -> int:
+        return sns_message_bytes(self.body, self.attributes)
+
 
 @dataclass(frozen=True)
 class PublishFailure:
     index: int
     code: str
     message: str
+
+
+def publish_batches(messages: Sequence[OutgoingMessage]) -> Iterator[list[int]]:
+    """Positions of ``messages`` grouped into PublishBatch calls SNS accepts.
+
+    In order, as many as fit: at most 10 entries and 256 KiB of bodies and attributes per
+    call.  A message over SNS's per-message limit is in no batch (see ``SnsEventPublisher``).
+    """
+    batch: list[int] = []
+    batch_bytes = 0
+    for index, message in enumerate(messages):
+        size = message.size
+        if size > SNS_MESSAGE_MAX_BYTES:
+            continue
+        if batch and (len(batch) == SNS_BATCH_MAX_ENTRIES or batch_bytes + size > SNS_BATCH_MAX_BYTES):
+            yield batch
+            batch, batch_bytes = [], 0
+        batch.append(index)
+        batch_bytes += size
+    if batch:
+        yield batch
 
 
 class SnsEventPublisher:
@@ -35,12 +60,23 @@ class SnsEventPublisher:
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> list[PublishFailure]:
         """Publish all messages; return the ones SNS did not accept (by position)."""
-        failures: list[PublishFailure] = []
-        for start in range(0, len(messages), PUBLISH_BATCH_LIMIT):
-            chunk = messages[start : start + PUBLISH_BATCH_LIMIT]
+        # Events are built to fit (domain.events); one that does not would fail its whole
+        # batch at SNS, so it fails alone, here.
+        failures = [
+            PublishFailure(
+                index, "MessageTooLong", f"{message.size} bytes exceed SNS's {SNS_MESSAGE_MAX_BYTES}"
+            )
+            for index, message in enumerate(messages)
+            if message.size > SNS_MESSAGE_MAX_BYTES
+        ]
+        for batch in publish_batches(messages):
             entries = [
-                {"Id": str(start + offset), "Message": message.body, "MessageAttributes": message.attributes}
-                for offset, message in enumerate(chunk)
+                {
+                    "Id": str(index),
+                    "Message": messages[index].body,
+                    "MessageAttributes": messages[index].attributes,
+                }
+                for index in batch
             ]
             self.calls += 1
             try:
@@ -50,9 +86,7 @@ class SnsEventPublisher:
                 )
             except Exception as error:  # noqa: BLE001 — the whole call failed: every entry is retried
                 code = type(error).__name__
-                failures += [
-                    PublishFailure(start + i, code, "publish_batch call failed") for i in range(len(chunk))
-                ]
+                failures += [PublishFailure(index, code, "publish_batch call failed") for index in batch]
                 continue
             self.messages_published += len(response.get("Successful", []))
             failures += [

@@ -11,12 +11,20 @@ Nothing here does I/O; the builders are pure functions of BigCommerce's answers.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    model_validator,
+)
 
 # What the JSON Schema says of every money field: a string holding an exact decimal.
 MONEY_PATTERN = r"^-?\d+(\.\d+)?$"
@@ -114,6 +122,16 @@ class LineItem(_Model):
     url: str | None
     image_url: str | None
 
+    def without_details(self) -> LineItem:
+        """The item as a trimmed cart lists it: no links, option values cut short."""
+        options = [
+            option
+            if option.value is None or len(option.value) <= TRIMMED_OPTION_VALUE_CHARS
+            else option.model_copy(update={"value": option.value[: TRIMMED_OPTION_VALUE_CHARS - 1] + "…"})
+            for option in self.options
+        ]
+        return self.model_copy(update={"url": None, "image_url": None, "options": options})
+
 
 class Coupon(_Model):
     code: str
@@ -168,6 +186,10 @@ class CartSnapshot(_Model):
     currency: str
     totals: Totals
     line_items: list[LineItem]
+    # See ``fit_snapshot``: true when the line items were trimmed to fit a size limit.
+    line_items_truncated: bool = False
+    # How many line items the cart has, listed or not.
+    line_item_count: int
     coupons: list[Coupon]
     customer: Customer
     recovery_link: RecoveryLink
@@ -178,13 +200,74 @@ class CartSnapshot(_Model):
         "currency",
         "totals",
         "line_items",
+        "line_items_truncated",
+        "line_item_count",
         "coupons",
         "customer",
         "recovery_link",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _count_line_items(cls, data: Any) -> Any:
+        # Snapshots stored before trimming existed carry no count: all their items are listed.
+        if isinstance(data, dict) and "line_item_count" not in data:
+            return {**data, "line_item_count": len(data.get("line_items") or [])}
+        return data
+
     def contents(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.CONTENT_FIELDS}
+
+
+# --- size limits ---------------------------------------------------------------------------
+
+# A trimmed cart keeps at most this many characters of an option value (a gift message, an
+# engraving text): enough for a reminder to show what was chosen.
+TRIMMED_OPTION_VALUE_CHARS = 256
+# A snapshot's JSON stays within this many bytes.  Its event must fit an SNS message
+# (256 KiB with the envelope and message attributes, which take well under 8 KiB), and the
+# cart item that stores it a DynamoDB item (400 KB with the cart's state and history).
+SNAPSHOT_MAX_BYTES = 248 * 1024
+
+
+class CartTooLarge(ValueError):
+    """Not even the cart without any line items fits the limit (no BigCommerce cart does)."""
+
+
+def fit_snapshot(snapshot: CartSnapshot, fits: Callable[[CartSnapshot], bool]) -> CartSnapshot:
+    """The snapshot as it is when it ``fits``; else trimmed by cartwatch's one rule.
+
+    1. Every line item loses its details: ``url`` and ``image_url`` become null, option
+       values longer than ``TRIMMED_OPTION_VALUE_CHARS`` are cut (ending in "…").
+    2. If that is still too large, only the longest leading run of line items that fits is
+       kept, in the cart's order.
+
+    Either way ``line_items_truncated`` is true and ``line_item_count`` still counts every
+    line item; totals, coupons, customer and the recovery link are never trimmed.
+    """
+    if fits(snapshot):
+        return snapshot
+    plain = [item.without_details() for item in snapshot.line_items]
+
+    def keeping(count: int) -> CartSnapshot:
+        return snapshot.model_copy(update={"line_items": plain[:count], "line_items_truncated": True})
+
+    if fits(trimmed := keeping(len(plain))):
+        return trimmed
+    if not fits(keeping(0)):
+        raise CartTooLarge(f"cart {snapshot.cart_id} does not fit even without its line items")
+    low, high = 0, len(plain) - 1  # keeping(low) fits, keeping(high + 1) does not
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(keeping(middle)):
+            low = middle
+        else:
+            high = middle - 1
+    return keeping(low)
+
+
+def snapshot_fits(snapshot: CartSnapshot) -> bool:
+    return len(snapshot.model_dump_json().encode()) <= SNAPSHOT_MAX_BYTES
 
 
 class OrderSummary(_Model):
@@ -211,7 +294,8 @@ def snapshot_from_bigcommerce(
 
     ``checkout_or_cart`` is the ``data`` object of either answer (a checkout is recognized by
     its nested ``cart``); ``customer`` a ``customer_Full``; ``subscribers`` the answer of
-    ``GET /v3/customers/subscribers`` for the cart's email.
+    ``GET /v3/customers/subscribers`` for the cart's email.  A cart too large for
+    ``SNAPSHOT_MAX_BYTES`` is trimmed (``fit_snapshot``).
     """
     cart, billing = cart_and_billing(checkout_or_cart)
     channel_id = _int_or_none(cart.get("channel_id"))
@@ -226,17 +310,21 @@ def snapshot_from_bigcommerce(
         tax_included=tax_included if isinstance(tax_included, bool) else None,
     )
     currency = (cart.get("currency") or {}).get("code") or ""
-    return CartSnapshot(
+    line_items = _line_items(cart.get("line_items") or {})
+    snapshot = CartSnapshot(
         cart_id=str(cart["id"]),
         channel_id=channel_id,
         currency=currency.upper(),
         totals=totals,
-        line_items=_line_items(cart.get("line_items") or {}),
+        line_items=line_items,
+        line_item_count=len(line_items),
         coupons=coupons,
         customer=_customer(cart, billing, customer, subscribers, channel_id),
         recovery_link=recovery_link,
         captured_at=captured_at,
     )
+    # Stored on the cart item and sent in every stage's event: bounded once, here.
+    return fit_snapshot(snapshot, snapshot_fits)
 
 
 def cart_and_billing(checkout_or_cart: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:

@@ -11,6 +11,10 @@ that delivers an event twice delivers the same id and consumers can drop the dup
 * abandoned: the stage *and* ``last_activity_at`` — a cart abandoned, revived and abandoned
   again is a new abandonment with new ids;
 * recovered / converted: the order id (or, without one, the time the cart closed).
+
+Every event fits one SNS message (256 KiB, body and message attributes): a cart too large
+for that is trimmed by the rule of ``cartwatch.domain.cart.fit_snapshot`` and says so in
+``line_items_truncated`` / ``line_item_count``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -26,6 +30,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cartwatch.domain.cart import (
+    TRIMMED_OPTION_VALUE_CHARS,
     CartSnapshot,
     Coupon,
     Customer,
@@ -34,8 +39,10 @@ from cartwatch.domain.cart import (
     RecoveryLink,
     Timestamp,
     Totals,
+    fit_snapshot,
 )
 from cartwatch.domain.lifecycle import CartState, CartStatus
+from cartwatch.resources import SNS_MESSAGE_MAX_BYTES
 
 ABANDONED = "cartwatch.cart.abandoned"
 RECOVERED = "cartwatch.cart.recovered"
@@ -67,6 +74,14 @@ class _Model(BaseModel):
 
 # --- data ----------------------------------------------------------------------------------
 
+_TRUNCATED = (
+    "True when the cart was too large for one event and its line items were trimmed: every "
+    f"item without url and image_url, option values cut to {TRIMMED_OPTION_VALUE_CHARS} "
+    "characters, and - if that was not enough - only the first items listed (in cart order; "
+    "line_item_count says how many there are). Totals, coupons and customer are always complete."
+)
+_COUNT = "How many line items the cart has, including any not listed in line_items."
+
 
 class CartEventData(_Model):
     """What every cart event says: which cart of which store, and its clock."""
@@ -88,6 +103,8 @@ class CartAbandonedData(CartEventData):
     currency: str
     totals: Totals
     line_items: list[LineItem]
+    line_items_truncated: bool = Field(description=_TRUNCATED)
+    line_item_count: int = Field(ge=0, description=_COUNT)
     coupons: list[Coupon]
     customer: Customer
     recovery_link: RecoveryLink
@@ -104,6 +121,8 @@ class CartRecoveredData(CartEventData):
     currency: str | None
     totals: Totals | None
     line_items: list[LineItem] | None
+    line_items_truncated: bool | None = Field(description=_TRUNCATED)
+    line_item_count: int | None = Field(ge=0, description=_COUNT)
     coupons: list[Coupon] | None
     customer: Customer | None
     recovery_link: RecoveryLink | None
@@ -207,27 +226,32 @@ def abandoned_event(
     abandonment's start, which is exact for stage 1.
     """
     _expect(state, CartStatus.ABANDONED)
-    if state.abandoned_at is None:
+    abandoned_at = state.abandoned_at
+    if abandoned_at is None:
         raise ValueError(f"cart {state.cart_id} is abandoned without an abandoned_at")
     transition = f"stage={stage};last_activity_at={state.last_activity_at}"
-    return CartAbandoned(
-        id=event_id(state.store_hash, ABANDONED, state.cart_id, transition),
-        source=source_for(state.store_hash),
-        subject=state.cart_id,
-        time=_at(occurred_at if occurred_at is not None else state.abandoned_at),
-        data=CartAbandonedData(
-            store_hash=state.store_hash,
-            cart_id=state.cart_id,
-            channel_id=_channel(state, snapshot),
-            created_at=_at(state.cart_created_at),
-            last_activity_at=_at(state.last_activity_at),
-            stage=stage,
-            stage_count=stage_count,
-            abandoned_at=_at(state.abandoned_at),
-            abandoned_token=state.abandoned_token,
-            **snapshot.contents(),
-        ),
-    )
+
+    def build(contents: CartSnapshot) -> CartAbandoned:
+        return CartAbandoned(
+            id=event_id(state.store_hash, ABANDONED, state.cart_id, transition),
+            source=source_for(state.store_hash),
+            subject=state.cart_id,
+            time=_at(occurred_at if occurred_at is not None else abandoned_at),
+            data=CartAbandonedData(
+                store_hash=state.store_hash,
+                cart_id=state.cart_id,
+                channel_id=_channel(state, contents),
+                created_at=_at(state.cart_created_at),
+                last_activity_at=_at(state.last_activity_at),
+                stage=stage,
+                stage_count=stage_count,
+                abandoned_at=_at(abandoned_at),
+                abandoned_token=state.abandoned_token,
+                **contents.contents(),
+            ),
+        )
+
+    return _fitted(build, snapshot)
 
 
 def recovered_event(
@@ -237,26 +261,32 @@ def recovered_event(
     _expect(state, CartStatus.RECOVERED)
     closed_at = _closed_at(state)
     seconds = closed_at - state.abandoned_at if state.abandoned_at is not None else None
-    return CartRecovered(
-        id=event_id(state.store_hash, RECOVERED, state.cart_id, _conversion_transition(state)),
-        source=source_for(state.store_hash),
-        subject=state.cart_id,
-        time=_at(closed_at),
-        data=CartRecoveredData(
-            store_hash=state.store_hash,
-            cart_id=state.cart_id,
-            channel_id=_channel(state, snapshot),
-            created_at=_at(state.cart_created_at),
-            last_activity_at=_at(state.last_activity_at),
-            abandoned_at=_at_or_none(state.abandoned_at),
-            abandoned_token=state.abandoned_token,
-            recovered_at=_at(closed_at),
-            seconds_to_recover=max(seconds, 0) if seconds is not None else None,
-            stage_reached=state.last_abandoned_stage,
-            order=_order(state, order),
-            **(snapshot.contents() if snapshot else dict.fromkeys(CartSnapshot.CONTENT_FIELDS)),
-        ),
-    )
+
+    def build(contents: CartSnapshot | None) -> CartRecovered:
+        return CartRecovered(
+            id=event_id(state.store_hash, RECOVERED, state.cart_id, _conversion_transition(state)),
+            source=source_for(state.store_hash),
+            subject=state.cart_id,
+            time=_at(closed_at),
+            data=CartRecoveredData(
+                store_hash=state.store_hash,
+                cart_id=state.cart_id,
+                channel_id=_channel(state, contents),
+                created_at=_at(state.cart_created_at),
+                last_activity_at=_at(state.last_activity_at),
+                abandoned_at=_at_or_none(state.abandoned_at),
+                abandoned_token=state.abandoned_token,
+                recovered_at=_at(closed_at),
+                seconds_to_recover=max(seconds, 0) if seconds is not None else None,
+                stage_reached=state.last_abandoned_stage,
+                order=_order(state, order),
+                **(contents.contents() if contents else dict.fromkeys(CartSnapshot.CONTENT_FIELDS)),
+            ),
+        )
+
+    if snapshot is None:
+        return build(None)
+    return _fitted(build, snapshot)
 
 
 def converted_event(state: CartState, order: OrderSummary | None) -> CartConverted:
@@ -287,6 +317,28 @@ def sns_attributes(event: CloudEvent) -> dict[str, dict[str, str]]:
         "store_hash": {"DataType": "String", "StringValue": event.data.store_hash},
         "platform": {"DataType": "String", "StringValue": PLATFORM},
     }
+
+
+def sns_message_bytes(body: str, attributes: Mapping[str, Mapping[str, str]]) -> int:
+    """A message's size as SNS counts it against its limits: the body and, of each message
+    attribute, its name, data type and value (UTF-8 bytes)."""
+    size = len(body.encode())
+    for name, value in attributes.items():
+        size += len(name.encode()) + len(value.get("DataType", "").encode())
+        size += len(value.get("StringValue", "").encode())
+    return size
+
+
+def fits_one_message(event: CloudEvent) -> bool:
+    return sns_message_bytes(event.to_json(), sns_attributes(event)) <= SNS_MESSAGE_MAX_BYTES
+
+
+def _fitted[E: CloudEvent](build: Callable[[CartSnapshot], E], snapshot: CartSnapshot) -> E:
+    """The event built from ``snapshot``, trimmed (``fit_snapshot``) when it would not fit SNS."""
+    event = build(snapshot)
+    if fits_one_message(event):
+        return event
+    return build(fit_snapshot(snapshot, lambda candidate: fits_one_message(build(candidate))))
 
 
 def _expect(state: CartState, status: CartStatus) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cartwatch.domain.store import WebhookAuth, is_store_hash
-from cartwatch.resources import MAX_WEBHOOK_BODY_BYTES
+from cartwatch.resources import INTAKE_QUEUE
 from cartwatch.service.verification import Unauthenticated, verify_delivery
 
 
@@ -41,7 +41,11 @@ class Accepted:
 
 
 def intake_message(delivery: Delivery, scope: str, received_at: float) -> str:
-    """The intake queue's message: the raw body (verbatim) plus what the processor needs."""
+    """The intake queue's message: the raw body (verbatim) plus what the processor needs.
+
+    Pure ASCII (``json.dumps`` escapes every other character), so its length in characters
+    is its size in bytes as SQS counts it.
+    """
     return json.dumps(
         {
             "v": 1,
@@ -53,6 +57,16 @@ def intake_message(delivery: Delivery, scope: str, received_at: float) -> str:
         },
         separators=(",", ":"),
     )
+
+
+# The largest message the intake queue takes (its MaximumMessageSize, in bytes).
+MAX_INTAKE_MESSAGE_BYTES = INTAKE_QUEUE.max_message_bytes
+# What the envelope costs at the least, around an empty body.  A body's JSON escape is
+# never shorter than its UTF-8 bytes, so a body longer than this bound can never fit and
+# is refused before any other work.  A body under it still gets 413 when its actual
+# envelope (escapes, the webhook-id header, the scope) comes out too large.
+MAX_WEBHOOK_BODY_BYTES = MAX_INTAKE_MESSAGE_BYTES - len(intake_message(Delivery("", b"", {}), "", 0))
+_TOO_LARGE = f"body too large: its intake message would exceed {MAX_INTAKE_MESSAGE_BYTES} bytes"
 
 
 def accept_delivery(
@@ -71,7 +85,7 @@ def accept_delivery(
     client secret then works at once instead of failing until the cache expires.
     """
     if len(delivery.body) > MAX_WEBHOOK_BODY_BYTES:
-        raise Rejection(413, f"body exceeds {MAX_WEBHOOK_BODY_BYTES} bytes")
+        raise Rejection(413, _TOO_LARGE)
     if not is_store_hash(delivery.store_hash):
         raise Rejection(404, "unknown store")
     auth = lookup_auth(delivery.store_hash)
@@ -81,7 +95,10 @@ def accept_delivery(
     scope, producer = _peek_envelope(delivery.body)
     if producer != f"stores/{delivery.store_hash}":
         raise Rejection(403, "producer does not match the store in the path")
-    enqueue(intake_message(delivery, scope, clock()))
+    message = intake_message(delivery, scope, clock())
+    if len(message) > MAX_INTAKE_MESSAGE_BYTES:
+        raise Rejection(413, _TOO_LARGE)
+    enqueue(message)
     return Accepted(store_hash=delivery.store_hash, scope=scope, authenticated_by=authenticated_by)
 
 

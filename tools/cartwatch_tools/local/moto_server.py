@@ -43,7 +43,9 @@ class MotoServer:
 
         # werkzeug logs every request at INFO; the emulator should be quiet.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        app = _DynamoDBSerialized(DomainDispatcherApplication(create_backend_app))
+        from cartwatch_tools.local.aws_limits import AwsLimits
+
+        app = _DynamoDBSerialized(AwsLimits(DomainDispatcherApplication(create_backend_app)))
         self._server = make_server(
             "127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler
         )

@@ -116,6 +116,7 @@ def _queue_with_dlq(sqs: Any, name: str, definition: QueueDefinition) -> tuple[s
         Attributes={
             "VisibilityTimeout": str(definition.visibility_timeout_seconds),
             "MessageRetentionPeriod": str(definition.retention_seconds),
+            "MaximumMessageSize": str(definition.max_message_bytes),
             "SqsManagedSseEnabled": "true",
             "RedrivePolicy": json.dumps(
                 {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(definition.max_receive_count)}
