@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from cartwatch.resources import PUBLISHER_STREAM_FILTER
+from cartwatch.resources import PUBLISHER_STREAM, PUBLISHER_STREAM_FILTER
 from cartwatch.settings import ENV
 from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
@@ -22,11 +22,9 @@ from cartwatch_infra.messaging import dead_letter_queue, encrypted_topic
 
 # Only images carrying an event intent reach the publisher; every other write (ordinary
 # activity, stores) is filtered out by Lambda before an invocation is billed.  The pattern
-# is shared with `cartwatch local`'s stream poller.
+# and the mapping's error handling (PUBLISHER_STREAM) are shared with `cartwatch local`'s
+# stream poller, which enacts them the way Lambda does.
 OUTBOX_FILTER = PUBLISHER_STREAM_FILTER
-# With bisection, ten attempts isolate a poison record in a batch of 100 and still retry
-# transient SNS/BigCommerce failures a few times before giving up on it.
-STREAM_RETRY_ATTEMPTS = 10
 
 
 class EventPublishing(Construct):
@@ -60,11 +58,16 @@ class EventPublishing(Construct):
                 state.table,
                 # The outbox may hold events written before the mapping existed.
                 starting_position=lambda_.StartingPosition.TRIM_HORIZON,
-                batch_size=100,
+                batch_size=PUBLISHER_STREAM.batch_size,
                 filters=[lambda_.FilterCriteria.filter(OUTBOX_FILTER)],
-                bisect_batch_on_error=True,
-                retry_attempts=STREAM_RETRY_ATTEMPTS,
-                report_batch_item_failures=True,
+                bisect_batch_on_error=PUBLISHER_STREAM.bisect_batch_on_error,
+                retry_attempts=PUBLISHER_STREAM.max_retry_attempts,
+                max_record_age=(
+                    cdk.Duration.seconds(PUBLISHER_STREAM.max_record_age_seconds)
+                    if PUBLISHER_STREAM.max_record_age_seconds is not None
+                    else None
+                ),
+                report_batch_item_failures=PUBLISHER_STREAM.report_batch_item_failures,
                 # The DLQ receives the failed batch's stream coordinates; the cart item
                 # still shows its state, so the event can be re-driven from there.
                 on_failure=sources.SqsDlq(self.dead_letter_queue),

@@ -12,6 +12,7 @@ from cartwatch.resources import (
     APP_ROUTES,
     INTAKE_QUEUE,
     PROCESSOR_TIMEOUT_SECONDS,
+    PUBLISHER_STREAM,
     PURGE_JOB_TIMEOUT_SECONDS,
     PURGE_QUEUE,
     RUNTIME_ENVIRONMENT,
@@ -20,7 +21,6 @@ from cartwatch.resources import (
 from cartwatch.settings import ENV
 from cartwatch_infra.functions import METRICS_NAMESPACE, SERVICE_NAME
 from cartwatch_infra.intake import WEBHOOK_ROUTE
-from cartwatch_infra.publishing import STREAM_RETRY_ATTEMPTS
 from cartwatch_infra.settings import DEFAULTS
 from cartwatch_tools.local.provision import table_request
 from tests.infra.conftest import ALARM_EMAIL, Synthesized, render
@@ -200,8 +200,11 @@ def test_publisher_reads_only_images_carrying_an_event_intent(synthesized: Synth
         }
     ]
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
-    assert mapping["BisectBatchOnFunctionError"] is True
-    assert mapping["MaximumRetryAttempts"] == STREAM_RETRY_ATTEMPTS
+    # The settings `cartwatch local`'s stream poller enacts (local/event_sources.py).
+    assert mapping["BatchSize"] == PUBLISHER_STREAM.batch_size
+    assert mapping["BisectBatchOnFunctionError"] is PUBLISHER_STREAM.bisect_batch_on_error is True
+    assert mapping["MaximumRetryAttempts"] == PUBLISHER_STREAM.max_retry_attempts
+    assert mapping.get("MaximumRecordAgeInSeconds", -1) == (PUBLISHER_STREAM.max_record_age_seconds or -1)
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": {"Fn::GetAtt": [dlq, "Arn"]}}}
 

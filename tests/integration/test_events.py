@@ -197,3 +197,85 @@ def test_recovery_link_copy_recovers_the_original_and_is_never_announced(linking
     # Days later: neither the recovered original nor the copy is ever announced again.
     world.pipeline.drain(now=later(3 * DAY))
     assert world.received(abandoned_q) == []
+
+
+def stream_record_of(world: World, cart_id: str, stage: int) -> dict[str, Any]:
+    """The stream record that carries this cart's stage-``stage`` event intent."""
+    streams = world.pipeline.client("dynamodbstreams")
+    arn = world.pipeline.resources.stream_arn
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    for record in streams.get_records(ShardIterator=iterator)["Records"]:
+        image = record["dynamodb"].get("NewImage", {})
+        pending = image.get("pending_event", {}).get("S")
+        if image.get("cart_id", {}).get("S") == cart_id and pending and json.loads(pending)["stage"] == stage:
+            return {**record, "shardId": shard["ShardId"]}
+    raise AssertionError(f"no stream record for {cart_id} stage {stage}")
+
+
+@pytest.mark.integration
+def test_an_event_whose_publish_keeps_failing_is_retried_bisected_and_then_lost(world: World) -> None:
+    """What happens today when SNS keeps refusing (here: the topic is gone), step by step.
+
+    The stream mapping retries the batch, bisects it down to single records, retries each
+    PUBLISHER_STREAM.max_retry_attempts times, then gives up: the on-failure queue gets the
+    records' stream coordinates only, and the events are never published — not even once
+    SNS accepts messages again.  Event loss is a known gap (a separate issue); this test
+    pins down the current behaviour so that closing the gap shows up here.
+    """
+    from cartwatch.resources import PUBLISHER_STREAM
+
+    pipeline = world.pipeline
+    sns = pipeline.client("sns")
+    carts = [world.shop.storefront_add_to_cart(86, 1) for _ in range(3)]
+    world.deliver()
+    sns.delete_topic(TopicArn=pipeline.resources.topic_arn)  # every publish is refused from now on
+    assert pipeline.sweep(now=later(HOUR + 5))["abandoned"] == 3  # the state commits: 3 intents
+
+    for _ in range(200):
+        pipeline.publish()
+        if not pipeline._stream.pending:
+            break
+    discarded = [
+        json.loads(m["Body"])
+        for m in pipeline.client("sqs")
+        .receive_message(QueueUrl=pipeline.resources.publisher_dlq_url, MaxNumberOfMessages=10)
+        .get("Messages", [])
+    ]
+
+    # One discarded batch per record: the batch of 3 raised (every record failed), was
+    # bisected to single records, and each was retried until the retries ran out.
+    assert len(discarded) == 3
+    expected = {cart: stream_record_of(world, cart, 1) for cart in carts}
+    by_start = {d["DDBStreamBatchInfo"]["startSequenceNumber"]: d for d in discarded}
+    for cart, record in expected.items():
+        info = by_start[record["dynamodb"]["SequenceNumber"]]
+        assert info["DDBStreamBatchInfo"]["batchSize"] == 1
+        assert info["DDBStreamBatchInfo"]["shardId"] == record["shardId"]
+        assert info["requestContext"]["condition"] == "RetryAttemptsExhausted"
+        assert info["requestContext"]["approximateInvokeCount"] == 1 + PUBLISHER_STREAM.max_retry_attempts
+        assert cart not in json.dumps(info)  # coordinates, never the event or the cart
+    # Every attempt asked BigCommerce for the cart again (no snapshot is kept before a publish).
+    assert pipeline.relay.bigcommerce_calls >= 3 * (1 + PUBLISHER_STREAM.max_retry_attempts)
+
+    # SNS works again (same topic ARN) and a consumer subscribes: the stage-1 events never come.
+    assert sns.create_topic(Name=pipeline.resources.topic_arn.rsplit(":", 1)[1])["TopicArn"] == (
+        pipeline.resources.topic_arn
+    )
+    queue = world.consumer_queue(ABANDONED)
+    pipeline.drain(now=later(HOUR + 60))
+    assert world.received(queue) == []
+    for cart in carts:
+        stored = pipeline.repository.load(world.store_hash, cart)
+        assert stored is not None
+        state = stored[0].state
+        # The state says "abandoned, stage 1" — announced as far as cartwatch knows.
+        assert (state.status, state.stage) == (CartStatus.ABANDONED, 1)
+        assert not stored[0].snapshot
+    # The next stage is announced normally; its event is the first the consumer ever sees.
+    pipeline.drain(now=later(DAY + 5))
+    assert sorted((e["subject"], e["data"]["stage"]) for e in world.received(queue)) == sorted(
+        (cart, 2) for cart in carts
+    )

@@ -39,6 +39,8 @@ class LocalInfo:
     aws_access_key_id: str = LOCAL_ACCESS_KEY
     aws_secret_access_key: str = LOCAL_SECRET_KEY
     sigv4_service: str = SIGV4_SERVICE
+    # Where the publisher's stream mapping sends batches it gave up on (coordinates only).
+    publisher_dlq_url: str = ""
 
     def session(self) -> Any:
         """A boto3 session for the embedded emulator (the local credentials, its region)."""

@@ -218,6 +218,7 @@ class LocalRun:
                 ssm_prefix=pipeline.ssm_prefix,
                 intake_queue_url=pipeline.resources.intake_queue_url,
                 intake_dlq_url=pipeline.resources.intake_dlq_url,
+                publisher_dlq_url=pipeline.resources.publisher_dlq_url,
                 pid=os.getpid(),
                 sandbox=sandbox is not None,
                 default_stages=str(self.stages),

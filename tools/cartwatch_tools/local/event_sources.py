@@ -3,19 +3,22 @@
 The handlers run exactly as in AWS: they receive the same event shapes (SQS batches,
 DynamoDB stream batches) and answer with the same partial-batch-failure responses, which
 these pollers honour the way Lambda does — failed SQS messages become visible again (and
-reach the DLQ after ``maxReceiveCount``), a failed stream record is retried from its
-sequence number with everything after it.
+reach the DLQ after ``maxReceiveCount``); a failed stream batch is retried, bisected and
+finally discarded to its on-failure destination by the mapping's settings.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from cartwatch.resources import PENDING_EVENT_ATTRIBUTE
+from cartwatch.resources import PENDING_EVENT_ATTRIBUTE, PUBLISHER_STREAM, StreamSourceDefinition
 
 logger = logging.getLogger(__name__)
 
@@ -107,31 +110,72 @@ class SqsEventSource:
 class _Shard:
     shard_id: str
     iterator: str | None
+    # Records that passed the filter and are not checkpointed yet, in stream order.
     pending: list[dict[str, Any]] = field(default_factory=list)
+    # Sizes of the batches still to invoke before a fresh batch is read: a failed batch
+    # is bisected into its halves here.  Empty: the next batch is a fresh one.
+    batches: list[int] = field(default_factory=list)
+    # Retries already spent on the head batch, and invocations of it so far.
+    retries: int = 0
+    invocations: int = 0
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    failed_from: int | None  # index of the first record to retry; None: all succeeded
+    function_error: bool  # the invocation raised (or answered a malformed failure list)
 
 
 class DynamoDBStreamEventSource:
     """Reads a table's stream and feeds the handler Lambda-shaped DynamoDB stream events.
 
     Applies the same filter as the stack's event source mapping (records whose new image
-    carries a pending event), so the handler sees what it would see in AWS.
+    carries a pending event), and the mapping's error handling as AWS Lambda documents it,
+    from the settings the stack deploys (``cartwatch.resources.PUBLISHER_STREAM``):
+
+    * a shard is processed in order, one batch at a time; a failing batch blocks its shard;
+    * partial batch responses (``ReportBatchItemFailures``): the records before the lowest
+      reported sequence number are checkpointed and the rest is retried;
+    * ``BisectBatchOnFunctionError``: a batch whose invocation *raised* is split in two and
+      each half is retried on its own; splitting costs no retry;
+    * ``MaximumRetryAttempts``: a batch that cannot be split any further (or no progress was
+      made) is retried this many times, then discarded;
+    * ``MaximumRecordAgeInSeconds``: records older than that are discarded unprocessed;
+    * discarded records are skipped — the shard moves on — and the on-failure destination
+      receives what Lambda sends: the batch's stream coordinates (shard, sequence number
+      range, size, arrival times) and the request context, never the records themselves.
+
+    One ``poll_once`` is one invocation per shard (retries happen on later polls), so tests
+    and ``cartwatch local`` can watch every step.
     """
 
-    def __init__(self, streams: Any, stream_arn: str, handler: Handler, *, batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        streams: Any,
+        stream_arn: str,
+        handler: Handler,
+        *,
+        settings: StreamSourceDefinition = PUBLISHER_STREAM,
+        on_failure: Callable[[dict[str, Any]], None] | None = None,
+        function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:cartwatch-local-publisher",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._streams = streams
         self._arn = stream_arn
         self._handler = handler
-        self._batch_size = batch_size
+        self._settings = settings
+        self._on_failure = on_failure
+        self._function_arn = function_arn
+        self._clock = clock
         self._shards: dict[str, _Shard] = {}
         self._lock = threading.Lock()
+        self.invocations = 0
 
     def poll_once(self) -> int:
+        """Read new records and invoke once per shard; returns how many records were checkpointed."""
         with self._lock:
             self._discover_shards()
-            handled = 0
-            for shard in self._shards.values():
-                handled += self._poll_shard(shard)
-            return handled
+            return sum(self._poll_shard(shard) for shard in self._shards.values())
 
     def drain(self, max_rounds: int = 50) -> int:
         handled = 0
@@ -141,6 +185,12 @@ class DynamoDBStreamEventSource:
                 return handled
             handled += count
         return handled
+
+    @property
+    def pending(self) -> int:
+        """Records read and not yet checkpointed (being retried, or waiting behind those)."""
+        with self._lock:
+            return sum(len(shard.pending) for shard in self._shards.values())
 
     def _discover_shards(self) -> None:
         description = self._streams.describe_stream(StreamArn=self._arn)["StreamDescription"]
@@ -153,27 +203,133 @@ class DynamoDBStreamEventSource:
                 self._shards[shard_id] = _Shard(shard_id, iterator)
 
     def _poll_shard(self, shard: _Shard) -> int:
-        if shard.iterator and len(shard.pending) < self._batch_size:
+        if shard.iterator and len(shard.pending) < self._settings.batch_size:
             response = self._streams.get_records(ShardIterator=shard.iterator, Limit=1000)
             shard.iterator = response.get("NextShardIterator")
             shard.pending += [r for r in response.get("Records", []) if _matches_filter(r)]
         if not shard.pending:
             return 0
-        batch = shard.pending[: self._batch_size]
+        if not shard.batches:
+            shard.batches = [min(self._settings.batch_size, len(shard.pending))]
+        expired = self._expired(shard.pending[: shard.batches[0]])
+        if expired:
+            self._discard(shard, expired, "RecordAgeExceeded", None)
+            return expired
+        batch = shard.pending[: shard.batches[0]]
+        shard.invocations += 1
+        self.invocations += 1
+        outcome = self._invoke(batch)
+        if outcome.failed_from is None:
+            self._checkpoint(shard, len(batch))
+            return len(batch)
+        done = outcome.failed_from
+        bisect = self._settings.bisect_batch_on_error
+        if done and bisect:
+            # "Bisected at the returned sequence number": the records before it are
+            # checkpointed and the rest is retried as a batch of its own, at no retry cost.
+            self._checkpoint(shard, done)
+            return done
+        remaining = len(batch) - done
+        if outcome.function_error and bisect and remaining > 1:
+            half = remaining // 2
+            shard.batches[0:1] = [half, remaining - half]
+            shard.retries, shard.invocations = 0, 0
+            return 0
+        # A retry of this batch (what succeeded of it is checkpointed all the same).
+        retries, invocations = shard.retries, shard.invocations
+        if done:
+            self._checkpoint(shard, done)
+            shard.retries, shard.invocations = retries, invocations
+        if 0 <= self._settings.max_retry_attempts <= retries:
+            self._discard(shard, remaining, "RetryAttemptsExhausted", outcome)
+            return done + remaining
+        shard.retries = retries + 1
+        return done
+
+    def _invoke(self, batch: list[dict[str, Any]]) -> _Outcome:
+        event = {"Records": [_lambda_record(r, self._arn) for r in batch]}
         try:
-            response = self._handler({"Records": [_lambda_record(r, self._arn) for r in batch]}) or {}
-            failures = [f["itemIdentifier"] for f in response.get("batchItemFailures", [])]
+            response = self._handler(event) or {}
         except Exception:
             logger.exception("stream batch failed")
-            failures = [batch[0]["dynamodb"]["SequenceNumber"]]
-        if failures:
-            # Lambda checkpoints before the first failed record and retries from there.
-            first = min(failures, key=int)
-            index = next(i for i, r in enumerate(batch) if r["dynamodb"]["SequenceNumber"] == first)
-            shard.pending = shard.pending[index:]
-            return index
-        shard.pending = shard.pending[len(batch) :]
-        return len(batch)
+            return _Outcome(0, function_error=True)
+        if not self._settings.report_batch_item_failures:
+            return _Outcome(None, function_error=False)
+        positions = {r["dynamodb"]["SequenceNumber"]: i for i, r in enumerate(batch)}
+        failures = response.get("batchItemFailures") or []
+        try:
+            failed = [positions[f["itemIdentifier"]] for f in failures]
+        except (KeyError, TypeError):
+            # An empty, null or unknown identifier fails the whole batch (Lambda's rule).
+            return _Outcome(0, function_error=True)
+        return _Outcome(min(failed), function_error=False) if failed else _Outcome(None, function_error=False)
+
+    def _checkpoint(self, shard: _Shard, count: int) -> None:
+        shard.pending = shard.pending[count:]
+        head = shard.batches.pop(0) - count
+        if head > 0:
+            shard.batches.insert(0, head)
+        shard.retries, shard.invocations = 0, 0
+
+    def _expired(self, batch: list[dict[str, Any]]) -> int:
+        """How many leading records of the batch are older than the mapping's maximum age."""
+        limit = self._settings.max_record_age_seconds
+        if limit is None:
+            return 0
+        now = self._clock()
+        return next((i for i, r in enumerate(batch) if now - _created_at(r) <= limit), len(batch))
+
+    def _discard(self, shard: _Shard, count: int, condition: str, outcome: _Outcome | None) -> None:
+        records = shard.pending[:count]
+        logger.warning(
+            "stream records discarded (%s): %s..%s",
+            condition,
+            records[0]["dynamodb"]["SequenceNumber"],
+            records[-1]["dynamodb"]["SequenceNumber"],
+        )
+        if self._on_failure is not None:
+            self._on_failure(self._invocation_record(shard, records, condition, outcome))
+        self._checkpoint(shard, count)
+
+    def _invocation_record(
+        self, shard: _Shard, records: list[dict[str, Any]], condition: str, outcome: _Outcome | None
+    ) -> dict[str, Any]:
+        """What Lambda sends an on-failure destination for a discarded stream batch."""
+        response: dict[str, Any] = {"statusCode": 200, "executedVersion": "$LATEST"}
+        if outcome is not None and outcome.function_error:
+            response["functionError"] = "Unhandled"
+        return {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self._function_arn,
+                "condition": condition,
+                "approximateInvokeCount": shard.invocations,
+            },
+            "responseContext": response,
+            "version": "1.0",
+            "timestamp": _iso(self._clock(), milliseconds=True),
+            "DDBStreamBatchInfo": {
+                "shardId": shard.shard_id,
+                "startSequenceNumber": records[0]["dynamodb"]["SequenceNumber"],
+                "endSequenceNumber": records[-1]["dynamodb"]["SequenceNumber"],
+                "approximateArrivalOfFirstRecord": _iso(_created_at(records[0])),
+                "approximateArrivalOfLastRecord": _iso(_created_at(records[-1])),
+                "batchSize": len(records),
+                "streamArn": self._arn,
+            },
+        }
+
+
+def _created_at(record: dict[str, Any]) -> float:
+    created = record["dynamodb"].get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        return created.timestamp()
+    return float(created) if created is not None else 0.0
+
+
+def _iso(epoch: float, *, milliseconds: bool = False) -> str:
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.isoformat(timespec="milliseconds" if milliseconds else "seconds").replace("+00:00", "Z")
 
 
 def _matches_filter(record: dict[str, Any]) -> bool:
@@ -189,6 +345,7 @@ def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
         "eventSource": "aws:dynamodb",
         "awsRegion": record.get("awsRegion", "us-east-1"),
         "dynamodb": {
+            "ApproximateCreationDateTime": int(_created_at(record)),
             "Keys": record["dynamodb"].get("Keys", {}),
             "NewImage": record["dynamodb"].get("NewImage", {}),
             "SequenceNumber": record["dynamodb"]["SequenceNumber"],

@@ -9,6 +9,7 @@ quiescence for deterministic tests; ``start()`` runs them in background threads.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -152,10 +153,15 @@ class LocalPipeline:
             batch_size=100,
             retry_visibility_seconds=1,
         )
+        publisher = _Context("publisher")
         self._stream = DynamoDBStreamEventSource(
             self.client("dynamodbstreams"),
             self.resources.stream_arn,
             lambda event: publisher_handler.handler(event, _Context("publisher"), relay=self.relay),
+            on_failure=lambda record: sqs.send_message(
+                QueueUrl=self.resources.publisher_dlq_url, MessageBody=json.dumps(record)
+            ),
+            function_arn=publisher.invoked_function_arn,
         )
         self._purges = SqsEventSource(
             sqs,

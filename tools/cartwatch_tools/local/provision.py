@@ -25,6 +25,8 @@ class ProvisionedResources:
     stream_arn: str
     purge_queue_url: str
     purge_dlq_url: str
+    # The publisher's on-failure destination: stream batches given up on (coordinates only).
+    publisher_dlq_url: str
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -70,7 +72,8 @@ def table_request(table_name: str) -> dict[str, Any]:
 
 
 def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> ProvisionedResources:
-    """Create (idempotently) the table, intake and purge queues + DLQs and topic; return their ids."""
+    """Create (idempotently) the table, intake and purge queues + DLQs, the publisher's
+    on-failure queue and the topic; return their ids."""
     dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
     sqs = session.client("sqs", endpoint_url=endpoint_url)
     sns = session.client("sns", endpoint_url=endpoint_url)
@@ -85,6 +88,13 @@ def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> Pr
     stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
     queue_url, dlq_url = _queue_with_dlq(sqs, f"{name}-intake", INTAKE_QUEUE)
     purge_url, purge_dlq_url = _queue_with_dlq(sqs, f"{name}-purge", PURGE_QUEUE)
+    publisher_dlq_url = sqs.create_queue(
+        QueueName=f"{name}-publisher-dlq",
+        Attributes={
+            "MessageRetentionPeriod": str(INTAKE_QUEUE.dlq_retention_seconds),
+            "SqsManagedSseEnabled": "true",
+        },
+    )["QueueUrl"]
     topic_arn = sns.create_topic(Name=f"{name}-events")["TopicArn"]
     return ProvisionedResources(
         region=session.region_name,
@@ -92,6 +102,7 @@ def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> Pr
         table_name=table_name,
         intake_queue_url=queue_url,
         intake_dlq_url=dlq_url,
+        publisher_dlq_url=publisher_dlq_url,
         topic_arn=topic_arn,
         stream_arn=stream_arn,
         purge_queue_url=purge_url,

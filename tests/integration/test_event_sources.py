@@ -1,0 +1,216 @@
+"""The local DynamoDB stream poller keeps Lambda's rules for a failing batch.
+
+Retries, bisection, partial batch responses, record age and the on-failure destination,
+read from the settings the stack deploys (``cartwatch.resources.PUBLISHER_STREAM``).  The
+records here are outbox items written straight into the table, the handler a scripted
+stand-in for the publisher: what is under test is the event source mapping.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamLambdaOnFailureDestinationModel
+from tests.integration.conftest import Aws
+
+from cartwatch.resources import PENDING_EVENT_ATTRIBUTE, PUBLISHER_STREAM
+from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource
+
+pytestmark = pytest.mark.integration
+
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:000000000000:function:cartwatch-local-publisher"
+
+
+class Recorder:
+    """A publisher stand-in: records every batch it is given and fails the carts it is told to."""
+
+    def __init__(
+        self, *, poison: set[str] = frozenset(), partial: bool = False, fail_times: int = 10**6
+    ) -> None:
+        self.batches: list[list[str]] = []
+        self._poison = poison
+        self._partial = partial
+        self._fail_times = fail_times
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        carts = [r["dynamodb"]["NewImage"]["cart_id"]["S"] for r in event["Records"]]
+        self.batches.append(carts)
+        failing = [r for r, cart in zip(event["Records"], carts, strict=True) if cart in self._poison]
+        if not failing or self._fail_times <= 0:
+            return {"batchItemFailures": []}
+        self._fail_times -= 1
+        if not self._partial:
+            raise RuntimeError("SNS refused the batch")
+        return {"batchItemFailures": [{"itemIdentifier": r["dynamodb"]["SequenceNumber"]} for r in failing]}
+
+
+def write_outbox(aws: Aws, carts: list[str]) -> None:
+    dynamodb = aws.client("dynamodb")
+    for cart in carts:
+        dynamodb.put_item(
+            TableName=aws.resources.table_name,
+            Item={
+                "pk": {"S": f"CART#s1#{cart}"},
+                "sk": {"S": "STATE"},
+                "cart_id": {"S": cart},
+                PENDING_EVENT_ATTRIBUTE: {"S": json.dumps({"type": "cartwatch.cart.abandoned", "stage": 1})},
+            },
+        )
+
+
+def source(
+    aws: Aws, handler: Recorder, failures: list[dict[str, Any]], **settings: Any
+) -> DynamoDBStreamEventSource:
+    return DynamoDBStreamEventSource(
+        aws.client("dynamodbstreams"),
+        aws.resources.stream_arn,
+        handler,
+        settings=replace(PUBLISHER_STREAM, **settings),
+        on_failure=failures.append,
+        function_arn=FUNCTION_ARN,
+    )
+
+
+def poll_until_quiet(events: DynamoDBStreamEventSource, rounds: int = 200) -> None:
+    events.poll_once()
+    for _ in range(rounds):
+        if not events.pending:
+            return
+        events.poll_once()
+    raise AssertionError("the stream poller never finished")
+
+
+def stream_records(aws: Aws) -> dict[str, dict[str, Any]]:
+    """cart id -> its stream record, as DynamoDB Streams holds it."""
+    streams = aws.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=aws.resources.stream_arn)["StreamDescription"]["Shards"][0]
+    iterator = streams.get_shard_iterator(
+        StreamArn=aws.resources.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    return {r["dynamodb"]["NewImage"]["cart_id"]["S"]: {**r, "shard": shard["ShardId"]} for r in records}
+
+
+CARTS = [f"c{n}" for n in range(1, 9)]
+
+
+def test_a_raised_error_bisects_the_batch_until_the_poison_record_is_alone_then_retries_it(aws: Aws) -> None:
+    write_outbox(aws, CARTS)
+    handler, failures = Recorder(poison={"c3"}), []
+    poll_until_quiet(source(aws, handler, failures))
+
+    single_c3 = 1 + PUBLISHER_STREAM.max_retry_attempts  # first attempt + every retry
+    assert handler.batches == [
+        CARTS,  # raises: split in two, at no retry cost
+        ["c1", "c2", "c3", "c4"],  # raises: split again
+        ["c1", "c2"],
+        ["c3", "c4"],  # raises: split again
+        *[["c3"]] * single_c3,  # alone, and still failing: retried, then given up
+        ["c4"],
+        ["c5", "c6", "c7", "c8"],
+    ]
+    [discarded] = failures
+    record = stream_records(aws)["c3"]
+    info = discarded["DDBStreamBatchInfo"]
+    assert info["shardId"] == record["shard"]
+    assert info["startSequenceNumber"] == info["endSequenceNumber"] == record["dynamodb"]["SequenceNumber"]
+    assert info["batchSize"] == 1
+    assert info["streamArn"] == aws.resources.stream_arn
+    assert discarded["requestContext"]["condition"] == "RetryAttemptsExhausted"
+    assert discarded["requestContext"]["approximateInvokeCount"] == single_c3
+    assert discarded["requestContext"]["functionArn"] == FUNCTION_ARN
+    assert discarded["responseContext"]["functionError"] == "Unhandled"
+
+
+def test_the_on_failure_record_has_lambdas_shape_and_never_the_record_itself(aws: Aws) -> None:
+    write_outbox(aws, ["c1"])
+    failures: list[dict[str, Any]] = []
+    poll_until_quiet(source(aws, Recorder(poison={"c1"}), failures))
+    [discarded] = failures
+    parsed = DynamoDBStreamLambdaOnFailureDestinationModel.model_validate(discarded)
+    assert parsed.ddb_stream_batch_info.batch_size == 1
+    assert parsed.version == "1.0"
+    text = json.dumps(discarded)
+    assert "NewImage" not in text and "Records" not in text and PENDING_EVENT_ATTRIBUTE not in text
+
+
+def test_a_partial_batch_response_checkpoints_before_the_first_failure_and_retries_the_rest(aws: Aws) -> None:
+    write_outbox(aws, CARTS[:5])
+    handler, failures = Recorder(poison={"c3"}, partial=True, fail_times=2), []
+    poll_until_quiet(source(aws, handler, failures))
+    assert handler.batches == [CARTS[:5], ["c3", "c4", "c5"], ["c3", "c4", "c5"]]
+    assert failures == []
+
+
+def test_a_partial_failure_that_never_clears_discards_the_rest_of_the_batch_with_it(aws: Aws) -> None:
+    # What AWS does too: records after the failing one in its batch share its fate.
+    write_outbox(aws, CARTS[:5])
+    handler, failures = Recorder(poison={"c3"}, partial=True), []
+    poll_until_quiet(source(aws, handler, failures))
+    # c1 and c2 are checkpointed ("bisected at the returned sequence number"), then the
+    # rest is a batch of its own: a first attempt and every retry.
+    assert handler.batches == [CARTS[:5], *[["c3", "c4", "c5"]] * (1 + PUBLISHER_STREAM.max_retry_attempts)]
+    [discarded] = failures
+    records = stream_records(aws)
+    info = discarded["DDBStreamBatchInfo"]
+    assert (info["startSequenceNumber"], info["endSequenceNumber"], info["batchSize"]) == (
+        records["c3"]["dynamodb"]["SequenceNumber"],
+        records["c5"]["dynamodb"]["SequenceNumber"],
+        3,
+    )
+    assert "functionError" not in discarded["responseContext"]  # the function answered normally
+
+
+def test_without_bisection_a_partial_failure_is_a_retry_like_any_other(aws: Aws) -> None:
+    write_outbox(aws, CARTS[:5])
+    handler, failures = Recorder(poison={"c3"}, partial=True), []
+    poll_until_quiet(source(aws, handler, failures, bisect_batch_on_error=False, max_retry_attempts=2))
+    assert handler.batches == [CARTS[:5], ["c3", "c4", "c5"], ["c3", "c4", "c5"]]
+    assert [f["DDBStreamBatchInfo"]["batchSize"] for f in failures] == [3]
+    assert failures[0]["requestContext"]["approximateInvokeCount"] == 3
+
+
+def test_without_bisection_a_raised_error_retries_the_whole_batch(aws: Aws) -> None:
+    write_outbox(aws, CARTS[:4])
+    handler, failures = Recorder(poison={"c2"}), []
+    poll_until_quiet(source(aws, handler, failures, bisect_batch_on_error=False, max_retry_attempts=2))
+    assert handler.batches == [CARTS[:4]] * 3
+    assert [f["DDBStreamBatchInfo"]["batchSize"] for f in failures] == [4]
+
+
+def test_records_older_than_the_maximum_age_are_discarded_without_an_invocation(aws: Aws) -> None:
+    write_outbox(aws, CARTS[:3])
+    created = stream_records(aws)["c1"]["dynamodb"]["ApproximateCreationDateTime"].timestamp()
+    handler, failures = Recorder(), []
+    events = DynamoDBStreamEventSource(
+        aws.client("dynamodbstreams"),
+        aws.resources.stream_arn,
+        handler,
+        settings=replace(PUBLISHER_STREAM, max_record_age_seconds=60),
+        on_failure=failures.append,
+        clock=lambda: created + 61,
+    )
+    poll_until_quiet(events)
+    assert handler.batches == []
+    [discarded] = failures
+    assert discarded["requestContext"]["condition"] == "RecordAgeExceeded"
+    assert discarded["DDBStreamBatchInfo"]["batchSize"] == 3
+
+
+def test_records_within_the_maximum_age_are_delivered(aws: Aws) -> None:
+    write_outbox(aws, CARTS[:3])
+    created = stream_records(aws)["c1"]["dynamodb"]["ApproximateCreationDateTime"].timestamp()
+    handler, failures = Recorder(), []
+    events = DynamoDBStreamEventSource(
+        aws.client("dynamodbstreams"),
+        aws.resources.stream_arn,
+        handler,
+        settings=replace(PUBLISHER_STREAM, max_record_age_seconds=60),
+        on_failure=failures.append,
+        clock=lambda: created + 30,
+    )
+    poll_until_quiet(events)
+    assert handler.batches == [CARTS[:3]] and failures == []
