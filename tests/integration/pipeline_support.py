@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-from tests.support import unique_name
+import requests
+from tests.support import signed_headers, unique_name
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient
 from cartwatch.adapters.store_registry import StoreWriter
@@ -19,6 +20,7 @@ from cartwatch.domain.store import StoreSettings
 from cartwatch.service.hook_health import hook_destination, reconcile_hooks
 from cartwatch_tools.local.pipeline import LocalPipeline
 from cartwatch_tools.sandbox import BigCommerceSandbox
+from cartwatch_tools.sandbox.delivery import DeliveryRecord
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 
@@ -30,12 +32,24 @@ class World:
     store_hash: str
     shop: Any  # the sandbox Store
     webhook_token: str
+    client_secret: str = ""
     queues: dict[str, str] = field(default_factory=dict)
 
     def deliver(self) -> None:
         """Let the sandbox deliver everything it fired, then let the pipeline take it in."""
         assert self.sandbox.wait_idle(10.0)
         self.pipeline.process_intake()
+
+    def post(self, body: bytes, headers: dict[str, str]) -> int:
+        """A delivery to the local gateway, as BigCommerce makes it (over HTTP)."""
+        url = f"{self.pipeline.gateway.url}/webhooks/bigcommerce/{self.store_hash}"
+        return requests.post(url, data=body, headers=headers, timeout=10).status_code
+
+    def redeliver(self, record: DeliveryRecord) -> int:
+        """One of the sandbox's deliveries again: same webhook-id, same body, signed anew
+        (BigCommerce signs every attempt with that attempt's timestamp)."""
+        body = json.dumps(record.payload, separators=(",", ":")).encode()
+        return self.post(body, signed_headers(self.client_secret, body, msg_id=record.webhook_id))
 
     def consumer_queue(self, *event_types: str) -> str:
         """An SQS queue subscribed to the topic with a filter policy on ``type``."""
@@ -106,7 +120,7 @@ def make_world(
     destination = hook_destination(f"{pipeline.gateway.url}/webhooks/bigcommerce", store_hash)
     reconcile_hooks(client, destination, webhook_token)
     try:
-        yield World(sandbox, pipeline, store_hash, shop, webhook_token)
+        yield World(sandbox, pipeline, store_hash, shop, webhook_token, client_secret)
     finally:
         pipeline.stop()
         sandbox.stop()

@@ -115,6 +115,19 @@ def _wrong_token(store: Store) -> tuple[bytes, dict[str, str]]:
     return created_body(store), {"x-cartwatch-token": store.webhook_token + "x"}
 
 
+def _prefix_of_the_token(store: Store) -> tuple[bytes, dict[str, str]]:
+    # A comparison that stopped at the shorter string would accept it.
+    return created_body(store), {"x-cartwatch-token": store.webhook_token[:-1]}
+
+
+def _first_character_of_the_token(store: Store) -> tuple[bytes, dict[str, str]]:
+    return created_body(store), {"x-cartwatch-token": store.webhook_token[:1]}
+
+
+def _empty_token(store: Store) -> tuple[bytes, dict[str, str]]:
+    return created_body(store), {"x-cartwatch-token": ""}
+
+
 def _garbled_signature(store: Store) -> tuple[bytes, dict[str, str]]:
     body = created_body(store)
     headers = signed_headers(store.client_secret, body)
@@ -137,6 +150,9 @@ def _bad_signature_with_good_token(store: Store) -> tuple[bytes, dict[str, str]]
         _wrong_secret,
         _missing_headers,
         _wrong_token,
+        _prefix_of_the_token,
+        _first_character_of_the_token,
+        _empty_token,
         _garbled_signature,
         _bad_signature_with_good_token,
     ],

@@ -68,6 +68,23 @@ def test_the_same_webhook_five_times_changes_state_once() -> None:
     assert [o for _, o in batch.outcomes] == [Outcome.APPLIED] + [Outcome.DUPLICATE] * 4
 
 
+def test_a_redelivered_conversion_or_deletion_is_a_duplicate_even_in_a_later_batch() -> None:
+    # BigCommerce retries a delivery for up to 48 hours; the cart records exactly that event.
+    created = event(CartEventKind.CREATED, T0, key="wh:1")
+    converted = event(CartEventKind.CONVERTED, T0 + 60, order_id=9, key="wh:2")
+    state = apply_webhooks(None, [created, converted]).after
+    again = apply_webhooks(state, [converted])
+    assert (again.changed, again.conversion, again.outcomes[0][1]) == (False, None, Outcome.DUPLICATE)
+    other_order = apply_webhooks(state, [event(CartEventKind.CONVERTED, T0 + 60, order_id=10)])
+    assert other_order.outcomes[0][1] is not Outcome.DUPLICATE
+    deleted = event(CartEventKind.DELETED, T0 + 60, key="wh:3")
+    gone = apply_webhooks(None, [created, deleted]).after
+    assert apply_webhooks(gone, [deleted]).outcomes[0][1] is Outcome.DUPLICATE
+    # A repeated activity webhook cannot be told from a sibling of the same click.
+    active = apply_webhooks(None, [created]).after
+    assert apply_webhooks(active, [created]).outcomes[0][1] is Outcome.UNCHANGED
+
+
 def test_late_update_after_conversion_leaves_it_converted() -> None:
     converted = apply_webhooks(
         None, [event(CartEventKind.CREATED, T0), event(CartEventKind.CONVERTED, T0 + 60, order_id=9)]

@@ -202,6 +202,8 @@ def _apply_one(state: CartState, event: CartWebhook) -> tuple[CartState, Outcome
     elif event.kind is CartEventKind.DELETED:
         updated = _delete(updated, t)
     if updated == state:
+        if _already_recorded(state, event):
+            return state, Outcome.DUPLICATE
         newer_than_state = t > state.last_activity_at and state.status.is_open
         return state, Outcome.UNCHANGED if newer_than_state or t == state.last_activity_at else Outcome.STALE
     if event.kind.is_activity and not state.status.is_open:
@@ -209,6 +211,21 @@ def _apply_one(state: CartState, event: CartWebhook) -> tuple[CartState, Outcome
         # reported as stale — it changes nothing about the cart's fate.
         return updated, Outcome.STALE
     return updated, Outcome.APPLIED
+
+
+def _already_recorded(state: CartState, event: CartWebhook) -> bool:
+    """The cart records exactly this closing event: it is a redelivery (BigCommerce retries for
+    up to 48 hours).  Activity cannot be told apart from a sibling webhook of the same click
+    (several fire in one second), so a repeated activity webhook is only ``UNCHANGED``."""
+    if event.kind is CartEventKind.CONVERTED:
+        return (
+            state.status in (CartStatus.CONVERTED, CartStatus.RECOVERED)
+            and state.closed_at == event.occurred_at
+            and state.order_id == event.order_id
+        )
+    if event.kind is CartEventKind.DELETED:
+        return state.status is CartStatus.DELETED and state.closed_at == event.occurred_at
+    return False
 
 
 def _record_activity(state: CartState, t: int) -> CartState:

@@ -1,0 +1,361 @@
+"""Reliability cases of docs/reliability.md that no other test file covers.
+
+Each drives the real handlers against moto server (and, where a store is needed, the
+BigCommerce sandbox through the local gateway), and fails when the behaviour breaks.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from tests.integration.conftest import Aws, Store
+from tests.integration.pipeline_support import World
+from tests.integration.test_processor import cart_item, make_processor, message
+from tests.integration.test_sweeper import published_intents
+from tests.support import FakeLambdaContext, cart_webhook, signed_headers
+
+from cartwatch.adapters.cart_items import state_from_item
+from cartwatch.domain.lifecycle import CartStatus
+from cartwatch.handlers import processor as processor_handler
+from cartwatch.handlers import publisher as publisher_handler
+from cartwatch.service.processing import CartProcessor
+from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
+from cartwatch_tools.sandbox.delivery import DeliveryRecord
+
+pytestmark = pytest.mark.integration
+
+ABANDONED = "cartwatch.cart.abandoned"
+RECOVERED = "cartwatch.cart.recovered"
+CONVERTED = "cartwatch.cart.converted"
+HOUR, DAY = 3600, 86400
+
+
+def later(seconds: int) -> int:
+    return int(time.time()) + seconds
+
+
+def emitted(text: str) -> Counter[str]:
+    """Totals of every CloudWatch metric (EMF) the handlers printed."""
+    totals: Counter[str] = Counter()
+    for line in text.splitlines():
+        if not line.startswith('{"_aws"'):
+            continue
+        blob = json.loads(line)
+        for definition in blob["_aws"]["CloudWatchMetrics"]:
+            for metric in definition["Metrics"]:
+                values = blob[metric["Name"]]
+                totals[metric["Name"]] += sum(values) if isinstance(values, list) else values
+    return totals
+
+
+def stored_state(world: World, cart_id: str) -> Any:
+    stored = world.pipeline.repository.load(world.store_hash, cart_id)
+    assert stored is not None
+    return stored[0].state  # type: ignore[index]
+
+
+def deliveries_of(world: World, cart_id: str, scope: str) -> list[DeliveryRecord]:
+    return [
+        d
+        for d in world.sandbox.deliveries
+        if d.scope == scope
+        and d.ok
+        and str(d.payload["data"].get("id", d.payload["data"].get("cartId"))) == cart_id
+    ]
+
+
+# --- 1. the same webhook five times ------------------------------------------------------
+
+
+def test_the_same_conversion_five_times_in_a_row_or_at_once_is_one_transition_one_event_four_duplicates(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    queue = world.consumer_queue(CONVERTED, RECOVERED)
+    in_a_row, at_once = (world.shop.storefront_add_to_cart(86, 1) for _ in range(2))
+    world.deliver()
+    versions = {cart: stored_state(world, cart).version for cart in (in_a_row, at_once)}
+    capsys.readouterr()
+
+    def converted(cart_id: str, webhook_id: str) -> tuple[bytes, dict[str, str]]:
+        body = json.dumps(
+            cart_webhook(world.store_hash, "store/cart/converted", cart_id, int(time.time()), orderId=9000)
+        ).encode()
+        return body, signed_headers(world.client_secret, body, msg_id=webhook_id)
+
+    # Five times in a row: each delivery is its own intake batch.
+    body, headers = converted(in_a_row, "msg_conversion_in_a_row")
+    for _ in range(5):
+        assert world.post(body, headers) == 200
+        world.pipeline.process_intake()
+    # Five times at once: five concurrent deliveries, then one batch holding all of them.
+    body, headers = converted(at_once, "msg_conversion_at_once")
+    barrier = threading.Barrier(5)
+    statuses: list[int] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        statuses.append(world.post(body, headers))
+
+    threads = [threading.Thread(target=deliver) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 5
+    world.pipeline.process_intake()
+    world.pipeline.publish()
+
+    metrics = emitted(capsys.readouterr().out)
+    assert metrics["WebhooksApplied"] == 2  # one transition per cart
+    assert metrics["WebhooksDuplicate"] == 8  # the other four of each, counted as duplicates
+    for cart in (in_a_row, at_once):
+        state = stored_state(world, cart)
+        assert (state.status, state.version) == (CartStatus.CONVERTED, versions[cart] + 1)
+    events = world.received(queue)
+    assert sorted(e["subject"] for e in events) == sorted([in_a_row, at_once])  # one event each
+
+
+# --- 2. a duplicate 47 hours later ---------------------------------------------------------
+
+
+def test_a_duplicate_47_hours_later_changes_nothing_and_announces_nothing(world: World) -> None:
+    queue = world.consumer_queue(ABANDONED, RECOVERED, CONVERTED)
+    idle = world.shop.storefront_add_to_cart(86, 1)
+    bought = world.shop.storefront_add_to_cart(88, 1)
+    world.deliver()
+    world.pipeline.drain(now=later(HOUR + 5))  # both abandoned, stage 1
+    world.shop.storefront_convert(bought)
+    world.deliver()
+    world.pipeline.drain(now=later(HOUR + 10))  # bought: recovered
+    world.pipeline.drain(now=later(DAY + 5))  # idle: stage 2
+    before = {cart: stored_state(world, cart) for cart in (idle, bought)}
+    seen = [(e["subject"], e["type"], e["data"].get("stage")) for e in world.received(queue)]
+
+    # 47 hours after they were first sent, BigCommerce retries the first webhooks of each
+    # cart and the conversion (same webhook-id, same body, a fresh signature).
+    retried = [
+        *deliveries_of(world, idle, "store/cart/created")[:1],
+        *deliveries_of(world, bought, "store/cart/created")[:1],
+        *deliveries_of(world, bought, "store/cart/converted")[:1],
+    ]
+    assert len(retried) == 3
+    for record in retried:
+        assert world.redeliver(record) == 200
+    world.pipeline.drain(now=later(47 * HOUR), sweep=False)
+
+    for cart in (idle, bought):
+        assert stored_state(world, cart) == before[cart]  # not even a version bump
+    assert world.received(queue) == []
+    # The idle cart's stages did not restart: stage 3 comes at 48 h, once.
+    world.pipeline.drain(now=later(2 * DAY + 5))
+    later_events = [(e["subject"], e["type"], e["data"].get("stage")) for e in world.received(queue)]
+    assert later_events == [(idle, ABANDONED, 3)]
+    assert Counter((s, t) for s, t, _ in seen) == {
+        (idle, ABANDONED): 2,
+        (bought, ABANDONED): 1,
+        (bought, RECOVERED): 1,
+    }
+
+
+# --- 7. updated and converted at the same time -------------------------------------------
+
+
+def test_updated_and_converted_applied_concurrently_end_converted_with_one_event(
+    aws: Aws, store: Store
+) -> None:
+    t0 = int(time.time()) - 600
+    carts = [f"race{n}" for n in range(8)]
+    setup = make_processor(aws)
+    processor_handler.handler(
+        {"Records": [_sqs_record(message(store, "store/cart/created", c, t0)) for c in carts]},
+        FakeLambdaContext(),
+        processor=setup,
+    )
+    for cart in carts:
+        # Activity after the purchase (a late click) racing the conversion itself.
+        results = at_once(
+            aws,
+            message(store, "store/cart/updated", cart, t0 + 90),
+            message(store, "store/cart/converted", cart, t0 + 60, orderId=77),
+        )
+        assert results == [{"batchItemFailures": []}] * 2
+        state = state_from_item(cart_item(aws, store, cart))
+        assert (state.status, state.order_id, state.last_activity_at) == (CartStatus.CONVERTED, 77, t0 + 90)
+    intents = published_intents(aws)
+    assert sorted(i["cart_id"] for i in intents) == sorted(carts)  # exactly one event per cart
+    assert {i["type"] for i in intents} == {CONVERTED}
+
+
+def at_once(aws: Aws, *bodies: str) -> list[dict[str, Any]]:
+    """Each intake message to its own processor (its own Lambda), all started together."""
+    barrier = threading.Barrier(len(bodies))
+    results: list[dict[str, Any]] = []
+
+    def work(processor: CartProcessor, body: str) -> None:
+        barrier.wait()
+        event = {"Records": [_sqs_record(body)]}
+        results.append(processor_handler.handler(event, FakeLambdaContext(), processor=processor))
+
+    threads = [threading.Thread(target=work, args=(make_processor(aws), body)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def _sqs_record(body: str, n: int = 0) -> dict[str, Any]:
+    return {
+        "messageId": f"m{n}-{hash(body)}",
+        "receiptHandle": f"r{n}",
+        "body": body,
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake",
+        "awsRegion": "us-east-1",
+    }
+
+
+# --- 12. the same event twice at a consumer -----------------------------------------------
+
+
+def test_an_event_delivered_twice_to_a_consumer_queue_carries_the_same_id(world: World) -> None:
+    queue = world.consumer_queue(ABANDONED)
+    cart = world.shop.storefront_add_to_cart(86, 2)
+    world.deliver()
+    world.pipeline.drain(now=later(HOUR + 5))
+    [first] = world.received(queue)
+    # The stream delivers the record again (at least once: a retried batch, a second
+    # reader after a timeout) and the publisher sends it again.
+    again = DynamoDBStreamEventSource(
+        world.pipeline.client("dynamodbstreams"),
+        world.pipeline.resources.stream_arn,
+        lambda event: publisher_handler.handler(event, FakeLambdaContext(), relay=world.pipeline.relay),
+    )
+    again.drain()
+    [second] = world.received(queue)
+    assert first["subject"] == second["subject"] == cart
+    assert second["id"] == first["id"]
+    assert second == first  # the same event, not merely the same id
+
+
+# --- 13. a handler timing out in the middle of a batch -----------------------------------
+
+
+class LambdaTimeout(BaseException):
+    """The runtime stopping a function mid-call: no ``except Exception`` in the code sees it."""
+
+
+@pytest.fixture
+def times_out_after() -> Iterator[Any]:
+    """``times_out_after(client, operations, n)``: the n-th of those calls (only it) never returns."""
+    registered: list[tuple[Any, str, Any]] = []
+
+    def arm(client: Any, operations: tuple[str, ...], calls: int) -> None:
+        counter = {"seen": 0}
+
+        def stop(**_: Any) -> None:
+            counter["seen"] += 1
+            if counter["seen"] == calls:
+                raise LambdaTimeout
+
+        for operation in operations:
+            name = f"before-call.{client.meta.service_model.service_name}.{operation}"
+            client.meta.events.register(name, stop)
+            registered.append((client, name, stop))
+
+    yield arm
+    for client, name, handler in registered:
+        client.meta.events.unregister(name, handler)
+
+
+def as_lambda(handler: Any) -> Any:
+    """Lambda's view of a timed-out invocation: a failed invocation ("Task timed out")."""
+
+    def invoke(event: dict[str, Any]) -> Any:
+        try:
+            return handler(event)
+        except LambdaTimeout:
+            raise RuntimeError("Task timed out after 60.00 seconds") from None
+
+    return invoke
+
+
+def test_a_processor_timing_out_mid_batch_is_finished_by_the_retry(
+    aws: Aws, store: Store, times_out_after: Any
+) -> None:
+    sqs = aws.client("sqs")
+    t0 = int(time.time()) - 600
+    carts = [f"t{n}" for n in range(10)]
+    for cart in carts:
+        sqs.send_message(
+            QueueUrl=aws.resources.intake_queue_url,
+            MessageBody=message(store, "store/cart/created", cart, t0),
+        )
+    processor = make_processor(aws)
+    # Four carts are written, the fifth write never returns.
+    times_out_after(processor._repository._client, ("PutItem", "UpdateItem"), 5)
+    source = SqsEventSource(
+        sqs,
+        aws.resources.intake_queue_url,
+        as_lambda(lambda event: processor_handler.handler(event, FakeLambdaContext(), processor=processor)),
+        batch_size=10,
+    )
+    assert source.poll_once() == 10  # the whole batch failed: every message becomes visible again
+    written = [c for c in carts if "Item" in _get(aws, store, c)]
+    assert len(written) == 4
+    source.drain()  # the retry
+    for cart in carts:
+        assert state_from_item(cart_item(aws, store, cart)).version == 1  # applied once, not twice
+    assert aws.queue_messages(aws.resources.intake_queue_url) == []
+    assert aws.queue_messages(aws.resources.intake_dlq_url) == []
+
+
+def _get(aws: Aws, store: Store, cart: str) -> dict[str, Any]:
+    return aws.client("dynamodb").get_item(
+        TableName=aws.resources.table_name,
+        Key={"pk": {"S": f"CART#{store.store_hash}#{cart}"}, "sk": {"S": "STATE"}},
+        ConsistentRead=True,
+    )
+
+
+def test_a_publisher_timing_out_mid_batch_is_finished_by_the_retry(
+    world: World, times_out_after: Any
+) -> None:
+    queue = world.consumer_queue(ABANDONED)
+    carts = [world.shop.storefront_add_to_cart(86, 1) for _ in range(12)]
+    world.deliver()
+    world.pipeline.sweep(now=later(HOUR + 5))
+    relay = world.pipeline.relay
+    # Twelve events are two PublishBatch calls; the first goes out, then time runs out.
+    times_out_after(relay._publisher._client, ("PublishBatch",), 2)
+    stream = DynamoDBStreamEventSource(
+        world.pipeline.client("dynamodbstreams"),
+        world.pipeline.resources.stream_arn,
+        as_lambda(lambda event: publisher_handler.handler(event, FakeLambdaContext(), relay=relay)),
+    )
+    stream.poll_once()
+    for _ in range(20):
+        if not stream.pending:
+            break
+        stream.poll_once()
+    assert stream.pending == 0  # nothing stuck
+    events = world.received(queue)
+    # Every cart announced; the ten that went out before the timeout went out again, with the same ids.
+    assert sorted({e["subject"] for e in events}) == sorted(carts)
+    by_cart: dict[str, set[str]] = {}
+    for event in events:
+        by_cart.setdefault(event["subject"], set()).add(event["id"])
+    assert all(len(ids) == 1 for ids in by_cart.values())
+    assert len(events) == 12 + 10
+    for cart in carts:
+        stored = world.pipeline.repository.load(world.store_hash, cart)
+        assert stored is not None and stored[0].snapshot  # type: ignore[index]
