@@ -72,15 +72,30 @@ class SqsEventSource:
             # A raised error fails the whole batch, as in Lambda.
             logger.exception("SQS batch failed")
             failed = {m["MessageId"] for m in messages}
-        for message in messages:
-            if message["MessageId"] in failed:
-                self._sqs.change_message_visibility(
-                    QueueUrl=self._queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self._retry_visibility,
-                )
-            else:
-                self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        done = [m for m in messages if m["MessageId"] not in failed]
+        retried = [m for m in messages if m["MessageId"] in failed]
+        # In batches of ten, as Lambda's poller does (one call per message would cost the
+        # emulator more than the batch's own work).
+        for start in range(0, len(done), 10):
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(n), "ReceiptHandle": m["ReceiptHandle"]}
+                    for n, m in enumerate(done[start : start + 10])
+                ],
+            )
+        for start in range(0, len(retried), 10):
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {
+                        "Id": str(n),
+                        "ReceiptHandle": m["ReceiptHandle"],
+                        "VisibilityTimeout": self._retry_visibility,
+                    }
+                    for n, m in enumerate(retried[start : start + 10])
+                ],
+            )
         return len(messages)
 
     def drain(self, max_rounds: int = 100) -> int:

@@ -1,12 +1,13 @@
-"""The embedded AWS emulator: moto in server mode, on loopback, real HTTP."""
+"""The embedded AWS emulator: moto in server mode, in a process of its own, on loopback."""
 
 from __future__ import annotations
 
+import errno
 import os
-import threading
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 # Credentials and region for talking to the emulator.  They are not secrets: moto
 # accepts any, and nothing here can reach real AWS (the endpoint is loopback).
@@ -16,68 +17,60 @@ LOCAL_SECRET_KEY = "cartwatch-local-secret"  # noqa: S105
 
 
 class MotoServer:
-    """moto's server app on a threaded werkzeug server, DynamoDB requests serialized.
+    """moto's server app in a child process, over real HTTP on 127.0.0.1.
 
-    DynamoDB applies a conditional write atomically; moto's in-memory backend checks the
-    condition and writes in two steps without a lock, so two threads can both "win".
-    cartwatch's guarantees (one event per stage under racing sweeps, one state change under
-    racing processors) rest on that atomicity, so DynamoDB calls take a lock here, while
-    SQS, SNS and SSM stay concurrent.
+    A process of its own, not a thread of the caller's: moto's request handling is pure
+    Python, and sharing one GIL with the gateway, the handlers and their boto3 clients held
+    `cartwatch local` to ~45 webhooks/s on a 2-core machine.  The child
+    (``cartwatch_tools.local.moto_app``) enforces AWS's message size limits and serializes
+    DynamoDB requests; it exits when it is stopped or when its parent dies (it watches its
+    stdin, a pipe from the parent).
     """
 
     def __init__(self, port: int = 0) -> None:
         self._port = port
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._process: subprocess.Popen[str] | None = None
         self.endpoint_url = ""
 
     def start(self) -> MotoServer:
-        import logging
-
-        from moto.moto_server.werkzeug_app import (
-            DomainDispatcherApplication,
-            MotoRequestHandler,
-            create_backend_app,
+        command = [sys.executable, "-m", "cartwatch_tools.local.moto_app", "--port", str(self._port)]
+        process = subprocess.Popen(  # noqa: S603 — our own interpreter and module, no shell
+            command,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=_child_environment(),
         )
-        from werkzeug.serving import make_server
-
-        # werkzeug logs every request at INFO; the emulator should be quiet.
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        from cartwatch_tools.local.aws_limits import AwsLimits
-
-        app = _DynamoDBSerialized(AwsLimits(DomainDispatcherApplication(create_backend_app)))
-        self._server = make_server(
-            "127.0.0.1", self._port, app, threaded=True, request_handler=MotoRequestHandler
-        )
-        host, port = self._server.server_address[:2]
-        self.endpoint_url = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="moto-server", daemon=True)
-        self._thread.start()
+        self._process = process
+        announced = process.stdout.readline().strip() if process.stdout is not None else ""
+        if not announced.startswith("http://"):
+            self.stop()
+            # What the child could not do (typically: the port is taken), as the OSError
+            # callers already handle for a server that cannot listen.
+            reason = announced.removeprefix("error: ") or "the AWS emulator did not start"
+            raise OSError(errno.EADDRINUSE, reason)
+        self.endpoint_url = announced
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        process, self._process = self._process, None
+        if process is None:
+            return
+        if process.stdin is not None:
+            process.stdin.close()  # the child's signal to shut down
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
-class _DynamoDBSerialized:
-    """WSGI middleware: one DynamoDB request at a time (see MotoServer)."""
-
-    def __init__(self, app: Any) -> None:
-        self._app = app
-        self._lock = threading.Lock()
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if not target.startswith("DynamoDB_"):
-            return self._app(environ, start_response)
-        with self._lock:
-            # Materialize the body inside the lock: the backend does its work while the
-            # response is produced.
-            return list(self._app(environ, start_response))
+def _child_environment() -> dict[str, str]:
+    # The emulator needs none of the caller's AWS settings; an endpoint variable pointing at
+    # another emulator would only mislead whoever reads its environment.
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT")}
 
 
 @contextmanager

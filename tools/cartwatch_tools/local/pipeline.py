@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient
 from cartwatch.adapters.cart_listing import CartListingIndex
@@ -56,6 +57,11 @@ from cartwatch_tools.local.provision import ProvisionedResources, provision
 from cartwatch_tools.local.sigv4 import SigV4Verifier
 
 logger = logging.getLogger(__name__)
+
+# The gateway serves deliveries on as many threads as there are connections; with
+# botocore's default pool of 10 connections, a burst would open and drop a connection to
+# the emulator per call.
+_CLIENT_CONFIG = Config(max_pool_connections=64)
 
 
 @dataclass
@@ -146,6 +152,9 @@ class LocalPipeline:
             on_published=observer.published,
         )
         sqs = self.client("sqs")
+        # The ack path's own client, built once: a client per delivery costs more than the
+        # delivery itself.
+        self._ack_sqs = self.client("sqs")
         self._intake = SqsEventSource(
             sqs,
             self.resources.intake_queue_url,
@@ -203,7 +212,9 @@ class LocalPipeline:
         self._work_lock = threading.Lock()
 
     def client(self, service: str) -> Any:
-        return self.session.client(service, endpoint_url=self.resources.endpoint_url)  # type: ignore[call-overload]
+        return self.session.client(  # type: ignore[call-overload]
+            service, endpoint_url=self.resources.endpoint_url, config=_CLIENT_CONFIG
+        )
 
     def app_callback_url(self, name: str) -> str:
         """The public URL of one of the app's callbacks (``auth``, ``load``, ``uninstall``…)."""
@@ -220,7 +231,7 @@ class LocalPipeline:
         )
 
     def _receive(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        sqs = self.client("sqs")
+        sqs = self._ack_sqs
         queue_url = self.resources.intake_queue_url
         response: dict[str, Any] = receiver_handler.handler(
             event,

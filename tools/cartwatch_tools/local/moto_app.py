@@ -1,0 +1,174 @@
+"""The AWS emulator's process: moto's server app behind cartwatch's fidelity layers.
+
+``python -m cartwatch_tools.local.moto_app --port N`` prints its endpoint on one line and
+serves until its stdin closes (``moto_server.MotoServer`` starts and stops it).  A request
+passes, in order, through:
+
+1. ``DynamoDBSerialized`` — DynamoDB requests one at a time: DynamoDB applies a conditional
+   write atomically; moto's in-memory backend checks the condition and writes in two steps
+   without a lock, so two threads could both "win".  cartwatch's guarantees (one event per
+   stage under racing sweeps, one state change under racing processors) rest on that
+   atomicity, so the tests must not pass because of the emulator.  SQS, SNS and SSM stay
+   concurrent.
+2. ``AwsLimits`` — AWS's message size limits, which moto does not enforce.
+3. ``CachedDispatcher`` — moto's dispatcher, its per-request backend lookup done once per host.
+
+``speed_up_sqs`` removes moto's SQS costs that grow with a queue's depth (see there): a
+burst of deliveries leaves thousands of messages in the intake queue, and every one of
+them made each receive slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from cartwatch_tools.local.aws_limits import AwsLimits
+
+
+class DynamoDBSerialized:
+    """WSGI middleware: one DynamoDB request at a time."""
+
+    def __init__(self, app: Any) -> None:
+        self._app = app
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith("DynamoDB_"):
+            return self._app(environ, start_response)
+        with self._lock:
+            # Materialize the body inside the lock: the backend does its work while the
+            # response is produced.
+            return list(self._app(environ, start_response))
+
+
+class CachedDispatcher(DomainDispatcherApplication):
+    """moto's dispatcher, remembering which backend serves which host.
+
+    For every request moto resolves the backend by listing its own package directory and
+    matching hundreds of URL patterns, all under one lock: the largest single cost of a
+    small request.  The answer for a host never changes.
+    """
+
+    def __init__(self, create_app: Any) -> None:
+        super().__init__(create_app)
+        self._backends: dict[str | None, Any] = {}
+
+    def get_backend_for_host(self, host: str | None) -> Any:
+        if host not in self._backends:
+            self._backends[host] = super().get_backend_for_host(host)
+        return self._backends[host]
+
+
+def speed_up_sqs() -> None:
+    """Same answers from moto's SQS, without the work that grows with a queue's depth.
+
+    A burst leaves thousands of messages in the intake queue, and moto made every call
+    slower with each of them:
+
+    * ``Queue.attributes`` counts visible, delayed and in-flight messages (three passes over
+      the queue) even for callers that want one setting: ``SendMessage`` reads
+      ``ContentBasedDeduplication`` there, ``ReceiveMessage`` the retention period — for
+      every message received.  Here the attributes are a mapping that computes only what is
+      read.
+    * ``visible`` / ``delayed``, asked of every message on every receive, built two
+      datetimes to read the clock; here it is ``time.time()``, the same clock.
+    * ``DeleteMessage`` made two passes over the whole queue and rebuilt it; here one pass
+      stops at the message (received messages sit at the front).
+    """
+    from moto.core.utils import camelcase_to_underscores
+    from moto.sqs import models
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+
+    class QueueAttributes(Mapping[str, Any]):
+        """What moto's ``Queue.attributes`` returns, each value computed when it is read."""
+
+        def __init__(self, queue: Any) -> None:
+            self._queue = queue
+            names = list(queue.BASE_ATTRIBUTES)
+            if queue.fifo_queue:
+                names += queue.FIFO_ATTRIBUTES
+            if queue.kms_master_key_id:
+                names += queue.KMS_ATTRIBUTES
+            self._names = names
+
+        def __getitem__(self, name: str) -> Any:
+            if name not in self._names:
+                raise KeyError(name)
+            if name == "RedrivePolicy" and self._queue.redrive_policy:
+                return json.dumps(self._queue.redrive_policy)
+            value = getattr(self._queue, camelcase_to_underscores(name))
+            return str(value).lower() if isinstance(value, bool) else value
+
+        def __iter__(self) -> Iterator[str]:
+            return iter(self._names)
+
+        def __len__(self) -> int:
+            return len(self._names)
+
+    def visible(message: Any) -> bool:
+        return bool(time.time() * 1000 > message.visible_at)
+
+    def delayed(message: Any) -> bool:
+        return bool(time.time() * 1000 < message.delayed_until)
+
+    def within_retention(backend: Any, queue_name: str, message: Any) -> bool:
+        retention = int(backend.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > time.time())
+
+    def delete_message(queue: Any, receipt_handle: str) -> None:
+        if receipt_handle in queue.deleted_messages:
+            return  # deleting twice is fine, as in SQS
+        for index, message in enumerate(queue._messages):
+            if message.had_receipt_handle(receipt_handle):
+                del queue._messages[index]
+                queue.pending_messages.discard(message)
+                queue.deleted_messages.update(message.all_receipt_handles)
+                return
+        raise ReceiptHandleIsInvalid()
+
+    models.Queue.attributes = property(QueueAttributes)  # type: ignore[assignment,method-assign]
+    models.Message.visible = property(visible)  # type: ignore[assignment,method-assign]
+    models.Message.delayed = property(delayed)  # type: ignore[assignment,method-assign]
+    models.SQSBackend.is_message_valid_based_on_retention_period = within_retention  # type: ignore[method-assign,assignment]
+    models.Queue.delete_message = delete_message  # type: ignore[method-assign,assignment]
+
+
+def serve(port: int) -> None:
+    """Serve until our stdin closes: the parent stopped us, or is gone."""
+    # werkzeug logs every request at INFO; the emulator should be quiet.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    speed_up_sqs()
+    app = DynamoDBSerialized(AwsLimits(CachedDispatcher(create_backend_app)))
+    try:
+        server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+    except OSError as error:
+        print(f"error: {error.strerror}", flush=True)
+        raise SystemExit(1) from None
+    host, bound = server.server_address[:2]
+    thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    thread.start()
+    print(f"http://{host!s}:{bound}", flush=True)
+    sys.stdin.read()
+    server.shutdown()
+    server.server_close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m cartwatch_tools.local.moto_app")
+    parser.add_argument("--port", type=int, default=0)
+    serve(parser.parse_args(argv).port)
+
+
+if __name__ == "__main__":
+    main()
