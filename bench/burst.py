@@ -57,6 +57,11 @@ class BurstFigures:
     carts: int = 0
     drain_seconds: float = 0.0
     intake_dead_letters: int = 0
+    # CPU seconds spent during the burst and its drain: by `cartwatch local` itself (gateway,
+    # handlers, pollers, sandbox) and by its AWS emulator.  Unlike latencies they do not
+    # depend on what else the machine is doing.
+    cpu_local_seconds: float = 0.0
+    cpu_emulator_seconds: float = 0.0
 
     @property
     def accepted(self) -> int:
@@ -74,19 +79,42 @@ class BurstFigures:
 
     def lines(self, metric: Any) -> list[dict[str, Any]]:
         end_to_end = self.send_seconds + self.drain_seconds
+        per = max(self.accepted, 1)
         return [
             metric("burst_offered_webhooks_per_second", self.rate, "webhooks/s", ">= 200"),
             metric("burst_seconds", self.seconds, "s", None),
-            metric("burst_achieved_send_rate", self.offered / max(self.send_seconds, 1e-9), "webhooks/s", None),
+            metric(
+                "burst_achieved_send_rate", self.offered / max(self.send_seconds, 1e-9), "webhooks/s", None
+            ),
             metric("burst_ack_p50_ms", self.percentile(0.50), "ms", None),
             metric("burst_ack_p99_ms", self.percentile(0.99), "ms", None),
-            metric("burst_ack_mean_ms", statistics.fmean(self.latencies_ms) if self.latencies_ms else 0, "ms", None),
+            metric(
+                "burst_ack_mean_ms",
+                statistics.fmean(self.latencies_ms) if self.latencies_ms else 0,
+                "ms",
+                None,
+            ),
             metric("burst_5xx", self.server_errors, "responses", "== 0"),
             metric("burst_accepted", self.accepted, "webhooks", f"== {self.offered}"),
             metric("burst_carts_applied", self.applied_carts, "carts", f"== {self.carts}"),
             metric("burst_intake_dead_letters", self.intake_dead_letters, "messages", "== 0"),
             metric("burst_drain_seconds_after_last_ack", self.drain_seconds, "s", None),
-            metric("burst_applied_webhooks_per_second", self.accepted / max(end_to_end, 1e-9), "webhooks/s", ">= 100"),
+            metric(
+                "burst_applied_webhooks_per_second",
+                self.accepted / max(end_to_end, 1e-9),
+                "webhooks/s",
+                ">= 100",
+            ),
+            metric("burst_cpu_ms_per_webhook_local", 1000 * self.cpu_local_seconds / per, "ms", None),
+            metric("burst_cpu_ms_per_webhook_emulator", 1000 * self.cpu_emulator_seconds / per, "ms", None),
+            # What two cores could carry if nothing else ran: the ceiling the figures above
+            # approach on an idle machine.
+            metric(
+                "burst_cpu_bound_webhooks_per_second_2_cores",
+                2 * per / max(self.cpu_local_seconds + self.cpu_emulator_seconds, 1e-9),
+                "webhooks/s",
+                None,
+            ),
         ]
 
 
@@ -106,6 +134,7 @@ def run_burst(rate: float, seconds: float, *, drain_timeout: float = 300.0) -> B
             client_secret = _onboard(info)
             shots, expected = _deliveries(rate, seconds, client_secret)
             figures = BurstFigures(rate=rate, seconds=seconds, offered=len(shots), carts=len(expected))
+            cpu_before = local.cpu_seconds()
             started = time.perf_counter()
             _offer(urlsplit(info["webhook_base_url"]), shots, rate, figures)
             figures.send_seconds = time.perf_counter() - started
@@ -113,6 +142,9 @@ def run_burst(rate: float, seconds: float, *, drain_timeout: float = 300.0) -> B
             _wait_for_intake(info, drain_timeout)
             figures.applied_carts = _applied(info, expected)
             figures.drain_seconds = time.perf_counter() - drained
+            cpu_after = local.cpu_seconds()
+            figures.cpu_local_seconds = cpu_after[0] - cpu_before[0]
+            figures.cpu_emulator_seconds = cpu_after[1] - cpu_before[1]
             figures.intake_dead_letters = _queue_depth(info, info["intake_dlq_url"])
             return figures
         finally:
@@ -159,6 +191,13 @@ class _LocalProcess:
         info: dict[str, Any] = json.loads(self._info_file.read_text())
         return info
 
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(CPU seconds of `cartwatch local`, of all its child processes) so far (Linux /proc)."""
+        if self._process is None:
+            return 0.0, 0.0
+        own = _process_cpu(self._process.pid)
+        return own, sum(_process_cpu(child) for child in _descendants(self._process.pid))
+
     def stop(self) -> None:
         if self._process is None or self._process.poll() is not None:
             return
@@ -168,6 +207,27 @@ class _LocalProcess:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # utime and stime: fields 14 and 15 of proc(5), counted from the state (field 3).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+        for child in children:
+            found += [child, *_descendants(child)]
+    return found
 
 
 def _session(info: dict[str, Any]) -> boto3.Session:
@@ -195,7 +255,9 @@ def _onboard(info: dict[str, Any]) -> str:
     return client_secret
 
 
-def _deliveries(rate: float, seconds: float, client_secret: str) -> tuple[list[_Shot], dict[str, tuple[int, int]]]:
+def _deliveries(
+    rate: float, seconds: float, client_secret: str
+) -> tuple[list[_Shot], dict[str, tuple[int, int]]]:
     total = int(rate * seconds)
     start = int(time.time()) - 3600
     shots: list[_Shot] = []
@@ -206,7 +268,11 @@ def _deliveries(rate: float, seconds: float, client_secret: str) -> tuple[list[_
         clicked = start + cart_number
         scope, data, at = [
             ("store/cart/created", {"type": "cart", "id": cart}, clicked),
-            ("store/cart/lineItem/created", {"type": "cart_line_item", "id": f"{cart}-1", "cartId": cart}, clicked),
+            (
+                "store/cart/lineItem/created",
+                {"type": "cart_line_item", "id": f"{cart}-1", "cartId": cart},
+                clicked,
+            ),
             ("store/cart/updated", {"type": "cart", "id": cart}, clicked + 1),
         ][step]
         payload = {
@@ -259,7 +325,9 @@ def _queue_depth(info: dict[str, Any], queue_url: str) -> int:
         QueueUrl=queue_url,
         AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
     )["Attributes"]
-    return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
 
 
 def _wait_for_intake(info: dict[str, Any], timeout: float) -> None:
@@ -274,7 +342,9 @@ def _applied(info: dict[str, Any], expected: dict[str, tuple[int, int]]) -> int:
     carts = list(expected)
     applied = 0
     for start in range(0, len(carts), 100):
-        keys = [{"pk": {"S": f"CART#{STORE}#{cart}"}, "sk": {"S": "STATE"}} for cart in carts[start : start + 100]]
+        keys = [
+            {"pk": {"S": f"CART#{STORE}#{cart}"}, "sk": {"S": "STATE"}} for cart in carts[start : start + 100]
+        ]
         request = {info["table_name"]: {"Keys": keys, "ConsistentRead": True}}
         while request:
             response = dynamodb.batch_get_item(RequestItems=request)

@@ -12,12 +12,15 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 # Quiet handlers before they are imported: the bench's stdout is JSON lines only.
+from bench.burst import run_burst
 from bench.events import run_events
 from bench.imports import import_ratios
 from bench.intake import metric, run_intake
 from bench.query import read_per_listed_cart
 from bench.sweep import read_amplification
 from cartwatch_tools.local.moto_server import MotoServer, local_environment
+
+BURST_RATE = 200.0
 
 
 def emit(line: dict[str, Any]) -> None:
@@ -106,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         emit(
             metric("cold_import_ratio_max", max(r.ratio for r in ratios.values()), "x import boto3", "<= 2.0")
         )
+        # A burst against `cartwatch local` as its own process (200 deliveries/s, one store):
+        # 30 s in the full run, 5 s in the CI smoke run.
+        for line in run_burst(BURST_RATE, 5.0 if args.quick else 30.0).lines(metric):
+            emit(line)
     finally:
         server.stop()
     return 1 if failures else 0

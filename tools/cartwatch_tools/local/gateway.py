@@ -54,6 +54,14 @@ class _LambdaContext:
         return 5_000
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # A burst opens many connections at once; with socketserver's backlog of 5 the kernel
+    # refuses the rest while the accepting thread waits for the GIL — a "connection
+    # refused" that BigCommerce counts as a failed delivery.
+    request_queue_size = 256
+
+
 class LocalGateway:
     def __init__(
         self,
@@ -91,8 +99,7 @@ class LocalGateway:
         self._query_api = query_api
         self._verifier = verifier
         self._app_callbacks = app_callbacks
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), RequestHandler)
-        self._server.daemon_threads = True
+        self._server = _Server(("127.0.0.1", port), RequestHandler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="cartwatch-gateway", daemon=True
         )

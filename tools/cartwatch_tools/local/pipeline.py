@@ -209,7 +209,11 @@ class LocalPipeline:
         self.app = app_handler.App(installer, page, frame_ancestors)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._work_lock = threading.Lock()
+        # One lock per function, not one for all: in AWS the processor, the sweeper, the
+        # publisher and the purge job run side by side, each never overlapping itself here.
+        self._intake_lock, self._sweep_lock, self._publish_lock, self._purge_lock = (
+            threading.Lock() for _ in range(4)
+        )
 
     def client(self, service: str) -> Any:
         return self.session.client(  # type: ignore[call-overload]
@@ -249,22 +253,22 @@ class LocalPipeline:
         return BigCommerceClient(store_hash, credentials.access_token, api_url=self.bigcommerce_api_url)
 
     def process_intake(self) -> int:
-        with self._work_lock:
+        with self._intake_lock:
             return self._intake.drain()
 
     def sweep(self, now: int | None = None) -> dict[str, Any]:
-        with self._work_lock:
+        with self._sweep_lock:
             job = AbandonmentSweep(self.repository, self.stores, on_transition=self._sweep_observer)
             summary: dict[str, Any] = sweeper_handler.handler({}, _Context("sweeper"), sweep=job, now=now)
             return summary
 
     def publish(self) -> int:
-        with self._work_lock:
+        with self._publish_lock:
             return self._stream.drain()
 
     def purge(self) -> int:
         """Uninstall checks and purge steps waiting on the purge queue."""
-        with self._work_lock:
+        with self._purge_lock:
             return self._purges.drain()
 
     def drain(self, now: int | None = None, *, sweep: bool = True) -> None:
