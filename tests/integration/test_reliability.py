@@ -359,3 +359,62 @@ def test_a_publisher_timing_out_mid_batch_is_finished_by_the_retry(
     for cart in carts:
         stored = world.pipeline.repository.load(world.store_hash, cart)
         assert stored is not None and stored[0].snapshot  # type: ignore[index]
+
+
+# --- deadlines: the uninstall purge stops taking pages before its time runs out ----------
+
+
+def test_a_purge_step_stops_before_its_time_runs_out_and_the_next_step_finishes(world: World) -> None:
+    from dataclasses import replace
+
+    from tests.integration.test_uninstall_purge import seed_carts, store_carts
+
+    from cartwatch.adapters.cart_purge import CartPurge
+    from cartwatch.adapters.purge_records import PurgeRecords
+    from cartwatch.adapters.store_registry import StoreWriter
+    from cartwatch.domain.store import StoreSettings
+    from cartwatch.service.purge_job import PurgeJob, PurgeStep, StepOutcome, StepReport
+
+    pipeline = world.pipeline
+    dynamodb, table = pipeline.client("dynamodb"), pipeline.resources.table_name
+    writer = StoreWriter(dynamodb, pipeline.client("ssm"), table, pipeline.ssm_prefix)
+    writer.save(
+        StoreSettings("leaving", pipeline.stores.stages_for(world.store_hash)),
+        access_token="t",
+        client_secret="s",
+        webhook_token="w",
+        created_at=0,
+    )
+    seed_carts(world, "leaving", 3000)
+    job = PurgeJob(
+        PurgeRecords(dynamodb, table),
+        CartPurge(dynamodb, table, page_items=100),
+        writer,
+        pipeline.lifecycle.queue,
+        max_pages=100,
+    )
+    reports: list[StepReport] = []
+
+    class Deadlines:
+        """The first step's invocation has 60 s, then 60 s, then 10 s left — under the reserve."""
+
+        def step(self, step: PurgeStep, remaining: Any = None) -> StepReport:
+            left = iter([60_000, 60_000, 10_000]) if not reports else None
+            report = job.step(step, (lambda: next(left)) if left is not None else (lambda: 60_000))
+            reports.append(report)
+            return report
+
+    pipeline.lifecycle = replace(pipeline.lifecycle, job=Deadlines())  # type: ignore[arg-type]
+    assert pipeline.lifecycle.uninstall("leaving", "app uninstall callback (test)")
+    for _ in range(60):  # the first step is queued with a short delay (the store caches' age)
+        pipeline.purge()
+        if any(r.outcome is StepOutcome.PURGED for r in reports):
+            break
+        time.sleep(0.5)
+    first = reports[0]
+    # Three pages of at most 100 items, then the time left fell under the reserve: stopped,
+    # its cursor saved and the next step queued, though its segment had more.
+    assert first.outcome is StepOutcome.CONTINUED
+    assert 0 < first.deleted <= 3 * 100
+    assert any(r.outcome is StepOutcome.PURGED for r in reports)
+    assert store_carts(replace(world, store_hash="leaving"), "leaving") == 0
