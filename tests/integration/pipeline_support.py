@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,32 +53,38 @@ class World:
 
     def consumer_queue(self, *event_types: str) -> str:
         """An SQS queue subscribed to the topic with a filter policy on ``type``."""
-        sqs, sns = self.pipeline.client("sqs"), self.pipeline.client("sns")
-        url = sqs.create_queue(QueueName=unique_name("consumer"))["QueueUrl"]
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(
-            TopicArn=self.pipeline.resources.topic_arn,
-            Protocol="sqs",
-            Endpoint=arn,
-            Attributes={
-                "FilterPolicy": json.dumps({"type": list(event_types)}),
-                "RawMessageDelivery": "true",
-            },
+        return subscribed_queue(
+            self.pipeline.client("sqs"),
+            self.pipeline.client("sns"),
+            self.pipeline.resources.topic_arn,
+            event_types,
         )
-        return url
 
     def received(self, queue_url: str) -> list[dict[str, Any]]:
-        sqs = self.pipeline.client("sqs")
-        events: list[dict[str, Any]] = []
-        while True:
-            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
-                "Messages", []
-            )
-            if not batch:
-                return events
-            for message in batch:
-                events.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(body) for body in take_bodies(self.pipeline.client("sqs"), queue_url)]
+
+
+def subscribed_queue(sqs: Any, sns: Any, topic_arn: str, event_types: Sequence[str] = ()) -> str:
+    """A consumer's SQS queue on the topic (raw delivery), filtered on ``type`` when given."""
+    url = sqs.create_queue(QueueName=unique_name("consumer"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = {"RawMessageDelivery": "true"}
+    if event_types:
+        attributes["FilterPolicy"] = json.dumps({"type": list(event_types)})
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+    return url
+
+
+def take_bodies(sqs: Any, queue_url: str) -> list[str]:
+    """Every message body waiting in the queue, deleted as read."""
+    bodies: list[str] = []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get(
+        "Messages", []
+    ):
+        for message in batch:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
 
 
 def validate(event: dict[str, Any]) -> None:

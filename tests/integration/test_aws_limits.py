@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from tests.integration.conftest import Aws
-from tests.support import unique_name
+from tests.integration.pipeline_support import subscribed_queue
 
 from cartwatch.adapters.event_publisher import OutgoingMessage, SnsEventPublisher, publish_batches
 from cartwatch.resources import INTAKE_QUEUE, SNS_BATCH_MAX_BYTES, SNS_MESSAGE_MAX_BYTES
@@ -28,17 +28,8 @@ ATTRIBUTES = {
 ATTRIBUTE_BYTES = sum(len(k) + len(v["DataType"]) + len(v["StringValue"]) for k, v in ATTRIBUTES.items())
 
 
-def subscribed_queue(aws: Aws) -> str:
-    sqs, sns = aws.client("sqs"), aws.client("sns")
-    url = sqs.create_queue(QueueName=unique_name("consumer"))["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=aws.resources.topic_arn,
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return url
+def consumer(aws: Aws) -> str:
+    return subscribed_queue(aws.client("sqs"), aws.client("sns"), aws.resources.topic_arn)
 
 
 def body_of(size: int, tag: str = "") -> str:
@@ -95,7 +86,7 @@ def test_sns_publish_batch_takes_at_most_ten_entries(aws: Aws) -> None:
 
 
 def test_the_publisher_batches_by_bytes_as_well_as_by_count(aws: Aws) -> None:
-    queue = subscribed_queue(aws)
+    queue = consumer(aws)
     publisher = SnsEventPublisher(aws.client("sns"), aws.resources.topic_arn)
     # Ten 60 KB events: one PublishBatch by count, four by size.
     messages = [OutgoingMessage(body_of(60_000, f"m{n}"), ATTRIBUTES) for n in range(10)]
@@ -108,7 +99,7 @@ def test_the_publisher_batches_by_bytes_as_well_as_by_count(aws: Aws) -> None:
 
 
 def test_a_message_at_the_limit_goes_alone_and_one_over_fails_alone(aws: Aws) -> None:
-    queue = subscribed_queue(aws)
+    queue = consumer(aws)
     publisher = SnsEventPublisher(aws.client("sns"), aws.resources.topic_arn)
     largest = OutgoingMessage(body_of(SNS_MESSAGE_MAX_BYTES - ATTRIBUTE_BYTES, "largest"), ATTRIBUTES)
     too_large = OutgoingMessage(body_of(SNS_MESSAGE_MAX_BYTES - ATTRIBUTE_BYTES + 1, "too-large"), ATTRIBUTES)

@@ -23,7 +23,7 @@ from tests.integration.bigcommerce.fake_bigcommerce import (
     load_fixture,
     serve,
 )
-from tests.integration.pipeline_support import validate
+from tests.integration.pipeline_support import subscribed_queue, take_bodies, validate
 from tests.support import cart_webhook, unique_name
 
 from cartwatch.adapters.store_registry import StoreWriter
@@ -117,31 +117,8 @@ def pipeline(moto_endpoint: str, bigcommerce: FakeBigCommerce) -> Iterator[Local
         pipeline.stop()
 
 
-def consumer(pipeline: LocalPipeline) -> str:
-    sqs, sns = pipeline.client("sqs"), pipeline.client("sns")
-    url = sqs.create_queue(QueueName=unique_name("consumer"))["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=pipeline.resources.topic_arn,
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return url
-
-
-def received(pipeline: LocalPipeline, queue: str) -> list[str]:
-    sqs = pipeline.client("sqs")
-    bodies = []
-    while batch := sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
-        for message in batch:
-            bodies.append(message["Body"])
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    return bodies
-
-
 def test_the_largest_cart_is_stored_and_announced_within_aws_limits(pipeline: LocalPipeline) -> None:
-    queue = consumer(pipeline)
+    queue = subscribed_queue(pipeline.client("sqs"), pipeline.client("sns"), pipeline.resources.topic_arn)
     started = int(time.time()) - 10
     body = json.dumps(cart_webhook(STORE_HASH, "store/cart/created", CART, started)).encode()
     pipeline.client("sqs").send_message(
@@ -151,9 +128,9 @@ def test_the_largest_cart_is_stored_and_announced_within_aws_limits(pipeline: Lo
     pipeline.process_intake()
 
     pipeline.drain(now=started + HOUR + 5)
-    [stage_one] = received(pipeline, queue)
+    [stage_one] = take_bodies(pipeline.client("sqs"), queue)
     pipeline.drain(now=started + DAY + 5)
-    [stage_two] = received(pipeline, queue)
+    [stage_two] = take_bodies(pipeline.client("sqs"), queue)
 
     for text in (stage_one, stage_two):
         event = json.loads(text)

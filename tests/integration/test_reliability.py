@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from tests.integration.conftest import Aws, Store
 from tests.integration.pipeline_support import World
-from tests.integration.test_processor import cart_item, make_processor, message
+from tests.integration.test_events import ABANDONED, CONVERTED, DAY, HOUR, RECOVERED, later
+from tests.integration.test_processor import cart_item, make_processor, message, sqs_event
 from tests.integration.test_sweeper import published_intents
 from tests.support import FakeLambdaContext, cart_webhook, signed_headers
 
@@ -29,15 +30,6 @@ from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource, SqsEv
 from cartwatch_tools.sandbox.delivery import DeliveryRecord
 
 pytestmark = pytest.mark.integration
-
-ABANDONED = "cartwatch.cart.abandoned"
-RECOVERED = "cartwatch.cart.recovered"
-CONVERTED = "cartwatch.cart.converted"
-HOUR, DAY = 3600, 86400
-
-
-def later(seconds: int) -> int:
-    return int(time.time()) + seconds
 
 
 def emitted(text: str) -> Counter[str]:
@@ -173,7 +165,7 @@ def test_updated_and_converted_applied_concurrently_end_converted_with_one_event
     carts = [f"race{n}" for n in range(8)]
     setup = make_processor(aws)
     processor_handler.handler(
-        {"Records": [_sqs_record(message(store, "store/cart/created", c, t0)) for c in carts]},
+        sqs_event(*[message(store, "store/cart/created", c, t0) for c in carts]),
         FakeLambdaContext(),
         processor=setup,
     )
@@ -199,8 +191,7 @@ def at_once(aws: Aws, *bodies: str) -> list[dict[str, Any]]:
 
     def work(processor: CartProcessor, body: str) -> None:
         barrier.wait()
-        event = {"Records": [_sqs_record(body)]}
-        results.append(processor_handler.handler(event, FakeLambdaContext(), processor=processor))
+        results.append(processor_handler.handler(sqs_event(body), FakeLambdaContext(), processor=processor))
 
     threads = [threading.Thread(target=work, args=(make_processor(aws), body)) for body in bodies]
     for thread in threads:
@@ -208,20 +199,6 @@ def at_once(aws: Aws, *bodies: str) -> list[dict[str, Any]]:
     for thread in threads:
         thread.join()
     return results
-
-
-def _sqs_record(body: str, n: int = 0) -> dict[str, Any]:
-    return {
-        "messageId": f"m{n}-{hash(body)}",
-        "receiptHandle": f"r{n}",
-        "body": body,
-        "attributes": {},
-        "messageAttributes": {},
-        "md5OfBody": "",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake",
-        "awsRegion": "us-east-1",
-    }
 
 
 # --- 12. the same event twice at a consumer -----------------------------------------------

@@ -88,13 +88,7 @@ def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> Pr
     stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
     queue_url, dlq_url = _queue_with_dlq(sqs, f"{name}-intake", INTAKE_QUEUE)
     purge_url, purge_dlq_url = _queue_with_dlq(sqs, f"{name}-purge", PURGE_QUEUE)
-    publisher_dlq_url = sqs.create_queue(
-        QueueName=f"{name}-publisher-dlq",
-        Attributes={
-            "MessageRetentionPeriod": str(INTAKE_QUEUE.dlq_retention_seconds),
-            "SqsManagedSseEnabled": "true",
-        },
-    )["QueueUrl"]
+    publisher_dlq_url = _dead_letter_queue(sqs, f"{name}-publisher-dlq", INTAKE_QUEUE.dlq_retention_seconds)
     topic_arn = sns.create_topic(Name=f"{name}-events")["TopicArn"]
     return ProvisionedResources(
         region=session.region_name,
@@ -112,13 +106,7 @@ def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> Pr
 
 def _queue_with_dlq(sqs: Any, name: str, definition: QueueDefinition) -> tuple[str, str]:
     """A queue and its dead-letter queue, as the stack makes them; returns both URLs."""
-    dlq_url = sqs.create_queue(
-        QueueName=f"{name}-dlq",
-        Attributes={
-            "MessageRetentionPeriod": str(definition.dlq_retention_seconds),
-            "SqsManagedSseEnabled": "true",
-        },
-    )["QueueUrl"]
+    dlq_url = _dead_letter_queue(sqs, f"{name}-dlq", definition.dlq_retention_seconds)
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"][
         "QueueArn"
     ]
@@ -135,3 +123,11 @@ def _queue_with_dlq(sqs: Any, name: str, definition: QueueDefinition) -> tuple[s
         },
     )["QueueUrl"]
     return queue_url, dlq_url
+
+
+def _dead_letter_queue(sqs: Any, name: str, retention_seconds: int) -> str:
+    created: str = sqs.create_queue(
+        QueueName=name,
+        Attributes={"MessageRetentionPeriod": str(retention_seconds), "SqsManagedSseEnabled": "true"},
+    )["QueueUrl"]
+    return created
