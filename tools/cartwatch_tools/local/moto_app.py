@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import threading
 import time
@@ -146,6 +147,9 @@ def speed_up_sqs() -> None:
 
 def serve(port: int) -> None:
     """Serve until our stdin closes: the parent stopped us, or is gone."""
+    # Ctrl-C in a terminal signals the whole process group: the parent shuts down in order
+    # and then closes our stdin; a KeyboardInterrupt here would only print a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # werkzeug logs every request at INFO; the emulator should be quiet.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     speed_up_sqs()
