@@ -16,6 +16,7 @@ from bench.burst import run_burst
 from bench.events import run_events
 from bench.imports import import_ratios
 from bench.intake import metric, run_intake
+from bench.memory import warm_memory_growth
 from bench.query import read_per_listed_cart
 from bench.sweep import read_amplification
 from cartwatch_tools.local.moto_server import MotoServer, local_environment
@@ -91,6 +92,15 @@ def main(argv: list[str] | None = None) -> int:
                 reads["evaluated"]["ratio"],
                 "items read / cart",
                 None,
+            )
+        )
+        memory = warm_memory_growth(webhooks=3_000 if args.quick else 100_000)
+        emit(
+            metric(
+                "warm_memory_growth_mb_per_100k_webhooks",
+                memory["growth_mb_per_100k"],
+                "MB",
+                "<= 5",
             )
         )
         ratios, baseline = import_ratios(runs=9 if args.quick else 15)

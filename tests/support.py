@@ -80,6 +80,26 @@ def http_api_event(store_hash: str, body: bytes, headers: dict[str, str]) -> dic
     }
 
 
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    """An SQS event as Lambda's event source mapping hands a batch of intake messages over."""
+    return {
+        "Records": [
+            {
+                "messageId": f"m{i}",
+                "receiptHandle": f"r{i}",
+                "body": body,
+                "attributes": {},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake",
+                "awsRegion": "us-east-1",
+            }
+            for i, body in enumerate(bodies)
+        ]
+    }
+
+
 class FakeLambdaContext:
     """The attributes Powertools reads from a Lambda context."""
 

@@ -13,7 +13,7 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -128,22 +128,25 @@ class FakeBigCommerce:
             case "POST", ["v3", "hooks"]:
                 if not body.get("destination"):
                     return self.error(422)
-                hook = {"id": 18048288 + len(self.hooks), "client_id": "c", "store_hash": STORE_HASH, **body}
-                self.hooks.append(hook)
-                return self._v3(hook)
+                new = {"id": 18048288 + len(self.hooks), "client_id": "c", "store_hash": STORE_HASH, **body}
+                self.hooks.append(new)
+                return self._v3(new)
             case "PUT", ["v3", "hooks", hook_id]:
-                hook = next((h for h in self.hooks if h["id"] == int(hook_id)), None)
+                hook = self._hook(int(hook_id))
                 if hook is None:
                     return self.error(404)
                 hook.update(body)
                 return self._v3(hook)
             case "DELETE", ["v3", "hooks", hook_id]:
-                hook = next((h for h in self.hooks if h["id"] == int(hook_id)), None)
+                hook = self._hook(int(hook_id))
                 if hook is None:
                     return self.error(404)
                 self.hooks.remove(hook)
                 return self._v3(hook)
         return self.error(404, "No such route in the fake")
+
+    def _hook(self, hook_id: int) -> dict[str, Any] | None:
+        return next((h for h in self.hooks if h["id"] == hook_id), None)
 
     def _v3(self, data: Any, *, paged: bool = False) -> Answer:
         meta: dict[str, Any] = {}
@@ -177,6 +180,9 @@ class FakeBigCommerce:
 def _handler(fake: FakeBigCommerce) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: without TCP_NODELAY every keep-alive
+        # answer waits out the client's delayed ACK (~40 ms).
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
@@ -220,7 +226,7 @@ class Sleeps:
         self.waits.append(seconds)
 
 
-def serve(fake: FakeBigCommerce) -> Iterator[FakeBigCommerce]:
+def serve(fake: FakeBigCommerce) -> Generator[FakeBigCommerce]:
     """Run ``fake`` on an ephemeral loopback port until the generator is closed."""
     server = _QuietServer(("127.0.0.1", 0), _handler(fake))
     fake.url = f"http://127.0.0.1:{server.server_address[1]}"
