@@ -10,24 +10,24 @@ from tests.support import webhook_fixture
 
 from cartwatch.domain.webhooks import (
     AppUninstalled,
-    CartEventKind,
     CartWebhook,
     IgnoredWebhook,
     NotAWebhook,
+    WebhookKind,
     parse_webhook,
 )
 
 CART_FIXTURES = {
-    "store_cart_created": CartEventKind.CREATED,
-    "store_cart_updated": CartEventKind.UPDATED,
-    "store_cart_deleted": CartEventKind.DELETED,
-    "store_cart_abandoned": CartEventKind.ABANDONED,
-    "store_cart_converted": CartEventKind.CONVERTED,
-    "store_cart_couponApplied": CartEventKind.COUPON_APPLIED,
-    "store_cart_lineItem_created": CartEventKind.LINE_ITEM_CREATED,
+    "store_cart_created": WebhookKind.CREATED,
+    "store_cart_updated": WebhookKind.UPDATED,
+    "store_cart_deleted": WebhookKind.DELETED,
+    "store_cart_abandoned": WebhookKind.ABANDONED,
+    "store_cart_converted": WebhookKind.CONVERTED,
+    "store_cart_couponApplied": WebhookKind.COUPON_APPLIED,
+    "store_cart_lineItem_created": WebhookKind.LINE_ITEM_CREATED,
     # BigCommerce's docs swap the scopes of these two files; the scope is what counts.
-    "store_cart_lineItem_updated": CartEventKind.LINE_ITEM_DELETED,
-    "store_cart_lineItem_deleted": CartEventKind.LINE_ITEM_UPDATED,
+    "store_cart_lineItem_updated": WebhookKind.LINE_ITEM_DELETED,
+    "store_cart_lineItem_deleted": WebhookKind.LINE_ITEM_UPDATED,
 }
 
 
@@ -36,7 +36,7 @@ def _body(name: str, **changes: Any) -> bytes:
 
 
 @pytest.mark.parametrize(("name", "kind"), CART_FIXTURES.items())
-def test_every_documented_cart_body_parses(name: str, kind: CartEventKind) -> None:
+def test_every_documented_cart_body_parses(name: str, kind: WebhookKind) -> None:
     raw = webhook_fixture(name)
     webhook = parse_webhook(_body(name))
     assert isinstance(webhook, CartWebhook)
@@ -66,7 +66,7 @@ def test_converted_carries_the_order_and_abandoned_the_token() -> None:
 def test_channel_scoped_body_with_snake_case_ids_parses() -> None:
     webhook = parse_webhook(json.dumps(webhook_fixture("store_channel_cart_created")))
     assert isinstance(webhook, CartWebhook)
-    assert webhook.kind is CartEventKind.CREATED
+    assert webhook.kind is WebhookKind.CREATED
     assert webhook.cart_id == "41696c19-486f-40a8-ae2a-389d5d24e0c9"
     assert webhook.channel_id == 1
     assert webhook.store_hash == "abcde"

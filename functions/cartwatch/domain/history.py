@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from cartwatch.domain.cart_events import CartEventKind, CartWebhook
+from cartwatch.domain.cart_webhooks import CartWebhook, WebhookKind
+from cartwatch.domain.event_types import ABANDONED, CONVERTED, RECOVERED, event_id
 from cartwatch.domain.lifecycle import (
     CartState,
     CartStatus,
@@ -128,9 +129,6 @@ def published_events(state: CartState, history: Sequence[Transition]) -> list[Pu
     A stage-1 abandonment that BigCommerce answered with 404 closes the cart instead of
     being published (``GONE`` follows it), so it has no event.
     """
-    # The event models are heavy to import; only the query API needs ids, the writers do not.
-    from cartwatch.domain.events import ABANDONED, CONVERTED, RECOVERED, event_id
-
     published: list[PublishedEvent] = []
     for index, entry in enumerate(history):
         if entry.cause != SWEEP or entry.status is not CartStatus.ABANDONED:
@@ -174,13 +172,13 @@ def _idle_period_activity(state: CartState, history: Sequence[Transition], index
     return state.last_activity_at
 
 
-def _cause_kind(status: CartStatus, events: Iterable[CartWebhook]) -> CartEventKind:
+def _cause_kind(status: CartStatus, events: Iterable[CartWebhook]) -> WebhookKind:
     ordered = sorted(events, key=event_order)
     if status in (CartStatus.CONVERTED, CartStatus.RECOVERED):
-        wanted = {CartEventKind.CONVERTED}
+        wanted = {WebhookKind.CONVERTED}
     elif status is CartStatus.DELETED:
-        wanted = {CartEventKind.DELETED}
+        wanted = {WebhookKind.DELETED}
     else:
-        wanted = {kind for kind in CartEventKind if kind.is_activity}
+        wanted = {kind for kind in WebhookKind if kind.is_activity}
     matching = [event.kind for event in ordered if event.kind in wanted]
     return matching[-1] if matching else ordered[-1].kind

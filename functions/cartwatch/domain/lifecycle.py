@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from cartwatch.domain.cart_events import CartEventKind, CartWebhook
+from cartwatch.domain.cart_webhooks import CartWebhook, WebhookKind
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS, StageSchedule
 
 
@@ -47,15 +47,15 @@ class CartStatus(StrEnum):
 # real storefront: a cart is created, filled, updated, then it is abandoned, deleted or
 # converted.  The dedupe key breaks the remaining ties deterministically.
 _KIND_RANK = {
-    CartEventKind.CREATED: 0,
-    CartEventKind.LINE_ITEM_CREATED: 1,
-    CartEventKind.LINE_ITEM_UPDATED: 2,
-    CartEventKind.LINE_ITEM_DELETED: 3,
-    CartEventKind.COUPON_APPLIED: 4,
-    CartEventKind.UPDATED: 5,
-    CartEventKind.ABANDONED: 6,
-    CartEventKind.DELETED: 7,
-    CartEventKind.CONVERTED: 8,
+    WebhookKind.CREATED: 0,
+    WebhookKind.LINE_ITEM_CREATED: 1,
+    WebhookKind.LINE_ITEM_UPDATED: 2,
+    WebhookKind.LINE_ITEM_DELETED: 3,
+    WebhookKind.COUPON_APPLIED: 4,
+    WebhookKind.UPDATED: 5,
+    WebhookKind.ABANDONED: 6,
+    WebhookKind.DELETED: 7,
+    WebhookKind.CONVERTED: 8,
 }
 
 
@@ -191,15 +191,15 @@ def _apply_one(state: CartState, event: CartWebhook) -> tuple[CartState, Outcome
         updated = replace(base, last_activity_at=min(base.last_activity_at, t))
     else:
         updated = base
-    if event.kind is CartEventKind.ABANDONED:
+    if event.kind is WebhookKind.ABANDONED:
         hint = (t, event.token or "")
         if hint > (updated.abandoned_hint_at or -1, updated.abandoned_token or ""):
             updated = replace(
                 updated, abandoned_hint_at=t, abandoned_token=event.token or updated.abandoned_token
             )
-    elif event.kind is CartEventKind.CONVERTED:
+    elif event.kind is WebhookKind.CONVERTED:
         updated = _convert(updated, t, event.order_id)
-    elif event.kind is CartEventKind.DELETED:
+    elif event.kind is WebhookKind.DELETED:
         updated = _delete(updated, t)
     if updated == state:
         if _already_recorded(state, event):
@@ -217,13 +217,13 @@ def _already_recorded(state: CartState, event: CartWebhook) -> bool:
     """The cart records exactly this closing event: it is a redelivery (BigCommerce retries for
     up to 48 hours).  Activity cannot be told apart from a sibling webhook of the same click
     (several fire in one second), so a repeated activity webhook is only ``UNCHANGED``."""
-    if event.kind is CartEventKind.CONVERTED:
+    if event.kind is WebhookKind.CONVERTED:
         return (
             state.status in (CartStatus.CONVERTED, CartStatus.RECOVERED)
             and state.closed_at == event.occurred_at
             and state.order_id == event.order_id
         )
-    if event.kind is CartEventKind.DELETED:
+    if event.kind is WebhookKind.DELETED:
         return state.status is CartStatus.DELETED and state.closed_at == event.occurred_at
     return False
 
@@ -302,13 +302,25 @@ def next_due_at(state: CartState, stages: StageSchedule) -> int | None:
     """When this cart next needs the sweeper: its next stage, or its expiry.
 
     None when it never will: closed, or suppressed (a suppressed cart leaves the due index;
-    DynamoDB's TTL retires it, see ``CartRepository``).
+    DynamoDB's TTL retires it, see ``write_plan.expiry``).
     """
     if not state.status.is_open or state.suppressed:
         return None
     if state.stage < stages.count:
         return state.last_activity_at + stages.delay(state.stage + 1)
     return state.last_activity_at + CART_LIFETIME_SECONDS
+
+
+def last_activity_bound(due_at: int, stage: int, stages: StageSchedule) -> int:
+    """The inverse of ``next_due_at``: the latest activity a cart in ``stage`` due at ``due_at`` had.
+
+    The due index does not project ``last_activity_at`` (it changes with every webhook), so
+    the sweep estimates it from the entry.  An entry's due time is a lower bound, so the
+    estimate can only make a cart look idler than it is — which the sweep's conditional
+    write then refuses.
+    """
+    delay = stages.delay(stage + 1) if stage < stages.count else CART_LIFETIME_SECONDS
+    return due_at - delay
 
 
 class SweepAction(StrEnum):

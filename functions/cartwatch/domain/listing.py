@@ -19,13 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from cartwatch.domain.lifecycle import CartState, CartStatus
 
 LISTED_STATUSES: tuple[CartStatus, ...] = tuple(CartStatus)
 MAX_PAGE_SIZE = 250
+
+Position = tuple[int, str]  # (modified_at, cart_id) of the last cart read: where a partition resumes
+# The most items one listing query may evaluate (DynamoDB also stops at 1 MB).
+MAX_EVALUATE = 1000
 
 
 def is_listed(state: CartState, *, order_recorded: bool) -> bool:
@@ -111,7 +117,7 @@ class CartFilter:
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
     def matches(self, cart: ListedCart) -> bool:
-        """The filter's meaning, in Python (the repository evaluates it in DynamoDB)."""
+        """The filter's meaning, in Python (the listing index evaluates it in DynamoDB)."""
         checks = (
             not self.statuses or cart.status in self.statuses,
             _within(cart.created_at, self.created_from, self.created_to),
@@ -137,3 +143,38 @@ def _within_optional(value: int | None, low: int | None, high: int | None) -> bo
     if low is None and high is None:
         return True
     return value is not None and _within(value, low, high)
+
+
+@dataclass(frozen=True)
+class ListingChunk:
+    carts: list[ListedCart]
+    # Where the next chunk starts; None when the partition has no more carts in range.
+    resume_at: Position | None
+
+
+class ListingIndex(Protocol):
+    """The listing, one store-and-status partition at a time, newest transition first."""
+
+    def chunk(
+        self,
+        store_hash: str,
+        status: CartStatus,
+        cart_filter: CartFilter,
+        *,
+        start: Position | None,
+        evaluate: int,
+    ) -> ListingChunk:
+        """Up to ``evaluate`` carts of the partition after ``start`` in the filter's key range, filtered."""
+        ...
+
+
+def every_listed(listing: ListingIndex, store_hash: str, cart_filter: CartFilter) -> Iterator[ListedCart]:
+    """Every listed cart of the store matching ``cart_filter``, across all statuses."""
+    for status in LISTED_STATUSES:
+        position: Position | None = None
+        while True:
+            chunk = listing.chunk(store_hash, status, cart_filter, start=position, evaluate=MAX_EVALUATE)
+            yield from chunk.carts
+            if chunk.resume_at is None:
+                break
+            position = chunk.resume_at

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -10,6 +11,10 @@ from cartwatch.domain.stages import StageSchedule
 
 # BigCommerce store hashes are short lowercase alphanumerics (e.g. "abc123xyz").
 STORE_HASH = re.compile(r"^[a-z0-9]{1,32}$")
+
+# The header cartwatch registers on every hook, carrying the store's webhook token; the
+# receiver matches header names case-insensitively, as HTTP does.
+TOKEN_HEADER = "X-Cartwatch-Token"  # noqa: S105 — a header name, not a secret
 
 
 def is_store_hash(value: str) -> bool:
@@ -42,6 +47,23 @@ class StoreSettings:
     recovery_links: bool = False
     status: StoreStatus = StoreStatus.ACTIVE
     connection: StoreConnection = StoreConnection.API_ACCOUNT
+
+
+@dataclass(frozen=True)
+class StoreRow:
+    """A store as registered: its settings, the ids of the hooks made for it, when it was added."""
+
+    settings: StoreSettings
+    hook_ids: Mapping[str, int]
+    created_at: int
+    # False: the row has no stages of its own and the deployment's default stages apply.
+    own_stages: bool
+    # True while an uninstall's purge is still deleting the store's carts.
+    purging: bool = False
+    # App mode: the store owner's and the linked control-panel users' BigCommerce ids.
+    app_owner_id: int | None = None
+    app_users: frozenset[int] = frozenset()
+    installed_by: int | None = None
 
 
 # How long the token a rotation replaced is still accepted: BigCommerce may take a minute

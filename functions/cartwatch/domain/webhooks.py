@@ -16,23 +16,24 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from cartwatch.domain.cart_events import (
+from cartwatch.domain.cart_webhooks import (
+    APP_UNINSTALLED_SCOPE,
     AppUninstalled,
-    CartEventKind,
     CartWebhook,
     IgnoredWebhook,
     Webhook,
+    WebhookKind,
 )
 
 __all__ = [
     "APP_UNINSTALLED_SCOPE",
     "AppUninstalled",
-    "CartEventKind",
     "CartWebhook",
     "IgnoredWebhook",
     "NotAWebhook",
     "Webhook",
     "WebhookEnvelope",
+    "WebhookKind",
     "dedupe_key",
     "parse_webhook",
 ]
@@ -44,10 +45,8 @@ class NotAWebhook(ValueError):
 
 _CART_SCOPE = re.compile(
     r"^store/(?:channel/(?P<channel>\d+)/)?cart/"
-    r"(?P<kind>created|updated|deleted|couponApplied|abandoned|converted"
-    r"|lineItem/created|lineItem/updated|lineItem/deleted)$"
+    rf"(?P<kind>{'|'.join(re.escape(kind.value) for kind in WebhookKind)})$"
 )
-APP_UNINSTALLED_SCOPE = "store/app/uninstalled"
 _PRODUCER = re.compile(r"^stores/(?P<hash>[A-Za-z0-9]+)$")
 
 
@@ -59,7 +58,9 @@ def _text(value: Any) -> Any:
 class WebhookEnvelope(BaseModel):
     """The part of every BigCommerce webhook body that does not depend on its scope."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    # Only keys go into pydantic's process-wide string cache: cart and webhook ids are unique,
+    # and caching them would only fill it (a warm processor parses millions of bodies).
+    model_config = ConfigDict(extra="ignore", frozen=True, cache_strings="keys")
 
     scope: str = Field(min_length=1, max_length=200)
     store_id: Annotated[str, BeforeValidator(_text)]
@@ -119,7 +120,7 @@ def parse_webhook(body: bytes | str, webhook_id: str | None = None) -> Webhook:
     match = _CART_SCOPE.match(envelope.scope)
     if match is None:
         return IgnoredWebhook(store_hash=store_hash, scope=envelope.scope)
-    kind = CartEventKind(match.group("kind"))
+    kind = WebhookKind(match.group("kind"))
     channel = match.group("channel")
     try:
         data = _CartData.model_validate(envelope.data)
@@ -145,8 +146,8 @@ def parse_webhook(body: bytes | str, webhook_id: str | None = None) -> Webhook:
         occurred_at=envelope.created_at,
         dedupe_key=key,
         channel_id=int(channel) if channel is not None else None,
-        order_id=order_id if kind is CartEventKind.CONVERTED else None,
-        token=data.token if kind is CartEventKind.ABANDONED else None,
+        order_id=order_id if kind is WebhookKind.CONVERTED else None,
+        token=data.token if kind is WebhookKind.ABANDONED else None,
         line_item_id=line_item_id,
     )
 

@@ -9,15 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from cartwatch.domain.cart import (
-    CartSnapshot,
-    Coupon,
-    RecoveryLink,
-    format_money,
-    money,
-    order_from_bigcommerce,
-    snapshot_from_bigcommerce,
-)
+from cartwatch.domain.bigcommerce_cart import order_from_bigcommerce, snapshot_from_bigcommerce
+from cartwatch.domain.cart import CartSnapshot, Coupon, RecoveryLink, format_money, money
 
 NOT_ENABLED = RecoveryLink(url=None, reason="not_enabled")
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from cartwatch.domain.cart import RecoveryLink, snapshot_from_bigcommerce
+from cartwatch.domain.bigcommerce_cart import snapshot_from_bigcommerce
+from cartwatch.domain.cart import RecoveryLink
 
 
 def consent_of(

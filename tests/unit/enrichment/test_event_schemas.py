@@ -2,7 +2,7 @@
 
 Every event a builder emits must validate against its committed schema, and the committed
 files must be exactly what the models generate — regenerate with
-``python -m cartwatch.domain.events --write-schemas schemas/`` when a model changes.
+``python -m cartwatch.domain.cloud_events --write-schemas schemas/`` when a model changes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
 from cartwatch.domain.cart import MONEY_PATTERN
-from cartwatch.domain.events import EVENT_TYPES, abandoned_event, converted_event, json_schema, main
+from cartwatch.domain.cloud_events import abandoned_event, converted_event, json_schema, main
+from cartwatch.domain.event_types import EVENT_TYPES
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"
 
@@ -40,7 +41,8 @@ def test_every_builder_output_validates_against_its_committed_schema(every_event
 @pytest.mark.parametrize("event_type", EVENT_TYPES)
 def test_committed_schema_matches_the_models(event_type):
     assert committed(event_type) == json_schema(event_type), (
-        f"schemas/{event_type}.json is stale: run python -m cartwatch.domain.events --write-schemas schemas/"
+        f"schemas/{event_type}.json is stale: "
+        "run python -m cartwatch.domain.cloud_events --write-schemas schemas/"
     )
 
 
@@ -79,3 +81,17 @@ def test_the_schema_refuses_an_event_of_another_type(converted_state, order):
 
     with pytest.raises(ValidationError):
         validator("cartwatch.cart.abandoned").validate(body)
+
+
+def test_the_models_literal_types_spell_the_event_types_and_schemas_there_are() -> None:
+    from typing import get_args
+
+    from cartwatch.domain import event_types
+    from cartwatch.domain.cloud_events import EVENT_MODELS
+
+    for event_type, model in EVENT_MODELS.items():
+        assert get_args(model.model_fields["type"].annotation) == (event_type,)
+        assert get_args(model.model_fields["dataschema"].annotation) == (
+            event_types.dataschema_for(event_type),
+        )
+    assert set(EVENT_MODELS) == set(event_types.EVENT_TYPES)

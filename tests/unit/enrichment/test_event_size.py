@@ -21,15 +21,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cartwatch.domain.bigcommerce_cart import snapshot_from_bigcommerce
 from cartwatch.domain.cart import (
     SNAPSHOT_MAX_BYTES,
     TRIMMED_OPTION_VALUE_CHARS,
     CartSnapshot,
     RecoveryLink,
     fit_snapshot,
-    snapshot_from_bigcommerce,
 )
-from cartwatch.domain.events import (
+from cartwatch.domain.cloud_events import (
     CloudEvent,
     abandoned_event,
     recovered_event,

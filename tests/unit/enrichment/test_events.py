@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cartwatch.domain.cart import CartSnapshot
-from cartwatch.domain.events import (
+from cartwatch.domain.cloud_events import (
     EVENT_TYPES,
     CartAbandonedData,
     CartRecoveredData,

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from cartwatch.adapters.cart_listing import ListingChunk, ListingUsage, Position
 from cartwatch.domain.lifecycle import CartStatus
-from cartwatch.domain.listing import CartFilter, ListedCart
+from cartwatch.domain.listing import CartFilter, ListedCart, ListingChunk, Position
+
+
+@dataclass
+class ListingUsage:
+    queries: int = 0
+    items_scanned: int = 0  # what DynamoDB would evaluate (and bill), filtered out or not
+    items_returned: int = 0
 
 
 @dataclass

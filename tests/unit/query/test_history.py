@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from cartwatch.domain import history
 from cartwatch.domain.cart import CartSnapshot
-from cartwatch.domain.events import abandoned_event, converted_event, recovered_event
+from cartwatch.domain.cloud_events import abandoned_event, converted_event, recovered_event
 from cartwatch.domain.history import Transition, published_events, sweep_transition, webhook_transition
 from cartwatch.domain.lifecycle import CartState, CartStatus, apply_webhooks, sweep
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.webhooks import CartEventKind, CartWebhook
+from cartwatch.domain.webhooks import CartWebhook, WebhookKind
 
 STAGES = StageSchedule.parse("1h,24h,48h")
 T0 = 1_700_000_000
 
 
-def event(kind: CartEventKind, at: int, **extra: object) -> CartWebhook:
+def event(kind: WebhookKind, at: int, **extra: object) -> CartWebhook:
     return CartWebhook("abc123", "cart-1", kind, at, f"{kind}-{at}", **extra)  # type: ignore[arg-type]
 
 
@@ -28,15 +28,15 @@ def test_an_entry_round_trips_through_its_compact_form() -> None:
 
 
 def test_webhooks_record_only_status_changes_with_their_cause() -> None:
-    opened = apply_webhooks(None, [event(CartEventKind.CREATED, T0), event(CartEventKind.UPDATED, T0)])
+    opened = apply_webhooks(None, [event(WebhookKind.CREATED, T0), event(WebhookKind.UPDATED, T0)])
     assert webhook_transition(opened, []) is None  # creation is cart_created_at, not history
-    busy = apply_webhooks(opened.after, [event(CartEventKind.UPDATED, T0 + 30)])
-    assert webhook_transition(busy, [event(CartEventKind.UPDATED, T0 + 30)]) is None
+    busy = apply_webhooks(opened.after, [event(WebhookKind.UPDATED, T0 + 30)])
+    assert webhook_transition(busy, [event(WebhookKind.UPDATED, T0 + 30)]) is None
     abandoned = sweep(busy.after, T0 + 3700, STAGES).after
-    back = [event(CartEventKind.LINE_ITEM_CREATED, T0 + 4000), event(CartEventKind.UPDATED, T0 + 4000)]
+    back = [event(WebhookKind.LINE_ITEM_CREATED, T0 + 4000), event(WebhookKind.UPDATED, T0 + 4000)]
     revived = webhook_transition(apply_webhooks(abandoned, back), back)
     assert revived == Transition(T0 + 4000, CartStatus.ACTIVE, 0, "webhook:updated", T0 + 30)
-    bought = [event(CartEventKind.CONVERTED, T0 + 4100, order_id=7)]
+    bought = [event(WebhookKind.CONVERTED, T0 + 4100, order_id=7)]
     closed = webhook_transition(apply_webhooks(abandoned, bought), bought)
     assert closed == Transition(T0 + 4100, CartStatus.RECOVERED, 0, "webhook:converted", T0 + 30)
 
@@ -93,7 +93,7 @@ def test_the_derived_event_ids_are_the_ids_the_publisher_publishes() -> None:
         published.append(
             abandoned_event(state, snapshot(), stage=decision.stage, stage_count=3, occurred_at=now).id
         )
-    back = [event(CartEventKind.UPDATED, T0 + 90000)]
+    back = [event(WebhookKind.UPDATED, T0 + 90000)]
     revived = apply_webhooks(state, back)
     entries.append(webhook_transition(revived, back))  # type: ignore[arg-type]
     state = revived.after
@@ -101,7 +101,7 @@ def test_the_derived_event_ids_are_the_ids_the_publisher_publishes() -> None:
     state = decision.after
     entries.append(sweep_transition(decision, T0 + 93600, idle_known=True))  # type: ignore[arg-type]
     published.append(abandoned_event(state, snapshot(), stage=1, stage_count=3, occurred_at=T0 + 93600).id)
-    bought = [event(CartEventKind.CONVERTED, T0 + 95000, order_id=42)]
+    bought = [event(WebhookKind.CONVERTED, T0 + 95000, order_id=42)]
     result = apply_webhooks(state, bought)
     entries.append(webhook_transition(result, bought))  # type: ignore[arg-type]
     state = result.after
@@ -110,8 +110,8 @@ def test_the_derived_event_ids_are_the_ids_the_publisher_publishes() -> None:
 
 
 def test_a_converted_cart_has_its_conversion_event_and_a_gone_abandonment_has_none() -> None:
-    result = apply_webhooks(None, [event(CartEventKind.CREATED, T0), event(CartEventKind.CONVERTED, T0 + 9)])
-    entry = webhook_transition(result, [event(CartEventKind.CONVERTED, T0 + 9)])
+    result = apply_webhooks(None, [event(WebhookKind.CREATED, T0), event(WebhookKind.CONVERTED, T0 + 9)])
+    entry = webhook_transition(result, [event(WebhookKind.CONVERTED, T0 + 9)])
     assert [e.id for e in published_events(result.after, [entry])] == [converted_event(result.after, None).id]  # type: ignore[list-item]
     state = CartState("abc123", "cart-1", CartStatus.ACTIVE, T0, T0)
     abandoned = sweep(state, T0 + 3600, STAGES)

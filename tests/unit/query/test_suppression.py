@@ -12,7 +12,7 @@ from cartwatch.domain.lifecycle import (
     sweep,
 )
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.webhooks import CartEventKind, CartWebhook
+from cartwatch.domain.webhooks import CartWebhook, WebhookKind
 
 STAGES = StageSchedule.parse("1h,24h,48h")
 T0 = 1_700_000_000
@@ -24,8 +24,8 @@ def test_a_suppressed_cart_is_never_due_and_never_swept_into_a_stage() -> None:
     assert suppress(suppressed, T0 + 9999) == suppressed  # idempotent: the first time stays
     assert next_due_at(suppressed, STAGES) is None
     assert sweep(suppressed, T0 + 2 * 86400, STAGES).action is SweepAction.DROP
-    back = apply_webhooks(suppressed, [CartWebhook("s", "c", CartEventKind.UPDATED, T0 + 5000, "wh:1")])
+    back = apply_webhooks(suppressed, [CartWebhook("s", "c", WebhookKind.UPDATED, T0 + 5000, "wh:1")])
     assert back.after.status is CartStatus.ACTIVE and back.after.suppressed
     assert next_due_at(back.after, STAGES) is None
-    bought = apply_webhooks(back.after, [CartWebhook("s", "c", CartEventKind.CONVERTED, T0 + 6000, "wh:2")])
+    bought = apply_webhooks(back.after, [CartWebhook("s", "c", WebhookKind.CONVERTED, T0 + 6000, "wh:2")])
     assert bought.after.status is CartStatus.RECOVERED and bought.conversion is not None

@@ -3,7 +3,7 @@
 Each type has a pydantic model, and its JSON Schema — generated from that model and
 committed under ``schemas/`` — is the published contract::
 
-    python -m cartwatch.domain.events --write-schemas schemas/
+    python -m cartwatch.domain.cloud_events --write-schemas schemas/
 
 Event ids are deterministic (uuid5 of source, type, cart and transition), so a publisher
 that delivers an event twice delivers the same id and consumers can drop the duplicate:
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,23 +40,32 @@ from cartwatch.domain.cart import (
     Totals,
     fit_snapshot,
 )
+from cartwatch.domain.event_types import (
+    ABANDONED,
+    ABANDONED_SCHEMA,
+    CONVERTED,
+    CONVERTED_SCHEMA,
+    EVENT_TYPES,
+    PLATFORM,
+    PLATFORM_ATTRIBUTE,
+    RECOVERED,
+    RECOVERED_SCHEMA,
+    STORE_ATTRIBUTE,
+    TYPE_ATTRIBUTE,
+    AbandonedSchema,
+    AbandonedType,
+    ConvertedSchema,
+    ConvertedType,
+    RecoveredSchema,
+    RecoveredType,
+    dataschema_for,
+    event_id,
+    source_for,
+)
 from cartwatch.domain.lifecycle import CartState, CartStatus
 from cartwatch.resources import SNS_MESSAGE_MAX_BYTES
 
-ABANDONED = "cartwatch.cart.abandoned"
-RECOVERED = "cartwatch.cart.recovered"
-CONVERTED = "cartwatch.cart.converted"
-EVENT_TYPES = (ABANDONED, RECOVERED, CONVERTED)
-SCHEMA_VERSION = 1
-PLATFORM = "bigcommerce"
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
-
-# Fixed forever: changing it would change every event id ever published.
-_EVENT_ID_NAMESPACE = uuid.UUID("6f1f0b4e-3c1a-5d7e-9a51-0c2a7d8e4b10")
-
-
-def dataschema_for(event_type: str) -> str:
-    return f"urn:cartwatch:schema:{event_type}:{SCHEMA_VERSION}"
 
 
 def _at(epoch_seconds: int) -> datetime:
@@ -160,28 +168,22 @@ class CloudEvent(_Model):
 
 class CartAbandoned(CloudEvent):
     event_type: ClassVar[str] = ABANDONED
-    type: Literal["cartwatch.cart.abandoned"] = "cartwatch.cart.abandoned"
-    dataschema: Literal["urn:cartwatch:schema:cartwatch.cart.abandoned:1"] = (
-        "urn:cartwatch:schema:cartwatch.cart.abandoned:1"
-    )
+    type: AbandonedType = ABANDONED
+    dataschema: AbandonedSchema = ABANDONED_SCHEMA
     data: CartAbandonedData
 
 
 class CartRecovered(CloudEvent):
     event_type: ClassVar[str] = RECOVERED
-    type: Literal["cartwatch.cart.recovered"] = "cartwatch.cart.recovered"
-    dataschema: Literal["urn:cartwatch:schema:cartwatch.cart.recovered:1"] = (
-        "urn:cartwatch:schema:cartwatch.cart.recovered:1"
-    )
+    type: RecoveredType = RECOVERED
+    dataschema: RecoveredSchema = RECOVERED_SCHEMA
     data: CartRecoveredData
 
 
 class CartConverted(CloudEvent):
     event_type: ClassVar[str] = CONVERTED
-    type: Literal["cartwatch.cart.converted"] = "cartwatch.cart.converted"
-    dataschema: Literal["urn:cartwatch:schema:cartwatch.cart.converted:1"] = (
-        "urn:cartwatch:schema:cartwatch.cart.converted:1"
-    )
+    type: ConvertedType = CONVERTED
+    dataschema: ConvertedSchema = CONVERTED_SCHEMA
     data: CartConvertedData
 
 
@@ -198,15 +200,6 @@ def parse_event(text: str | bytes) -> CloudEvent:
     if model is None:
         raise ValueError("not a cartwatch cart event")
     return model.model_validate(envelope)
-
-
-def source_for(store_hash: str) -> str:
-    return f"cartwatch/bigcommerce/{store_hash}"
-
-
-def event_id(store_hash: str, event_type: str, cart_id: str, transition: str) -> str:
-    key = "\n".join((source_for(store_hash), event_type, cart_id, transition))
-    return str(uuid.uuid5(_EVENT_ID_NAMESPACE, key))
 
 
 # --- builders ------------------------------------------------------------------------------
@@ -313,9 +306,9 @@ def converted_event(state: CartState, order: OrderSummary | None) -> CartConvert
 def sns_attributes(event: CloudEvent) -> dict[str, dict[str, str]]:
     """SNS MessageAttributes that subscription filter policies match on."""
     return {
-        "type": {"DataType": "String", "StringValue": event.type},
-        "store_hash": {"DataType": "String", "StringValue": event.data.store_hash},
-        "platform": {"DataType": "String", "StringValue": PLATFORM},
+        TYPE_ATTRIBUTE: {"DataType": "String", "StringValue": event.type},
+        STORE_ATTRIBUTE: {"DataType": "String", "StringValue": event.data.store_hash},
+        PLATFORM_ATTRIBUTE: {"DataType": "String", "StringValue": PLATFORM},
     }
 
 
@@ -401,7 +394,7 @@ def write_schemas(directory: Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cartwatch.domain.events")
+    parser = argparse.ArgumentParser(prog="python -m cartwatch.domain.cloud_events")
     parser.add_argument("--write-schemas", metavar="DIR", type=Path, required=True)
     args = parser.parse_args(argv)
     for path in write_schemas(args.write_schemas):

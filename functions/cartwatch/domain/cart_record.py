@@ -1,0 +1,162 @@
+"""A cart as cartwatch keeps it: its lifecycle state, and what only the store knows about it.
+
+The services read and write carts in these terms, never in storage items: a
+:class:`CartRecord` (or a :class:`Tombstone` once erased) comes out of the cart store, a
+write plan (``domain/write_plan.py``) goes in.  How a record is laid out in DynamoDB is the
+adapter's business (``adapters/cart_table/``).
+
+Pure: no I/O, no clock.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from cartwatch.domain.history import Transition
+from cartwatch.domain.lifecycle import CartState, CartStatus
+from cartwatch.domain.listing import ListedCart
+
+CartRef = tuple[str, str]  # (store_hash, cart_id)
+
+
+@dataclass(frozen=True)
+class OutboxEvent:
+    """An event intent, committed in the same write as the transition that causes it.
+
+    The table's stream delivers the written record to the outbox relay, which publishes the
+    event; every later write clears it, so the stream never shows it twice.
+    """
+
+    type: str
+    at: int
+    stage: int = 0
+    stage_count: int = 0
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {"type": self.type, "at": self.at, "stage": self.stage, "stage_count": self.stage_count},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> OutboxEvent:
+        raw = json.loads(text)
+        return cls(
+            type=raw["type"], at=int(raw["at"]), stage=int(raw["stage"]), stage_count=int(raw["stage_count"])
+        )
+
+
+@dataclass(frozen=True)
+class DueSlot:
+    """A cart's entry in the due index: its shard, and a lower bound of when it next falls due."""
+
+    shard: str
+    at: int
+
+
+def due_shard(cart_id: str, shards: int) -> str:
+    """A cart's due-index shard: stable for the cart, spread evenly over ``shards``."""
+    return f"DUE#{zlib.crc32(cart_id.encode()) % shards:02d}"
+
+
+def shard_names(shards: int) -> list[str]:
+    return [f"DUE#{n:02d}" for n in range(shards)]
+
+
+@dataclass(frozen=True)
+class DueEntry:
+    """What the due index shows of a cart: its key, a few slow-moving fields, and its slot.
+
+    Index reads are eventually consistent and ``due.at`` is only a lower bound, so an entry
+    is a hint that a write re-checks, never the truth about the cart.
+    """
+
+    store_hash: str
+    cart_id: str
+    status: CartStatus
+    stage: int
+    due: DueSlot
+    abandoned_at: int | None
+
+
+@dataclass(frozen=True)
+class CartSummary:
+    """A cart's customer and value, flattened from its snapshot or order for the listing's filters."""
+
+    customer_id: int | None = None
+    customer_email: str | None = None  # normalized (``listing.normalize_email``)
+    total: Decimal | None = None
+    currency: str | None = None
+
+
+@dataclass(frozen=True)
+class CartRecord:
+    """A stored cart.  Writes never change ``state.version`` themselves: the store counts it."""
+
+    state: CartState
+    due: DueSlot | None = None  # None: out of the due index (closed, suppressed, a recovery copy)
+    history: tuple[Transition, ...] = ()
+    # When the cart's latest transition was recorded, once it is listed: the listing index's
+    # sort key (its partition is the store and ``state.status``).  None: not listed.
+    listed_at: int | None = None
+    snapshot: str | None = None  # JSON of the CartSnapshot captured at stage 1
+    order: str | None = None  # JSON of the OrderSummary the publisher recorded
+    summary: CartSummary = field(default_factory=CartSummary)
+    # Set on the copy BigCommerce made of an abandoned cart for its recovery link: the
+    # original cart's id.  A copy is never scheduled; buying it recovers the original.
+    recovery_of: str | None = None
+    expires_at: int | None = None  # when the table's TTL may delete it
+    outbox: OutboxEvent | None = None
+
+    @property
+    def ref(self) -> CartRef:
+        return self.state.store_hash, self.state.cart_id
+
+    @property
+    def order_recorded(self) -> bool:
+        return self.order is not None
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    """What is left of an erased cart: enough to refuse its webhooks until ``expires_at``."""
+
+    store_hash: str
+    cart_id: str
+    erased_at: int
+    expires_at: int
+
+
+def listed_cart(record: CartRecord) -> ListedCart:
+    """The record as the listing shows it.
+
+    A cart that is not listed has no ``listed_at``: its latest transition is then the last one
+    in its history, or its creation.
+    """
+    state = record.state
+    modified = record.listed_at
+    if modified is None:
+        modified = record.history[-1].at if record.history else state.cart_created_at
+    return ListedCart(
+        store_hash=state.store_hash,
+        cart_id=state.cart_id,
+        status=state.status,
+        stage=state.stage,
+        stage_reached=state.last_abandoned_stage,
+        created_at=state.cart_created_at,
+        modified_at=modified,
+        abandoned_at=state.abandoned_at,
+        closed_at=state.closed_at,
+        order_id=state.order_id,
+        channel_id=state.channel_id,
+        suppressed_at=state.suppressed_at,
+        customer_id=record.summary.customer_id,
+        customer_email=record.summary.customer_email,
+        total=record.summary.total,
+        currency=record.summary.currency,
+        snapshot_json=record.snapshot,
+        order_json=record.order,
+    )

@@ -1,0 +1,44 @@
+"""The cart store: the port the services keep carts behind, in domain terms.
+
+Two implementations honour it: the DynamoDB adapter (``adapters/cart_table/store.py``) and
+the in-memory store of the unit tests (``tests/memory_cart_store.py``); one contract suite
+(``tests/cart_store_contract.py``) runs against both, so they cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Protocol
+
+from cartwatch.domain.cart_record import CartRecord, CartRef, DueEntry, Tombstone
+from cartwatch.domain.write_plan import Conflict, WritePlan
+
+
+class CartStore(Protocol):
+    def load(self, store_hash: str, cart_id: str) -> CartRecord | Tombstone | None:
+        """The cart as stored now (a strongly consistent read)."""
+        ...
+
+    def load_many(self, refs: Iterable[CartRef]) -> dict[CartRef, CartRecord | Tombstone]:
+        """Many carts as stored now; carts never seen are left out."""
+        ...
+
+    def due_entries(self, shard: str, now: int, page_size: int = 200) -> Iterator[list[DueEntry]]:
+        """Pages of the due index's entries in ``shard`` due at ``now``.
+
+        Eventually consistent, and a due time is only a lower bound: an entry is a hint the
+        sweep's conditional write re-checks.
+        """
+        ...
+
+    def apply(self, plan: WritePlan) -> CartRecord | Conflict:
+        """Make the plan's write atomically if its guard holds: the cart as written, else the conflict."""
+        ...
+
+    def erase(self, tombstone: Tombstone) -> bool:
+        """Replace a cart, with every index entry, by its tombstone; False when there is no cart."""
+        ...
+
+    def extend_tombstone(self, tombstone: Tombstone, expires_at: int) -> None:
+        """Keep an erased cart's tombstone until ``expires_at`` (never shortens it)."""
+        ...

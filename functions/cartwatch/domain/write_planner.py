@@ -1,0 +1,163 @@
+"""The write planner: each use case's write plan, with the table's rules (due shards, retention).
+
+Pure: no I/O, no clock — times are passed in.  The plans and their derived effects are
+``write_plan.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from cartwatch.domain import history
+from cartwatch.domain.cart_record import CartRecord, CartSummary, DueEntry, OutboxEvent, shard_names
+from cartwatch.domain.history import Transition
+from cartwatch.domain.lifecycle import CartState, CartStatus, SweepAction, SweepDecision, next_due_at
+from cartwatch.domain.stages import CART_LIFETIME_SECONDS, StageSchedule
+from cartwatch.domain.write_plan import (
+    Details,
+    DueAt,
+    IdleSince,
+    IsCart,
+    Listing,
+    Patch,
+    Revision,
+    StatePatch,
+    StillAbandoned,
+    StillBought,
+    StillOpen,
+    Unscheduled,
+    abandonment_event,
+    due_slot,
+    expiry,
+    listed_at,
+)
+
+
+class WritePlanner:
+    """Builds each use case's plan, with the table's rules: due-index shards and retention."""
+
+    def __init__(self, *, due_shards: int, closed_retention_days: int) -> None:
+        self.due_shards = due_shards
+        self.retention_seconds = closed_retention_days * 86400
+
+    def shards(self) -> list[str]:
+        return shard_names(self.due_shards)
+
+    def revision(
+        self,
+        base: CartRecord | None,
+        state: CartState,
+        stages: StageSchedule,
+        *,
+        recorded_at: int,
+        event: OutboxEvent | None = None,
+        entry: Transition | None = None,
+        exact_due: bool = False,
+        scheduled: bool = True,
+    ) -> Revision:
+        """``state`` written over ``base``; ``scheduled=False`` keeps the cart out of the due index."""
+        record = CartRecord(
+            state=replace(state, version=(base.state.version if base is not None else 0) + 1),
+            due=due_slot(base, state, stages, self.due_shards, exact=exact_due) if scheduled else None,
+            history=history.append(base.history if base else (), entry)
+            if entry
+            else (base.history if base else ()),
+            listed_at=listed_at(base, state, entry, recorded_at),
+            expires_at=expiry(state, self.retention_seconds),
+            outbox=event,
+        )
+        if base is not None:
+            # What only the publisher writes is carried over untouched.
+            record = replace(
+                record,
+                snapshot=base.snapshot,
+                order=base.order,
+                summary=base.summary,
+                recovery_of=base.recovery_of,
+            )
+        return Revision(base, record)
+
+    def sweep_from_index(
+        self, entry: DueEntry, decision: SweepDecision, stages: StageSchedule, *, now: int, recorded_at: int
+    ) -> Patch:
+        """An abandonment stage or an expiry decided from the index entry alone.
+
+        The guard re-checks it against the stored cart: still in the status and stage the
+        index showed, idle since the stage's cutoff, not suppressed.  Every abandoned cart is
+        listed; an expiring one only if it had been abandoned before.
+        """
+        after = decision.after
+        abandoning = decision.action is SweepAction.ABANDON
+        cutoff = now - (stages.delay(decision.stage) if abandoning else CART_LIFETIME_SECONDS)
+        due = next_due_at(after, stages)
+        entry_made = history.sweep_transition(decision, now, idle_known=False)
+        listed = after.ever_abandoned or entry.abandoned_at is not None
+        return Patch(
+            ref=(entry.store_hash, entry.cart_id),
+            guard=IdleSince(entry.status, entry.stage, cutoff),
+            state=StatePatch(
+                status=after.status,
+                stage=after.stage,
+                last_abandoned_stage=after.stage if after.stage > 0 else None,
+                abandoned_at=after.abandoned_at if after.abandoned_at != entry.abandoned_at else None,
+                closed_at=after.closed_at,
+            ),
+            outbox=abandonment_event(decision, stages, now),
+            schedule=Unscheduled() if due is None else DueAt(due),
+            history=entry_made,
+            listing=Listing(after.status, max(now, recorded_at)) if listed and entry_made else None,
+            expires_at=after.closed_at + self.retention_seconds if after.closed_at is not None else None,
+            new_version=True,
+        )
+
+    def snapshot(self, state: CartState, snapshot_json: str, summary: CartSummary) -> Patch:
+        """The stage-1 snapshot, kept for later stages while the cart is in that abandonment."""
+        return Patch(
+            ref=(state.store_hash, state.cart_id),
+            guard=StillAbandoned(state.last_activity_at),
+            details=Details(snapshot=snapshot_json, summary=summary),
+        )
+
+    def order(
+        self, state: CartState, order_json: str, summary: CartSummary, *, recorded_at: int
+    ) -> Patch | None:
+        """A bought cart's order, and its listing: a cart bought without an abandonment is listed here.
+
+        The processor's conversion write stays at its table and due-index units; this one
+        write records the order value and lists the cart.
+        """
+        if state.closed_at is None or state.status not in (CartStatus.CONVERTED, CartStatus.RECOVERED):
+            return None
+        return Patch(
+            ref=(state.store_hash, state.cart_id),
+            guard=StillBought(state.status, state.closed_at),
+            details=Details(order=order_json, summary=summary),
+            listing=Listing(state.status, max(state.closed_at, recorded_at), keep_earlier=True),
+        )
+
+    def gone(self, state: CartState, *, now: int, recorded_at: int) -> Patch:
+        """BigCommerce no longer has the cart (404 at abandonment): close it, no event."""
+        return Patch(
+            ref=(state.store_hash, state.cart_id),
+            guard=StillOpen(state.last_activity_at),
+            state=StatePatch(status=CartStatus.DELETED, stage=0, closed_at=now),
+            schedule=Unscheduled(),
+            history=history.gone(state, now),
+            listing=Listing(CartStatus.DELETED, max(now, recorded_at)) if state.ever_abandoned else None,
+            expires_at=now + self.retention_seconds,
+            new_version=True,
+        )
+
+    def recovery_copy(self, store_hash: str, copy_id: str, original_id: str, *, now: int) -> Revision:
+        """The copy behind a recovery link, new to us: an open cart outside the due index."""
+        state = CartState(store_hash, copy_id, CartStatus.ACTIVE, now, now, activity_seen=False)
+        return Revision(None, CartRecord(state=replace(state, version=1), recovery_of=original_id))
+
+    def mark_recovery_copy(self, store_hash: str, copy_id: str, original_id: str) -> Patch:
+        """The copy's webhooks won the race: mark the cart they made, and take it out of the due index."""
+        return Patch(
+            ref=(store_hash, copy_id),
+            guard=IsCart(),
+            schedule=Unscheduled(),
+            details=Details(recovery_of=original_id),
+        )
