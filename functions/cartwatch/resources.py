@@ -9,8 +9,11 @@ Everything here is plain data: importing it costs nothing at cold start.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
+
+from cartwatch.adapters.cart_table import attributes as attr
+from cartwatch.domain.event_types import EVENT_TYPES, PLATFORM
 
 AttributeType = Literal["S", "N"]
 
@@ -71,14 +74,8 @@ class StreamSourceDefinition:
 
 @dataclass(frozen=True)
 class TopicDefinition:
-    platform: str = "bigcommerce"
-    event_types: tuple[str, ...] = field(
-        default=(
-            "cartwatch.cart.abandoned",
-            "cartwatch.cart.recovered",
-            "cartwatch.cart.converted",
-        )
-    )
+    platform: str = PLATFORM
+    event_types: tuple[str, ...] = EVENT_TYPES
 
 
 # The due index holds only open carts (a sparse index: only items carrying ``due_shard``
@@ -90,10 +87,10 @@ class TopicDefinition:
 # was busy.  The projection carries only slow-moving attributes for the same reason.
 DUE_INDEX = GlobalIndex(
     name="due",
-    partition_key=KeyAttribute("due_shard", "S"),
-    sort_key=KeyAttribute("due_at", "N"),
+    partition_key=KeyAttribute(attr.DUE_SHARD, "S"),
+    sort_key=KeyAttribute(attr.DUE_AT, "N"),
     projection="INCLUDE",
-    non_key_attributes=("store_hash", "cart_id", "status", "stage", "abandoned_at"),
+    non_key_attributes=(attr.STORE_HASH, attr.CART_ID, attr.STATUS, attr.STAGE, attr.ABANDONED_AT),
 )
 
 # The listing index serves the query API (``GET /v1/stores/{store}/carts``): one partition
@@ -107,35 +104,35 @@ DUE_INDEX = GlobalIndex(
 # The projection carries every filterable field, so a page reads only index items.
 LISTING_INDEX = GlobalIndex(
     name="listing",
-    partition_key=KeyAttribute("listing_key", "S"),
-    sort_key=KeyAttribute("modified_at", "N"),
+    partition_key=KeyAttribute(attr.LISTING_KEY, "S"),
+    sort_key=KeyAttribute(attr.MODIFIED_AT, "N"),
     projection="INCLUDE",
     non_key_attributes=(
-        "store_hash",
-        "cart_id",
-        "status",
-        "stage",
-        "last_abandoned_stage",
-        "cart_created_at",
-        "abandoned_at",
-        "closed_at",
-        "order_id",
-        "channel_id",
-        "suppressed_at",
-        "customer_id",
-        "customer_email",
-        "cart_total",
-        "currency",
-        "snapshot",
-        "order",
+        attr.STORE_HASH,
+        attr.CART_ID,
+        attr.STATUS,
+        attr.STAGE,
+        attr.LAST_ABANDONED_STAGE,
+        attr.CART_CREATED_AT,
+        attr.ABANDONED_AT,
+        attr.CLOSED_AT,
+        attr.ORDER_ID,
+        attr.CHANNEL_ID,
+        attr.SUPPRESSED_AT,
+        attr.CUSTOMER_ID,
+        attr.CUSTOMER_EMAIL,
+        attr.CART_TOTAL,
+        attr.CURRENCY,
+        attr.SNAPSHOT,
+        attr.ORDER,
     ),
 )
 
 TABLE = TableDefinition(
-    partition_key=KeyAttribute("pk", "S"),
-    sort_key=KeyAttribute("sk", "S"),
+    partition_key=KeyAttribute(attr.PK, "S"),
+    sort_key=KeyAttribute(attr.SK, "S"),
     indexes=(DUE_INDEX, LISTING_INDEX),
-    ttl_attribute="expires_at",
+    ttl_attribute=attr.EXPIRES_AT,
     # The stream is the outbox: a transition writes its event intent (``pending_event``)
     # into the cart item in the same write, and the publisher consumes stream records
     # whose new image carries one.  NEW_IMAGE is all it needs.
@@ -181,14 +178,13 @@ DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
 # pydantic scans every installed distribution's entry points when it builds its first model.
 RUNTIME_ENVIRONMENT: dict[str, str] = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
-# The attribute a transition writes into a cart item to have its event published; the
-# publisher's stream filter selects records whose new image carries it, and every other
-# write removes it so no event is published twice.
-PENDING_EVENT_ATTRIBUTE = "pending_event"
-# Transitions of existing carts are MODIFY records, a cart converted on first sight an INSERT.
+# The publisher reads the stream records whose new image carries an event intent (the
+# outbox, ``attr.PENDING_EVENT``); every other write removes it, so no event is published
+# twice.  Transitions of existing carts are MODIFY records, a cart converted on first sight
+# an INSERT.
 PUBLISHER_STREAM_FILTER = {
     "eventName": ["INSERT", "MODIFY"],
-    "dynamodb": {"NewImage": {PENDING_EVENT_ATTRIBUTE: {"S": [{"exists": True}]}}},
+    "dynamodb": {"NewImage": {attr.PENDING_EVENT: {"S": [{"exists": True}]}}},
 }
 
 # The query API's routes on the same HTTP API, every one IAM-authorized (SigV4).  The CDK

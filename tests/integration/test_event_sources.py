@@ -16,7 +16,8 @@ import pytest
 from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamLambdaOnFailureDestinationModel
 from tests.integration.conftest import Aws
 
-from cartwatch.resources import PENDING_EVENT_ATTRIBUTE, PUBLISHER_STREAM
+from cartwatch.adapters.cart_table import attributes as attr
+from cartwatch.resources import PUBLISHER_STREAM
 from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource
 
 pytestmark = pytest.mark.integration
@@ -56,7 +57,7 @@ def write_outbox(aws: Aws, carts: list[str]) -> None:
                 "pk": {"S": f"CART#s1#{cart}"},
                 "sk": {"S": "STATE"},
                 "cart_id": {"S": cart},
-                PENDING_EVENT_ATTRIBUTE: {"S": json.dumps({"type": "cartwatch.cart.abandoned", "stage": 1})},
+                attr.PENDING_EVENT: {"S": json.dumps({"type": "cartwatch.cart.abandoned", "stage": 1})},
             },
         )
 
@@ -134,7 +135,7 @@ def test_the_on_failure_record_has_lambdas_shape_and_never_the_record_itself(aws
     assert parsed.ddb_stream_batch_info.batch_size == 1
     assert parsed.version == "1.0"
     text = json.dumps(discarded)
-    assert "NewImage" not in text and "Records" not in text and PENDING_EVENT_ATTRIBUTE not in text
+    assert "NewImage" not in text and "Records" not in text and attr.PENDING_EVENT not in text
 
 
 def test_a_partial_batch_response_checkpoints_before_the_first_failure_and_retries_the_rest(aws: Aws) -> None:

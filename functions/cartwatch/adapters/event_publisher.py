@@ -55,8 +55,6 @@ class SnsEventPublisher:
     def __init__(self, client: SNSClient, topic_arn: str) -> None:
         self._client = client
         self._topic_arn = topic_arn
-        self.calls = 0
-        self.messages_published = 0
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> list[PublishFailure]:
         """Publish all messages; return the ones SNS did not accept (by position)."""
@@ -78,7 +76,6 @@ class SnsEventPublisher:
                 }
                 for index in batch
             ]
-            self.calls += 1
             try:
                 response = self._client.publish_batch(
                     TopicArn=self._topic_arn,
@@ -88,7 +85,6 @@ class SnsEventPublisher:
                 code = type(error).__name__
                 failures += [PublishFailure(index, code, "publish_batch call failed") for index in batch]
                 continue
-            self.messages_published += len(response.get("Successful", []))
             failures += [
                 PublishFailure(int(failed["Id"]), failed.get("Code", "Unknown"), failed.get("Message", ""))
                 for failed in response.get("Failed", [])

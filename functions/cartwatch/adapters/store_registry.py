@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cartwatch.adapters.cart_purge import CartPurge
+from cartwatch.adapters.cart_table.purge import CartPurge
 from cartwatch.domain.app_install import AppCredentials
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ApiCredentials, StoreConnection, StoreSettings, StoreStatus, WebhookAuth
@@ -105,7 +105,7 @@ class StoreSecrets:
         return AppCredentials(client_id=str(value["client_id"]), client_secret=str(value["client_secret"]))
 
     def forget(self, store_hash: str) -> None:
-        """Drop cached secrets (after a rotation or an uninstall)."""
+        """Drop cached secrets (a re-install has just written new ones)."""
         for name in (
             webhook_auth_parameter(self._prefix, store_hash),
             api_parameter(self._prefix, store_hash),
@@ -171,16 +171,14 @@ class StoreDirectory:
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._cache: dict[str, tuple[float, StoreSettings | None]] = {}
-        self.items_read = 0
 
     def get(self, store_hash: str) -> StoreSettings | None:
         cached = self._cache.get(store_hash)
         if cached is not None and self._clock() - cached[0] < self._cache_seconds:
             return cached[1]
         response = self._client.get_item(
-            TableName=self._table, Key={"pk": {"S": STORE_PK}, "sk": {"S": store_hash}}, ConsistentRead=True
+            TableName=self._table, Key=store_key(store_hash), ConsistentRead=True
         )
-        self.items_read += 1
         item = response.get("Item")
         settings = store_from_item(item, self._default_stages) if item else None
         self._cache[store_hash] = (self._clock(), settings)
@@ -195,9 +193,6 @@ class StoreDirectory:
         """A store's stages; an unknown (e.g. just-removed) store falls back to the defaults."""
         settings = self.get(store_hash)
         return settings.stages if settings else self._default_stages
-
-    def forget(self, store_hash: str) -> None:
-        self._cache.pop(store_hash, None)
 
 
 def store_from_item(item: dict[str, Any], default_stages: StageSchedule) -> StoreSettings:

@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cartwatch.resources import PENDING_EVENT_ATTRIBUTE, PUBLISHER_STREAM, StreamSourceDefinition
+from cartwatch.adapters.cart_table import attributes as attr
+from cartwatch.resources import PUBLISHER_STREAM, StreamSourceDefinition
 
 logger = logging.getLogger(__name__)
 
@@ -349,7 +350,8 @@ def _iso(epoch: float, *, milliseconds: bool = False) -> str:
 
 def _matches_filter(record: dict[str, Any]) -> bool:
     image = record.get("dynamodb", {}).get("NewImage") or {}
-    return record.get("eventName") in ("INSERT", "MODIFY") and PENDING_EVENT_ATTRIBUTE in image
+    # The publisher's filter (``resources.PUBLISHER_STREAM_FILTER``).
+    return record.get("eventName") in ("INSERT", "MODIFY") and attr.PENDING_EVENT in image
 
 
 def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:

@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from cartwatch.adapters.cart_table import attributes as attr
+
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
@@ -42,7 +44,6 @@ class CartPurge:
         self._sleep = sleep
         # Jitter only spreads retries apart; it needs no cryptographic randomness.
         self._rng = random.Random()  # noqa: S311
-        self.items_scanned = 0
 
     def page(
         self, store_hash: str, *, segment: int, segments: int, start: Item | None
@@ -56,15 +57,15 @@ class CartPurge:
             "Segment": segment,
             "TotalSegments": segments,
             "Limit": self._page_items,
-            "FilterExpression": "begins_with(pk, :prefix)",
-            "ExpressionAttributeValues": {":prefix": {"S": f"CART#{store_hash}#"}},
-            "ProjectionExpression": "pk, sk",
+            "FilterExpression": "begins_with(#pk, :prefix)",
+            "ExpressionAttributeNames": {"#pk": attr.PK, "#sk": attr.SK},
+            "ExpressionAttributeValues": {":prefix": {"S": attr.store_carts_prefix(store_hash)}},
+            "ProjectionExpression": "#pk, #sk",
         }
         if start:
             request["ExclusiveStartKey"] = start
         response = self._client.scan(**request)
-        self.items_scanned += int(response.get("ScannedCount", 0))
-        keys = [{"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", [])]
+        keys = [{attr.PK: item[attr.PK], attr.SK: item[attr.SK]} for item in response.get("Items", [])]
         self._delete(keys)
         return len(keys), response.get("LastEvaluatedKey") or None
 

@@ -1,0 +1,83 @@
+"""The cart item's key and attribute names in the cartwatch table — spelled here once.
+
+    pk = CART#<store>#<cart>   sk = STATE   a cart (kind "cart"), or its tombstone once erased
+                                            (kind "erased")
+
+The table and index definitions (``cartwatch.resources``), the stream filter, the adapter
+and the tooling all name attributes through these constants.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+PK: Final = "pk"
+SK: Final = "sk"
+STATE_SK: Final = "STATE"
+KIND: Final = "kind"
+CART_KIND: Final = "cart"
+TOMBSTONE_KIND: Final = "erased"  # what is left of an erased cart: its key and a TTL
+
+# The lifecycle state (``CartState``).
+STORE_HASH: Final = "store_hash"
+CART_ID: Final = "cart_id"
+STATUS: Final = "status"
+VERSION: Final = "version"
+CART_CREATED_AT: Final = "cart_created_at"
+LAST_ACTIVITY_AT: Final = "last_activity_at"
+STAGE: Final = "stage"
+LAST_ABANDONED_STAGE: Final = "last_abandoned_stage"
+ABANDONED_AT: Final = "abandoned_at"
+ABANDONED_TOKEN: Final = "abandoned_token"  # noqa: S105 — an attribute name, not a secret
+ABANDONED_HINT_AT: Final = "abandoned_hint_at"
+CHANNEL_ID: Final = "channel_id"
+ORDER_ID: Final = "order_id"
+CLOSED_AT: Final = "closed_at"
+SUPPRESSED_AT: Final = "suppressed_at"
+# Stored only in the rare "no activity seen yet" case, to keep items small.
+NO_ACTIVITY: Final = "no_activity"
+
+# The due index (open carts only) and the listing index (listed carts only).
+DUE_SHARD: Final = "due_shard"
+DUE_AT: Final = "due_at"
+LISTING_KEY: Final = "listing_key"
+MODIFIED_AT: Final = "modified_at"
+
+HISTORY: Final = "history"
+SNAPSHOT: Final = "snapshot"
+ORDER: Final = "order"
+RECOVERY_OF: Final = "recovery_of"
+# The listing's filters, flattened from the snapshot or the order.
+CUSTOMER_ID: Final = "customer_id"
+CUSTOMER_EMAIL: Final = "customer_email"
+CART_TOTAL: Final = "cart_total"
+CURRENCY: Final = "currency"
+
+EXPIRES_AT: Final = "expires_at"  # the table's TTL
+ERASED_AT: Final = "erased_at"
+# The outbox: a transition writes its event intent here, in the same write; the publisher's
+# stream filter selects images that carry it, and every other write removes it.
+PENDING_EVENT: Final = "pending_event"
+
+
+def cart_pk(store_hash: str, cart_id: str) -> str:
+    return f"CART#{store_hash}#{cart_id}"
+
+
+def cart_key(store_hash: str, cart_id: str) -> dict[str, dict[str, str]]:
+    return {PK: {"S": cart_pk(store_hash, cart_id)}, SK: {"S": STATE_SK}}
+
+
+def store_carts_prefix(store_hash: str) -> str:
+    """The ``pk`` prefix every cart of a store shares."""
+    return f"CART#{store_hash}#"
+
+
+def cart_id_of(pk: str) -> str:
+    # CART#<store>#<cart>: cart ids may themselves contain '#'.
+    return pk.split("#", 2)[2]
+
+
+def listing_partition(store_hash: str, status: str) -> str:
+    """A listed cart's partition in the listing index: one per store and status."""
+    return f"CARTS#{store_hash}#{status}"

@@ -1,0 +1,91 @@
+"""The store rows: every store's row in the cartwatch table (``pk = STORE``), as ``StoreRow``s.
+
+What the CLI lists, the daily hook check walks and the app's pages show: settings, the ids
+of the hooks made for the store, and the app's owner and users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from cartwatch.adapters.store_registry import STORE_PK, store_from_item, store_key
+from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
+from cartwatch.domain.store import StoreRow
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class StoreRows:
+    """Every store's row in the cartwatch table (pk="STORE"), with the hook ids recorded in it."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def all(self) -> list[StoreRow]:
+        rows: list[StoreRow] = []
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": STORE_PK}},
+        }
+        while True:
+            page = self._client.query(**request)
+            rows += [_row(item) for item in page.get("Items", [])]
+            if "LastEvaluatedKey" not in page:
+                return rows
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get(self, store_hash: str) -> StoreRow | None:
+        item = self._client.get_item(
+            TableName=self._table, Key=store_key(store_hash), ConsistentRead=True
+        ).get("Item")
+        return _row(item) if item else None
+
+    def record(
+        self, store_hash: str, *, hook_ids: Mapping[str, int] | None = None, default_stages: bool = False
+    ) -> None:
+        """Record the hook ids and/or drop the row's own stages; a missing row stays missing."""
+        clauses: list[str] = []
+        values: dict[str, Any] = {}
+        if hook_ids is not None:
+            clauses.append("SET hooks = :hooks")
+            values[":hooks"] = hooks_attribute(hook_ids)
+        if default_stages:
+            clauses.append("REMOVE stages")
+        if not clauses:
+            return
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": store_key(store_hash),
+            "UpdateExpression": " ".join(clauses),
+            "ConditionExpression": "attribute_exists(pk)",
+        }
+        if values:
+            request["ExpressionAttributeValues"] = values
+        try:
+            self._client.update_item(**request)
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return  # removed meanwhile (e.g. uninstalled): nothing to record
+
+
+def hooks_attribute(hook_ids: Mapping[str, int]) -> dict[str, Any]:
+    return {"M": {scope: {"N": str(hook_id)} for scope, hook_id in sorted(hook_ids.items())}}
+
+
+def _row(item: dict[str, Any]) -> StoreRow:
+    hooks = item.get("hooks", {}).get("M", {})
+    owner = item.get("app_owner_id", {}).get("N")
+    installer = item.get("installed_by", {}).get("N")
+    return StoreRow(
+        settings=store_from_item(item, StageSchedule.parse(DEFAULT_STAGES)),
+        hook_ids={scope: int(value["N"]) for scope, value in hooks.items() if "N" in value},
+        created_at=int(item.get("created_at", {}).get("N", "0")),
+        own_stages="stages" in item,
+        purging="purge" in item,
+        app_owner_id=int(owner) if owner is not None else None,
+        app_users=frozenset(int(u) for u in item.get("app_users", {}).get("NS", [])),
+        installed_by=int(installer) if installer is not None else None,
+    )
