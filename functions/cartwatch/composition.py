@@ -1,291 +1,454 @@
-"""The composition root: every client and service is built here, once, lazily.
+"""The composition root: what each function is built from, in one place.
 
-Nothing does I/O at import.  Handlers ask for what they need; tests and
-``cartwatch local`` either set the same environment variables (with
-``AWS_ENDPOINT_URL`` pointing at moto) or pass their own objects to the handlers.
+A :class:`Composition` is built per function (``FUNCTIONS``) from its :class:`Settings` and
+its own AWS clients, and builds the services that function's handler calls — each on first
+use, once, kept for the life of the container.  Nothing does I/O at import.
+
+* In Lambda each handler asks for ``composition_for(<its function>)``, built from the
+  environment the stack gives that function.
+* ``cartwatch local`` builds one ``Composition`` per function it runs, with explicit
+  settings and the emulator's endpoint; the integration tests do the same.
+
+Every boto3 client comes from one factory, :class:`AwsClients`, which can be given extra
+botocore event handlers (``event_handlers``).  That is the hook for counting or checking
+AWS calls: the benchmarks count write units and items read through it, and since each
+function has its own clients, every call is attributable to the function that made it.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cartwatch.settings import ENV, Settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-    from cartwatch.adapters.cart_repository import CartRepository
+    from cartwatch.adapters.cart_table.store import DynamoCartStore
     from cartwatch.adapters.purge_queue import PurgeQueue
+    from cartwatch.adapters.store_clients import ClientFactory
     from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
+    from cartwatch.domain.cloud_events import CloudEvent
+    from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
+    from cartwatch.domain.write_planner import WritePlanner
     from cartwatch.service.app_install import AppInstaller
     from cartwatch.service.cart_queries import CartQueries
+    from cartwatch.service.hook_health import HookHealthCheck
+    from cartwatch.service.intake import WebhookIntake
     from cartwatch.service.merchant_page import MerchantPage
     from cartwatch.service.processing import CartProcessor
     from cartwatch.service.publishing import OutboxRelay
     from cartwatch.service.purge_job import PurgeJob
     from cartwatch.service.sweeping import AbandonmentSweep
     from cartwatch.service.uninstall import StoreUninstall, UninstallCheck
-    from cartwatch.settings import AppSettings, StateSettings, UninstallSettings
+
+# The functions, by their handler module (``cartwatch.handlers.<function>.handler``).
+FUNCTIONS = (
+    "receiver",
+    "processor",
+    "sweeper",
+    "publisher",
+    "query_api",
+    "hook_health",
+    "store_purge",
+    "app_callbacks",
+)
+
+# (botocore event name, handler), e.g. ("before-call.dynamodb", count): registered on every client.
+EventHandler = tuple[str, Callable[..., Any]]
+T = TypeVar("T")
 
 
-def _client_config() -> Any:
-    from botocore.config import Config
+class AwsClients:
+    """The boto3 clients of one function: one session, one client per service, the functions' config."""
 
-    # Tight timeouts and adaptive retries: a Lambda should fail fast and let its event
-    # source retry rather than sit in a socket until its own timeout.
-    return Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
+    def __init__(
+        self,
+        *,
+        endpoint_url: str | None = None,
+        region: str | None = None,
+        event_handlers: Sequence[EventHandler] = (),
+    ) -> None:
+        self.endpoint_url = endpoint_url
+        self.region = region
+        self.event_handlers = tuple(event_handlers)
+        self._clients: dict[str, Any] = {}
+        self._lock = threading.Lock()
 
+    def client(self, service: str) -> Any:
+        with self._lock:
+            if service not in self._clients:
+                import boto3
+                from botocore.config import Config
 
-@cache
-def aws_client(service: str) -> Any:
-    import boto3
-
-    return boto3.client(service, config=_client_config())  # type: ignore[call-overload]
-
-
-@cache
-def ssm_provider() -> SSMProvider:
-    from aws_lambda_powertools.utilities.parameters import SSMProvider
-
-    return SSMProvider(boto3_client=aws_client("ssm"))
-
-
-@cache
-def store_secrets() -> StoreSecrets:
-    from cartwatch.adapters.store_registry import StoreSecrets
-    from cartwatch.settings import StoreRegistrySettings
-
-    settings = StoreRegistrySettings.from_env()
-    return StoreSecrets(ssm_provider(), settings.ssm_prefix, settings.cache_seconds)
-
-
-@cache
-def store_directory() -> StoreDirectory:
-    from cartwatch.adapters.store_registry import StoreDirectory
-    from cartwatch.settings import state_settings
-
-    settings = state_settings()
-    return StoreDirectory(
-        aws_client("dynamodb"),
-        settings.table_name,
-        settings.stores.default_stages,
-        cache_seconds=settings.stores.cache_seconds,
-    )
+                # Tight timeouts and standard retries (3 attempts, with backoff): a function
+                # should fail fast and let its event source retry rather than sit in a socket
+                # until its own timeout.
+                config = Config(
+                    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
+                )
+                session = boto3.session.Session(region_name=self.region)
+                client = session.client(service, endpoint_url=self.endpoint_url, config=config)  # type: ignore[call-overload]
+                for event, handler in self.event_handlers:
+                    client.meta.events.register(event, handler)
+                self._clients[service] = client
+            return self._clients[service]
 
 
-@cache
-def cart_repository() -> CartRepository:
-    from cartwatch.adapters.cart_repository import CartRepository
-    from cartwatch.settings import state_settings
+@dataclass(frozen=True)
+class Observers:
+    """Callbacks on what the services do (``cartwatch local`` prints them); each optional."""
 
-    settings = state_settings()
-    return CartRepository(
-        aws_client("dynamodb"),
-        settings.table_name,
-        due_shards=settings.due_shards,
-        closed_retention_days=settings.closed_retention_days,
-    )
+    transition: Callable[[WebhookResult], None] | None = None
+    sweep: Callable[[SweepDecision], None] | None = None
+    published: Callable[[CloudEvent], None] | None = None
 
 
-@cache
-def cart_processor() -> CartProcessor:
-    from cartwatch.service.processing import CartProcessor
-    from cartwatch.service.purge_job import uninstall_checks
+class Composition:
+    """One function's settings, clients and services."""
 
-    # Only the queue: the processor never purges, so it builds nothing else of the lifecycle.
-    return CartProcessor(
-        cart_repository(), store_directory(), check_uninstall=uninstall_checks(purge_queue())
-    )
+    def __init__(
+        self,
+        function: str,
+        settings: Settings,
+        clients: AwsClients | None = None,
+        *,
+        observers: Observers | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if function not in FUNCTIONS:
+            raise ValueError(f"unknown function {function!r}; one of {', '.join(FUNCTIONS)}")
+        self.function = function
+        self.settings = settings
+        self.clients = clients or AwsClients()
+        self.observers = observers or Observers()
+        self.clock = clock
+        self._built: dict[str, Any] = {}
+        self._lock = threading.RLock()
 
+    def _once(self, name: str, build: Callable[[], T]) -> T:
+        with self._lock:
+            if name not in self._built:
+                self._built[name] = build()
+            built: T = self._built[name]
+            return built
 
-def abandonment_sweep(remaining_ms: Any = None) -> AbandonmentSweep:
-    from cartwatch.service.sweeping import AbandonmentSweep
+    def prepare(self) -> None:
+        """Build now what this function's handler builds on its first request."""
+        match self.function:
+            case "receiver":
+                self.webhook_intake  # noqa: B018 — built for its side effect
+            case "processor":
+                self.cart_processor  # noqa: B018
+            case "sweeper":
+                self.abandonment_sweep()
+            case "publisher":
+                self.outbox_relay  # noqa: B018
+            case "query_api":
+                self.cart_queries  # noqa: B018
+            case "hook_health":
+                self.bigcommerce_clients  # noqa: B018
+            case "store_purge":
+                self.store_lifecycle  # noqa: B018
+            case "app_callbacks":
+                self.app_callbacks  # noqa: B018
 
-    return AbandonmentSweep(cart_repository(), store_directory(), remaining_ms=remaining_ms)
+    # --- what several functions share ------------------------------------------------------------
 
+    @property
+    def ssm_provider(self) -> SSMProvider:
+        def build() -> SSMProvider:
+            from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-@cache
-def outbox_relay() -> OutboxRelay:
-    from cartwatch.adapters.event_publisher import SnsEventPublisher
-    from cartwatch.adapters.store_clients import bigcommerce_clients
-    from cartwatch.service.publishing import OutboxRelay
-    from cartwatch.settings import publisher_settings
+            return SSMProvider(boto3_client=self.clients.client("ssm"))
 
-    settings = publisher_settings()
-    return OutboxRelay(
-        cart_repository(),
-        store_directory(),
-        SnsEventPublisher(aws_client("sns"), settings.topic_arn),
-        bigcommerce_clients(store_secrets(), settings.bigcommerce.api_url),
-    )
+        return self._once("ssm_provider", build)
 
+    @property
+    def store_secrets(self) -> StoreSecrets:
+        def build() -> StoreSecrets:
+            from cartwatch.adapters.store_registry import StoreSecrets
 
-@cache
-def cart_queries() -> CartQueries:
-    from cartwatch.adapters.cart_listing import CartListingIndex
-    from cartwatch.adapters.cursor_key import cursor_key_parameter, load_cursor_key
-    from cartwatch.service.cart_queries import CartQueries
-    from cartwatch.service.cursors import CursorCodec
-    from cartwatch.settings import state_settings
+            return StoreSecrets(
+                self.ssm_provider, self.settings.ssm_prefix, self.settings.store_cache_seconds
+            )
 
-    settings = state_settings()
-    key = load_cursor_key(aws_client("ssm"), cursor_key_parameter(settings.stores.ssm_prefix))
-    return CartQueries(
-        cart_repository(),
-        CartListingIndex(aws_client("dynamodb"), settings.table_name),
-        store_directory(),
-        CursorCodec(key),
-    )
+        return self._once("store_secrets", build)
 
+    @property
+    def store_directory(self) -> StoreDirectory:
+        def build() -> StoreDirectory:
+            from cartwatch.adapters.store_registry import StoreDirectory
 
-# --- uninstall, purge and the app's callbacks --------------------------------------------------
-#
-# Built from explicit clients and settings (``build_*``), so that `cartwatch local` wires the
-# same objects the functions do; the cached functions below are the Lambda's own wiring.
+            settings = self.settings
+            return StoreDirectory(
+                self.clients.client("dynamodb"),
+                settings.table_name,
+                settings.default_stages,
+                cache_seconds=settings.store_cache_seconds,
+            )
+
+        return self._once("store_directory", build)
+
+    @property
+    def carts(self) -> DynamoCartStore:
+        def build() -> DynamoCartStore:
+            from cartwatch.adapters.cart_table.store import DynamoCartStore
+
+            return DynamoCartStore(self.clients.client("dynamodb"), self.settings.table_name)
+
+        return self._once("carts", build)
+
+    @property
+    def planner(self) -> WritePlanner:
+        def build() -> WritePlanner:
+            from cartwatch.domain.write_planner import WritePlanner
+
+            settings = self.settings
+            return WritePlanner(
+                due_shards=settings.due_shards, closed_retention_days=settings.closed_retention_days
+            )
+
+        return self._once("planner", build)
+
+    @property
+    def bigcommerce_clients(self) -> ClientFactory:
+        def build() -> ClientFactory:
+            from cartwatch.adapters.store_clients import bigcommerce_clients
+
+            return bigcommerce_clients(self.store_secrets, self.settings.bigcommerce_api_url)
+
+        return self._once("bigcommerce_clients", build)
+
+    # --- what each function's handler calls ---------------------------------------------------------
+
+    @property
+    def webhook_intake(self) -> WebhookIntake:
+        def build() -> WebhookIntake:
+            from cartwatch.adapters.intake_queue import IntakeQueue
+            from cartwatch.service.intake import WebhookIntake
+
+            queue_url = self.settings.required(self.settings.intake_queue_url, ENV.INTAKE_QUEUE_URL)
+            secrets = self.store_secrets
+            queue = IntakeQueue(self.clients.client("sqs"), queue_url)
+            return WebhookIntake(secrets.webhook_auth, secrets.refreshed_webhook_auth, queue.send)
+
+        return self._once("webhook_intake", build)
+
+    @property
+    def cart_processor(self) -> CartProcessor:
+        def build() -> CartProcessor:
+            from cartwatch.service.processing import CartProcessor
+            from cartwatch.service.purge_job import uninstall_checks
+
+            # Only the purge queue: the processor never purges, it asks for the uninstall's check.
+            return CartProcessor(
+                self.carts,
+                self.planner,
+                self.store_directory,
+                check_uninstall=uninstall_checks(self.purge_queue),
+                on_result=self.observers.transition,
+                clock=self.clock,
+            )
+
+        return self._once("cart_processor", build)
+
+    def abandonment_sweep(self, remaining_ms: Callable[[], int] | None = None) -> AbandonmentSweep:
+        """A sweep for one invocation: it stops before ``remaining_ms`` runs out."""
+        from cartwatch.service.sweeping import AbandonmentSweep
+
+        return AbandonmentSweep(
+            self.carts,
+            self.planner,
+            self.store_directory,
+            remaining_ms=remaining_ms,
+            on_transition=self.observers.sweep,
+            clock=self.clock,
+        )
+
+    @property
+    def outbox_relay(self) -> OutboxRelay:
+        def build() -> OutboxRelay:
+            from cartwatch.adapters.event_publisher import SnsEventPublisher
+            from cartwatch.service.publishing import OutboxRelay
+
+            topic_arn = self.settings.required(self.settings.topic_arn, ENV.TOPIC_ARN)
+            return OutboxRelay(
+                self.carts,
+                self.planner,
+                self.store_directory,
+                SnsEventPublisher(self.clients.client("sns"), topic_arn),
+                self.bigcommerce_clients,
+                clock=self.clock,
+                on_published=self.observers.published,
+            )
+
+        return self._once("outbox_relay", build)
+
+    @property
+    def cart_queries(self) -> CartQueries:
+        def build() -> CartQueries:
+            from cartwatch.adapters.cart_table.listing import CartListingIndex
+            from cartwatch.adapters.cursor_key import cursor_key_parameter, load_cursor_key
+            from cartwatch.service.cart_queries import CartQueries
+            from cartwatch.service.cursors import CursorCodec
+
+            settings = self.settings
+            key = load_cursor_key(self.clients.client("ssm"), cursor_key_parameter(settings.ssm_prefix))
+            return CartQueries(
+                self.carts,
+                self.planner,
+                CartListingIndex(self.clients.client("dynamodb"), settings.table_name),
+                self.store_directory,
+                CursorCodec(key),
+                clock=self.clock,
+            )
+
+        return self._once("cart_queries", build)
+
+    def hook_health_check(self, remaining_ms: Callable[[], int] | None = None) -> HookHealthCheck:
+        """A check for one invocation: it stops before ``remaining_ms`` runs out."""
+        from cartwatch.adapters.store_rows import StoreRows
+        from cartwatch.service.hook_health import HookHealthCheck
+
+        settings = self.settings
+        webhook_base_url = settings.required(settings.webhook_base_url, ENV.WEBHOOK_BASE_URL)
+        return HookHealthCheck(
+            StoreRows(self.clients.client("dynamodb"), settings.table_name),
+            self.bigcommerce_clients,
+            webhook_base_url,
+            remaining_ms=remaining_ms,
+        )
+
+    # --- uninstall, purge and the app's callbacks -----------------------------------------------
+
+    @property
+    def purge_queue(self) -> PurgeQueue:
+        def build() -> PurgeQueue:
+            from cartwatch.adapters.purge_queue import PurgeQueue
+
+            queue_url = self.settings.required(self.settings.purge_queue_url, ENV.PURGE_QUEUE_URL)
+            return PurgeQueue(self.clients.client("sqs"), queue_url)
+
+        return self._once("purge_queue", build)
+
+    @property
+    def store_lifecycle(self) -> StoreLifecycle:
+        """Everything that ends a store: the uninstall, its check, the purge job."""
+
+        def build() -> StoreLifecycle:
+            from cartwatch.adapters.cart_table.purge import CartPurge
+            from cartwatch.adapters.purge_records import PurgeRecords
+            from cartwatch.adapters.store_clients import bigcommerce_clients
+            from cartwatch.adapters.store_registry import StoreWriter
+            from cartwatch.service.purge_job import PurgeJob
+            from cartwatch.service.uninstall import StoreUninstall, UninstallCheck
+
+            settings = self.settings
+            dynamodb = self.clients.client("dynamodb")
+            records = PurgeRecords(dynamodb, settings.table_name)
+            writer = StoreWriter(
+                dynamodb, self.clients.client("ssm"), settings.table_name, settings.ssm_prefix
+            )
+            uninstall = StoreUninstall(
+                records, writer, self.purge_queue, start_delay_seconds=settings.purge_start_delay
+            )
+            clients = bigcommerce_clients(self.store_secrets, settings.bigcommerce_api_url, max_attempts=2)
+            return StoreLifecycle(
+                queue=self.purge_queue,
+                uninstall=uninstall,
+                check=UninstallCheck(records, clients, uninstall),
+                job=PurgeJob(records, CartPurge(dynamodb, settings.table_name), writer, self.purge_queue),
+            )
+
+        return self._once("store_lifecycle", build)
+
+    @property
+    def app_callbacks(self) -> tuple[AppInstaller, MerchantPage]:
+        """The app's install callback and its merchant page."""
+
+        def build() -> tuple[AppInstaller, MerchantPage]:
+            from cartwatch.adapters.bigcommerce import BigCommerceClient
+            from cartwatch.adapters.bigcommerce_login import BigCommerceLogin
+            from cartwatch.adapters.callback_ledger import CallbackLedger
+            from cartwatch.adapters.cart_table.listing import CartListingIndex
+            from cartwatch.adapters.merchant_rows import MerchantRows
+            from cartwatch.adapters.store_clients import bigcommerce_clients
+            from cartwatch.adapters.store_registry import StoreWriter
+            from cartwatch.adapters.store_rows import StoreRows
+            from cartwatch.service.app_install import AppInstaller
+            from cartwatch.service.form_tokens import FormTokens, form_token_key
+            from cartwatch.service.merchant_page import MerchantPage
+            from cartwatch.service.signed_payload import SignedPayloadVerifier
+
+            settings = self.settings
+            webhook_base_url = settings.required(settings.webhook_base_url, ENV.WEBHOOK_BASE_URL)
+            auth_callback_url = settings.required(settings.app_auth_callback_url, ENV.APP_AUTH_CALLBACK_URL)
+            dynamodb, table, secrets = (
+                self.clients.client("dynamodb"),
+                settings.table_name,
+                self.store_secrets,
+            )
+            ledger = CallbackLedger(dynamodb, table)
+            rows = StoreRows(dynamodb, table)
+            # Behind a browser request (API Gateway gives 30 s): BigCommerce calls fail fast.
+            attempts, max_wait = 2, 5.0
+            installer = AppInstaller(
+                app=secrets.app_credentials,
+                login=BigCommerceLogin(settings.bigcommerce_login_url),
+                ledger=ledger,
+                secrets=secrets,
+                writer=StoreWriter(dynamodb, self.clients.client("ssm"), table, settings.ssm_prefix),
+                rows=rows,
+                clients=lambda store_hash, token: BigCommerceClient(
+                    store_hash,
+                    token,
+                    api_url=settings.bigcommerce_api_url,
+                    max_attempts=attempts,
+                    max_wait_seconds=max_wait,
+                ),
+                webhook_base_url=webhook_base_url,
+                redirect_uri=auth_callback_url,
+                default_stages=settings.default_stages,
+            )
+            page = MerchantPage(
+                verifier=SignedPayloadVerifier(secrets.app_credentials, ledger.first_use),
+                form_tokens=FormTokens(lambda: form_token_key(secrets.app_credentials().client_secret)),
+                rows=rows,
+                merchant_rows=MerchantRows(dynamodb, table),
+                listing=CartListingIndex(dynamodb, table),
+                clients=bigcommerce_clients(
+                    secrets, settings.bigcommerce_api_url, max_attempts=attempts, max_wait_seconds=max_wait
+                ),
+                webhook_base_url=webhook_base_url,
+                default_stages=settings.default_stages,
+                uninstall=self.store_lifecycle.uninstall,
+            )
+            return installer, page
+
+        return self._once("app_callbacks", build)
 
 
 @dataclass(frozen=True)
 class StoreLifecycle:
-    """Everything that ends a store: the purge queue, the uninstall, the check, the purge job."""
+    """Everything that ends a store: the purge queue, the uninstall, its check, the purge job."""
 
     queue: PurgeQueue
     uninstall: StoreUninstall
     check: UninstallCheck
     job: PurgeJob
 
-    def request_check(self, store_hash: str) -> None:
-        """The processor's part: a ``store/app/uninstalled`` webhook becomes a check to make."""
-        from cartwatch.service.purge_job import uninstall_checks
 
-        uninstall_checks(self.queue)(store_hash)
+_DEPLOYED: dict[str, Composition] = {}
 
 
-def build_store_lifecycle(
-    *,
-    dynamodb: Any,
-    ssm: Any,
-    sqs: Any,
-    secrets: StoreSecrets,
-    state: StateSettings,
-    uninstall: UninstallSettings,
-    bigcommerce_api_url: str,
-) -> StoreLifecycle:
-    from cartwatch.adapters.cart_purge import CartPurge
-    from cartwatch.adapters.purge_queue import PurgeQueue
-    from cartwatch.adapters.purge_records import PurgeRecords
-    from cartwatch.adapters.store_clients import bigcommerce_clients
-    from cartwatch.adapters.store_registry import StoreWriter
-    from cartwatch.service.purge_job import PurgeJob
-    from cartwatch.service.uninstall import StoreUninstall, UninstallCheck
-
-    queue = PurgeQueue(sqs, uninstall.purge_queue_url)
-    records = PurgeRecords(dynamodb, state.table_name)
-    writer = StoreWriter(dynamodb, ssm, state.table_name, state.stores.ssm_prefix)
-    store_uninstall = StoreUninstall(
-        records, writer, queue, start_delay_seconds=uninstall.start_delay_seconds
-    )
-    clients = bigcommerce_clients(secrets, bigcommerce_api_url, max_attempts=2)
-    return StoreLifecycle(
-        queue=queue,
-        uninstall=store_uninstall,
-        check=UninstallCheck(records, clients, store_uninstall),
-        job=PurgeJob(records, CartPurge(dynamodb, state.table_name), writer, queue),
-    )
-
-
-def build_app_callbacks(
-    *,
-    dynamodb: Any,
-    ssm: Any,
-    secrets: StoreSecrets,
-    state: StateSettings,
-    app: AppSettings,
-    uninstall: StoreUninstall,
-) -> tuple[AppInstaller, MerchantPage]:
-    from cartwatch.adapters.bigcommerce import BigCommerceClient
-    from cartwatch.adapters.bigcommerce_login import BigCommerceLogin
-    from cartwatch.adapters.callback_ledger import CallbackLedger
-    from cartwatch.adapters.cart_listing import CartListingIndex
-    from cartwatch.adapters.merchant_rows import MerchantRows
-    from cartwatch.adapters.store_clients import bigcommerce_clients
-    from cartwatch.adapters.store_registry import StoreWriter
-    from cartwatch.service.app_install import AppInstaller
-    from cartwatch.service.form_tokens import FormTokens, form_token_key
-    from cartwatch.service.hook_health import StoreRows
-    from cartwatch.service.merchant_page import MerchantPage
-    from cartwatch.service.signed_payload import SignedPayloadVerifier
-
-    table = state.table_name
-    ledger = CallbackLedger(dynamodb, table)
-    rows = StoreRows(dynamodb, table)
-    # Behind a browser request (API Gateway gives 30 s): BigCommerce calls fail fast.
-    attempts, max_wait = 2, 5.0
-    installer = AppInstaller(
-        app=secrets.app_credentials,
-        login=BigCommerceLogin(app.login_url),
-        ledger=ledger,
-        secrets=secrets,
-        writer=StoreWriter(dynamodb, ssm, table, state.stores.ssm_prefix),
-        rows=rows,
-        clients=lambda store_hash, token: BigCommerceClient(
-            store_hash,
-            token,
-            api_url=app.bigcommerce.api_url,
-            max_attempts=attempts,
-            max_wait_seconds=max_wait,
-        ),
-        webhook_base_url=app.webhook_base_url,
-        redirect_uri=app.auth_callback_url,
-        default_stages=state.stores.default_stages,
-    )
-    page = MerchantPage(
-        verifier=SignedPayloadVerifier(secrets.app_credentials, ledger.first_use),
-        form_tokens=FormTokens(lambda: form_token_key(secrets.app_credentials().client_secret)),
-        rows=rows,
-        merchant_rows=MerchantRows(dynamodb, table),
-        listing=CartListingIndex(dynamodb, table),
-        clients=bigcommerce_clients(
-            secrets, app.bigcommerce.api_url, max_attempts=attempts, max_wait_seconds=max_wait
-        ),
-        webhook_base_url=app.webhook_base_url,
-        default_stages=state.stores.default_stages,
-        uninstall=uninstall,
-    )
-    return installer, page
-
-
-@cache
-def purge_queue() -> PurgeQueue:
-    from cartwatch.adapters.purge_queue import PurgeQueue
-    from cartwatch.settings import uninstall_settings
-
-    return PurgeQueue(aws_client("sqs"), uninstall_settings().purge_queue_url)
-
-
-@cache
-def store_lifecycle() -> StoreLifecycle:
-    from cartwatch.settings import bigcommerce_settings, state_settings, uninstall_settings
-
-    return build_store_lifecycle(
-        dynamodb=aws_client("dynamodb"),
-        ssm=aws_client("ssm"),
-        sqs=aws_client("sqs"),
-        secrets=store_secrets(),
-        state=state_settings(),
-        uninstall=uninstall_settings(),
-        bigcommerce_api_url=bigcommerce_settings().api_url,
-    )
-
-
-@cache
-def app_callbacks() -> tuple[AppInstaller, MerchantPage]:
-    from cartwatch.settings import app_settings, state_settings
-
-    return build_app_callbacks(
-        dynamodb=aws_client("dynamodb"),
-        ssm=aws_client("ssm"),
-        secrets=store_secrets(),
-        state=state_settings(),
-        app=app_settings(),
-        uninstall=store_lifecycle().uninstall,
-    )
+def composition_for(function: str) -> Composition:
+    """The composition of the function this Lambda container runs, built from its environment."""
+    composition = _DEPLOYED.get(function)
+    if composition is None:
+        composition = _DEPLOYED[function] = Composition(function, Settings.from_env())
+    return composition

@@ -1,17 +1,25 @@
 """Function settings, validated once from the environment.
 
-Each Lambda reads only the variables it needs; a missing or malformed one fails the cold
-start with a message naming it, instead of a KeyError deep inside a request.  The CDK
-stack (``infra/``) and ``cartwatch local`` set exactly these names — see ``ENV`` below.
+Every function is configured by the same :class:`Settings`; its environment (set by the
+CDK stack, ``infra/cartwatch_infra/foundation.py``) holds the variables it uses, and a
+value a function needs but was not given fails its first request with a message naming
+the variable, instead of a KeyError deep inside a request.  ``cartwatch local`` and the
+tests build ``Settings`` directly.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from functools import cache
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
-from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
+
+DEFAULT_BIGCOMMERCE_API_URL = "https://api.bigcommerce.com"
+DEFAULT_BIGCOMMERCE_LOGIN_URL = "https://login.bigcommerce.com"
+# Who may frame the app's merchant page: BigCommerce's control panel.
+DEFAULT_FRAME_ANCESTORS = ("https://*.mybigcommerce.com",)
+DEFAULT_SSM_PREFIX = "/cartwatch"  # a deployment's default (cdk.json ``ssmPrefix``)
 
 
 class SettingsError(RuntimeError):
@@ -19,7 +27,7 @@ class SettingsError(RuntimeError):
 
 
 class ENV:
-    """The environment variable names, shared with the CDK stack and ``cartwatch local``."""
+    """The environment variable names, shared with the CDK stack and the import benchmark."""
 
     TABLE_NAME = "CARTWATCH_TABLE_NAME"
     INTAKE_QUEUE_URL = "CARTWATCH_INTAKE_QUEUE_URL"
@@ -30,7 +38,6 @@ class ENV:
     BIGCOMMERCE_API_URL = "CARTWATCH_BIGCOMMERCE_API_URL"
     STORE_CACHE_SECONDS = "CARTWATCH_STORE_CACHE_SECONDS"
     CLOSED_RETENTION_DAYS = "CARTWATCH_CLOSED_RETENTION_DAYS"
-    WEBHOOK_TOLERANCE_SECONDS = "CARTWATCH_WEBHOOK_TOLERANCE_SECONDS"
     TRACE_SUBSEGMENTS = "CARTWATCH_TRACE_SUBSEGMENTS"
     WEBHOOK_BASE_URL = "CARTWATCH_WEBHOOK_BASE_URL"
     PURGE_QUEUE_URL = "CARTWATCH_PURGE_QUEUE_URL"
@@ -40,232 +47,112 @@ class ENV:
     APP_FRAME_ANCESTORS = "CARTWATCH_APP_FRAME_ANCESTORS"
 
 
-def _required(name: str) -> str:
-    value = os.environ.get(name, "").strip()
-    if not value:
-        raise SettingsError(f"environment variable {name} is required but not set")
-    return value
+_SECURE = ("https://", "http://127.", "http://localhost")
 
-
-def _url(name: str, default: str | None = None) -> str:
-    """An https URL (or a loopback one, for `cartwatch local` and the tests), without a trailing /."""
-    url = (os.environ.get(name, "").strip() or default or _required(name)).rstrip("/")
-    if not url.startswith(("https://", "http://127.", "http://localhost")):
-        raise SettingsError(f"environment variable {name} must be an https URL (or loopback)")
-    return url
-
-
-def _integer(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
-    if value < minimum:
-        raise SettingsError(f"environment variable {name} must be >= {minimum}, got {value}")
-    return value
-
-
-# Plain frozen dataclasses rather than pydantic models: the receiver sits on the ack path,
+# A plain frozen dataclass rather than a pydantic model: the receiver sits on the ack path,
 # whose cold import must stay within 1.3x of ``import boto3`` (see bench/), and pydantic
 # alone costs ~15 % of that.  Validation is still done once, here, with clear messages.
 
 
 @dataclass(frozen=True)
-class StoreRegistrySettings:
+class Settings:
     table_name: str
-    ssm_prefix: str
-    cache_seconds: int
-    default_stages: StageSchedule
+    ssm_prefix: str = DEFAULT_SSM_PREFIX  # where store secrets live in SSM
+    default_stages: StageSchedule = field(default_factory=lambda: StageSchedule.parse(DEFAULT_STAGES))
+    store_cache_seconds: int = 300  # how long store settings and secrets are cached
+    due_shards: int = 16  # partitions of the due index (see resources.DUE_INDEX)
+    closed_retention_days: int = 30  # how long closed carts stay before the TTL deletes them
+    bigcommerce_api_url: str = DEFAULT_BIGCOMMERCE_API_URL
+    intake_queue_url: str | None = None  # the receiver's
+    topic_arn: str | None = None  # the publisher's
+    webhook_base_url: str | None = None  # hook-health's and the app's: where stores' hooks point
+    purge_queue_url: str | None = None  # the processor's and the purge job's
+    # How long a purge waits before it scans (None: the store cache and one processor run).
+    purge_start_delay_seconds: int | None = None
+    bigcommerce_login_url: str = DEFAULT_BIGCOMMERCE_LOGIN_URL  # the app's
+    app_auth_callback_url: str | None = None  # the app's registered Auth Callback URL
+    app_frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS
 
-    @classmethod
-    def from_env(cls) -> StoreRegistrySettings:
-        stages_raw = os.environ.get(ENV.DEFAULT_STAGES, "").strip() or "1h,24h,48h"
-        try:
-            stages = StageSchedule.parse(stages_raw)
-        except ValueError as error:
-            raise SettingsError(f"environment variable {ENV.DEFAULT_STAGES}: {error}") from None
-        prefix = (os.environ.get(ENV.SSM_PREFIX, "").strip() or "/cartwatch").rstrip("/")
-        if not prefix.startswith("/"):
+    def __post_init__(self) -> None:
+        if not self.ssm_prefix.startswith("/"):
             raise SettingsError(f"environment variable {ENV.SSM_PREFIX} must start with '/'")
-        return cls(
-            table_name=_required(ENV.TABLE_NAME),
-            ssm_prefix=prefix,
-            cache_seconds=_integer(ENV.STORE_CACHE_SECONDS, 300),
-            default_stages=stages,
-        )
-
-
-@dataclass(frozen=True)
-class ReceiverSettings:
-    intake_queue_url: str
-    stores: StoreRegistrySettings
-    tolerance_seconds: int
-
-    @classmethod
-    def from_env(cls) -> ReceiverSettings:
-        return cls(
-            intake_queue_url=_required(ENV.INTAKE_QUEUE_URL),
-            stores=StoreRegistrySettings.from_env(),
-            tolerance_seconds=_integer(ENV.WEBHOOK_TOLERANCE_SECONDS, 300, minimum=1),
-        )
-
-
-@dataclass(frozen=True)
-class StateSettings:
-    """What the processor, sweeper and publisher share: the table and its due index."""
-
-    table_name: str
-    due_shards: int
-    closed_retention_days: int
-    stores: StoreRegistrySettings
-
-    @classmethod
-    def from_env(cls) -> StateSettings:
-        return cls(
-            table_name=_required(ENV.TABLE_NAME),
-            due_shards=_integer(ENV.DUE_SHARDS, 16, minimum=1),
-            closed_retention_days=_integer(ENV.CLOSED_RETENTION_DAYS, 30, minimum=1),
-            stores=StoreRegistrySettings.from_env(),
-        )
-
-
-@dataclass(frozen=True)
-class BigCommerceSettings:
-    api_url: str
-
-    @classmethod
-    def from_env(cls) -> BigCommerceSettings:
-        url = os.environ.get(ENV.BIGCOMMERCE_API_URL, "").strip() or "https://api.bigcommerce.com"
-        if not url.startswith(("https://", "http://127.", "http://localhost")):
-            raise SettingsError(
-                f"environment variable {ENV.BIGCOMMERCE_API_URL} must be an https URL (or loopback)"
-            )
-        return cls(api_url=url.rstrip("/"))
-
-
-@dataclass(frozen=True)
-class HookHealthSettings:
-    """The daily hook check: which stores (table), where their hooks must point, and the API."""
-
-    table_name: str
-    webhook_base_url: str
-    bigcommerce: BigCommerceSettings
-
-    @classmethod
-    def from_env(cls) -> HookHealthSettings:
-        url = _required(ENV.WEBHOOK_BASE_URL).rstrip("/")
         # BigCommerce delivers to HTTPS on port 443 only; loopback serves `cartwatch local`.
-        if not url.startswith(("https://", "http://127.", "http://localhost")):
-            raise SettingsError(f"environment variable {ENV.WEBHOOK_BASE_URL} must be an https URL")
-        return cls(
-            table_name=_required(ENV.TABLE_NAME),
-            webhook_base_url=url,
-            bigcommerce=BigCommerceSettings.from_env(),
-        )
-
-
-@dataclass(frozen=True)
-class PublisherSettings:
-    topic_arn: str
-    state: StateSettings
-    bigcommerce: BigCommerceSettings
-
-    @classmethod
-    def from_env(cls) -> PublisherSettings:
-        return cls(
-            topic_arn=_required(ENV.TOPIC_ARN),
-            state=StateSettings.from_env(),
-            bigcommerce=BigCommerceSettings.from_env(),
-        )
-
-
-@dataclass(frozen=True)
-class UninstallSettings:
-    """Where purge work is queued, and how long a purge waits before it scans.
-
-    The wait outlasts every cache that could still call the store active — the processor's
-    store cache and one processor invocation — so no write of its carts can follow the scan.
-    """
-
-    purge_queue_url: str
-    start_delay_seconds: int
-
-    @classmethod
-    def from_env(cls) -> UninstallSettings:
-        from cartwatch.resources import PROCESSOR_TIMEOUT_SECONDS
-
-        cache_seconds = _integer(ENV.STORE_CACHE_SECONDS, 300)
-        return cls(
-            purge_queue_url=_required(ENV.PURGE_QUEUE_URL),
-            start_delay_seconds=_integer(
-                ENV.PURGE_START_DELAY_SECONDS, cache_seconds + PROCESSOR_TIMEOUT_SECONDS
-            ),
-        )
-
-
-@dataclass(frozen=True)
-class AppSettings:
-    """The app callbacks: BigCommerce's login service, our own URLs, who may frame the page."""
-
-    login_url: str
-    auth_callback_url: str  # the registered Auth Callback URL, sent back as redirect_uri
-    webhook_base_url: str
-    frame_ancestors: tuple[str, ...]
-    bigcommerce: BigCommerceSettings
-    uninstall: UninstallSettings
-
-    @classmethod
-    def from_env(cls) -> AppSettings:
-        ancestors = tuple(
-            (os.environ.get(ENV.APP_FRAME_ANCESTORS, "").strip() or "https://*.mybigcommerce.com").split()
-        )
-        for source in ancestors:
+        for name, url in (
+            (ENV.BIGCOMMERCE_API_URL, self.bigcommerce_api_url),
+            (ENV.WEBHOOK_BASE_URL, self.webhook_base_url),
+            (ENV.BIGCOMMERCE_LOGIN_URL, self.bigcommerce_login_url),
+            (ENV.APP_AUTH_CALLBACK_URL, self.app_auth_callback_url),
+        ):
+            if url is not None and not url.startswith(_SECURE):
+                raise SettingsError(f"environment variable {name} must be an https URL (or loopback)")
+        for source in self.app_frame_ancestors:
             # Only origins (scheme, host, optional port): never 'self', '*' or a bare scheme.
-            if (
-                not source.startswith(("https://", "http://127.", "http://localhost"))
-                or source.count("/") != 2
-            ):
+            if not source.startswith(_SECURE) or source.count("/") != 2:
                 raise SettingsError(
                     f"environment variable {ENV.APP_FRAME_ANCESTORS}: {source!r} is not an origin"
                 )
+
+    @property
+    def purge_start_delay(self) -> int:
+        """The wait outlasts every cache that could still call an uninstalled store active — the
+        processor's store cache and one processor invocation — so no write of its carts can
+        follow the purge's scan."""
+        if self.purge_start_delay_seconds is not None:
+            return self.purge_start_delay_seconds
+        from cartwatch.resources import PROCESSOR_TIMEOUT_SECONDS
+
+        return self.store_cache_seconds + PROCESSOR_TIMEOUT_SECONDS
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
+        def text(name: str) -> str | None:
+            return environ.get(name, "").strip() or None
+
+        def integer(name: str, default: int, minimum: int) -> int:
+            raw = text(name)
+            if raw is None:
+                return default
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(f"environment variable {name} must be an integer, got {raw!r}") from None
+            if value < minimum:
+                raise SettingsError(f"environment variable {name} must be >= {minimum}, got {value}")
+            return value
+
+        try:
+            stages = StageSchedule.parse(text(ENV.DEFAULT_STAGES) or DEFAULT_STAGES)
+        except ValueError as error:
+            raise SettingsError(f"environment variable {ENV.DEFAULT_STAGES}: {error}") from None
+        table_name = text(ENV.TABLE_NAME)
+        if table_name is None:
+            raise SettingsError(f"environment variable {ENV.TABLE_NAME} is required but not set")
         return cls(
-            login_url=_url(ENV.BIGCOMMERCE_LOGIN_URL, "https://login.bigcommerce.com"),
-            auth_callback_url=_url(ENV.APP_AUTH_CALLBACK_URL),
-            webhook_base_url=_url(ENV.WEBHOOK_BASE_URL),
-            frame_ancestors=ancestors,
-            bigcommerce=BigCommerceSettings.from_env(),
-            uninstall=UninstallSettings.from_env(),
+            table_name=table_name,
+            ssm_prefix=(text(ENV.SSM_PREFIX) or DEFAULT_SSM_PREFIX).rstrip("/"),
+            default_stages=stages,
+            store_cache_seconds=integer(ENV.STORE_CACHE_SECONDS, 300, 0),
+            due_shards=integer(ENV.DUE_SHARDS, 16, 1),
+            closed_retention_days=integer(ENV.CLOSED_RETENTION_DAYS, 30, 1),
+            bigcommerce_api_url=(text(ENV.BIGCOMMERCE_API_URL) or DEFAULT_BIGCOMMERCE_API_URL).rstrip("/"),
+            intake_queue_url=text(ENV.INTAKE_QUEUE_URL),
+            topic_arn=text(ENV.TOPIC_ARN),
+            webhook_base_url=(text(ENV.WEBHOOK_BASE_URL) or "").rstrip("/") or None,
+            purge_queue_url=text(ENV.PURGE_QUEUE_URL),
+            purge_start_delay_seconds=(
+                integer(ENV.PURGE_START_DELAY_SECONDS, 0, 0) if text(ENV.PURGE_START_DELAY_SECONDS) else None
+            ),
+            bigcommerce_login_url=(text(ENV.BIGCOMMERCE_LOGIN_URL) or DEFAULT_BIGCOMMERCE_LOGIN_URL).rstrip(
+                "/"
+            ),
+            app_auth_callback_url=(text(ENV.APP_AUTH_CALLBACK_URL) or "").rstrip("/") or None,
+            app_frame_ancestors=tuple(
+                (text(ENV.APP_FRAME_ANCESTORS) or " ".join(DEFAULT_FRAME_ANCESTORS)).split()
+            ),
         )
 
-
-@cache
-def receiver_settings() -> ReceiverSettings:
-    return ReceiverSettings.from_env()
-
-
-@cache
-def state_settings() -> StateSettings:
-    return StateSettings.from_env()
-
-
-@cache
-def bigcommerce_settings() -> BigCommerceSettings:
-    return BigCommerceSettings.from_env()
-
-
-@cache
-def publisher_settings() -> PublisherSettings:
-    return PublisherSettings.from_env()
-
-
-@cache
-def uninstall_settings() -> UninstallSettings:
-    return UninstallSettings.from_env()
-
-
-@cache
-def app_settings() -> AppSettings:
-    return AppSettings.from_env()
+    def required(self, value: str | None, variable: str) -> str:
+        """A value this function needs; missing, it names the environment variable to set."""
+        if value is None:
+            raise SettingsError(f"environment variable {variable} is required but not set")
+        return value

@@ -17,16 +17,16 @@ class Foundation:
     functions: FunctionFactory
     state: CartState
 
-    # Grouped like the settings classes of cartwatch.settings that read them.
+    # Grouped by the functions that read them (``cartwatch.settings.Settings`` holds them all).
 
     @property
     def store_environment(self) -> dict[str, str]:
-        """``StoreRegistrySettings``: where store credentials live, default stages."""
+        """Every function: where store credentials live, default stages (``cartwatch.settings``)."""
         return {ENV.SSM_PREFIX: self.settings.ssm_prefix, ENV.DEFAULT_STAGES: self.settings.stages}
 
     @property
     def state_environment(self) -> dict[str, str]:
-        """``StateSettings``: the due index's shards and how long closed carts stay."""
+        """The cart-state functions: the due index's shards and how long closed carts stay."""
         return {
             **self.store_environment,
             ENV.DUE_SHARDS: str(self.settings.due_shards),
@@ -35,9 +35,9 @@ class Foundation:
 
     @property
     def bigcommerce_environment(self) -> dict[str, str]:
-        """``BigCommerceSettings`` on top of ``StateSettings``: the enriching functions."""
+        """On top of the cart-state functions': BigCommerce's API, for the enriching functions."""
         return {**self.state_environment, ENV.BIGCOMMERCE_API_URL: self.settings.bigcommerce_api_url}
 
     def uninstall_environment(self, purge_queue_url: str) -> dict[str, str]:
-        """``UninstallSettings`` on top of the enriching functions': where purge work is queued."""
+        """On top of the enriching functions': where purge work is queued."""
         return {**self.bigcommerce_environment, ENV.PURGE_QUEUE_URL: purge_queue_url}

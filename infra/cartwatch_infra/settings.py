@@ -14,6 +14,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
+from cartwatch.settings import (
+    DEFAULT_BIGCOMMERCE_API_URL,
+    DEFAULT_BIGCOMMERCE_LOGIN_URL,
+    DEFAULT_FRAME_ANCESTORS,
+    DEFAULT_SSM_PREFIX,
+)
 
 DEFAULTS: Mapping[str, Any] = {
     # Abandonment stage delays for stores added without their own (BigCommerce's
@@ -38,14 +44,14 @@ DEFAULTS: Mapping[str, Any] = {
     "apiThrottleRateLimit": 500,
     "apiThrottleBurstLimit": 1000,
     # BigCommerce API base (``{url}/stores/{store_hash}/v3``).
-    "bigcommerceApiUrl": "https://api.bigcommerce.com",
+    "bigcommerceApiUrl": DEFAULT_BIGCOMMERCE_API_URL,
     # BigCommerce's login service, whose /oauth2/token exchanges an app install's code.
-    "bigcommerceLoginUrl": "https://login.bigcommerce.com",
+    "bigcommerceLoginUrl": DEFAULT_BIGCOMMERCE_LOGIN_URL,
     # Origins allowed to frame the app's merchant page (CSP frame-ancestors), space-separated:
     # BigCommerce's control panel, and nobody else.
-    "appFrameAncestors": "https://*.mybigcommerce.com",
+    "appFrameAncestors": " ".join(DEFAULT_FRAME_ANCESTORS),
     # SSM Parameter Store prefix under which ``cartwatch stores add`` keeps credentials.
-    "ssmPrefix": "/cartwatch",
+    "ssmPrefix": DEFAULT_SSM_PREFIX,
     # Powertools log level of every function.
     "logLevel": "INFO",
     # X-Ray subsegments for every AWS and BigCommerce call (Powertools Tracer).  Off by

@@ -55,6 +55,7 @@ for found in pkgutil.walk_packages(cartwatch.__path__, "cartwatch."):
 
 from cartwatch.handlers import query_api, receiver
 from cartwatch.service.cart_queries import StoreNotFound
+from cartwatch.service.intake import WebhookIntake
 
 class Context:
     function_name = "probe"
@@ -99,7 +100,7 @@ print(json.dumps({
     "decorated": decorated,
     "query_api": outcome(lambda: query_api.handler(query, Context(), queries=NoStores())["statusCode"]),
     "receiver": outcome(lambda: receiver.handler(
-        webhook, Context(), lookup_auth=lambda h: None, refresh_auth=lambda h: None, enqueue=lambda m: None
+        webhook, Context(), intake=WebhookIntake(lambda h: None, lambda h: None, lambda m: None)
     )["statusCode"]),
 }))
 """

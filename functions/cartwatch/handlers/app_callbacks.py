@@ -127,11 +127,11 @@ def handler(event: dict[str, Any], context: Any, *, app: App | None = None) -> R
 
 
 def _default_app() -> App:
-    from cartwatch.composition import app_callbacks
-    from cartwatch.settings import app_settings
+    from cartwatch.composition import composition_for
 
-    installer, page = app_callbacks()
-    return App(installer, page, app_settings().frame_ancestors)
+    function = composition_for("app_callbacks")
+    installer, page = function.app_callbacks
+    return App(installer, page, function.settings.app_frame_ancestors)
 
 
 def _page(app: App, status: HTTPStatus, body: str) -> Response:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -17,25 +16,13 @@ from cartwatch.service.hook_health import HookHealthCheck, HookHealthReport
 @capture_lambda_handler
 def handler(event: dict[str, Any], context: Any, *, check: HookHealthCheck | None = None) -> dict[str, Any]:
     if check is None:
-        check = _check(getattr(context, "get_remaining_time_in_millis", None))
+        from cartwatch.composition import composition_for
+
+        remaining = getattr(context, "get_remaining_time_in_millis", None)
+        check = composition_for("hook_health").hook_health_check(remaining_ms=remaining)
     report = check.run()
     _emit(report)
     return report.summary()
-
-
-def _check(remaining_ms: Callable[[], int] | None) -> HookHealthCheck:
-    from cartwatch.adapters.store_clients import bigcommerce_clients
-    from cartwatch.composition import aws_client, store_secrets
-    from cartwatch.service.hook_health import StoreRows
-    from cartwatch.settings import HookHealthSettings
-
-    settings = HookHealthSettings.from_env()
-    return HookHealthCheck(
-        StoreRows(aws_client("dynamodb"), settings.table_name),
-        bigcommerce_clients(store_secrets(), settings.bigcommerce.api_url),
-        settings.webhook_base_url,
-        remaining_ms=remaining_ms,
-    )
 
 
 def _emit(report: HookHealthReport) -> None:

@@ -25,9 +25,9 @@ def parse_record(record: SQSRecord) -> Webhook:
 @capture_lambda_handler
 def handler(event: dict[str, Any], context: Any, *, processor: CartProcessor | None = None) -> dict[str, Any]:
     if processor is None:
-        from cartwatch.composition import cart_processor
+        from cartwatch.composition import composition_for
 
-        processor = cart_processor()
+        processor = composition_for("processor").cart_processor
 
     def apply(webhooks: Sequence[Webhook]) -> list[BaseException | None]:
         errors, report = processor.apply(webhooks)

@@ -11,15 +11,16 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from cartwatch.adapters.batch import BatchApplyProcessor, EventType
+from cartwatch.adapters.cart_table.items import record_from_item
+from cartwatch.domain.cart_record import CartRecord
 from cartwatch.handlers.emf import log_metrics
 from cartwatch.handlers.observability import capture_lambda_handler, logger, metrics
 from cartwatch.service.publishing import OutboxRelay
 
 
-def new_image(record: DynamoDBRecord) -> dict[str, Any]:
-    # The raw attribute-value map, exactly as the repository writes it.
-    image: dict[str, Any] = record.raw_event.get("dynamodb", {}).get("NewImage", {})
-    return image
+def written_cart(record: DynamoDBRecord) -> CartRecord:
+    """The cart as the write left it: the stream record's new image (the raw attribute-value map)."""
+    return record_from_item(record.raw_event.get("dynamodb", {}).get("NewImage", {}))
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -27,12 +28,12 @@ def new_image(record: DynamoDBRecord) -> dict[str, Any]:
 @capture_lambda_handler
 def handler(event: dict[str, Any], context: Any, *, relay: OutboxRelay | None = None) -> dict[str, Any]:
     if relay is None:
-        from cartwatch.composition import outbox_relay
+        from cartwatch.composition import composition_for
 
-        relay = outbox_relay()
+        relay = composition_for("publisher").outbox_relay
 
-    def apply(images: Sequence[dict[str, Any]]) -> list[BaseException | None]:
-        errors, report = relay.relay(images)
+    def apply(carts: Sequence[CartRecord]) -> list[BaseException | None]:
+        errors, report = relay.relay(carts)
         for event_type, count in report.published.items():
             metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=count)
             if event_type.endswith(".abandoned"):
@@ -56,5 +57,5 @@ def handler(event: dict[str, Any], context: Any, *, relay: OutboxRelay | None = 
 
     batch = BatchApplyProcessor(EventType.DynamoDBStreams, apply)
     return process_partial_response(  # type: ignore[return-value]
-        event=event, record_handler=new_image, processor=batch, context=context
+        event=event, record_handler=written_cart, processor=batch, context=context
     )

@@ -295,7 +295,7 @@ def openapi_json() -> Response[str]:
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of this API, as committed in ``docs/openapi/query-api.json``.
 
-    Request validation errors are answered with 400 (see ``_invalid_request``), so the 422
+    Request validation errors are answered with 400 (see ``error_response``), so the 422
     Powertools documents for them is replaced by the 400 every route declares.
     """
     from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn
@@ -330,9 +330,9 @@ def openapi_document() -> dict[str, Any]:
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any, *, queries: CartQueries | None = None) -> dict[str, Any]:
     if queries is None:
-        from cartwatch.composition import cart_queries
+        from cartwatch.composition import composition_for
 
-        queries = cart_queries()
+        queries = composition_for("query_api").cart_queries
     app.context.update(queries=queries)
     return app.resolve(event, context)
 

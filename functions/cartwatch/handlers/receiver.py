@@ -11,16 +11,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
 from cartwatch.adapters.store_registry import StoreRegistryUnavailable
-from cartwatch.domain.store import WebhookAuth
 from cartwatch.handlers.emf import log_metrics
 from cartwatch.handlers.observability import logger, metrics
-from cartwatch.service.intake import Delivery, Rejection, accept_delivery
+from cartwatch.service.intake import Delivery, Rejection, WebhookIntake
 
 Response = dict[str, Any]
 
@@ -33,36 +31,9 @@ def _response(status: int, body: dict[str, Any] | None = None) -> Response:
     return response
 
 
-def _default_enqueue() -> Callable[[str], None]:
-    from cartwatch.composition import aws_client
-    from cartwatch.settings import receiver_settings
-
-    queue_url = receiver_settings().intake_queue_url
-    sqs = aws_client("sqs")
-
-    def enqueue(message: str) -> None:
-        sqs.send_message(QueueUrl=queue_url, MessageBody=message)
-
-    return enqueue
-
-
-def _default_lookups() -> tuple[Callable[[str], WebhookAuth | None], Callable[[str], WebhookAuth | None]]:
-    from cartwatch.composition import store_secrets
-
-    secrets = store_secrets()
-    return secrets.webhook_auth, secrets.refreshed_webhook_auth
-
-
 @logger.inject_lambda_context(clear_state=True)
 @log_metrics(metrics)
-def handler(
-    event: dict[str, Any],
-    context: Any,
-    *,
-    lookup_auth: Callable[[str], WebhookAuth | None] | None = None,
-    refresh_auth: Callable[[str], WebhookAuth | None] | None = None,
-    enqueue: Callable[[str], None] | None = None,
-) -> Response:
+def handler(event: dict[str, Any], context: Any, *, intake: WebhookIntake | None = None) -> Response:
     store_hash = (event.get("pathParameters") or {}).get("store_hash", "")
     logger.append_keys(store_hash=store_hash)
     try:
@@ -72,14 +43,11 @@ def handler(
             body=body,
             headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
         )
-        if lookup_auth is None:
-            lookup_auth, refresh_auth = _default_lookups()
-        accepted = accept_delivery(
-            delivery,
-            lookup_auth=lookup_auth,
-            refresh_auth=refresh_auth,
-            enqueue=enqueue or _default_enqueue(),
-        )
+        if intake is None:
+            from cartwatch.composition import composition_for
+
+            intake = composition_for("receiver").webhook_intake
+        accepted = intake.accept(delivery)
     except Rejection as rejection:
         # Rejections are alarmed on: a burst means a misconfigured hook or someone probing.
         metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)

@@ -30,9 +30,9 @@ def handler(
     check: UninstallCheck | None = None,
 ) -> dict[str, Any]:
     if job is None or check is None:
-        from cartwatch.composition import store_lifecycle
+        from cartwatch.composition import composition_for
 
-        lifecycle = store_lifecycle()
+        lifecycle = composition_for("store_purge").store_lifecycle
         job, check = job or lifecycle.job, check or lifecycle.check
     remaining: Callable[[], int] | None = getattr(context, "get_remaining_time_in_millis", None)
 

@@ -19,10 +19,10 @@ def handler(
     event: dict[str, Any], context: Any, *, sweep: AbandonmentSweep | None = None, now: int | None = None
 ) -> dict[str, Any]:
     if sweep is None:
-        from cartwatch.composition import abandonment_sweep
+        from cartwatch.composition import composition_for
 
         remaining = getattr(context, "get_remaining_time_in_millis", None)
-        sweep = abandonment_sweep(remaining_ms=remaining)
+        sweep = composition_for("sweeper").abandonment_sweep(remaining_ms=remaining)
     report = sweep.run(int(time.time()) if now is None else now)
     _emit(report)
     return {

@@ -29,18 +29,12 @@ from cartwatch.adapters.bigcommerce import BigCommerceClient, BigCommerceError
 from cartwatch.adapters.bigcommerce_login import BigCommerceLogin, CodeRefused, LoginUnavailable
 from cartwatch.adapters.callback_ledger import CallbackLedger, CodeOutcome
 from cartwatch.adapters.store_registry import StoreSecrets, StoreWriter
+from cartwatch.adapters.store_rows import StoreRows, hooks_attribute
 from cartwatch.domain.app_install import AppCredentials, missing_scopes, store_hash_of
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import StoreConnection, StoreSettings, StoreStatus
-from cartwatch.service.hook_health import (
-    HOOK_SCOPES,
-    StoreRow,
-    StoreRows,
-    delete_store_hooks,
-    hook_destination,
-    hooks_attribute,
-    reconcile_hooks,
-)
+from cartwatch.domain.store import StoreConnection, StoreRow, StoreSettings, StoreStatus
+from cartwatch.service.store_hooks import delete_store_hooks, hook_destination, reconcile_hooks
 
 logger = logging.getLogger(__name__)
 

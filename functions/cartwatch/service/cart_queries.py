@@ -1,7 +1,7 @@
 """The query API's use cases: list carts, show one, suppress its reminders, erase it, stats.
 
 Everything is answered from cartwatch's own state — never from BigCommerce, whose API quota
-belongs to the store.  Listings read the listing index only (see ``adapters.cart_listing``);
+belongs to the store.  Listings read the listing index only (``domain.listing.ListingIndex``);
 a listing over several statuses merges one newest-first stream per status partition, read
 in small chunks so a page evaluates little more than it returns.
 """
@@ -14,11 +14,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from cartwatch.adapters.cart_items import listed_cart_from_item
-from cartwatch.adapters.cart_listing import MAX_EVALUATE, CartListingIndex, Position
-from cartwatch.adapters.cart_repository import CartRepository, Conflict, Erased, Loaded
 from cartwatch.adapters.store_registry import StoreDirectory
 from cartwatch.domain import history
+from cartwatch.domain.cart_record import CartRecord, Tombstone, listed_cart
+from cartwatch.domain.cart_store import CartStore
 from cartwatch.domain.cart_views import (
     CartDetail,
     CartPage,
@@ -28,7 +27,17 @@ from cartwatch.domain.cart_views import (
     summary_view,
 )
 from cartwatch.domain.lifecycle import CartStatus, suppress
-from cartwatch.domain.listing import CartFilter, ListedCart
+from cartwatch.domain.listing import (
+    MAX_EVALUATE,
+    CartFilter,
+    ListedCart,
+    ListingIndex,
+    Position,
+    every_listed,
+)
+from cartwatch.domain.stages import CART_LIFETIME_SECONDS
+from cartwatch.domain.write_plan import Conflict
+from cartwatch.domain.write_planner import WritePlanner
 from cartwatch.service.cursors import CursorCodec, CursorState
 
 _MAX_ATTEMPTS = 4
@@ -78,14 +87,16 @@ class _Stream:
 class CartQueries:
     def __init__(
         self,
-        repository: CartRepository,
-        listing: CartListingIndex,
+        carts: CartStore,
+        planner: WritePlanner,
+        listing: ListingIndex,
         stores: StoreDirectory,
         cursors: CursorCodec,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._repository = repository
+        self._carts = carts
+        self._planner = planner
         self._listing = listing
         self._stores = stores
         self._cursors = cursors
@@ -159,7 +170,7 @@ class CartQueries:
         """
         self._require_store(store_hash)
         return store_stats(
-            store_hash, start, end, self._listing.every(store_hash, CartFilter(modified_from=start))
+            store_hash, start, end, every_listed(self._listing, store_hash, CartFilter(modified_from=start))
         )
 
     # --- one cart ---------------------------------------------------------------------------
@@ -171,33 +182,41 @@ class CartQueries:
         """Stop the cart's abandonment stages: out of the due index, marked, recorded."""
         now = int(self._clock())
         for _attempt in range(_MAX_ATTEMPTS):
-            loaded = self._load(store_hash, cart_id)
-            stored, _item = loaded
+            stored = self._load(store_hash, cart_id)
             after = suppress(stored.state, now)
             if after == stored.state:
-                return _detail(loaded)
-            saved = self._repository.save(
-                loaded,
+                return _detail(stored)
+            plan = self._planner.revision(
+                stored,
                 after,
                 self._stores.stages_for(store_hash),
-                transition=history.suppression(after, now),
+                recorded_at=now,
+                entry=history.suppression(after, now),
             )
-            if not isinstance(saved, Conflict):
-                return self.cart(store_hash, cart_id)
+            written = self._carts.apply(plan)
+            if not isinstance(written, Conflict):
+                return _detail(written)
         raise CartBusy(f"cart {cart_id} kept changing; try again")
 
     def erase(self, store_hash: str, cart_id: str) -> None:
-        """Erase the cart and its personal data, leaving a tombstone (see ``CartRepository.erase``)."""
-        if not self._repository.erase(store_hash, cart_id, int(self._clock())):
+        """Erase the cart and its personal data, leaving a tombstone.
+
+        The tombstone outlives BigCommerce's own cart lifetime so that webhooks still
+        arriving for the cart are recognized (the processor stretches it while they come).
+        """
+        now = int(self._clock())
+        if not self._carts.erase(
+            Tombstone(store_hash, cart_id, erased_at=now, expires_at=now + CART_LIFETIME_SECONDS)
+        ):
             raise CartNotFound(f"no cart {cart_id} in store {store_hash}")
 
     # --- internals --------------------------------------------------------------------------
 
-    def _load(self, store_hash: str, cart_id: str) -> Loaded:
-        loaded = self._repository.load(store_hash, cart_id)
-        if loaded is None or isinstance(loaded, Erased):
+    def _load(self, store_hash: str, cart_id: str) -> CartRecord:
+        stored = self._carts.load(store_hash, cart_id)
+        if not isinstance(stored, CartRecord):
             raise CartNotFound(f"no cart {cart_id} in store {store_hash}")
-        return loaded
+        return stored
 
     def _require_store(self, store_hash: str) -> None:
         if self._stores.get(store_hash) is None:
@@ -216,11 +235,10 @@ def _newest(carts: list[ListedCart]) -> int | None:
     return max((cart.modified_at for cart in carts), default=None)
 
 
-def _detail(loaded: Loaded) -> CartDetail:
-    stored, item = loaded
+def _detail(record: CartRecord) -> CartDetail:
     return detail_view(
-        listed_cart_from_item(item),
-        stored.state,
-        stored.history,
-        history.published_events(stored.state, stored.history),
+        listed_cart(record),
+        record.state,
+        record.history,
+        history.published_events(record.state, record.history),
     )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cartwatch.domain.listing import Position
 from cartwatch.service.sealed_tokens import MIN_KEY_BYTES, ForgedToken, MalformedToken, seal, unseal
 
-Position = tuple[int, str]  # (modified_at, cart_id): where a partition resumes
 _VERSION = 1
 
 

@@ -23,15 +23,13 @@ from cartwatch.adapters.bigcommerce import (
     BigCommerceUnauthorized,
     BigCommerceUnavailable,
 )
-from cartwatch.domain.cart import (
-    CartSnapshot,
-    OrderSummary,
-    RecoveryLink,
+from cartwatch.domain.bigcommerce_cart import (
     cart_and_billing,
     order_from_bigcommerce,
     shopper_email,
     snapshot_from_bigcommerce,
 )
+from cartwatch.domain.cart import CartSnapshot, OrderSummary, RecoveryLink
 
 
 class CartSource(Protocol):

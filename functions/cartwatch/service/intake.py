@@ -40,6 +40,28 @@ class Accepted:
     authenticated_by: str
 
 
+@dataclass(frozen=True)
+class WebhookIntake:
+    """What the ack path talks to: the stores' webhook secrets and the intake queue.
+
+    ``lookup_auth`` may answer from a cache; ``refresh_auth`` reads past it (and must bound
+    how often it really reads), see :func:`accept_delivery`.
+    """
+
+    lookup_auth: Callable[[str], WebhookAuth | None]
+    refresh_auth: Callable[[str], WebhookAuth | None] | None
+    enqueue: Callable[[str], None]
+
+    def accept(self, delivery: Delivery, clock: Callable[[], float] = time.time) -> Accepted:
+        return accept_delivery(
+            delivery,
+            lookup_auth=self.lookup_auth,
+            refresh_auth=self.refresh_auth,
+            enqueue=self.enqueue,
+            clock=clock,
+        )
+
+
 def intake_message(delivery: Delivery, scope: str, received_at: float) -> str:
     """The intake queue's message: the raw body (verbatim) plus what the processor needs.
 

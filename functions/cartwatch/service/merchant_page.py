@@ -19,17 +19,18 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from cartwatch.adapters.bigcommerce import BigCommerceError
-from cartwatch.adapters.cart_listing import CartListingIndex
 from cartwatch.adapters.merchant_rows import MerchantRows
 from cartwatch.adapters.store_clients import ClientFactory
-from cartwatch.domain.listing import CartFilter
+from cartwatch.adapters.store_rows import StoreRows
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
+from cartwatch.domain.listing import CartFilter, ListingIndex, every_listed
 from cartwatch.domain.merchant_settings import SETTINGS_FIELDS, InvalidSettings, read_settings_form
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import StoreConnection, StoreStatus
+from cartwatch.domain.store import StoreConnection, StoreRow, StoreStatus
 from cartwatch.domain.store_figures import tally_store
 from cartwatch.service.form_tokens import FormTokens
-from cartwatch.service.hook_health import HOOK_SCOPES, StoreRow, StoreRows, hook_destination
 from cartwatch.service.signed_payload import SignedPayload, SignedPayloadVerifier
+from cartwatch.service.store_hooks import hook_destination
 from cartwatch.service.uninstall import StoreUninstall
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class MerchantPage:
         form_tokens: FormTokens,
         rows: StoreRows,
         merchant_rows: MerchantRows,
-        listing: CartListingIndex,
+        listing: ListingIndex,
         clients: ClientFactory,
         webhook_base_url: str,
         default_stages: StageSchedule,
@@ -201,7 +202,9 @@ class MerchantPage:
     def _figures(self, store_hash: str) -> Figures:
         end = int(self._clock())
         start = end - FIGURES_DAYS * 86400
-        figures = tally_store(start, end, self._listing.every(store_hash, CartFilter(modified_from=start)))
+        figures = tally_store(
+            start, end, every_listed(self._listing, store_hash, CartFilter(modified_from=start))
+        )
         return Figures(
             days=FIGURES_DAYS,
             abandoned=figures.abandoned.count,

@@ -4,7 +4,7 @@ For a batch of intake messages: parse each (a body that is not a webhook is pois
 fails alone), group the cart webhooks by cart, fold each cart's webhooks into its stored
 state with the pure lifecycle, and write each changed cart once, guarded by its version.
 A lost race re-reads and re-applies (the fold is order-independent, so re-applying is
-always right).  Duplicates and stale events cost no write at all.
+always right).  Duplicates and stale webhooks cost no write at all.
 
 An erased cart's tombstone is honoured: its webhooks are dropped (outcome ``erased``), so a
 cart a merchant erased is never recreated with personal data; the tombstone's TTL is
@@ -20,20 +20,15 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from cartwatch.adapters.cart_repository import (
-    CartRef,
-    CartRepository,
-    Conflict,
-    Erased,
-    Loaded,
-    PendingEvent,
-)
 from cartwatch.adapters.store_registry import StoreDirectory
-from cartwatch.domain.cart_events import EVENT_CONVERTED, EVENT_RECOVERED, CartEventKind
+from cartwatch.domain.cart_record import CartRecord, CartRef, Tombstone
+from cartwatch.domain.cart_store import CartStore
+from cartwatch.domain.cart_webhooks import WebhookKind
 from cartwatch.domain.history import webhook_transition
 from cartwatch.domain.lifecycle import WebhookResult, apply_webhooks
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS
@@ -46,6 +41,8 @@ from cartwatch.domain.webhooks import (
     Webhook,
     parse_webhook,
 )
+from cartwatch.domain.write_plan import Conflict, conversion_event
+from cartwatch.domain.write_planner import WritePlanner
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +85,27 @@ class BatchReport:
     uninstalls_to_check: int = 0
 
 
+class CartContention(RuntimeError):
+    """Other writers kept winning the race for one cart; the batch retries it later."""
+
+
 class CartProcessor:
     def __init__(
         self,
-        repository: CartRepository,
+        carts: CartStore,
+        planner: WritePlanner,
         stores: StoreDirectory,
         *,
         check_uninstall: Callable[[str], object],
         on_result: Callable[[WebhookResult], None] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
-        self._repository = repository
+        self._carts = carts
+        self._planner = planner
         self._stores = stores
         self._check_uninstall = check_uninstall
         self._on_result = on_result
+        self._clock = clock
 
     def apply(self, webhooks: Sequence[Webhook]) -> tuple[list[BaseException | None], BatchReport]:
         """Apply a batch; returns, per webhook, None (done) or the error that failed it."""
@@ -127,11 +132,11 @@ class CartProcessor:
                 for i in indexes:
                     errors[i] = error
         if by_cart:
-            stored = self._repository.load_many(by_cart)
+            stored = self._carts.load_many(by_cart)
             for ref, indexes in by_cart.items():
-                events = [w for i in indexes if isinstance(w := webhooks[i], CartWebhook)]
+                cart_webhooks = [w for i in indexes if isinstance(w := webhooks[i], CartWebhook)]
                 try:
-                    self._apply_cart(ref, events, stored.get(ref), report)
+                    self._apply_cart(ref, cart_webhooks, stored.get(ref), report)
                 except Exception as error:  # noqa: BLE001 — one cart's failure must not fail the others
                     logger.warning("cart write failed", extra={"cart_id": ref[1], "store_hash": ref[0]})
                     for i in indexes:
@@ -141,43 +146,49 @@ class CartProcessor:
     def _apply_cart(
         self,
         ref: CartRef,
-        events: list[CartWebhook],
-        stored: Loaded | Erased | None,
+        cart_webhooks: list[CartWebhook],
+        stored: CartRecord | Tombstone | None,
         report: BatchReport,
     ) -> None:
         for _attempt in range(_MAX_ATTEMPTS):
-            if isinstance(stored, Erased):
-                self._refuse_erased(stored, events, report)
+            if isinstance(stored, Tombstone):
+                self._refuse_erased(stored, cart_webhooks, report)
                 return
-            if stored is not None and stored[0].recovery_of is not None:
-                self._apply_copy(ref, stored, events, report)
+            if stored is not None and stored.recovery_of is not None:
+                self._apply_copy(ref, stored, cart_webhooks, report)
                 return
-            result = apply_webhooks(stored[0].state if stored else None, events)
+            result = apply_webhooks(stored.state if stored else None, cart_webhooks)
             if not result.changed:
                 break
-            pending = _pending_for(result)
-            saved = self._repository.save(
+            event = conversion_event(result)
+            plan = self._planner.revision(
                 stored,
                 result.after,
                 self._stores.stages_for(ref[0]),
-                pending=pending,
-                transition=webhook_transition(result, events),
+                recorded_at=int(self._clock()),
+                event=event,
+                entry=webhook_transition(result, cart_webhooks),
             )
-            if not isinstance(saved, Conflict):
+            written = self._carts.apply(plan)
+            if not isinstance(written, Conflict):
                 report.carts_written += 1
-                report.conversions += 1 if pending else 0
+                report.conversions += 1 if event else 0
                 if self._on_result:
                     self._on_result(result)
                 break
             report.conflicts_retried += 1
-            stored = self._repository.load(*ref)
+            stored = self._carts.load(*ref)
         else:
             raise CartContention(f"cart {ref[1]} kept changing during processing; SQS will retry it")
         for _key, outcome in result.outcomes:
             report.outcomes[outcome.value] += 1
 
     def _apply_copy(
-        self, ref: CartRef, stored: Loaded | Erased | None, events: list[CartWebhook], report: BatchReport
+        self,
+        ref: CartRef,
+        stored: CartRecord | Tombstone | None,
+        cart_webhooks: list[CartWebhook],
+        report: BatchReport,
     ) -> None:
         """Webhooks of a recovery-link copy: tracked, never scheduled; its purchase recovers the original.
 
@@ -185,39 +196,44 @@ class CartProcessor:
         retry applies it again, which the lifecycle's join makes a no-op.
         """
         for _attempt in range(_MAX_ATTEMPTS):
-            if stored is None or isinstance(stored, Erased) or stored[0].recovery_of is None:
+            if not isinstance(stored, CartRecord) or stored.recovery_of is None:
                 raise CartContention(f"recovery copy {ref[1]} changed kind during processing")
-            copy, original_id = stored[0], stored[0].recovery_of
-            result = apply_webhooks(copy.state, events)
+            result = apply_webhooks(stored.state, cart_webhooks)
             if not result.changed:
                 break
             if result.conversion is not None:
                 purchase = CartWebhook(
                     store_hash=ref[0],
-                    cart_id=original_id,
-                    kind=CartEventKind.CONVERTED,
+                    cart_id=stored.recovery_of,
+                    kind=WebhookKind.CONVERTED,
                     occurred_at=result.conversion.converted_at,
                     dedupe_key=f"recovery-copy:{ref[1]}",
                     order_id=result.conversion.order_id,
                 )
-                original = (ref[0], original_id)
-                self._apply_cart(original, [purchase], self._repository.load(*original), report)
-            saved = self._repository.save(
-                stored, result.after, self._stores.stages_for(ref[0]), schedule=False
+                original = (ref[0], stored.recovery_of)
+                self._apply_cart(original, [purchase], self._carts.load(*original), report)
+            plan = self._planner.revision(
+                stored,
+                result.after,
+                self._stores.stages_for(ref[0]),
+                recorded_at=int(self._clock()),
+                scheduled=False,
             )
-            if not isinstance(saved, Conflict):
+            if not isinstance(self._carts.apply(plan), Conflict):
                 report.carts_written += 1
                 break
             report.conflicts_retried += 1
-            stored = self._repository.load(*ref)
+            stored = self._carts.load(*ref)
         else:
             raise CartContention(f"recovery copy {ref[1]} kept changing during processing; SQS will retry it")
 
-    def _refuse_erased(self, erased: Erased, events: list[CartWebhook], report: BatchReport) -> None:
-        report.outcomes["erased"] += len(events)
-        keep_until = max(event.occurred_at for event in events) + CART_LIFETIME_SECONDS
+    def _refuse_erased(
+        self, erased: Tombstone, cart_webhooks: list[CartWebhook], report: BatchReport
+    ) -> None:
+        report.outcomes["erased"] += len(cart_webhooks)
+        keep_until = max(webhook.occurred_at for webhook in cart_webhooks) + CART_LIFETIME_SECONDS
         if keep_until > erased.expires_at + _TOMBSTONE_SLACK_SECONDS:
-            self._repository.extend_tombstone(erased, keep_until)
+            self._carts.extend_tombstone(erased, keep_until)
 
 
 class _UninstalledStores:
@@ -240,15 +256,3 @@ class _UninstalledStores:
             known = settings is not None and settings.status is StoreStatus.UNINSTALLED
             self._known[store_hash] = known
         return known
-
-
-class CartContention(RuntimeError):
-    """Other writers kept winning the race for one cart; the batch retries it later."""
-
-
-def _pending_for(result: WebhookResult) -> PendingEvent | None:
-    conversion = result.conversion
-    if conversion is None:
-        return None
-    event_type = EVENT_RECOVERED if conversion.recovered else EVENT_CONVERTED
-    return PendingEvent(type=event_type, at=conversion.converted_at)

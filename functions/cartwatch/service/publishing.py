@@ -1,8 +1,8 @@
 """The outbox relay: stream records carrying an event intent → enriched CloudEvents on SNS.
 
-A transition writes its event intent (``pending_event``) into the cart item in the same
-conditional write, so state and event commit together; the table's stream delivers that
-new image here at least once.  The relay enriches lazily — BigCommerce is called only
+A transition writes its event intent (the cart's outbox) in the same conditional write,
+so state and event commit together; the table's stream delivers the cart as written here
+at least once.  The relay enriches lazily — BigCommerce is called only
 for a stage-1 abandonment (cart, customer, consent) and for a conversion (order value) —
 builds the CloudEvent with its deterministic id, and publishes in SNS batches.  Records
 whose publish failed are reported back so exactly those are retried, with the same ids.
@@ -23,14 +23,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient, BigCommerceError, BigCommerceUnavailable
-from cartwatch.adapters.cart_items import Item, StoredCart, stored_cart_from_item, summary_attributes
-from cartwatch.adapters.cart_repository import CartRepository, PendingEvent
 from cartwatch.adapters.event_publisher import OutgoingMessage, SnsEventPublisher
 from cartwatch.adapters.store_clients import ClientFactory
 from cartwatch.adapters.store_registry import StoreDirectory
 from cartwatch.domain.cart import CartSnapshot, OrderSummary
-from cartwatch.domain.cart_events import EVENT_ABANDONED, EVENT_CONVERTED, EVENT_RECOVERED
-from cartwatch.domain.events import (
+from cartwatch.domain.cart_record import CartRecord, CartSummary
+from cartwatch.domain.cart_store import CartStore
+from cartwatch.domain.cloud_events import (
     CartConverted,
     CartRecovered,
     CloudEvent,
@@ -39,9 +38,10 @@ from cartwatch.domain.events import (
     recovered_event,
     sns_attributes,
 )
-from cartwatch.domain.history import gone
+from cartwatch.domain.event_types import ABANDONED, CONVERTED, RECOVERED
 from cartwatch.domain.listing import normalize_email
-from cartwatch.resources import PENDING_EVENT_ATTRIBUTE
+from cartwatch.domain.write_plan import Conflict
+from cartwatch.domain.write_planner import WritePlanner
 from cartwatch.service.enrichment import fetch_order_summary, snapshot_abandoned_cart
 
 logger = logging.getLogger(__name__)
@@ -65,21 +65,23 @@ class RelayReport:
 class _Prepared:
     index: int
     event: CloudEvent
-    state: StoredCart
+    record: CartRecord
     new_snapshot: CartSnapshot | None
 
 
 class OutboxRelay:
     def __init__(
         self,
-        repository: CartRepository,
+        carts: CartStore,
+        planner: WritePlanner,
         stores: StoreDirectory,
         publisher: SnsEventPublisher,
         clients: ClientFactory,
         clock: Callable[[], float] = time.time,
         on_published: Callable[[CloudEvent], None] | None = None,
     ) -> None:
-        self._repository = repository
+        self._carts = carts
+        self._planner = planner
         self._stores = stores
         self._publisher = publisher
         self._clients = clients
@@ -87,14 +89,14 @@ class OutboxRelay:
         self._on_published = on_published
         self._client_cache: dict[str, BigCommerceClient | None] = {}
 
-    def relay(self, images: Sequence[Item]) -> tuple[list[BaseException | None], RelayReport]:
-        """Publish the events of these stream new-images; per image, None or its error."""
+    def relay(self, records: Sequence[CartRecord]) -> tuple[list[BaseException | None], RelayReport]:
+        """Publish the outbox events of these carts as the stream saw them; per cart, None or its error."""
         report = RelayReport()
-        errors: list[BaseException | None] = [None] * len(images)
+        errors: list[BaseException | None] = [None] * len(records)
         prepared: list[_Prepared] = []
-        for index, image in enumerate(images):
+        for index, record in enumerate(records):
             try:
-                ready = self._prepare(index, image, report)
+                ready = self._prepare(index, record, report)
             except StoreUnavailable:
                 # The store was removed or uninstalled the app: there is nobody to tell.
                 report.dropped_store_gone += 1
@@ -115,38 +117,46 @@ class OutboxRelay:
             report.published[ready.event.type] += 1
             if self._on_published:
                 self._on_published(ready.event)
-            if ready.new_snapshot is not None:
-                # Later stages reuse this snapshot instead of calling BigCommerce again.
-                self._repository.record_snapshot(
-                    ready.state.state,
-                    ready.new_snapshot.model_dump_json(),
-                    snapshot_summary(ready.new_snapshot),
-                )
-                copy_id = ready.new_snapshot.recovery_link.cart_id
-                if copy_id:
-                    # The recovery link points at a copy of the cart: buying the copy must
-                    # recover this cart, and the copy must never be announced itself.
-                    state = ready.state.state
-                    self._repository.mark_recovery_copy(
-                        state.store_hash, copy_id, state.cart_id, int(self._clock())
-                    )
-            if isinstance(ready.event, CartRecovered | CartConverted):
-                order = ready.event.data.order
-                self._repository.record_order(
-                    ready.state.state, order.model_dump_json(), order_summary(order)
-                )
+            self._record(ready)
         report.failed = sum(1 for error in errors if error is not None)
         return errors, report
 
-    def _prepare(self, index: int, image: Item, report: RelayReport) -> _Prepared | None:
-        pending_raw = image.get(PENDING_EVENT_ATTRIBUTE)
-        if not pending_raw:
+    def _record(self, ready: _Prepared) -> None:
+        """Keep what the publish learnt on the cart, each in one guarded write."""
+        state = ready.record.state
+        if ready.new_snapshot is not None:
+            # Later stages reuse this snapshot instead of calling BigCommerce again.
+            snapshot = ready.new_snapshot
+            self._carts.apply(
+                self._planner.snapshot(state, snapshot.model_dump_json(), snapshot_summary(snapshot))
+            )
+            copy_id = snapshot.recovery_link.cart_id
+            if copy_id:
+                # The recovery link points at a copy of the cart: buying the copy must
+                # recover this cart, and the copy must never be announced itself.
+                self._mark_recovery_copy(state.store_hash, copy_id, state.cart_id)
+        if isinstance(ready.event, CartRecovered | CartConverted):
+            order = ready.event.data.order
+            plan = self._planner.order(
+                state, order.model_dump_json(), order_summary(order), recorded_at=int(self._clock())
+            )
+            if plan is not None:
+                self._carts.apply(plan)
+
+    def _mark_recovery_copy(self, store_hash: str, copy_id: str, original_id: str) -> None:
+        """Usually the copy is new to us (its ``created`` webhook is still on the way); if its
+        webhooks won the race, the cart they made is marked instead."""
+        new_copy = self._planner.recovery_copy(store_hash, copy_id, original_id, now=int(self._clock()))
+        if isinstance(self._carts.apply(new_copy), Conflict):
+            self._carts.apply(self._planner.mark_recovery_copy(store_hash, copy_id, original_id))
+
+    def _prepare(self, index: int, record: CartRecord, report: RelayReport) -> _Prepared | None:
+        pending = record.outbox
+        if pending is None:
             return None
-        pending = PendingEvent.from_json(pending_raw["S"])
-        stored = stored_cart_from_item(image)
-        state = stored.state
-        if pending.type == EVENT_ABANDONED:
-            snapshot = None if pending.stage == 1 else _snapshot(stored)
+        state = record.state
+        if pending.type == ABANDONED:
+            snapshot = None if pending.stage == 1 else _snapshot(record)
             new_snapshot = None
             if snapshot is None:
                 client = self._client(state.store_hash)
@@ -163,28 +173,28 @@ class OutboxRelay:
                     # BigCommerce no longer has the cart: it was bought or deleted and the
                     # webhook has not reached us yet.  No event; close the cart.
                     now = int(self._clock())
-                    self._repository.close_gone(state, now, gone(state, now))
+                    self._carts.apply(self._planner.gone(state, now=now, recorded_at=now))
                     report.dropped_cart_gone += 1
                     return None
                 new_snapshot = snapshot
             abandoned: CloudEvent = abandoned_event(
                 state, snapshot, stage=pending.stage, stage_count=pending.stage_count, occurred_at=pending.at
             )
-            return _Prepared(index, abandoned, stored, new_snapshot)
+            return _Prepared(index, abandoned, record, new_snapshot)
         order = self._order(state.store_hash, state.order_id, report) if state.order_id else None
         event: CloudEvent
-        if pending.type == EVENT_RECOVERED:
-            event = recovered_event(state, _snapshot(stored), order)
+        if pending.type == RECOVERED:
+            event = recovered_event(state, _snapshot(record), order)
             if order is not None and order.total is not None:
                 currency = order.currency or "unknown"
                 previous = Decimal(report.recovered_revenue.get(currency, "0"))
                 report.recovered_revenue[currency] = str(previous + order.total)
-        elif pending.type == EVENT_CONVERTED:
+        elif pending.type == CONVERTED:
             event = converted_event(state, order)
         else:
-            logger.warning("unknown pending event type", extra={"type": pending.type})
+            logger.warning("unknown outbox event type", extra={"type": pending.type})
             return None
-        return _Prepared(index, event, stored, None)
+        return _Prepared(index, event, record, None)
 
     def _order(self, store_hash: str, order_id: int, report: RelayReport) -> OrderSummary | None:
         try:
@@ -222,25 +232,25 @@ class PublishFailed(RuntimeError):
     """SNS refused an event; the stream retries its record."""
 
 
-def snapshot_summary(snapshot: CartSnapshot) -> Item:
-    """The snapshot's customer and total, flattened for the listing index's filters."""
+def snapshot_summary(snapshot: CartSnapshot) -> CartSummary:
+    """The snapshot's customer and total, flattened for the listing's filters."""
     customer = snapshot.customer
-    return summary_attributes(
-        customer.id,
-        normalize_email(customer.email) if customer.email else None,
-        snapshot.totals.cart_amount,
-        snapshot.currency or None,
+    return CartSummary(
+        customer_id=customer.id,
+        customer_email=normalize_email(customer.email) if customer.email else None,
+        total=snapshot.totals.cart_amount,
+        currency=snapshot.currency or None,
     )
 
 
-def order_summary(order: OrderSummary) -> Item:
-    """A bought cart's value is its order's, where BigCommerce told us."""
+def order_summary(order: OrderSummary) -> CartSummary:
+    """A bought cart's value is its order's, where BigCommerce told us (else nothing changes)."""
     if order.total is None:
-        return {}
-    return summary_attributes(None, None, order.total, order.currency)
+        return CartSummary()
+    return CartSummary(total=order.total, currency=order.currency)
 
 
-def _snapshot(stored: StoredCart) -> CartSnapshot | None:
-    if not stored.snapshot:
+def _snapshot(record: CartRecord) -> CartSnapshot | None:
+    if not record.snapshot:
         return None
-    return CartSnapshot.model_validate_json(stored.snapshot)
+    return CartSnapshot.model_validate_json(record.snapshot)

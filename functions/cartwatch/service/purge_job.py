@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cartwatch.adapters.cart_purge import CartPurge
+from cartwatch.adapters.cart_table.purge import CartPurge
 from cartwatch.adapters.purge_queue import PurgeQueue
 from cartwatch.adapters.purge_records import PurgeRecords
 from cartwatch.adapters.store_registry import StoreWriter

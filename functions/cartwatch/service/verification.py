@@ -14,9 +14,8 @@ from collections.abc import Mapping
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from cartwatch.domain.store import WebhookAuth
+from cartwatch.domain.store import TOKEN_HEADER, WebhookAuth
 
-TOKEN_HEADER = "x-cartwatch-token"  # noqa: S105 — a header name, not a secret
 SIGNATURE_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 
 
@@ -41,7 +40,7 @@ def verify_delivery(auth: WebhookAuth, body: bytes, headers: Mapping[str, str], 
         return "signature"
     if auth.require_signature:
         raise Unauthenticated("this store requires a Standard Webhooks signature")
-    presented = headers.get(TOKEN_HEADER)
+    presented = headers.get(TOKEN_HEADER.lower())
     if presented:
         if _same(presented, auth.token):
             return "token"

@@ -110,3 +110,26 @@ def test_masks_show_at_most_four_characters() -> None:
     assert mask("abcdefghijklmnopqrstuvwxyz") == "****wxyz"
     assert mask("short-secret") == "****"
     assert mask(None) == "(none)"
+
+
+def test_no_command_runs_the_command_line_to_do_its_work() -> None:
+    """Commands call the operations they share (``StoreAdmin``…), never ``cli.main`` — no import cycle."""
+    import ast
+
+    from cartwatch_tools import cli
+
+    package = Path(cli.__file__).parent
+    importers = []
+    for module in package.glob("*.py"):
+        if module.name == "main.py":
+            continue
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "cartwatch_tools.cli.main":
+                importers.append(module.name)
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module == "cartwatch_tools.cli"
+                and any(alias.name == "main" for alias in node.names)
+            ):
+                importers.append(module.name)
+    assert importers == []

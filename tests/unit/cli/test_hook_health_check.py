@@ -6,17 +6,13 @@ import pytest
 from tests.unit.cli.fake_store_api import FakeStoreApi
 
 from cartwatch.adapters.bigcommerce import BigCommerceUnauthorized
+from cartwatch.composition import Composition
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import StoreSettings, StoreStatus
-from cartwatch.service.hook_health import (
-    HOOK_SCOPES,
-    HookHealthCheck,
-    StoreApi,
-    StoreRow,
-    hook_destination,
-    reconcile_hooks,
-)
-from cartwatch.settings import ENV, HookHealthSettings, SettingsError
+from cartwatch.domain.store import StoreRow, StoreSettings, StoreStatus
+from cartwatch.service.hook_health import HookHealthCheck
+from cartwatch.service.store_hooks import StoreApi, hook_destination, reconcile_hooks
+from cartwatch.settings import ENV, Settings, SettingsError
 
 BASE_URL = "https://hooks.example/webhooks/bigcommerce"
 
@@ -76,7 +72,14 @@ def test_the_settings_need_an_https_webhook_base_url(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv(ENV.TABLE_NAME, "table")
     monkeypatch.setenv(ENV.WEBHOOK_BASE_URL, "http://hooks.example/webhooks/bigcommerce")
     with pytest.raises(SettingsError, match=ENV.WEBHOOK_BASE_URL):
-        HookHealthSettings.from_env()
+        Settings.from_env()
 
     monkeypatch.setenv(ENV.WEBHOOK_BASE_URL, BASE_URL + "/")
-    assert HookHealthSettings.from_env().webhook_base_url == BASE_URL
+    assert Settings.from_env().webhook_base_url == BASE_URL
+
+
+def test_the_check_names_the_variable_it_was_not_given(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV.TABLE_NAME, "table")
+    monkeypatch.delenv(ENV.WEBHOOK_BASE_URL, raising=False)
+    with pytest.raises(SettingsError, match=ENV.WEBHOOK_BASE_URL):
+        Composition("hook_health", Settings.from_env()).hook_health_check()

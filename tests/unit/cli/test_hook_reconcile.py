@@ -11,10 +11,10 @@ from cartwatch.adapters.bigcommerce import (
     BigCommerceUnauthorized,
     BigCommerceUnavailable,
 )
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
+from cartwatch.domain.store import TOKEN_HEADER, WebhookAuth
 from cartwatch.service import verification
-from cartwatch.service.hook_health import (
-    HOOK_SCOPES,
-    TOKEN_HEADER,
+from cartwatch.service.store_hooks import (
     HookOutcome,
     ScopeAccess,
     check_store,
@@ -55,8 +55,14 @@ def test_the_destination_is_the_base_url_and_the_store_hash() -> None:
     assert DESTINATION == "https://hooks.example/webhooks/bigcommerce/abc123"
 
 
-def test_the_header_is_the_one_the_receiver_checks() -> None:
-    assert TOKEN_HEADER.lower() == verification.TOKEN_HEADER
+def test_the_header_registered_on_hooks_authenticates_at_the_receiver() -> None:
+    api = FakeStoreApi()
+    reconcile_hooks(api, DESTINATION, TOKEN)
+    headers = next(iter(api.hooks.values()))["headers"]
+    # As API Gateway hands them over: header names lower-cased.
+    delivered = {name.lower(): value for name, value in headers.items()}
+    auth = WebhookAuth(client_secret=None, token=TOKEN)
+    assert verification.verify_delivery(auth, b"{}", delivered, now=0.0) == "token"
 
 
 def test_a_new_store_gets_one_hook_per_scope_with_the_token() -> None:

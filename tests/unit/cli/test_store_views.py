@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import ApiCredentials, StoreSettings, WebhookAuth
-from cartwatch.service.hook_health import HOOK_SCOPES, TOKEN_HEADER, StoreRow
+from cartwatch.domain.store import TOKEN_HEADER, ApiCredentials, StoreRow, StoreSettings, WebhookAuth
 from cartwatch_tools.cli.store_admin import StoreDetails
 from cartwatch_tools.cli.store_views import details_lines
 
