@@ -49,13 +49,14 @@ HANDLERS = {
     "purge": "cartwatch.handlers.store_purge",
 }
 # What each handler's first request imports lazily, on top of the module itself (what the
-# composition root's builders import; `tests/unit/test_first_request_imports.py` keeps this
+# composition root's builders import; `tests/integration/test_first_request_imports.py` keeps this
 # list complete).
 FIRST_REQUEST = {
     "receiver": [
         "boto3",
         "cartwatch.composition",
         "cartwatch.settings",
+        "cartwatch.adapters.intake_queue",
         "aws_lambda_powertools.utilities.parameters",
     ],
     "processor": [
@@ -63,22 +64,31 @@ FIRST_REQUEST = {
         "cartwatch.composition",
         "cartwatch.settings",
         "cartwatch.resources",
+        "cartwatch.adapters.cart_table.store",
         "cartwatch.adapters.purge_queue",
         "cartwatch.service.purge_job",
     ],
-    "sweeper": ["boto3", "cartwatch.composition"],
-    "publisher": ["boto3", "cartwatch.composition", "aws_lambda_powertools.utilities.parameters"],
+    "sweeper": ["boto3", "cartwatch.composition", "cartwatch.adapters.cart_table.store"],
+    "publisher": [
+        "boto3",
+        "cartwatch.composition",
+        "cartwatch.adapters.cart_table.store",
+        "aws_lambda_powertools.utilities.parameters",
+    ],
     "query": [
         "boto3",
         "cartwatch.composition",
         "cartwatch.settings",
         "cartwatch.service.cart_queries",
+        "cartwatch.adapters.cart_table.store",
+        "cartwatch.adapters.cart_table.listing",
         "cartwatch.adapters.cursor_key",
     ],
     "hook_health": [
         "boto3",
         "cartwatch.composition",
         "cartwatch.adapters.store_clients",
+        "cartwatch.adapters.store_rows",
         "aws_lambda_powertools.utilities.parameters",
     ],
     "app": [
@@ -88,10 +98,11 @@ FIRST_REQUEST = {
         "cartwatch.resources",
         "cartwatch.adapters.bigcommerce_login",
         "cartwatch.adapters.callback_ledger",
-        "cartwatch.adapters.cart_listing",
+        "cartwatch.adapters.cart_table.listing",
         "cartwatch.adapters.merchant_rows",
+        "cartwatch.adapters.store_rows",
         "cartwatch.adapters.store_clients",
-        "cartwatch.adapters.cart_purge",
+        "cartwatch.adapters.cart_table.purge",
         "cartwatch.adapters.purge_queue",
         "cartwatch.adapters.purge_records",
         "cartwatch.service.app_install",
@@ -107,7 +118,7 @@ FIRST_REQUEST = {
         "cartwatch.composition",
         "cartwatch.settings",
         "cartwatch.resources",
-        "cartwatch.adapters.cart_purge",
+        "cartwatch.adapters.cart_table.purge",
         "cartwatch.adapters.purge_queue",
         "cartwatch.adapters.purge_records",
         "cartwatch.adapters.store_clients",

@@ -10,17 +10,16 @@ from typing import Any
 import boto3
 from tests.support import FakeLambdaContext, http_api_event, signed_headers
 
-from bench.capacity import write_units
 from bench.cost import IntakeCost
-from bench.counting import CallCounter
-from bench.storefront import no_uninstalls, storefront_mix
-from cartwatch.adapters.cart_repository import CartRepository
-from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets, StoreWriter
+from bench.counting import CallCounter, WriteUnits
+from bench.storefront import storefront_mix
+from cartwatch.adapters.store_registry import StoreWriter
+from cartwatch.composition import AwsClients, Composition
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.handlers import processor as processor_handler
 from cartwatch.handlers import receiver
-from cartwatch.service.processing import CartProcessor
+from cartwatch.settings import Settings
 from cartwatch_tools.local.event_sources import SqsEventSource
 from cartwatch_tools.local.provision import provision
 
@@ -102,24 +101,25 @@ def run_intake(endpoint: str, shoppers: int = 300) -> IntakeFigures:
         created_at=0,
     )
 
-    # The ack path, with its own clients so its calls are counted alone.
-    ack_counter = CallCounter()
-    ack_sqs = ack_counter.attach(session.client("sqs", endpoint_url=endpoint))
-    ack_ssm = ack_counter.attach(session.client("ssm", endpoint_url=endpoint))
-    from aws_lambda_powertools.utilities.parameters import SSMProvider
-
-    secrets_reader = StoreSecrets(SSMProvider(boto3_client=ack_ssm), prefix, cache_seconds=300)
-
-    def enqueue(message: str) -> None:
-        ack_sqs.send_message(QueueUrl=resources.intake_queue_url, MessageBody=message)
-
-    repository = CartRepository(dynamodb, resources.table_name, due_shards=16, closed_retention_days=30)
-    directory = StoreDirectory(dynamodb, resources.table_name, StageSchedule.parse("1h,24h,48h"))
-    processor = CartProcessor(
-        repository,
-        directory,
-        check_uninstall=no_uninstalls,
+    # Each function as the composition root builds it, its calls counted on its own clients.
+    settings = Settings(
+        table_name=resources.table_name,
+        ssm_prefix=prefix,
+        intake_queue_url=resources.intake_queue_url,
+        purge_queue_url=resources.purge_queue_url,
     )
+    ack_counter = CallCounter()
+    receiver_function = Composition(
+        "receiver", settings, AwsClients(endpoint_url=endpoint, event_handlers=ack_counter.handlers)
+    )
+    processor_counter = CallCounter()
+    units = WriteUnits(reader=dynamodb)
+    processor_function = Composition(
+        "processor",
+        settings,
+        AwsClients(endpoint_url=endpoint, event_handlers=[*processor_counter.handlers, *units.handlers]),
+    )
+    processor = processor_function.cart_processor
     batches = 0
 
     def invoke(event: dict[str, Any]) -> dict[str, Any]:
@@ -156,28 +156,22 @@ def run_intake(endpoint: str, shoppers: int = 300) -> IntakeFigures:
         response = receiver.handler(
             http_api_event(store_hash, body, headers),
             FakeLambdaContext(),
-            lookup_auth=secrets_reader.webhook_auth,
-            enqueue=enqueue,
+            intake=receiver_function.webhook_intake,
         )
         rejected += response["statusCode"] != 200
     source.drain()
 
-    table_units = index_units = 0
-    for before, after in repository.usage.write_log:
-        t, i = write_units(before, after)
-        table_units += t
-        index_units += i
     return IntakeFigures(
         webhooks=len(deliveries),
         ack_calls=ack_counter.total,
         ack_rejections=rejected,
-        table_write_units=table_units,
-        index_write_units=index_units,
-        carts_written=repository.usage.writes,
+        table_write_units=units.table_units,
+        index_write_units=units.index_units,
+        carts_written=len(units.writes),
         bigcommerce_calls=0,  # the processor holds no BigCommerce client at all
         batches=batches,
         # Strongly consistent reads of items under 4 KiB: one read unit each.
-        read_units=repository.usage.items_read + directory.items_read,
+        read_units=processor_counter.items_read,
         carts=len({d.cart_id for d in deliveries}),
         closed_carts=len({d.cart_id for d in deliveries if d.scope in _CLOSING}),
     )

@@ -23,20 +23,17 @@ from typing import Any
 
 import boto3
 
-from bench.storefront import no_uninstalls
-from cartwatch.adapters.cart_items import summary_attributes
-from cartwatch.adapters.cart_listing import CartListingIndex
-from cartwatch.adapters.cart_repository import CartRepository, Erased
-from cartwatch.adapters.store_registry import StoreDirectory, store_to_item
+from bench.counting import CallCounter
+from cartwatch.adapters.store_registry import store_to_item
+from cartwatch.composition import AwsClients, Composition, Observers
+from cartwatch.domain.cart_record import CartRecord, CartSummary
 from cartwatch.domain.lifecycle import CartStatus, SweepAction, SweepDecision
 from cartwatch.domain.listing import CartFilter
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
-from cartwatch.domain.webhooks import CartEventKind, CartWebhook
+from cartwatch.domain.webhooks import CartWebhook, WebhookKind
 from cartwatch.service.cart_queries import CartQueries
-from cartwatch.service.cursors import CursorCodec
-from cartwatch.service.processing import CartProcessor
-from cartwatch.service.sweeping import AbandonmentSweep
+from cartwatch.settings import Settings
 from cartwatch_tools.local.provision import provision
 
 STORE = "benchquery"
@@ -93,23 +90,30 @@ class _Store:
         self.dynamodb = session.client("dynamodb", endpoint_url=endpoint)
         self.table = resources.table_name
         self.clock = _Clock()
-        self.repository = CartRepository(
-            self.dynamodb, self.table, due_shards=16, closed_retention_days=30, clock=self.clock
+        self.settings = Settings(
+            table_name=self.table,
+            ssm_prefix="/bench-query",
+            default_stages=STAGES,
+            purge_queue_url=resources.purge_queue_url,
         )
-        self.directory = StoreDirectory(self.dynamodb, self.table, STAGES)
-        self.processor = CartProcessor(
-            self.repository,
-            self.directory,
-            check_uninstall=no_uninstalls,
+        # One process plays the processor, the sweeper and (its writes) the publisher.
+        self.pipeline = Composition(
+            "processor",
+            self.settings,
+            AwsClients(endpoint_url=endpoint),
+            observers=Observers(sweep=self.record_stage_one),
+            clock=self.clock,
         )
+        self.carts, self.planner = self.pipeline.carts, self.pipeline.planner
+        self.processor = self.pipeline.cart_processor
         self.rng = random.Random(11)
         self.hours = hours
         self.carts_per_hour = carts_per_hour
         self.shoppers: dict[str, tuple[str | None, int | None, Decimal]] = {}
-        self.plans: list[tuple[int, str, CartEventKind]] = []  # (when, cart, what)
+        self.plans: list[tuple[int, str, WebhookKind]] = []  # (when, cart, what)
 
-    def webhook(self, cart_id: str, kind: CartEventKind, at: int) -> CartWebhook:
-        order = 5000 + len(self.plans) if kind is CartEventKind.CONVERTED else None
+    def webhook(self, cart_id: str, kind: WebhookKind, at: int) -> CartWebhook:
+        order = 5000 + len(self.plans) if kind is WebhookKind.CONVERTED else None
         return CartWebhook(
             STORE, cart_id, kind, at, f"wh:{uuid.UUID(int=self.rng.getrandbits(128))}", order_id=order
         )
@@ -122,40 +126,39 @@ class _Store:
             email = None if who < 0.25 else f"shopper{self.rng.randint(0, 400)}@example.com"
             customer = self.rng.randint(1, 400) if who > 0.6 else None
             self.shoppers[cart_id] = (email, customer, Decimal(self.rng.randint(500, 40000)) / 100)
-            self.plans.append((t, cart_id, CartEventKind.CREATED))
+            self.plans.append((t, cart_id, WebhookKind.CREATED))
             fate = self.rng.random()
             if fate < 0.30:
-                self.plans.append((t + self.rng.randint(120, 1800), cart_id, CartEventKind.CONVERTED))
+                self.plans.append((t + self.rng.randint(120, 1800), cart_id, WebhookKind.CONVERTED))
             elif fate < 0.36:
-                self.plans.append((t + self.rng.randint(60, 900), cart_id, CartEventKind.DELETED))
+                self.plans.append((t + self.rng.randint(60, 900), cart_id, WebhookKind.DELETED))
             elif fate < 0.46:
-                self.plans.append((t + self.rng.randint(2 * HOUR, 2 * DAY), cart_id, CartEventKind.CONVERTED))
+                self.plans.append((t + self.rng.randint(2 * HOUR, 2 * DAY), cart_id, WebhookKind.CONVERTED))
             elif fate < 0.52:
-                self.plans.append((t + self.rng.randint(2 * HOUR, DAY), cart_id, CartEventKind.UPDATED))
+                self.plans.append((t + self.rng.randint(2 * HOUR, DAY), cart_id, WebhookKind.UPDATED))
             del n
 
     def record_stage_one(self, decision: SweepDecision) -> None:
         # What the publisher does after publishing a stage-1 event: keep the snapshot.
         if decision.action is not SweepAction.ABANDON or decision.stage != 1:
             return
-        loaded = self.repository.load(STORE, decision.after.cart_id)
-        if loaded is None or isinstance(loaded, Erased):
+        loaded = self.carts.load(STORE, decision.after.cart_id)
+        if not isinstance(loaded, CartRecord):
             return
-        state = loaded[0].state
+        state = loaded.state
         email, customer, total = self.shoppers[state.cart_id]
-        self.repository.record_snapshot(
-            state,
-            _snapshot(state.cart_id, email, customer, total),
-            summary_attributes(customer, email, total, "USD"),
+        summary = CartSummary(customer, email, total, "USD")
+        self.carts.apply(
+            self.planner.snapshot(state, _snapshot(state.cart_id, email, customer, total), summary)
         )
 
     def record_orders(self, cart_ids: set[str]) -> None:
         # What the publisher does after publishing a conversion: keep the order (and list it).
         for cart_id in cart_ids:
-            loaded = self.repository.load(STORE, cart_id)
-            if loaded is None or isinstance(loaded, Erased):
+            loaded = self.carts.load(STORE, cart_id)
+            if not isinstance(loaded, CartRecord):
                 continue
-            state = loaded[0].state
+            state = loaded.state
             if state.status not in (CartStatus.CONVERTED, CartStatus.RECOVERED):
                 continue
             total = self.shoppers[cart_id][2]
@@ -166,15 +169,17 @@ class _Store:
                 "status_id": 11,
                 "status": "Paid",
             }
-            self.repository.record_order(
-                state, json.dumps(order), summary_attributes(None, None, total, "USD")
+            plan = self.planner.order(
+                state, json.dumps(order), CartSummary(total=total, currency="USD"), recorded_at=self.clock.now
             )
+            if plan is not None:
+                self.carts.apply(plan)
 
     def run(self) -> None:
         for hour in range(self.hours):
             self.open_carts(hour)
         self.plans.sort()
-        sweep = AbandonmentSweep(self.repository, self.directory, on_transition=self.record_stage_one)
+        sweep = self.pipeline.abandonment_sweep()
         cursor = 0
         for tick in range(START + 30 * 60, START + (self.hours + 72) * HOUR, 30 * 60):
             batch: list[CartWebhook] = []
@@ -185,22 +190,22 @@ class _Store:
             self.clock.now = tick
             if batch:
                 self.processor.apply(batch)
-                self.record_orders({w.cart_id for w in batch if w.kind is CartEventKind.CONVERTED})
+                self.record_orders({w.cart_id for w in batch if w.kind is WebhookKind.CONVERTED})
             if tick % (2 * HOUR) == 0:
                 sweep.run(tick)
 
 
 def _page_through(
-    queries: CartQueries, listing: CartListingIndex, cart_filter: CartFilter, limit: int
+    queries: CartQueries, counter: CallCounter, cart_filter: CartFilter, limit: int
 ) -> tuple[int, int]:
-    scanned_before, listed = listing.usage.items_scanned, 0
+    scanned_before, listed = counter.items_scanned, 0
     cursor = None
     while True:
         page = queries.list_carts(STORE, cart_filter, limit=limit, cursor=cursor)
         listed += len(page.carts)
         cursor = page.next_cursor
         if cursor is None:
-            return listing.usage.items_scanned - scanned_before, listed
+            return counter.items_scanned - scanned_before, listed
 
 
 def read_per_listed_cart(endpoint: str, *, hours: int = 24, carts_per_hour: int = 40) -> dict[str, Any]:
@@ -209,10 +214,11 @@ def read_per_listed_cart(endpoint: str, *, hours: int = 24, carts_per_hour: int 
         TableName=store.table, Item=store_to_item(StoreSettings(STORE, STAGES), created_at=0)
     )
     store.run()
-    listing = CartListingIndex(store.dynamodb, store.table)
-    queries = CartQueries(
-        store.repository, listing, store.directory, CursorCodec(b"bench-cursor-key-0123456789")
+    counter = CallCounter()
+    query_api = Composition(
+        "query_api", store.settings, AwsClients(endpoint_url=endpoint, event_handlers=counter.handlers)
     )
+    queries = query_api.cart_queries
     day = START + (hours // 2) * HOUR
     # What consumers poll: statuses and "modified since T" — the index's own keys.
     consumer = [
@@ -237,7 +243,7 @@ def read_per_listed_cart(endpoint: str, *, hours: int = 24, carts_per_hour: int 
     for name, mix in (("consumer", consumer), ("evaluated", evaluated)):
         scanned = listed = 0
         for cart_filter, limit in mix:
-            s, n = _page_through(queries, listing, cart_filter, limit)
+            s, n = _page_through(queries, counter, cart_filter, limit)
             scanned, listed = scanned + s, listed + n
         figures[name] = {"scanned": scanned, "listed": listed, "ratio": scanned / max(listed, 1)}
     return figures

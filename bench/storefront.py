@@ -71,8 +71,3 @@ def storefront_mix(
         del shopper
     deliveries.sort(key=lambda d: d.at)
     return deliveries
-
-
-def no_uninstalls(store_hash: str) -> None:
-    """The processor's uninstall hook in the benchmarks: the storefront mix never uninstalls."""
-    raise AssertionError(f"the storefront mix sent store/app/uninstalled for {store_hash}")

@@ -13,12 +13,12 @@ from typing import Any
 import boto3
 
 from bench.counting import CallCounter
-from cartwatch.adapters.cart_items import cart_key, due_shard, state_attributes
-from cartwatch.adapters.cart_repository import CartRepository
-from cartwatch.adapters.store_registry import StoreDirectory
+from cartwatch.adapters.cart_table.items import record_item
+from cartwatch.composition import AwsClients, Composition
+from cartwatch.domain.cart_record import CartRecord, DueSlot, due_shard
 from cartwatch.domain.lifecycle import CartState, CartStatus
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.service.sweeping import AbandonmentSweep
+from cartwatch.settings import Settings
 from cartwatch_tools.local.provision import provision
 
 STAGES = StageSchedule.parse("1h,24h,48h")
@@ -31,12 +31,7 @@ def _cart_item(store_hash: str, index: int, due: bool) -> dict[str, Any]:
     # Due carts went quiet 1h05m ago; the others are still being shopped.
     last = NOW - 3900 if due else NOW - 60 - (index % 1800)
     state = CartState(store_hash, cart_id, CartStatus.ACTIVE, last - 300, last, version=1)
-    item = {name: value for name, value in state_attributes(state).items() if value is not None}
-    item.update(cart_key(store_hash, cart_id))
-    item["kind"] = {"S": "cart"}
-    item["due_shard"] = {"S": due_shard(cart_id, SHARDS)}
-    item["due_at"] = {"N": str(last + STAGES.delay(1))}
-    return item
+    return record_item(CartRecord(state, due=DueSlot(due_shard(cart_id, SHARDS), last + STAGES.delay(1))))
 
 
 def seed(client: Any, table: str, tracked: int, due: int) -> None:
@@ -53,15 +48,15 @@ def read_amplification(endpoint: str, tracked: int, due: int) -> dict[str, float
     dynamodb = session.client("dynamodb", endpoint_url=endpoint)
     seed(dynamodb, resources.table_name, tracked, due)
     counter = CallCounter()
-    sweep_client = counter.attach(session.client("dynamodb", endpoint_url=endpoint))
-    repository = CartRepository(
-        sweep_client, resources.table_name, due_shards=SHARDS, closed_retention_days=30
+    sweeper = Composition(
+        "sweeper",
+        Settings(table_name=resources.table_name, default_stages=STAGES, due_shards=SHARDS),
+        AwsClients(endpoint_url=endpoint, event_handlers=counter.handlers),
     )
-    directory = StoreDirectory(sweep_client, resources.table_name, STAGES)
     started = time.perf_counter()
-    report = AbandonmentSweep(repository, directory).run(NOW)
+    report = sweeper.abandonment_sweep().run(NOW)
     elapsed = time.perf_counter() - started
-    items_read = repository.usage.items_read + directory.items_read
+    items_read = counter.items_read
     return {
         "due": report.due_seen,
         "abandoned": report.abandoned_total,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,12 +12,12 @@ import pytest
 from tests.integration.pipeline_support import World, make_world
 from tests.support import unique_name
 
-from cartwatch.adapters.cart_repository import CartRepository
+from cartwatch.adapters.cart_table.store import DynamoCartStore
 from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets, StoreWriter
-from cartwatch.composition import StoreLifecycle, build_store_lifecycle
+from cartwatch.composition import AwsClients, Composition, EventHandler, StoreLifecycle
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
-from cartwatch.settings import StateSettings, StoreRegistrySettings, UninstallSettings
+from cartwatch.settings import Settings
 from cartwatch_tools.local.provision import ProvisionedResources, provision
 
 SSM_PREFIX = "/cartwatch"
@@ -33,13 +33,30 @@ class Aws:
     def client(self, service: str) -> Any:
         return self.session.client(service, endpoint_url=self.resources.endpoint_url)  # type: ignore[call-overload]
 
-    def repository(self, due_shards: int = 4) -> CartRepository:
-        return CartRepository(
-            self.client("dynamodb"),
-            self.resources.table_name,
-            due_shards=due_shards,
-            closed_retention_days=30,
-        )
+    def settings(self, **overrides: Any) -> Settings:
+        """The functions' settings for these resources: 4 due shards, no caches (tests change stores)."""
+        values: dict[str, Any] = {
+            "table_name": self.resources.table_name,
+            "ssm_prefix": self.prefix,
+            "default_stages": DEFAULT_STAGES,
+            "due_shards": 4,
+            "store_cache_seconds": 0,
+            "intake_queue_url": self.resources.intake_queue_url,
+            "topic_arn": self.resources.topic_arn,
+            "purge_queue_url": self.resources.purge_queue_url,
+        }
+        return Settings(**(values | overrides))
+
+    def function(
+        self, name: str, *, event_handlers: Sequence[EventHandler] = (), clock: Any = None, **settings: Any
+    ) -> Composition:
+        """One function, built by the composition root against moto server."""
+        clients = AwsClients(endpoint_url=self.resources.endpoint_url, event_handlers=event_handlers)
+        extra = {"clock": clock} if clock is not None else {}
+        return Composition(name, self.settings(**settings), clients, **extra)
+
+    def carts(self) -> DynamoCartStore:
+        return DynamoCartStore(self.client("dynamodb"), self.resources.table_name)
 
     def directory(self, default_stages: StageSchedule = DEFAULT_STAGES) -> StoreDirectory:
         return StoreDirectory(
@@ -68,27 +85,16 @@ class Aws:
                 return messages
             messages += fresh
 
-    def state(self, default_stages: StageSchedule = DEFAULT_STAGES) -> StateSettings:
-        return StateSettings(
-            table_name=self.resources.table_name,
-            due_shards=4,
-            closed_retention_days=30,
-            stores=StoreRegistrySettings(self.resources.table_name, self.prefix, 0, default_stages),
-        )
-
     def lifecycle(
         self, *, start_delay_seconds: int = 0, bigcommerce_api_url: str = "https://api.bigcommerce.com"
     ) -> StoreLifecycle:
-        """Uninstall, uninstall check and purge job, wired as the functions wire them."""
-        return build_store_lifecycle(
-            dynamodb=self.client("dynamodb"),
-            ssm=self.client("ssm"),
-            sqs=self.client("sqs"),
-            secrets=self.secrets(),
-            state=self.state(),
-            uninstall=UninstallSettings(self.resources.purge_queue_url, start_delay_seconds),
+        """Uninstall, uninstall check and purge job, as the purge function builds them."""
+        function = self.function(
+            "store_purge",
+            purge_start_delay_seconds=start_delay_seconds,
             bigcommerce_api_url=bigcommerce_api_url,
         )
+        return function.store_lifecycle
 
     def table_items(self) -> list[dict[str, Any]]:
         return self.client("dynamodb").scan(TableName=self.resources.table_name).get("Items", [])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,10 +14,13 @@ import requests
 from tests.support import signed_headers, unique_name
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient
+from cartwatch.adapters.cart_table.store import DynamoCartStore
 from cartwatch.adapters.store_registry import StoreWriter
+from cartwatch.composition import EventHandler
+from cartwatch.domain.cart_record import CartRecord, Tombstone
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
-from cartwatch.service.hook_health import hook_destination, reconcile_hooks
+from cartwatch.service.store_hooks import hook_destination, reconcile_hooks
 from cartwatch_tools.local.pipeline import LocalPipeline
 from cartwatch_tools.sandbox import BigCommerceSandbox
 from cartwatch_tools.sandbox.delivery import DeliveryRecord
@@ -34,6 +37,11 @@ class World:
     webhook_token: str
     client_secret: str = ""
     queues: dict[str, str] = field(default_factory=dict)
+
+    def stored(self, cart_id: str) -> CartRecord | Tombstone | None:
+        """The cart as the table holds it now (read outside every function)."""
+        carts = DynamoCartStore(self.pipeline.client("dynamodb"), self.pipeline.resources.table_name)
+        return carts.load(self.store_hash, cart_id)
 
     def deliver(self) -> None:
         """Let the sandbox deliver everything it fired, then let the pipeline take it in."""
@@ -93,7 +101,11 @@ def validate(event: dict[str, Any]) -> None:
 
 
 def make_world(
-    moto_endpoint: str, *, stages: str = "1h,24h,48h", recovery_links: bool = False
+    moto_endpoint: str,
+    *,
+    stages: str = "1h,24h,48h",
+    recovery_links: bool = False,
+    client_event_handlers: Callable[[str], Sequence[EventHandler]] | None = None,
 ) -> Iterator[World]:
     sandbox = BigCommerceSandbox(
         time_scale=0.001, allow_http_destinations=True, seed=3, abandon_after=None
@@ -104,6 +116,7 @@ def make_world(
         default_stages=StageSchedule.parse(stages),
         ssm_prefix=f"/{unique_name('p')}",
         name=unique_name("cw"),
+        client_event_handlers=client_event_handlers,
     )
     pipeline.gateway.start()
     store_hash = unique_name("s")

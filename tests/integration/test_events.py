@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from tests.integration.pipeline_support import World, make_world, validate
 
-from cartwatch.adapters.event_publisher import PublishFailure, SnsEventPublisher
+from cartwatch.domain.cart_record import CartRecord
 from cartwatch.domain.lifecycle import CartStatus
 
 ABANDONED = "cartwatch.cart.abandoned"
@@ -59,7 +59,7 @@ def test_idle_cart_gets_one_abandoned_event_per_stage_with_everything_a_reminder
         False,
     )
     assert customer["consent"]["abandoned_cart_emails"] is True
-    stage_one_calls = world.pipeline.relay.bigcommerce_calls
+    stage_one_calls = world.pipeline.functions["publisher"].outbox_relay.bigcommerce_calls
     assert stage_one_calls <= 3
 
     # Later stages follow, from the stage-1 snapshot: no BigCommerce calls.
@@ -71,7 +71,7 @@ def test_idle_cart_gets_one_abandoned_event_per_stage_with_everything_a_reminder
         validate(e)
         assert e["data"]["line_items"] == data["line_items"]
     assert len({e["id"] for e in [event, *later_events]}) == 3
-    assert world.pipeline.relay.bigcommerce_calls == stage_one_calls
+    assert world.pipeline.functions["publisher"].outbox_relay.bigcommerce_calls == stage_one_calls
 
 
 @pytest.mark.integration
@@ -126,30 +126,35 @@ def test_cart_gone_in_bigcommerce_at_abandonment_publishes_nothing(world: World)
     world.pipeline.sweep(now=later(HOUR + 5))
     world.pipeline.publish()
     assert world.received(queue) == []
-    stored = world.pipeline.repository.load(world.store_hash, cart_id)
-    assert stored is not None and stored[0].state.status is CartStatus.DELETED
+    stored = world.stored(cart_id)
+    assert isinstance(stored, CartRecord) and stored.state.status is CartStatus.DELETED
 
 
-class FlakySns(SnsEventPublisher):
-    """SNS refusing the first publish call (an outage right after the state committed)."""
+class SnsOutage(Exception):
+    """SNS failing the first publish call (an outage right after the state committed)."""
 
-    def __init__(self, inner: SnsEventPublisher) -> None:
-        self.__dict__.update(inner.__dict__)
+
+class FirstPublishFails:
+    """A botocore handler on the publisher's SNS client: the first PublishBatch fails."""
+
+    def __init__(self) -> None:
         self.refused: list[str] = []
 
-    def publish(self, messages: Any) -> list[PublishFailure]:
+    def __call__(self, params: dict[str, Any], **_: Any) -> None:
         if not self.refused:
-            self.refused = [json.loads(m.body)["id"] for m in messages]
-            return [PublishFailure(i, "InternalError", "injected") for i in range(len(messages))]
-        return super().publish(messages)
+            self.refused = [
+                json.loads(entry["Message"])["id"] for entry in params["PublishBatchRequestEntries"]
+            ]
+            raise SnsOutage("injected")
 
 
 @pytest.mark.integration
 def test_sns_outage_after_commit_still_publishes_later_with_the_same_id(world: World) -> None:
     queue = world.consumer_queue(ABANDONED)
     registered_shopper(world)
-    flaky = FlakySns(world.pipeline.relay._publisher)
-    world.pipeline.relay._publisher = flaky
+    flaky = FirstPublishFails()
+    sns = world.pipeline.functions["publisher"].clients.client("sns")
+    sns.meta.events.register("before-parameter-build.sns.PublishBatch", flaky)
     world.pipeline.process_intake()
     world.pipeline.sweep(now=later(HOUR + 5))
     assert world.pipeline.publish() == 0  # the record failed and stays for a retry
@@ -258,7 +263,9 @@ def test_an_event_whose_publish_keeps_failing_is_retried_bisected_and_then_lost(
         assert info["requestContext"]["approximateInvokeCount"] == 1 + PUBLISHER_STREAM.max_retry_attempts
         assert cart not in json.dumps(info)  # coordinates, never the event or the cart
     # Every attempt asked BigCommerce for the cart again (no snapshot is kept before a publish).
-    assert pipeline.relay.bigcommerce_calls >= 3 * (1 + PUBLISHER_STREAM.max_retry_attempts)
+    assert pipeline.functions["publisher"].outbox_relay.bigcommerce_calls >= 3 * (
+        1 + PUBLISHER_STREAM.max_retry_attempts
+    )
 
     # SNS works again (same topic ARN) and a consumer subscribes: the stage-1 events never come.
     assert sns.create_topic(Name=pipeline.resources.topic_arn.rsplit(":", 1)[1])["TopicArn"] == (
@@ -268,12 +275,12 @@ def test_an_event_whose_publish_keeps_failing_is_retried_bisected_and_then_lost(
     pipeline.drain(now=later(HOUR + 60))
     assert world.received(queue) == []
     for cart in carts:
-        stored = pipeline.repository.load(world.store_hash, cart)
-        assert stored is not None
-        state = stored[0].state
+        stored = world.stored(cart)
+        assert isinstance(stored, CartRecord)
+        state = stored.state
         # The state says "abandoned, stage 1" — announced as far as cartwatch knows.
         assert (state.status, state.stage) == (CartStatus.ABANDONED, 1)
-        assert not stored[0].snapshot
+        assert not stored.snapshot
     # The next stage is announced normally; its event is the first the consumer ever sees.
     pipeline.drain(now=later(DAY + 5))
     assert sorted((e["subject"], e["data"]["stage"]) for e in world.received(queue)) == sorted(

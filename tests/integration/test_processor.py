@@ -8,10 +8,11 @@ import time
 from typing import Any
 
 import pytest
+from bench.counting import CallCounter
 from tests.integration.conftest import Aws, Store
-from tests.support import FakeLambdaContext, cart_webhook
+from tests.support import FakeLambdaContext, cart_webhook, sqs_event
 
-from cartwatch.adapters.cart_items import state_from_item
+from cartwatch.adapters.cart_table.items import state_from_item
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.handlers import processor as processor_handler
 from cartwatch.service.intake import Delivery, intake_message
@@ -29,27 +30,9 @@ def message(
     return intake_message(Delivery(store.store_hash, body, headers), scope, time.time())
 
 
-def sqs_event(*bodies: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": f"m{i}",
-                "receiptHandle": f"r{i}",
-                "body": body,
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake",
-                "awsRegion": "us-east-1",
-            }
-            for i, body in enumerate(bodies)
-        ]
-    }
-
-
-def make_processor(aws: Aws) -> CartProcessor:
-    return CartProcessor(aws.repository(), aws.directory(), check_uninstall=aws.lifecycle().request_check)
+def make_processor(aws: Aws, counter: CallCounter | None = None) -> CartProcessor:
+    """The processor function's service, as the composition root builds it."""
+    return aws.function("processor", event_handlers=counter.handlers if counter else ()).cart_processor
 
 
 def run(aws: Aws, *bodies: str, processor: CartProcessor | None = None) -> dict[str, Any]:
@@ -68,7 +51,8 @@ def cart_item(aws: Aws, store: Store, cart_id: str) -> dict[str, Any]:
 
 @pytest.mark.integration
 def test_add_to_cart_burst_is_one_write(aws: Aws, store: Store) -> None:
-    processor = make_processor(aws)
+    counter = CallCounter()
+    processor = make_processor(aws, counter)
     response = run(
         aws,
         message(store, "store/cart/created", "c1", T0, "w1"),
@@ -79,23 +63,25 @@ def test_add_to_cart_burst_is_one_write(aws: Aws, store: Store) -> None:
     assert response == {"batchItemFailures": []}
     state = state_from_item(cart_item(aws, store, "c1"))
     assert state.status is CartStatus.ACTIVE and state.version == 1
-    assert processor._repository.usage.writes == 1
+    assert counter.writes == 1
 
 
 @pytest.mark.integration
 def test_same_webhook_five_times_in_a_row_changes_state_once(aws: Aws, store: Store) -> None:
-    processor = make_processor(aws)
+    counter = CallCounter()
+    processor = make_processor(aws, counter)
     body = message(store, "store/cart/created", "c1", T0, "same-id")
     for _ in range(5):
         assert run(aws, body, processor=processor) == {"batchItemFailures": []}
     assert state_from_item(cart_item(aws, store, "c1")).version == 1
-    assert processor._repository.usage.writes == 1
+    assert counter.writes == 1
 
 
 @pytest.mark.integration
 def test_same_webhook_to_five_concurrent_processors_changes_state_once(aws: Aws, store: Store) -> None:
     body = message(store, "store/cart/created", "c1", T0, "same-id")
-    processors = [make_processor(aws) for _ in range(5)]
+    counter = CallCounter()
+    processors = [make_processor(aws, counter) for _ in range(5)]
     barrier = threading.Barrier(5)
     results: list[dict[str, Any]] = []
 
@@ -110,7 +96,7 @@ def test_same_webhook_to_five_concurrent_processors_changes_state_once(aws: Aws,
         t.join()
     assert results == [{"batchItemFailures": []}] * 5
     assert state_from_item(cart_item(aws, store, "c1")).version == 1
-    assert sum(p._repository.usage.writes for p in processors) == 1
+    assert counter.writes == 1
 
 
 @pytest.mark.integration
@@ -164,7 +150,8 @@ def test_batch_with_one_poison_message_applies_nine_and_dead_letters_one(aws: Aw
     poison = json.dumps({"v": 1, "store_hash": store.store_hash, "body": '{"scope": "store/cart/created"}'})
     for body in [*good[:4], poison, *good[4:]]:
         sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=body)
-    processor = make_processor(aws)
+    counter = CallCounter()
+    processor = make_processor(aws, counter)
     source = SqsEventSource(
         sqs,
         aws.resources.intake_queue_url,
@@ -172,7 +159,7 @@ def test_batch_with_one_poison_message_applies_nine_and_dead_letters_one(aws: Aw
     )
     for _ in range(10):  # maxReceiveCount is 5: the poison message is received until it is moved
         source.poll_once()
-    assert processor._repository.usage.writes == 9
+    assert counter.writes == 9
     carts = [i for i in aws.table_items() if i["pk"]["S"].startswith("CART#")]
     assert len(carts) == 9
     dead = aws.queue_messages(aws.resources.intake_dlq_url)

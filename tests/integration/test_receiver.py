@@ -9,11 +9,11 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from tests.integration.conftest import Aws, Store
 from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signed_headers
 
-from cartwatch.adapters.store_registry import StoreRegistryUnavailable, StoreSecrets
+from cartwatch.adapters.intake_queue import IntakeQueue
+from cartwatch.adapters.store_registry import StoreRegistryUnavailable
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreSettings, WebhookAuth
 from cartwatch.handlers import receiver
@@ -22,23 +22,17 @@ from cartwatch.service.intake import (
     MAX_WEBHOOK_BODY_BYTES,
     Delivery,
     Rejection,
+    WebhookIntake,
     accept_delivery,
     intake_message,
 )
 
 
 def deliver(aws: Aws, store_hash: str, body: bytes, headers: dict[str, str]) -> dict[str, Any]:
-    sqs = aws.client("sqs")
-    queue_url = aws.resources.intake_queue_url
-
-    def enqueue(message: str) -> None:
-        sqs.send_message(QueueUrl=queue_url, MessageBody=message)
-
     return receiver.handler(
         http_api_event(store_hash, body, headers),
         FakeLambdaContext(),
-        lookup_auth=aws.secrets().webhook_auth,
-        enqueue=enqueue,
+        intake=aws.function("receiver").webhook_intake,
     )
 
 
@@ -81,13 +75,7 @@ def test_base64_encoded_bodies_are_verified_on_their_raw_bytes(aws: Aws, store: 
     body = created_body(store)
     event = http_api_event(store.store_hash, body, signed_headers(store.client_secret, body))
     event["body"], event["isBase64Encoded"] = base64.b64encode(body).decode(), True
-    sqs = aws.client("sqs")
-    response = receiver.handler(
-        event,
-        FakeLambdaContext(),
-        lookup_auth=aws.secrets().webhook_auth,
-        enqueue=lambda m: sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=m),
-    )
+    response = receiver.handler(event, FakeLambdaContext(), intake=aws.function("receiver").webhook_intake)
     assert response["statusCode"] == 200
 
 
@@ -313,20 +301,19 @@ def test_unknown_scope_is_acknowledged(aws: Aws, store: Store) -> None:
 
 @pytest.mark.integration
 def test_a_warm_receiver_follows_a_token_rotation_without_refusing_a_delivery(aws: Aws, store: Store) -> None:
-    ssm = aws.client("ssm")
     reads: list[str] = []
-    ssm.meta.events.register("before-call.ssm.GetParameter", lambda **_: reads.append("read"))
     # A receiver as deployed: secrets cached for five minutes, refreshed on a failure.
-    secrets = StoreSecrets(SSMProvider(boto3_client=ssm), aws.prefix, cache_seconds=300)
-    sqs = aws.client("sqs")
+    function = aws.function(
+        "receiver",
+        event_handlers=[("before-call.ssm.GetParameter", lambda **_: reads.append("read"))],
+        store_cache_seconds=300,
+    )
 
     def deliver_token(value: str) -> int:
         response = receiver.handler(
             http_api_event(store.store_hash, created_body(store), {"x-cartwatch-token": value}),
             FakeLambdaContext(),
-            lookup_auth=secrets.webhook_auth,
-            refresh_auth=secrets.refreshed_webhook_auth,
-            enqueue=lambda m: sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=m),
+            intake=function.webhook_intake,
         )
         return int(response["statusCode"])
 
@@ -358,13 +345,12 @@ def test_unreadable_secrets_defer_the_delivery_with_a_503(aws: Aws, store: Store
         raise StoreRegistryUnavailable(f"could not read {store_hash}")
 
     stale = WebhookAuth(client_secret=store.client_secret, token="stale-token")
-    sqs = aws.client("sqs")
+    queue = IntakeQueue(aws.client("sqs"), aws.resources.intake_queue_url)
+    intake = WebhookIntake(unavailable if failing == "lookup" else (lambda _: stale), unavailable, queue.send)
     response = receiver.handler(
         http_api_event(store.store_hash, created_body(store), {"x-cartwatch-token": store.webhook_token}),
         FakeLambdaContext(),
-        lookup_auth=unavailable if failing == "lookup" else (lambda _: stale),
-        refresh_auth=unavailable,
-        enqueue=lambda m: sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=m),
+        intake=intake,
     )
 
     assert response["statusCode"] == 503  # BigCommerce retries it; a 401 would drop it

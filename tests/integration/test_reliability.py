@@ -21,7 +21,8 @@ from tests.integration.test_processor import cart_item, make_processor, message,
 from tests.integration.test_sweeper import published_intents
 from tests.support import FakeLambdaContext, cart_webhook, signed_headers
 
-from cartwatch.adapters.cart_items import state_from_item
+from cartwatch.adapters.cart_table.items import state_from_item
+from cartwatch.domain.cart_record import CartRecord
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.handlers import processor as processor_handler
 from cartwatch.handlers import publisher as publisher_handler
@@ -47,9 +48,9 @@ def emitted(text: str) -> Counter[str]:
 
 
 def stored_state(world: World, cart_id: str) -> Any:
-    stored = world.pipeline.repository.load(world.store_hash, cart_id)
-    assert stored is not None
-    return stored[0].state  # type: ignore[index]
+    stored = world.stored(cart_id)
+    assert isinstance(stored, CartRecord)
+    return stored.state
 
 
 def deliveries_of(world: World, cart_id: str, scope: str) -> list[DeliveryRecord]:
@@ -215,7 +216,9 @@ def test_an_event_delivered_twice_to_a_consumer_queue_carries_the_same_id(world:
     again = DynamoDBStreamEventSource(
         world.pipeline.client("dynamodbstreams"),
         world.pipeline.resources.stream_arn,
-        lambda event: publisher_handler.handler(event, FakeLambdaContext(), relay=world.pipeline.relay),
+        lambda event: publisher_handler.handler(
+            event, FakeLambdaContext(), relay=world.pipeline.functions["publisher"].outbox_relay
+        ),
     )
     again.drain()
     [second] = world.received(queue)
@@ -277,9 +280,10 @@ def test_a_processor_timing_out_mid_batch_is_finished_by_the_retry(
             QueueUrl=aws.resources.intake_queue_url,
             MessageBody=message(store, "store/cart/created", cart, t0),
         )
-    processor = make_processor(aws)
+    function = aws.function("processor")
+    processor = function.cart_processor
     # Four carts are written, the fifth write never returns.
-    times_out_after(processor._repository._client, ("PutItem", "UpdateItem"), 5)
+    times_out_after(function.clients.client("dynamodb"), ("PutItem", "UpdateItem"), 5)
     source = SqsEventSource(
         sqs,
         aws.resources.intake_queue_url,
@@ -311,9 +315,10 @@ def test_a_publisher_timing_out_mid_batch_is_finished_by_the_retry(
     carts = [world.shop.storefront_add_to_cart(86, 1) for _ in range(12)]
     world.deliver()
     world.pipeline.sweep(now=later(HOUR + 5))
-    relay = world.pipeline.relay
+    publisher = world.pipeline.functions["publisher"]
+    relay = publisher.outbox_relay
     # Twelve events are two PublishBatch calls; the first goes out, then time runs out.
-    times_out_after(relay._publisher._client, ("PublishBatch",), 2)
+    times_out_after(publisher.clients.client("sns"), ("PublishBatch",), 2)
     stream = DynamoDBStreamEventSource(
         world.pipeline.client("dynamodbstreams"),
         world.pipeline.resources.stream_arn,
@@ -334,8 +339,8 @@ def test_a_publisher_timing_out_mid_batch_is_finished_by_the_retry(
     assert all(len(ids) == 1 for ids in by_cart.values())
     assert len(events) == 12 + 10
     for cart in carts:
-        stored = world.pipeline.repository.load(world.store_hash, cart)
-        assert stored is not None and stored[0].snapshot  # type: ignore[index]
+        stored = world.stored(cart)
+        assert isinstance(stored, CartRecord) and stored.snapshot
 
 
 # --- deadlines: the uninstall purge stops taking pages before its time runs out ----------
@@ -346,7 +351,7 @@ def test_a_purge_step_stops_before_its_time_runs_out_and_the_next_step_finishes(
 
     from tests.integration.test_uninstall_purge import seed_carts, store_carts
 
-    from cartwatch.adapters.cart_purge import CartPurge
+    from cartwatch.adapters.cart_table.purge import CartPurge
     from cartwatch.adapters.purge_records import PurgeRecords
     from cartwatch.adapters.store_registry import StoreWriter
     from cartwatch.domain.store import StoreSettings
@@ -356,7 +361,9 @@ def test_a_purge_step_stops_before_its_time_runs_out_and_the_next_step_finishes(
     dynamodb, table = pipeline.client("dynamodb"), pipeline.resources.table_name
     writer = StoreWriter(dynamodb, pipeline.client("ssm"), table, pipeline.ssm_prefix)
     writer.save(
-        StoreSettings("leaving", pipeline.stores.stages_for(world.store_hash)),
+        StoreSettings(
+            "leaving", pipeline.functions["processor"].store_directory.stages_for(world.store_hash)
+        ),
         access_token="t",
         client_secret="s",
         webhook_token="w",

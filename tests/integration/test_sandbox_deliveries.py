@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tests.integration.pipeline_support import World, make_world
 
-from cartwatch.adapters.cart_repository import Erased
+from cartwatch.domain.cart_record import CartRecord
 from cartwatch.domain.lifecycle import CartState, CartStatus
 
 
@@ -48,9 +48,9 @@ def shop_and_buy(world: World) -> tuple[str, int, list[Any]]:
 
 
 def stored_state(world: World, cart_id: str) -> CartState:
-    loaded = world.pipeline.repository.load(world.store_hash, cart_id)
-    assert loaded is not None and not isinstance(loaded, Erased)
-    return loaded[0].state
+    loaded = world.stored(cart_id)
+    assert isinstance(loaded, CartRecord)
+    return loaded.state
 
 
 @pytest.mark.integration

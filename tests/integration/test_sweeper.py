@@ -7,23 +7,23 @@ import threading
 from typing import Any
 
 import pytest
+from bench.counting import CallCounter
 from tests.integration.conftest import Aws, Store
 from tests.integration.test_processor import cart_item, message, run
 from tests.support import FakeLambdaContext
 
-from cartwatch.adapters.cart_items import state_from_item
+from cartwatch.adapters.cart_table.items import state_from_item
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS
 from cartwatch.handlers import sweeper as sweeper_handler
-from cartwatch.service.sweeping import AbandonmentSweep
 from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource
 
 T0 = 1_800_000_000
 HOUR, DAY = 3600, 86400
 
 
-def sweep(aws: Aws, now: int, **kwargs: Any) -> dict[str, Any]:
-    job = AbandonmentSweep(aws.repository(), aws.directory(), **kwargs)
+def sweep(aws: Aws, now: int, remaining_ms: Any = None) -> dict[str, Any]:
+    job = aws.function("sweeper").abandonment_sweep(remaining_ms=remaining_ms)
     return sweeper_handler.handler({}, FakeLambdaContext(), sweep=job, now=now)
 
 
@@ -164,7 +164,10 @@ def test_sweep_stops_before_its_time_runs_out_and_the_next_one_finishes(aws: Aws
 def test_sweep_reads_only_due_carts(aws: Aws, store: Store) -> None:
     run(aws, *[message(store, "store/cart/created", f"old{n}", T0) for n in range(10)])
     run(aws, *[message(store, "store/cart/created", f"new{n}", T0 + 1800) for n in range(10)])
-    repository = aws.repository(due_shards=4)
-    AbandonmentSweep(repository, aws.directory()).run(T0 + HOUR)
-    assert repository.usage.items_read == 10  # the 10 due carts; the 10 not-yet-due are never read
-    assert repository.usage.reads == 4  # one query page per shard
+    counter = CallCounter()
+    sweeper = aws.function("sweeper", event_handlers=counter.handlers, store_cache_seconds=300)
+    sweeper.abandonment_sweep().run(T0 + HOUR)
+    # The 10 due carts (and the store's settings); the 10 not-yet-due are never read.
+    assert counter.items_read == 10 + 1
+    assert counter.calls["dynamodb.Query"] == 4  # one query page per shard
+    assert counter.calls["dynamodb.GetItem"] == 1  # the store's stages, then cached

@@ -18,11 +18,11 @@ import pytest
 import requests
 from tests.integration.pipeline_support import World
 
-from cartwatch.adapters.cart_purge import CartPurge
+from cartwatch.adapters.cart_table.purge import CartPurge
 from cartwatch.adapters.purge_records import PurgeRecords
 from cartwatch.adapters.store_registry import StoreWriter
+from cartwatch.adapters.store_rows import StoreRows
 from cartwatch.domain.store import StoreSettings, StoreStatus
-from cartwatch.service.hook_health import StoreRows
 from cartwatch.service.purge_job import PurgeJob, PurgeStep, StepOutcome, StepReport
 from cartwatch.service.uninstall import UninstallVerdict
 
@@ -167,7 +167,9 @@ def test_purging_20000_carts_runs_in_bounded_steps_beside_the_processor(world: W
     # A second store, with 20,000 carts (seeded directly: the purge only reads their keys).
     big = replace(world, store_hash=BIG_STORE)
     StoreWriter(dynamodb, pipeline.client("ssm"), table, pipeline.ssm_prefix).save(
-        StoreSettings(BIG_STORE, pipeline.stores.stages_for(world.store_hash)),
+        StoreSettings(
+            BIG_STORE, pipeline.functions["processor"].store_directory.stages_for(world.store_hash)
+        ),
         access_token="big-token",
         client_secret="big-secret",
         webhook_token="big-webhook-token",

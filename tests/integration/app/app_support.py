@@ -14,9 +14,11 @@ import requests
 from tests.support import unique_name
 
 from cartwatch.adapters.store_registry import StoreWriter
+from cartwatch.adapters.store_rows import StoreRows
 from cartwatch.domain.app_install import AppCredentials
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.stages import StageSchedule
-from cartwatch.service.hook_health import HOOK_SCOPES, StoreRow, StoreRows
+from cartwatch.domain.store import StoreRow
 from cartwatch_tools.local.pipeline import LocalPipeline
 from cartwatch_tools.sandbox import BigCommerceSandbox
 from cartwatch_tools.sandbox.apps import CallbackAnswer, RegisteredApp, owner_id

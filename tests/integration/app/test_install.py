@@ -155,7 +155,7 @@ def test_installing_over_a_store_added_by_api_account_retires_its_hooks(world: A
     from cartwatch.adapters.store_registry import StoreWriter
     from cartwatch.domain.stages import StageSchedule
     from cartwatch.domain.store import StoreSettings
-    from cartwatch.service.hook_health import hook_destination, reconcile_hooks
+    from cartwatch.service.store_hooks import hook_destination, reconcile_hooks
 
     account = world.shop.account
     StoreWriter(

@@ -9,7 +9,7 @@ from typing import Any
 from tests.integration.conftest import Aws
 
 from cartwatch.adapters.store_registry import webhook_auth_parameter
-from cartwatch.service.hook_health import TOKEN_HEADER
+from cartwatch.domain.store import TOKEN_HEADER
 from cartwatch_tools.sandbox import Store
 
 # Deliveries never happen in these tests (no cart changes), so the receiver need not exist.

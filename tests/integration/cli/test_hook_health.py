@@ -19,20 +19,18 @@ from tests.integration.cli.cli_support import (
 from tests.integration.conftest import Aws
 from tests.support import FakeLambdaContext, unique_name
 
-from cartwatch.adapters.store_clients import bigcommerce_clients
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.handlers.hook_health import handler
-from cartwatch.service.hook_health import HOOK_SCOPES, HookHealthCheck, StoreRows
+from cartwatch.service.hook_health import HookHealthCheck
 from cartwatch_tools.sandbox import BigCommerceSandbox
 
 Cli = Callable[..., CliRun]
 
 
 def check(aws: Aws, sandbox: BigCommerceSandbox) -> HookHealthCheck:
-    return HookHealthCheck(
-        StoreRows(aws.client("dynamodb"), aws.resources.table_name),
-        bigcommerce_clients(aws.secrets(), sandbox.url),
-        WEBHOOK_BASE_URL,
-    )
+    """The hook-health function's check, as the composition root builds it."""
+    function = aws.function("hook_health", bigcommerce_api_url=sandbox.url, webhook_base_url=WEBHOOK_BASE_URL)
+    return function.hook_health_check()
 
 
 def emf_metrics(stdout: str) -> list[dict[str, Any]]:

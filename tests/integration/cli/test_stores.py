@@ -21,8 +21,8 @@ from tests.integration.cli.cli_support import (
 from tests.integration.conftest import Aws
 
 from cartwatch.adapters.store_registry import api_parameter, webhook_auth_parameter
-from cartwatch.domain.store import ROTATION_GRACE_SECONDS
-from cartwatch.service.hook_health import HOOK_SCOPES, TOKEN_HEADER
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
+from cartwatch.domain.store import ROTATION_GRACE_SECONDS, TOKEN_HEADER
 from cartwatch_tools.sandbox import BigCommerceSandbox
 
 Cli = Callable[..., CliRun]

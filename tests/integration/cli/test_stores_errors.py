@@ -19,7 +19,7 @@ from tests.integration.cli.cli_support import (
 )
 from tests.integration.conftest import Aws
 
-from cartwatch.service.hook_health import HOOK_SCOPES
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch_tools.sandbox import BigCommerceSandbox
 
 Cli = Callable[..., CliRun]

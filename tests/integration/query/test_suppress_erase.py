@@ -12,7 +12,7 @@ from tests.integration.pipeline_support import World
 from tests.integration.query.query_support import DAY, HOUR, api_client
 from tests.integration.test_processor import message, run
 
-from cartwatch.adapters.cart_repository import CartRepository, DueEntry
+from cartwatch.domain.cart_record import Tombstone
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS
 from cartwatch.resources import DUE_INDEX, LISTING_INDEX
 from cartwatch.service.sweeping import AbandonmentSweep
@@ -66,29 +66,29 @@ def test_the_sweeper_skips_a_suppressed_cart_even_from_a_stale_index_entry(fresh
     t0 = int(time.time())
     cart_id = fresh.shop.storefront_add_to_cart(88, 1)
     fresh.deliver()
-    repository = fresh.pipeline.repository
-    entries = [
-        e for shard in repository.shards() for page in repository.due_entries(shard, t0 + DAY) for e in page
-    ]
+    sweeper = fresh.pipeline.functions["sweeper"]
+    carts, planner = sweeper.carts, sweeper.planner
+    entries = [e for shard in planner.shards() for page in carts.due_entries(shard, t0 + DAY) for e in page]
     assert [e.cart_id for e in entries] == [cart_id]
     assert api_client(fresh).suppress(fresh.store_hash, cart_id).status == 200
 
-    class StaleIndex(CartRepository):
-        """The due index as an eventually consistent read may still show it."""
+    class StaleIndex:
+        """The cart store, with its due index as an eventually consistent read may still show it."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(carts, name)
 
         def due_entries(self, shard: str, now: int, page_size: int = 200) -> Any:
-            yield [e for e in entries if e.due_shard == shard]
+            yield [e for e in entries if e.due.shard == shard]
 
-    stale = StaleIndex.__new__(StaleIndex)
-    stale.__dict__.update(repository.__dict__)
-    report = AbandonmentSweep(stale, fresh.pipeline.stores).run(t0 + 2 * DAY)
+    stale: Any = StaleIndex()
+    report = AbandonmentSweep(stale, planner, sweeper.store_directory).run(t0 + 2 * DAY)
     assert (report.due_seen, report.abandoned_total) == (1, 0)
     item = fresh.pipeline.client("dynamodb").get_item(
         TableName=fresh.pipeline.resources.table_name,
         Key={"pk": {"S": f"CART#{fresh.store_hash}#{cart_id}"}, "sk": {"S": "STATE"}},
     )["Item"]
     assert item["status"]["S"] == "active" and "pending_event" not in item
-    assert isinstance(entries[0], DueEntry)
 
 
 def test_an_erased_cart_is_gone_everywhere_and_later_webhooks_do_not_bring_it_back(fresh: World) -> None:
@@ -134,16 +134,22 @@ def test_an_erased_cart_is_gone_everywhere_and_later_webhooks_do_not_bring_it_ba
 def test_the_processor_honours_a_tombstone_and_keeps_it_while_webhooks_come(aws: Aws, store: Store) -> None:
     now = int(time.time())
     run(aws, message(store, "store/cart/created", "c-erased", now))
-    repository = aws.repository()
-    assert repository.erase(store.store_hash, "c-erased", now)
-    expires = repository.load(store.store_hash, "c-erased").expires_at  # type: ignore[union-attr]
-    assert expires == now + CART_LIFETIME_SECONDS
+    aws.function("query_api").cart_queries.erase(store.store_hash, "c-erased")
+    carts = aws.carts()
+    erased = carts.load(store.store_hash, "c-erased")
+    assert isinstance(erased, Tombstone) and erased.expires_at >= now + CART_LIFETIME_SECONDS
+    expires = erased.expires_at
     result = run(aws, message(store, "store/cart/updated", "c-erased", now + 60))
     assert result == {"batchItemFailures": []}
-    assert repository.load(store.store_hash, "c-erased").expires_at == expires  # type: ignore[union-attr]
+    assert carts.load(store.store_hash, "c-erased") == erased
     # Still in use days later: the tombstone is kept as long as BigCommerce keeps the cart.
     run(aws, message(store, "store/cart/lineItem/created", "c-erased", now + 5 * DAY, item_id="i9"))
-    erased = repository.load(store.store_hash, "c-erased")
-    assert erased.expires_at == now + 5 * DAY + CART_LIFETIME_SECONDS  # type: ignore[union-attr]
+    assert carts.load(store.store_hash, "c-erased") == Tombstone(
+        store.store_hash,
+        "c-erased",
+        erased_at=erased.erased_at,
+        expires_at=now + 5 * DAY + CART_LIFETIME_SECONDS,
+    )
+    assert expires < now + 5 * DAY + CART_LIFETIME_SECONDS
     assert set(aws.table_items()[0]) >= {"kind"}
     assert all(i["kind"]["S"] != "cart" for i in aws.table_items() if i["pk"]["S"].startswith("CART#"))

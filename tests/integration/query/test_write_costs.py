@@ -3,38 +3,36 @@
 from __future__ import annotations
 
 import pytest
-from bench.capacity import write_units
+from bench.counting import WriteUnits
 from tests.integration.conftest import Aws, Store
-from tests.integration.test_processor import make_processor, message, run
-
-from cartwatch.service.sweeping import AbandonmentSweep
+from tests.integration.test_processor import message, run
 
 pytestmark = pytest.mark.integration
 T0 = 1_800_000_000
 HOUR = 3600
 
 
-def index_units(usage: object) -> list[int]:
-    return [write_units(before, after)[1] for before, after in usage.write_log]  # type: ignore[attr-defined]
+def index_units(units: WriteUnits) -> list[int]:
+    return [index for _table, index in units.writes]
 
 
 def test_ordinary_activity_on_listed_carts_writes_no_index_units(aws: Aws, store: Store) -> None:
-    processor = make_processor(aws)
-    repository = processor._repository
+    units = WriteUnits(reader=aws.client("dynamodb"))
+    processor = aws.function("processor", event_handlers=units.handlers).cart_processor
     run(aws, message(store, "store/cart/created", "c1", T0), processor=processor)
-    AbandonmentSweep(repository, aws.directory()).run(T0 + HOUR + 5)  # stage 1: listed
-    repository.usage.write_log.clear()
+    aws.function("sweeper").abandonment_sweep().run(T0 + HOUR + 5)  # stage 1: listed
+    units.writes.clear()
 
     # BigCommerce's own abandoned hint on a listed cart: its token is stored, no index unit.
     run(aws, message(store, "store/cart/abandoned", "c1", T0 + HOUR, token="tok"), processor=processor)
-    assert index_units(repository.usage) == [0]
+    assert index_units(units) == [0]
 
     # The shopper comes back: a transition (listing and due index move) …
-    repository.usage.write_log.clear()
+    units.writes.clear()
     run(aws, message(store, "store/cart/updated", "c1", T0 + 2 * HOUR), processor=processor)
-    assert index_units(repository.usage)[0] > 0
+    assert index_units(units)[0] > 0
     # … then keeps shopping: ordinary activity on a listed cart costs no index unit at all.
-    repository.usage.write_log.clear()
+    units.writes.clear()
     for n in range(3):
         run(
             aws,
@@ -48,5 +46,5 @@ def test_ordinary_activity_on_listed_carts_writes_no_index_units(aws: Aws, store
             message(store, "store/cart/updated", "c1", T0 + 2 * HOUR + 60 * (n + 1) + 1),
             processor=processor,
         )
-    assert len(repository.usage.write_log) == 6
-    assert index_units(repository.usage) == [0] * 6
+    assert len(units.writes) == 6
+    assert index_units(units) == [0] * 6

@@ -25,31 +25,21 @@ def run_demo(
     stopping: threading.Event,
     exit_after: bool,
 ) -> None:
-    from cartwatch_tools.cli.main import main as cartwatch
     from cartwatch_tools.cli.simulate import LocalStore, run_simulation
+    from cartwatch_tools.cli.store_admin import NewStore, StoreAdmin
+    from cartwatch_tools.cli.target import local_target
 
     try:
-        # Hex, not urlsafe: a value starting with "-" would read as a flag on the command line.
         access_token, client_secret = secrets.token_hex(24), secrets.token_hex(24)
         sandbox.add_store(DEMO_STORE, access_token=access_token, client_secret=client_secret)
-        # Onboard it exactly as a user would: `cartwatch stores add … --local`.
-        code = cartwatch(
-            [
-                "stores",
-                "add",
-                DEMO_STORE,
-                "--local",
-                "--info-file",
-                str(info_file),
-                "--access-token",
-                access_token,
-                "--client-secret",
-                client_secret,
-            ]
+        # Onboard it exactly as `cartwatch stores add DEMO_STORE --local` does.
+        added = StoreAdmin(local_target(info_file)).add(
+            NewStore(DEMO_STORE, access_token=access_token, client_secret=client_secret)
         )
-        if code != 0:
-            log.line("demo", "could not onboard the demo store; see the error above")
+        if added.hooks.failures:
+            log.line("demo", f"could not register the demo store's hooks: {added.hooks.failures[0].reason}")
             return
+        log.line("demo", f"store {DEMO_STORE} added; webhooks → {added.destination}")
         log.line("demo", f"{carts} shoppers are heading to {DEMO_STORE}…")
         result = run_simulation(
             info, LocalStore.find(info, DEMO_STORE), carts=carts, seed=7, timeout=None, show_progress=False

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from cartwatch.domain.app_install import CLIENT_ID
-from cartwatch.domain.events import CloudEvent
+from cartwatch.domain.cloud_events import CloudEvent
 from cartwatch.domain.lifecycle import SweepAction, SweepDecision, WebhookResult
 from cartwatch.domain.stages import StageSchedule, parse_duration
 from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, LocalInfo

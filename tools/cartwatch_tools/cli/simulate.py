@@ -14,10 +14,10 @@ from typing import Any
 
 import requests
 
+from cartwatch.domain.event_types import EVENT_TYPES
 from cartwatch_tools.cli.errors import CliError
 from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, LocalInfo
 from cartwatch_tools.cli.simulation import (
-    EVENT_TYPES,
     EventInbox,
     SimulationResult,
     Storefront,

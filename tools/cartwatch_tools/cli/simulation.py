@@ -26,10 +26,7 @@ from typing import Any
 
 import requests
 
-ABANDONED = "cartwatch.cart.abandoned"
-RECOVERED = "cartwatch.cart.recovered"
-CONVERTED = "cartwatch.cart.converted"
-EVENT_TYPES = (ABANDONED, RECOVERED, CONVERTED)
+from cartwatch.domain.event_types import ABANDONED, CONVERTED, EVENT_TYPES, RECOVERED, TYPE_ATTRIBUTE
 
 # Products of the sandbox catalog without required options (BigCommerce's sample store).
 PRODUCTS = (86, 88, 104, 112)
@@ -57,12 +54,13 @@ class Shopper:
     converted: bool = False
 
     def expected(self, stage_count: int) -> Counter[str]:
-        return {
+        expected: dict[Role, Counter[str]] = {
             Role.ABANDONS: Counter({ABANDONED: stage_count}),
             Role.BUYS: Counter({CONVERTED: 1}),
             Role.RETURNS: Counter({ABANDONED: 1, RECOVERED: 1}),
             Role.EMPTIES: Counter(),
-        }[self.role]
+        }
+        return expected[self.role]
 
 
 @dataclass
@@ -174,7 +172,7 @@ class EventInbox:
             Protocol="sqs",
             Endpoint=arn,
             Attributes={
-                "FilterPolicy": json.dumps({"type": list(EVENT_TYPES)}),
+                "FilterPolicy": json.dumps({TYPE_ATTRIBUTE: list(EVENT_TYPES)}),
                 "RawMessageDelivery": "true",
             },
         )["SubscriptionArn"]

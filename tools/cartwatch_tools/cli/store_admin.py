@@ -21,7 +21,7 @@ from cartwatch.adapters.bigcommerce import (
     BigCommerceUnauthorized,
     BigCommerceUnavailable,
 )
-from cartwatch.adapters.cart_purge import CartPurge
+from cartwatch.adapters.cart_table.purge import CartPurge
 from cartwatch.adapters.store_registry import (
     StorePurge,
     StoreSecrets,
@@ -29,17 +29,21 @@ from cartwatch.adapters.store_registry import (
     api_parameter,
     webhook_auth_parameter,
 )
+from cartwatch.adapters.store_rows import StoreRows, hooks_attribute
 from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
-from cartwatch.domain.store import ROTATION_GRACE_SECONDS, ApiCredentials, StoreSettings, WebhookAuth
-from cartwatch.service.hook_health import (
+from cartwatch.domain.store import (
+    ROTATION_GRACE_SECONDS,
+    ApiCredentials,
+    StoreRow,
+    StoreSettings,
+    WebhookAuth,
+)
+from cartwatch.service.store_hooks import (
     HookReport,
     StoreHealth,
-    StoreRow,
-    StoreRows,
     check_store,
     delete_store_hooks,
     hook_destination,
-    hooks_attribute,
     reconcile_hooks,
 )
 from cartwatch_tools.cli.errors import CliError

@@ -6,15 +6,9 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from cartwatch.domain.store import StoreConnection, StoreStatus
-from cartwatch.service.hook_health import (
-    HOOK_SCOPES,
-    HookOutcome,
-    HookReport,
-    StoreHealth,
-    StoreRow,
-    hook_token,
-)
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
+from cartwatch.domain.store import StoreConnection, StoreRow, StoreStatus
+from cartwatch.service.store_hooks import HookOutcome, HookReport, StoreHealth, hook_token
 from cartwatch_tools.cli.secret_input import mask
 from cartwatch_tools.cli.store_admin import StoreDetails
 

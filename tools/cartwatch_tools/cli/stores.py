@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreStatus, is_store_hash
-from cartwatch.service.hook_health import HOOK_SCOPES
 from cartwatch_tools.cli.errors import CliError
 from cartwatch_tools.cli.secret_input import ACCESS_TOKEN, CLIENT_SECRET, add_secret_argument, read_secret
 from cartwatch_tools.cli.store_admin import NewStore, StoreAdmin

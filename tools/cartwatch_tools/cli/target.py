@@ -12,12 +12,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from cartwatch.adapters.bigcommerce import DEFAULT_API_URL
+from cartwatch.settings import DEFAULT_BIGCOMMERCE_API_URL, DEFAULT_SSM_PREFIX
 from cartwatch_tools.cli.errors import CliError
 from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, InfoFileError, LocalInfo
 
 DEFAULT_STACK = "Cartwatch"
-DEFAULT_SSM_PREFIX = "/cartwatch"
 
 
 @dataclass(frozen=True)
@@ -66,12 +65,13 @@ def add_target_arguments(parser: argparse.ArgumentParser, *, store_options: bool
     group.add_argument(
         "--bigcommerce-api-url",
         default=None,
-        help=f"BigCommerce API base; a store's API is URL/stores/HASH/v3 (default {DEFAULT_API_URL})",
+        help="BigCommerce API base; a store's API is URL/stores/HASH/v3 "
+        f"(default {DEFAULT_BIGCOMMERCE_API_URL})",
     )
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
-    target = _local(args.info_file) if args.local else _stack(args.stack)
+    target = local_target(args.info_file) if args.local else _stack(args.stack)
     if getattr(args, "ssm_prefix", None):
         target = replace(target, ssm_prefix=args.ssm_prefix.rstrip("/"))
     if getattr(args, "bigcommerce_api_url", None):
@@ -79,7 +79,8 @@ def resolve_target(args: argparse.Namespace) -> Target:
     return target
 
 
-def _local(path: Path) -> Target:
+def local_target(path: Path) -> Target:
+    """The running ``cartwatch local`` that wrote the info file at ``path``."""
     try:
         info = LocalInfo.read(path)
     except InfoFileError as error:
@@ -123,7 +124,7 @@ def _stack(name: str) -> Target:
         table_name=outputs["TableName"],
         ssm_prefix=DEFAULT_SSM_PREFIX,
         webhook_base_url=outputs["WebhookBaseUrl"].rstrip("/"),
-        bigcommerce_api_url=DEFAULT_API_URL,
+        bigcommerce_api_url=DEFAULT_BIGCOMMERCE_API_URL,
         region=cloudformation.meta.region_name,
         api_url=outputs.get("ApiUrl", "").rstrip("/") or None,
     )

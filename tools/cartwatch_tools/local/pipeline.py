@@ -13,21 +13,16 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from cartwatch.adapters.bigcommerce import BigCommerceClient
-from cartwatch.adapters.cart_listing import CartListingIndex
-from cartwatch.adapters.cart_repository import CartRepository
-from cartwatch.adapters.cursor_key import cursor_key_parameter, load_cursor_key
-from cartwatch.adapters.event_publisher import SnsEventPublisher
-from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
-from cartwatch.composition import build_app_callbacks, build_store_lifecycle
-from cartwatch.domain.events import CloudEvent
+from cartwatch.adapters.store_registry import StoreSecrets
+from cartwatch.composition import AwsClients, Composition, EventHandler, Observers
+from cartwatch.domain.cloud_events import CloudEvent
 from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.handlers import app_callbacks as app_handler
@@ -38,18 +33,7 @@ from cartwatch.handlers import receiver as receiver_handler
 from cartwatch.handlers import store_purge as purge_handler
 from cartwatch.handlers import sweeper as sweeper_handler
 from cartwatch.resources import APP_ROUTES
-from cartwatch.service.cart_queries import CartQueries
-from cartwatch.service.cursors import CursorCodec
-from cartwatch.service.processing import CartProcessor
-from cartwatch.service.publishing import OutboxRelay
-from cartwatch.service.sweeping import AbandonmentSweep
-from cartwatch.settings import (
-    AppSettings,
-    BigCommerceSettings,
-    StateSettings,
-    StoreRegistrySettings,
-    UninstallSettings,
-)
+from cartwatch.settings import DEFAULT_FRAME_ANCESTORS, Settings
 from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
 from cartwatch_tools.local.gateway import LocalGateway
 from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
@@ -62,6 +46,17 @@ logger = logging.getLogger(__name__)
 # botocore's default pool of 10 connections, a burst would open and drop a connection to
 # the emulator per call.
 _CLIENT_CONFIG = Config(max_pool_connections=64)
+
+# Every function but the daily hook-health check, which has no local schedule.
+LOCAL_FUNCTIONS = (
+    "receiver",
+    "processor",
+    "sweeper",
+    "publisher",
+    "query_api",
+    "store_purge",
+    "app_callbacks",
+)
 
 
 @dataclass
@@ -90,6 +85,13 @@ class _Context:
 
 
 class LocalPipeline:
+    """Every function of the stack, each built by the composition root as Lambda builds it.
+
+    One :class:`~cartwatch.composition.Composition` per function, each with its own AWS
+    clients; ``client_event_handlers(function)`` adds botocore event handlers to that
+    function's clients, so a test can attribute every AWS call to the function that made it.
+    """
+
     def __init__(
         self,
         endpoint_url: str,
@@ -102,8 +104,9 @@ class LocalPipeline:
         gateway_port: int = 0,
         observer: PipelineObserver | None = None,
         region: str = "us-east-1",
+        client_event_handlers: Callable[[str], Sequence[EventHandler]] | None = None,
         login_url: str | None = None,
-        frame_ancestors: tuple[str, ...] = ("https://*.mybigcommerce.com",),
+        frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS,
         purge_start_delay_seconds: int = 2,
     ) -> None:
         """``login_url``: BigCommerce's login service (default: the API URL — the sandbox serves
@@ -113,52 +116,67 @@ class LocalPipeline:
         self.ssm_prefix = ssm_prefix
         self.bigcommerce_api_url = bigcommerce_api_url
         observer = observer or PipelineObserver()
-        dynamodb = self.client("dynamodb")
-        self.repository = CartRepository(
-            dynamodb, self.resources.table_name, due_shards=due_shards, closed_retention_days=30
+        self.gateway = LocalGateway(
+            self._receive,
+            port=gateway_port,
+            on_delivery=observer.delivery,
+            query_api=lambda event, context: query_api_handler.handler(
+                event, context, queries=self.functions["query_api"].cart_queries
+            ),
+            verifier=SigV4Verifier(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, region),
+            app_callbacks=lambda event, context: app_handler.handler(event, context, app=self.app),
         )
-        self.stores = StoreDirectory(dynamodb, self.resources.table_name, default_stages, cache_seconds=1)
+        self.settings = Settings(
+            table_name=self.resources.table_name,
+            ssm_prefix=ssm_prefix,
+            default_stages=default_stages,
+            # Short caches: a store added with `cartwatch stores add --local` works at once.
+            store_cache_seconds=1,
+            due_shards=due_shards,
+            bigcommerce_api_url=bigcommerce_api_url,
+            intake_queue_url=self.resources.intake_queue_url,
+            topic_arn=self.resources.topic_arn,
+            purge_queue_url=self.resources.purge_queue_url,
+            purge_start_delay_seconds=purge_start_delay_seconds,
+            webhook_base_url=f"{self.gateway.url}/webhooks/bigcommerce",
+            bigcommerce_login_url=(login_url or bigcommerce_api_url).rstrip("/"),
+            app_auth_callback_url=self.app_callback_url("auth"),
+            app_frame_ancestors=frame_ancestors,
+        )
+        observers = Observers(
+            transition=observer.transition, sweep=observer.sweep, published=observer.published
+        )
+        self.functions = {
+            function: Composition(
+                function,
+                self.settings,
+                AwsClients(
+                    endpoint_url=self.resources.endpoint_url,
+                    region=region,
+                    event_handlers=client_event_handlers(function) if client_event_handlers else (),
+                ),
+                observers=observers,
+            )
+            for function in LOCAL_FUNCTIONS
+        }
+        for composition in self.functions.values():
+            # As a warm container has them: the first webhook should not wait for clients.
+            composition.prepare()
+        # What the purge function runs (a test may swap a part of it for a recording one).
+        self.lifecycle = self.functions["store_purge"].store_lifecycle
+        app = self.functions["app_callbacks"]
+        installer, page = app.app_callbacks
+        self.app = app_handler.App(installer, page, app.settings.app_frame_ancestors)
+        # The store secrets as cartwatch reads them, for tests and tooling (outside every function).
         from aws_lambda_powertools.utilities.parameters import SSMProvider
 
         self.secrets = StoreSecrets(SSMProvider(boto3_client=self.client("ssm")), ssm_prefix, cache_seconds=1)
-        state = StateSettings(
-            table_name=self.resources.table_name,
-            due_shards=due_shards,
-            closed_retention_days=30,
-            stores=StoreRegistrySettings(self.resources.table_name, ssm_prefix, 1, default_stages),
-        )
-        uninstall = UninstallSettings(self.resources.purge_queue_url, purge_start_delay_seconds)
-        self.lifecycle = build_store_lifecycle(
-            dynamodb=dynamodb,
-            ssm=self.client("ssm"),
-            sqs=self.client("sqs"),
-            secrets=self.secrets,
-            state=state,
-            uninstall=uninstall,
-            bigcommerce_api_url=bigcommerce_api_url,
-        )
-        self.processor = CartProcessor(
-            self.repository,
-            self.stores,
-            check_uninstall=self.lifecycle.request_check,
-            on_result=observer.transition,
-        )
-        self._sweep_observer = observer.sweep
-        self.relay = OutboxRelay(
-            self.repository,
-            self.stores,
-            SnsEventPublisher(self.client("sns"), self.resources.topic_arn),
-            self._bigcommerce_client,
-            on_published=observer.published,
-        )
-        sqs = self.client("sqs")
-        # The ack path's own client, built once: a client per delivery costs more than the
-        # delivery itself.
-        self._ack_sqs = self.client("sqs")
         self._intake = SqsEventSource(
-            sqs,
+            self.client("sqs"),
             self.resources.intake_queue_url,
-            lambda event: processor_handler.handler(event, _Context("processor"), processor=self.processor),
+            lambda event: processor_handler.handler(
+                event, _Context("processor"), processor=self.functions["processor"].cart_processor
+            ),
             batch_size=100,
             retry_visibility_seconds=1,
         )
@@ -166,14 +184,16 @@ class LocalPipeline:
         self._stream = DynamoDBStreamEventSource(
             self.client("dynamodbstreams"),
             self.resources.stream_arn,
-            lambda event: publisher_handler.handler(event, _Context("publisher"), relay=self.relay),
-            on_failure=lambda record: sqs.send_message(
+            lambda event: publisher_handler.handler(
+                event, _Context("publisher"), relay=self.functions["publisher"].outbox_relay
+            ),
+            on_failure=lambda record: self.client("sqs").send_message(
                 QueueUrl=self.resources.publisher_dlq_url, MessageBody=json.dumps(record)
             ),
             function_arn=publisher.invoked_function_arn,
         )
         self._purges = SqsEventSource(
-            sqs,
+            self.client("sqs"),
             self.resources.purge_queue_url,
             lambda event: purge_handler.handler(
                 event, _Context("purge"), job=self.lifecycle.job, check=self.lifecycle.check
@@ -181,32 +201,6 @@ class LocalPipeline:
             batch_size=1,
             retry_visibility_seconds=1,
         )
-        self.queries = self._cart_queries(dynamodb, default_stages)
-        self.gateway = LocalGateway(
-            self._receive,
-            port=gateway_port,
-            on_delivery=observer.delivery,
-            query_api=lambda event, context: query_api_handler.handler(event, context, queries=self.queries),
-            verifier=SigV4Verifier(LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY, region),
-            app_callbacks=lambda event, context: app_handler.handler(event, context, app=self.app),
-        )
-        app = AppSettings(
-            login_url=(login_url or bigcommerce_api_url).rstrip("/"),
-            auth_callback_url=self.app_callback_url("auth"),
-            webhook_base_url=f"{self.gateway.url}/webhooks/bigcommerce",
-            frame_ancestors=frame_ancestors,
-            bigcommerce=BigCommerceSettings(bigcommerce_api_url),
-            uninstall=uninstall,
-        )
-        installer, page = build_app_callbacks(
-            dynamodb=dynamodb,
-            ssm=self.client("ssm"),
-            secrets=self.secrets,
-            state=state,
-            app=app,
-            uninstall=self.lifecycle.uninstall,
-        )
-        self.app = app_handler.App(installer, page, frame_ancestors)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         # One lock per function, not one for all: in AWS the processor, the sweeper, the
@@ -216,6 +210,7 @@ class LocalPipeline:
         )
 
     def client(self, service: str) -> Any:
+        """A client of the emulator outside any function (the event sources, tests' own checks)."""
         return self.session.client(  # type: ignore[call-overload]
             service, endpoint_url=self.resources.endpoint_url, config=_CLIENT_CONFIG
         )
@@ -226,31 +221,11 @@ class LocalPipeline:
 
     # --- the parts -------------------------------------------------------------------------
 
-    def _cart_queries(self, dynamodb: Any, default_stages: StageSchedule) -> CartQueries:
-        key = load_cursor_key(self.client("ssm"), cursor_key_parameter(self.ssm_prefix))
-        # Its own store cache: the query API is its own function in AWS.
-        stores = StoreDirectory(dynamodb, self.resources.table_name, default_stages, cache_seconds=1)
-        return CartQueries(
-            self.repository, CartListingIndex(dynamodb, self.resources.table_name), stores, CursorCodec(key)
-        )
-
     def _receive(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        sqs = self._ack_sqs
-        queue_url = self.resources.intake_queue_url
         response: dict[str, Any] = receiver_handler.handler(
-            event,
-            context,
-            lookup_auth=self.secrets.webhook_auth,
-            refresh_auth=self.secrets.refreshed_webhook_auth,
-            enqueue=lambda message: sqs.send_message(QueueUrl=queue_url, MessageBody=message),
+            event, context, intake=self.functions["receiver"].webhook_intake
         )
         return response
-
-    def _bigcommerce_client(self, store_hash: str) -> BigCommerceClient | None:
-        credentials = self.secrets.api_credentials(store_hash)
-        if credentials is None:
-            return None
-        return BigCommerceClient(store_hash, credentials.access_token, api_url=self.bigcommerce_api_url)
 
     def process_intake(self) -> int:
         with self._intake_lock:
@@ -258,8 +233,11 @@ class LocalPipeline:
 
     def sweep(self, now: int | None = None) -> dict[str, Any]:
         with self._sweep_lock:
-            job = AbandonmentSweep(self.repository, self.stores, on_transition=self._sweep_observer)
-            summary: dict[str, Any] = sweeper_handler.handler({}, _Context("sweeper"), sweep=job, now=now)
+            context = _Context("sweeper")
+            job = self.functions["sweeper"].abandonment_sweep(
+                remaining_ms=context.get_remaining_time_in_millis
+            )
+            summary: dict[str, Any] = sweeper_handler.handler({}, context, sweep=job, now=now)
             return summary
 
     def publish(self) -> int:
