@@ -94,6 +94,7 @@ FIRST_REQUEST = {
     "app": [
         "boto3",
         "cartwatch.composition",
+        "cartwatch.composition.store_lifecycle",
         "cartwatch.settings",
         "cartwatch.resources",
         "cartwatch.adapters.bigcommerce_login",
@@ -116,6 +117,7 @@ FIRST_REQUEST = {
     "purge": [
         "boto3",
         "cartwatch.composition",
+        "cartwatch.composition.store_lifecycle",
         "cartwatch.settings",
         "cartwatch.resources",
         "cartwatch.adapters.cart_table.purge",

@@ -40,8 +40,8 @@ PACKAGE = "cartwatch"
 # What of ``functions/cartwatch`` runs in Lambda: an allow-list, so nothing ships by default.
 # The CLI, ``cartwatch local`` and the BigCommerce sandbox are a separate package
 # (``tools/cartwatch_tools``) and could not ship even if they were listed.
-SHIPPED_SUBPACKAGES = frozenset({"domain", "service", "adapters", "handlers"})
-SHIPPED_MODULES = frozenset({"__init__.py", "composition.py", "resources.py", "settings.py"})
+SHIPPED_SUBPACKAGES = frozenset({"domain", "service", "adapters", "handlers", "composition"})
+SHIPPED_MODULES = frozenset({"__init__.py", "resources.py", "settings.py"})
 # The Lambda Python runtime ships boto3 and botocore.  ``uv export --prune`` drops them and
 # whatever only they need (s3transfer, python-dateutil, six), but keeps what our own
 # dependencies share with them (urllib3 for requests, jmespath for Powertools) at the

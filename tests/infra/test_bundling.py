@@ -130,13 +130,13 @@ def test_bundle_for_this_machine_imports_with_the_runtime_python(tmp_path: Path,
     package = {p.name for p in (bundle / "cartwatch").iterdir()} - {"__pycache__"}
     assert package == {
         "__init__.py",
-        "composition.py",
         "resources.py",
         "settings.py",
         "domain",
         "service",
         "adapters",
         "handlers",
+        "composition",
     }
 
     magic = subprocess.run(

@@ -14,7 +14,8 @@ from tests.support import unique_name
 
 from cartwatch.adapters.cart_table.store import DynamoCartStore
 from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets, StoreWriter
-from cartwatch.composition import AwsClients, Composition, EventHandler, StoreLifecycle
+from cartwatch.composition import AwsClients, Composition, EventHandler
+from cartwatch.composition.store_lifecycle import StoreLifecycle
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.settings import Settings

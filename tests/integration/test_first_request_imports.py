@@ -1,6 +1,6 @@
 """The import benchmark counts everything a handler's first request imports.
 
-Each handler builds its services lazily, on its first request (``composition.py``).  Whatever
+Each handler builds its services lazily, on its first request (``cartwatch.composition``).  Whatever
 those builders import is cold-start cost too, so ``bench/imports.py`` lists it in
 ``FIRST_REQUEST``.  Here each builder really runs, in a fresh interpreter against moto
 server, and any cartwatch, pydantic or Powertools module it imports beyond that list fails

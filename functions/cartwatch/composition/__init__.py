@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from cartwatch.composition.clients import AwsClients, EventHandler
 from cartwatch.settings import ENV, Settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from cartwatch.adapters.purge_queue import PurgeQueue
     from cartwatch.adapters.store_clients import ClientFactory
     from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
+    from cartwatch.composition.store_lifecycle import StoreLifecycle
     from cartwatch.domain.cloud_events import CloudEvent
     from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
     from cartwatch.domain.write_planner import WritePlanner
@@ -42,9 +44,9 @@ if TYPE_CHECKING:
     from cartwatch.service.merchant_page import MerchantPage
     from cartwatch.service.processing import CartProcessor
     from cartwatch.service.publishing import OutboxRelay
-    from cartwatch.service.purge_job import PurgeJob
     from cartwatch.service.sweeping import AbandonmentSweep
-    from cartwatch.service.uninstall import StoreUninstall, UninstallCheck
+
+__all__ = ["FUNCTIONS", "AwsClients", "Composition", "EventHandler", "Observers", "composition_for"]
 
 # The functions, by their handler module (``cartwatch.handlers.<function>.handler``).
 FUNCTIONS = (
@@ -58,45 +60,7 @@ FUNCTIONS = (
     "app_callbacks",
 )
 
-# (botocore event name, handler), e.g. ("before-call.dynamodb", count): registered on every client.
-EventHandler = tuple[str, Callable[..., Any]]
 T = TypeVar("T")
-
-
-class AwsClients:
-    """The boto3 clients of one function: one session, one client per service, the functions' config."""
-
-    def __init__(
-        self,
-        *,
-        endpoint_url: str | None = None,
-        region: str | None = None,
-        event_handlers: Sequence[EventHandler] = (),
-    ) -> None:
-        self.endpoint_url = endpoint_url
-        self.region = region
-        self.event_handlers = tuple(event_handlers)
-        self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def client(self, service: str) -> Any:
-        with self._lock:
-            if service not in self._clients:
-                import boto3
-                from botocore.config import Config
-
-                # Tight timeouts and standard retries (3 attempts, with backoff): a function
-                # should fail fast and let its event source retry rather than sit in a socket
-                # until its own timeout.
-                config = Config(
-                    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
-                )
-                session = boto3.session.Session(region_name=self.region)
-                client = session.client(service, endpoint_url=self.endpoint_url, config=config)  # type: ignore[call-overload]
-                for event, handler in self.event_handlers:
-                    client.meta.events.register(event, handler)
-                self._clients[service] = client
-            return self._clients[service]
 
 
 @dataclass(frozen=True)
@@ -339,108 +303,16 @@ class Composition:
     @property
     def store_lifecycle(self) -> StoreLifecycle:
         """Everything that ends a store: the uninstall, its check, the purge job."""
+        from cartwatch.composition.store_lifecycle import build_store_lifecycle
 
-        def build() -> StoreLifecycle:
-            from cartwatch.adapters.cart_table.purge import CartPurge
-            from cartwatch.adapters.purge_records import PurgeRecords
-            from cartwatch.adapters.store_clients import bigcommerce_clients
-            from cartwatch.adapters.store_registry import StoreWriter
-            from cartwatch.service.purge_job import PurgeJob
-            from cartwatch.service.uninstall import StoreUninstall, UninstallCheck
-
-            settings = self.settings
-            dynamodb = self.clients.client("dynamodb")
-            records = PurgeRecords(dynamodb, settings.table_name)
-            writer = StoreWriter(
-                dynamodb, self.clients.client("ssm"), settings.table_name, settings.ssm_prefix
-            )
-            uninstall = StoreUninstall(
-                records, writer, self.purge_queue, start_delay_seconds=settings.purge_start_delay
-            )
-            clients = bigcommerce_clients(self.store_secrets, settings.bigcommerce_api_url, max_attempts=2)
-            return StoreLifecycle(
-                queue=self.purge_queue,
-                uninstall=uninstall,
-                check=UninstallCheck(records, clients, uninstall),
-                job=PurgeJob(records, CartPurge(dynamodb, settings.table_name), writer, self.purge_queue),
-            )
-
-        return self._once("store_lifecycle", build)
+        return self._once("store_lifecycle", lambda: build_store_lifecycle(self))
 
     @property
     def app_callbacks(self) -> tuple[AppInstaller, MerchantPage]:
         """The app's install callback and its merchant page."""
+        from cartwatch.composition.store_lifecycle import build_app_callbacks
 
-        def build() -> tuple[AppInstaller, MerchantPage]:
-            from cartwatch.adapters.bigcommerce import BigCommerceClient
-            from cartwatch.adapters.bigcommerce_login import BigCommerceLogin
-            from cartwatch.adapters.callback_ledger import CallbackLedger
-            from cartwatch.adapters.cart_table.listing import CartListingIndex
-            from cartwatch.adapters.merchant_rows import MerchantRows
-            from cartwatch.adapters.store_clients import bigcommerce_clients
-            from cartwatch.adapters.store_registry import StoreWriter
-            from cartwatch.adapters.store_rows import StoreRows
-            from cartwatch.service.app_install import AppInstaller
-            from cartwatch.service.form_tokens import FormTokens, form_token_key
-            from cartwatch.service.merchant_page import MerchantPage
-            from cartwatch.service.signed_payload import SignedPayloadVerifier
-
-            settings = self.settings
-            webhook_base_url = settings.required(settings.webhook_base_url, ENV.WEBHOOK_BASE_URL)
-            auth_callback_url = settings.required(settings.app_auth_callback_url, ENV.APP_AUTH_CALLBACK_URL)
-            dynamodb, table, secrets = (
-                self.clients.client("dynamodb"),
-                settings.table_name,
-                self.store_secrets,
-            )
-            ledger = CallbackLedger(dynamodb, table)
-            rows = StoreRows(dynamodb, table)
-            # Behind a browser request (API Gateway gives 30 s): BigCommerce calls fail fast.
-            attempts, max_wait = 2, 5.0
-            installer = AppInstaller(
-                app=secrets.app_credentials,
-                login=BigCommerceLogin(settings.bigcommerce_login_url),
-                ledger=ledger,
-                secrets=secrets,
-                writer=StoreWriter(dynamodb, self.clients.client("ssm"), table, settings.ssm_prefix),
-                rows=rows,
-                clients=lambda store_hash, token: BigCommerceClient(
-                    store_hash,
-                    token,
-                    api_url=settings.bigcommerce_api_url,
-                    max_attempts=attempts,
-                    max_wait_seconds=max_wait,
-                ),
-                webhook_base_url=webhook_base_url,
-                redirect_uri=auth_callback_url,
-                default_stages=settings.default_stages,
-            )
-            page = MerchantPage(
-                verifier=SignedPayloadVerifier(secrets.app_credentials, ledger.first_use),
-                form_tokens=FormTokens(lambda: form_token_key(secrets.app_credentials().client_secret)),
-                rows=rows,
-                merchant_rows=MerchantRows(dynamodb, table),
-                listing=CartListingIndex(dynamodb, table),
-                clients=bigcommerce_clients(
-                    secrets, settings.bigcommerce_api_url, max_attempts=attempts, max_wait_seconds=max_wait
-                ),
-                webhook_base_url=webhook_base_url,
-                default_stages=settings.default_stages,
-                uninstall=self.store_lifecycle.uninstall,
-            )
-            return installer, page
-
-        return self._once("app_callbacks", build)
-
-
-@dataclass(frozen=True)
-class StoreLifecycle:
-    """Everything that ends a store: the purge queue, the uninstall, its check, the purge job."""
-
-    queue: PurgeQueue
-    uninstall: StoreUninstall
-    check: UninstallCheck
-    job: PurgeJob
+        return self._once("app_callbacks", lambda: build_app_callbacks(self))
 
 
 _DEPLOYED: dict[str, Composition] = {}
