@@ -58,7 +58,7 @@ class SnsEventPublisher:
 
     def publish(self, messages: Sequence[OutgoingMessage]) -> list[PublishFailure]:
         """Publish all messages; return the ones SNS did not accept (by position)."""
-        # Events are built to fit (domain.events); one that does not would fail its whole
+        # Events are built to fit (domain.cloud_events); one that does not would fail its whole
         # batch at SNS, so it fails alone, here.
         failures = [
             PublishFailure(

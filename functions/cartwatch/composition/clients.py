@@ -24,10 +24,14 @@ class AwsClients:
         endpoint_url: str | None = None,
         region: str | None = None,
         event_handlers: Sequence[EventHandler] = (),
+        max_pool_connections: int = 10,
     ) -> None:
+        """``max_pool_connections``: botocore's default suits a Lambda function, which serves
+        one request at a time; ``cartwatch local`` serves deliveries on many threads."""
         self.endpoint_url = endpoint_url
         self.region = region
         self.event_handlers = tuple(event_handlers)
+        self.max_pool_connections = max_pool_connections
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -42,7 +46,10 @@ class AwsClients:
                 # should fail fast and let its event source retry rather than sit in a socket
                 # until its own timeout.
                 config = Config(
-                    connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3}
+                    connect_timeout=2,
+                    read_timeout=5,
+                    retries={"mode": "standard", "max_attempts": 3},
+                    max_pool_connections=self.max_pool_connections,
                 )
                 if self._session is None:
                     self._session = boto3.session.Session(region_name=self.region)

@@ -45,7 +45,8 @@ logger = logging.getLogger(__name__)
 # The gateway serves deliveries on as many threads as there are connections; with
 # botocore's default pool of 10 connections, a burst would open and drop a connection to
 # the emulator per call.
-_CLIENT_CONFIG = Config(max_pool_connections=64)
+_POOL_CONNECTIONS = 64
+_CLIENT_CONFIG = Config(max_pool_connections=_POOL_CONNECTIONS)
 
 # Every function but the daily hook-health check, which has no local schedule.
 LOCAL_FUNCTIONS = (
@@ -154,6 +155,7 @@ class LocalPipeline:
                     endpoint_url=self.resources.endpoint_url,
                     region=region,
                     event_handlers=client_event_handlers(function) if client_event_handlers else (),
+                    max_pool_connections=_POOL_CONNECTIONS,
                 ),
                 observers=observers,
             )
