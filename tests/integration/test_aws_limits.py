@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import pytest
+from bench.counting import CallCounter
 from botocore.exceptions import ClientError
 from tests.integration.conftest import Aws
 from tests.integration.pipeline_support import subscribed_queue
@@ -87,20 +88,22 @@ def test_sns_publish_batch_takes_at_most_ten_entries(aws: Aws) -> None:
 
 def test_the_publisher_batches_by_bytes_as_well_as_by_count(aws: Aws) -> None:
     queue = consumer(aws)
-    publisher = SnsEventPublisher(aws.client("sns"), aws.resources.topic_arn)
+    counter = CallCounter()
+    publisher = SnsEventPublisher(counter.attach(aws.client("sns")), aws.resources.topic_arn)
     # Ten 60 KB events: one PublishBatch by count, four by size.
     messages = [OutgoingMessage(body_of(60_000, f"m{n}"), ATTRIBUTES) for n in range(10)]
     assert [len(batch) for batch in publish_batches(messages)] == [4, 4, 2]
 
     assert publisher.publish(messages) == []
-    assert publisher.calls == 3
+    assert counter.calls["sns.PublishBatch"] == 3
     received = sorted(json.loads(m["Body"])["tag"] for m in aws.queue_messages(queue))
     assert received == sorted(f"m{n}" for n in range(10))
 
 
 def test_a_message_at_the_limit_goes_alone_and_one_over_fails_alone(aws: Aws) -> None:
     queue = consumer(aws)
-    publisher = SnsEventPublisher(aws.client("sns"), aws.resources.topic_arn)
+    counter = CallCounter()
+    publisher = SnsEventPublisher(counter.attach(aws.client("sns")), aws.resources.topic_arn)
     largest = OutgoingMessage(body_of(SNS_MESSAGE_MAX_BYTES - ATTRIBUTE_BYTES, "largest"), ATTRIBUTES)
     too_large = OutgoingMessage(body_of(SNS_MESSAGE_MAX_BYTES - ATTRIBUTE_BYTES + 1, "too-large"), ATTRIBUTES)
     small = [OutgoingMessage(body_of(500, f"s{n}"), ATTRIBUTES) for n in range(3)]
@@ -108,7 +111,7 @@ def test_a_message_at_the_limit_goes_alone_and_one_over_fails_alone(aws: Aws) ->
     failures = publisher.publish([small[0], largest, too_large, *small[1:]])
 
     assert [(f.index, f.code) for f in failures] == [(2, "MessageTooLong")]
-    assert publisher.calls == 3  # [s0], [largest], [s1, s2]
+    assert counter.calls["sns.PublishBatch"] == 3  # [s0], [largest], [s1, s2]
     received = sorted(json.loads(m["Body"])["tag"] for m in aws.queue_messages(queue))
     assert received == ["largest", "s0", "s1", "s2"]
 
