@@ -28,7 +28,8 @@ from tests.support import cart_webhook, unique_name
 
 from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.domain.cart import SNAPSHOT_MAX_BYTES
-from cartwatch.domain.cloud_events import parse_event, sns_attributes, sns_message_bytes
+from cartwatch.domain.cart_cloud_events import sns_attributes, sns_message_bytes
+from cartwatch.domain.cloud_events import parse_event
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.resources import DYNAMODB_ITEM_MAX_BYTES, SNS_MESSAGE_MAX_BYTES

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from cartwatch.domain.cloud_events import sns_message_bytes
+from cartwatch.domain.cart_cloud_events import sns_message_bytes
 from cartwatch.resources import SNS_BATCH_MAX_BYTES, SNS_BATCH_MAX_ENTRIES, SNS_MESSAGE_MAX_BYTES
 
 if TYPE_CHECKING:

@@ -27,17 +27,15 @@ from cartwatch.adapters.event_publisher import OutgoingMessage, SnsEventPublishe
 from cartwatch.adapters.store_clients import ClientFactory
 from cartwatch.adapters.store_registry import StoreDirectory
 from cartwatch.domain.cart import CartSnapshot, OrderSummary
-from cartwatch.domain.cart_record import CartRecord, CartSummary
-from cartwatch.domain.cart_store import CartStore
-from cartwatch.domain.cloud_events import (
-    CartConverted,
-    CartRecovered,
-    CloudEvent,
+from cartwatch.domain.cart_cloud_events import (
     abandoned_event,
     converted_event,
     recovered_event,
     sns_attributes,
 )
+from cartwatch.domain.cart_record import CartRecord, CartSummary
+from cartwatch.domain.cart_store import CartStore
+from cartwatch.domain.cloud_events import CartConverted, CartRecovered, CloudEvent
 from cartwatch.domain.event_types import ABANDONED, CONVERTED, RECOVERED
 from cartwatch.domain.listing import normalize_email
 from cartwatch.domain.write_plan import Conflict

@@ -13,7 +13,8 @@ import pytest
 from cartwatch.domain.bigcommerce_cart import order_from_bigcommerce
 from cartwatch.domain.bigcommerce_cart import snapshot_from_bigcommerce as build_snapshot
 from cartwatch.domain.cart import CartSnapshot, OrderSummary, RecoveryLink
-from cartwatch.domain.cloud_events import CloudEvent, abandoned_event, converted_event, recovered_event
+from cartwatch.domain.cart_cloud_events import abandoned_event, converted_event, recovered_event
+from cartwatch.domain.cloud_events import CloudEvent
 from cartwatch.domain.lifecycle import CartState, CartStatus
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "bigcommerce"

@@ -15,7 +15,8 @@ import pytest
 from jsonschema import Draft202012Validator, ValidationError
 
 from cartwatch.domain.cart import MONEY_PATTERN
-from cartwatch.domain.cloud_events import abandoned_event, converted_event, json_schema, main
+from cartwatch.domain.cart_cloud_events import abandoned_event, converted_event
+from cartwatch.domain.cloud_events import json_schema, main
 from cartwatch.domain.event_types import EVENT_TYPES
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "schemas"

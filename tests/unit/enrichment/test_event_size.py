@@ -29,13 +29,13 @@ from cartwatch.domain.cart import (
     RecoveryLink,
     fit_snapshot,
 )
-from cartwatch.domain.cloud_events import (
-    CloudEvent,
+from cartwatch.domain.cart_cloud_events import (
     abandoned_event,
     recovered_event,
     sns_attributes,
     sns_message_bytes,
 )
+from cartwatch.domain.cloud_events import CloudEvent
 from cartwatch.domain.lifecycle import CartState
 from cartwatch.resources import SNS_MESSAGE_MAX_BYTES
 

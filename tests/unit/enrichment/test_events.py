@@ -10,18 +10,14 @@ from typing import Any
 import pytest
 
 from cartwatch.domain.cart import CartSnapshot
-from cartwatch.domain.cloud_events import (
-    EVENT_TYPES,
-    CartAbandonedData,
-    CartRecoveredData,
-    CloudEvent,
+from cartwatch.domain.cart_cloud_events import (
     abandoned_event,
     converted_event,
-    dataschema_for,
-    parse_event,
     recovered_event,
     sns_attributes,
 )
+from cartwatch.domain.cloud_events import CartAbandonedData, CartRecoveredData, CloudEvent, parse_event
+from cartwatch.domain.event_types import EVENT_TYPES, dataschema_for
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.resources import TOPIC
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cartwatch.domain import history
 from cartwatch.domain.cart import CartSnapshot
-from cartwatch.domain.cloud_events import abandoned_event, converted_event, recovered_event
+from cartwatch.domain.cart_cloud_events import abandoned_event, converted_event, recovered_event
 from cartwatch.domain.history import Transition, published_events, sweep_transition, webhook_transition
 from cartwatch.domain.lifecycle import CartState, CartStatus, apply_webhooks, sweep
 from cartwatch.domain.stages import StageSchedule
