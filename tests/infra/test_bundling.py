@@ -191,7 +191,7 @@ def test_bundled_receiver_and_processor_run_against_moto_server(
     from cartwatch.domain.stages import StageSchedule
     from cartwatch.domain.store import StoreSettings
     from cartwatch_tools.local.provision import provision
-    from tests.support import cart_webhook, http_api_event, signed_headers, unique_name
+    from tests.support import cart_webhook, http_api_event, signed_headers, sqs_event, unique_name
 
     python = find_python()
     assert python is not None
@@ -246,21 +246,7 @@ def test_bundled_receiver_and_processor_run_against_moto_server(
 
     sqs = session.client("sqs", endpoint_url=moto_endpoint)
     messages = sqs.receive_message(QueueUrl=resources.intake_queue_url, MaxNumberOfMessages=10)["Messages"]
-    records = [
-        {
-            "messageId": m["MessageId"],
-            "receiptHandle": m["ReceiptHandle"],
-            "body": m["Body"],
-            "attributes": {},
-            "messageAttributes": {},
-            "md5OfBody": "",
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:intake",
-            "awsRegion": "us-east-1",
-        }
-        for m in messages
-    ]
-    assert run("processor", {"Records": records}) == {"batchItemFailures": []}
+    assert run("processor", sqs_event(*(m["Body"] for m in messages))) == {"batchItemFailures": []}
     item = dynamodb.get_item(
         TableName=resources.table_name,
         Key={"pk": {"S": "CART#bundlestore#bundle-cart"}, "sk": {"S": "STATE"}},

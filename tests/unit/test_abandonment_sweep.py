@@ -96,6 +96,20 @@ def test_activity_after_the_index_was_read_gets_no_event_and_moves_the_entry() -
     assert sweeper(store).run(T0 + 1800 + HOUR).abandoned_total == 1
 
 
+def test_a_stage_decided_from_the_stored_cart_moves_the_entry_to_the_next_stage_exactly() -> None:
+    store = seeded("c1")
+    lagging = store.index_entries()  # the index still shows stage 0 after the first sweep
+    sweeper(store).run(T0 + HOUR)
+    store.serve_index(lagging)
+    report = sweeper(store).run(T0 + DAY)
+    assert (report.conflicts, dict(report.abandoned)) == (1, {2: 1})
+    assert events(store) == [("c1", 1), ("c1", 2)]
+    store.serve_index(None)
+    assert cart(store, "c1").due is not None and cart(store, "c1").due.at == T0 + 2 * DAY  # type: ignore[union-attr]
+    # Not a lower bound left behind: no sweep before stage 3 is due touches the cart again.
+    assert sweeper(store).run(T0 + 2 * DAY - 1).due_seen == 0
+
+
 def test_a_stale_entry_of_a_closed_or_suppressed_cart_announces_nothing_and_leaves_the_index() -> None:
     store = seeded("bought", "muted")
     store.serve_index(store.index_entries())
