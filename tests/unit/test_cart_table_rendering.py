@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.unit.pipeline_fakes import PLANNER, STAGES, STORE, T0
 
@@ -70,6 +70,7 @@ records = st.builds(
 )
 
 
+@settings(deadline=None)  # pure functions: a deadline would only time the machine's load
 @given(records)
 def test_a_record_survives_its_item(record: CartRecord) -> None:
     back = record_from_item(record_item(record))

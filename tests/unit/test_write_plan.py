@@ -44,6 +44,7 @@ states = st.builds(
 slots = st.one_of(st.none(), st.builds(DueSlot, shard=st.sampled_from(["DUE#00", "DUE#03"]), at=times))
 
 
+@settings(deadline=None)  # pure functions: a deadline would only time the machine's load
 @given(states, slots, st.booleans())
 def test_a_cart_is_in_the_due_index_until_it_closes_and_never_later_than_it_is_due(
     state: CartState, slot: DueSlot | None, exact: bool
@@ -62,6 +63,7 @@ def test_a_cart_is_in_the_due_index_until_it_closes_and_never_later_than_it_is_d
         assert placed == DueSlot(slot.shard, slot.at)  # lazy: activity moves no index entry
 
 
+@settings(deadline=None)  # pure functions: a deadline would only time the machine's load
 @given(states, st.one_of(st.none(), times), st.one_of(st.none(), times), times, st.booleans())
 def test_the_listing_moves_only_on_transitions_and_never_backwards(
     state: CartState, previous: int | None, entry_at: int | None, now: int, order: bool
@@ -77,6 +79,7 @@ def test_the_listing_moves_only_on_transitions_and_never_backwards(
         assert after is not None and after >= max(previous or 0, entry.at, now)
 
 
+@settings(deadline=None)  # pure functions: a deadline would only time the machine's load
 @given(states)
 def test_closed_and_suppressed_carts_expire_and_open_ones_do_not(state: CartState) -> None:
     expires = expiry(state, RETENTION)
