@@ -1,0 +1,221 @@
+"""A template read as IAM reads the deployed stack (cartwatch_tools.iam.template), on a small one."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from cartwatch_tools.iam.calls import IamRequest
+from cartwatch_tools.iam.conformance import ConformanceCheck
+from cartwatch_tools.iam.policy import PolicyError
+from cartwatch_tools.iam.recording import Deployment, RecordedCall
+from cartwatch_tools.iam.template import Grant, StackTemplate
+
+ACCOUNT = "123456789012"
+DEPLOYMENT = Deployment(
+    region="eu-west-1",
+    account=ACCOUNT,
+    ssm_prefix="/local/t1",
+    table_name="cw-table",
+    stream_arn=f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/cw-table/stream/2026",
+    intake_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake",
+    intake_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake-dlq",
+    topic_arn=f"arn:aws:sns:eu-west-1:{ACCOUNT}:cw-events",
+)
+PARTITION_REGION_ACCOUNT = [
+    "arn:",
+    {"Ref": "AWS::Partition"},
+    ":ssm:",
+    {"Ref": "AWS::Region"},
+    ":",
+    {"Ref": "AWS::AccountId"},
+]
+TEMPLATE: dict[str, Any] = {
+    "Resources": {
+        "TableAAAAAAAA": {
+            "Type": "AWS::DynamoDB::Table",
+            "Properties": {"SSESpecification": {"SSEEnabled": True}},
+        },
+        "KeyBBBBBBBB": {
+            "Type": "AWS::KMS::Key",
+            "Properties": {
+                "KeyPolicy": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {
+                                "AWS": {
+                                    "Fn::Join": ["", ["arn:aws:iam::", {"Ref": "AWS::AccountId"}, ":root"]]
+                                }
+                            },
+                            "Action": "kms:*",
+                            "Resource": "*",
+                        }
+                    ]
+                }
+            },
+        },
+        "QueueCCCCCCCC": {
+            "Type": "AWS::SQS::Queue",
+            "Properties": {"KmsMasterKeyId": {"Fn::GetAtt": ["KeyBBBBBBBB", "Arn"]}},
+        },
+        "QueuePolicyDDDDDDDD": {
+            "Type": "AWS::SQS::QueuePolicy",
+            "Properties": {
+                "Queues": [{"Ref": "QueueCCCCCCCC"}],
+                "PolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Deny",
+                            "Principal": {"AWS": "*"},
+                            "Action": "sqs:*",
+                            "Resource": {"Fn::GetAtt": ["QueueCCCCCCCC", "Arn"]},
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    ]
+                },
+            },
+        },
+        "TopicEEEEEEEE": {"Type": "AWS::SNS::Topic", "Properties": {"KmsMasterKeyId": "alias/aws/sns"}},
+        "LogsFFFFFFFF": {"Type": "AWS::Logs::LogGroup", "Properties": {}},
+        "RoleGGGGGGGG": {"Type": "AWS::IAM::Role", "Properties": {}},
+        "RolePolicyHHHHHHHH": {
+            "Type": "AWS::IAM::Policy",
+            "Properties": {
+                "Roles": [{"Ref": "RoleGGGGGGGG"}],
+                "PolicyDocument": {
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sqs:SendMessage",
+                            "Resource": {"Fn::GetAtt": ["QueueCCCCCCCC", "Arn"]},
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                            "Resource": {"Fn::GetAtt": ["KeyBBBBBBBB", "Arn"]},
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "ssm:GetParameter",
+                            "Resource": {
+                                "Fn::Join": [
+                                    "",
+                                    [*PARTITION_REGION_ACCOUNT, ":parameter/deployed/stores/*/webhook-auth"],
+                                ]
+                            },
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": "dynamodb:Query",
+                            "Resource": {"Fn::Sub": "${TableAAAAAAAA.Arn}/index/due"},
+                        },
+                        {
+                            "Effect": "Allow",
+                            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                            "Resource": {"Fn::GetAtt": ["LogsFFFFFFFF", "Arn"]},
+                        },
+                    ]
+                },
+            },
+        },
+        "ReceiverIIIIIIII": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Handler": "cartwatch.handlers.receiver.handler",
+                "Role": {"Fn::GetAtt": ["RoleGGGGGGGG", "Arn"]},
+                "LoggingConfig": {"LogGroup": {"Ref": "LogsFFFFFFFF"}},
+                "Environment": {
+                    "Variables": {
+                        "CARTWATCH_TABLE_NAME": {"Ref": "TableAAAAAAAA"},
+                        "CARTWATCH_INTAKE_QUEUE_URL": {"Ref": "QueueCCCCCCCC"},
+                        "CARTWATCH_SSM_PREFIX": "/deployed",
+                    }
+                },
+            },
+        },
+    }
+}
+QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:cw-intake"
+KEY_ARN = f"arn:aws:kms:eu-west-1:{ACCOUNT}:key/KeyBBBBBBBB"
+
+
+def call(*requests: IamRequest, function: str = "receiver") -> RecordedCall:
+    return RecordedCall(function, DEPLOYMENT, "a call", requests)
+
+
+def test_conformance_functions_are_found_by_handler_and_bound_to_the_environment() -> None:
+    stack = StackTemplate(TEMPLATE).bind(DEPLOYMENT)
+    assert stack.principal("receiver").role_arn == f"arn:aws:iam::{ACCOUNT}:role/RoleGGGGGGGG"
+    resources = [r for s in stack.identity("receiver") for r in s.resources]
+    assert resources == [
+        QUEUE_ARN,
+        KEY_ARN,
+        # The deployment's prefix, /deployed, is the environment's.
+        f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/local/t1/stores/*/webhook-auth",
+        f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/cw-table/index/due",
+        f"arn:aws:logs:eu-west-1:{ACCOUNT}:log-group:LogsFFFFFFFF:*",
+    ]
+    assert stack.name_of(QUEUE_ARN) == "the stack's Queue"
+
+
+def test_conformance_aws_adds_kms_to_a_send_to_a_queue_under_a_customer_key() -> None:
+    send = IamRequest("sqs:SendMessage", QUEUE_ARN)
+    stack = StackTemplate(TEMPLATE).bind(DEPLOYMENT)
+    assert stack.implicit_requests(send) == [
+        IamRequest("kms:GenerateDataKey", KEY_ARN),
+        IamRequest("kms:Decrypt", KEY_ARN),
+    ]
+    topic = StackTemplate(TEMPLATE).bind(DEPLOYMENT).implicit_requests(IamRequest("sns:Publish", "x"))
+    assert topic == []  # not a resource of the stack (and its topic uses the AWS managed key)
+
+    violations, exercised = ConformanceCheck(StackTemplate(TEMPLATE)).check([call(send)])
+    assert violations == []
+    # Grants read as the template writes them, CDK's hash suffix dropped.
+    assert Grant("receiver", "kms:GenerateDataKey", "${Key.Arn}") in exercised
+
+    without_key = StackTemplate(TEMPLATE).without("receiver", "kms:GenerateDataKey")
+    [violation] = ConformanceCheck(without_key).check([call(send)])[0]
+    assert violation.function == "receiver"
+    assert f"missing grant: AWS adds it to that call: kms:GenerateDataKey on {KEY_ARN}" in violation.problem
+
+
+def test_conformance_names_the_missing_grant() -> None:
+    read = IamRequest("ssm:GetParameter", f"arn:aws:ssm:eu-west-1:{ACCOUNT}:parameter/local/t1/stores/s1/api")
+    unknown = RecordedCall("sweeper", DEPLOYMENT, "dynamodb.Query()", ())
+    unnamed = RecordedCall(
+        None, None, "dynamodb.GetItem()", problem="made by function code outside any function"
+    )
+    violations, _ = ConformanceCheck(StackTemplate(TEMPLATE)).check([call(read), unknown, unnamed])
+    assert [v.function for v in violations] == ["receiver", "sweeper", None]
+    assert "missing grant: ssm:GetParameter on" in violations[0].problem
+    assert "not a resource of the stack" in violations[0].problem
+    assert "no function with handler cartwatch.handlers.sweeper.handler" in violations[1].problem
+    assert str(violations[2]).startswith("function code outside any function: dynamodb.GetItem()")
+
+
+def test_conformance_grants_as_the_template_writes_them() -> None:
+    template = StackTemplate(TEMPLATE)
+    assert Grant("receiver", "dynamodb:Query", "${Table.Arn}/index/due") in template.grants()
+    assert set(template.lambda_service_grants()) == {
+        Grant("receiver", "logs:CreateLogStream", "${Logs.Arn}"),
+        Grant("receiver", "logs:PutLogEvents", "${Logs.Arn}"),
+    }
+
+
+def test_conformance_refuses_what_it_cannot_resolve() -> None:
+    document = copy.deepcopy(TEMPLATE)
+    statement = document["Resources"]["RolePolicyHHHHHHHH"]["Properties"]["PolicyDocument"]["Statement"][0]
+    statement["Resource"] = {"Fn::If": ["Prod", "a", "b"]}
+    [violation] = ConformanceCheck(StackTemplate(document)).check(
+        [call(IamRequest("sqs:SendMessage", QUEUE_ARN))]
+    )[0]
+    assert "cannot be judged: intrinsic Fn::If is not supported" in violation.problem
+    document = copy.deepcopy(TEMPLATE)
+    document["Resources"]["TableAAAAAAAA"]["Properties"]["SSESpecification"]["KMSMasterKeyId"] = "alias/mine"
+    with pytest.raises(PolicyError, match="customer managed key"):
+        StackTemplate(document).bind(DEPLOYMENT).implicit_requests(
+            IamRequest("dynamodb:GetItem", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/cw-table")
+        )
