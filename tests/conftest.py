@@ -44,3 +44,10 @@ def moto_endpoint() -> Iterator[str]:
         yield server.endpoint_url
     finally:
         server.stop()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Every AWS call a Lambda function makes in a test is checked against its IAM role.
+    from tests.iam_conformance import register
+
+    register(config)

@@ -17,6 +17,9 @@ from typing import Any
 
 import boto3
 import pytest
+from tests.iam_conformance import check_call_log
+
+from cartwatch_tools.iam.recording import CALL_LOG_ENV
 
 CARTWATCH = str(Path(sys.executable).with_name("cartwatch"))
 
@@ -27,6 +30,7 @@ class LocalRun:
     info_file: Path
     info: dict[str, Any]
     workdir: Path
+    call_log: Path  # every AWS call its functions made (CARTWATCH_AWS_CALL_LOG)
 
     def cli(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -52,13 +56,17 @@ def cli_environment() -> dict[str, str]:
 
 def start_local(workdir: Path, *extra: str) -> LocalRun:
     info_file = workdir / ".cartwatch" / "local.json"
+    # Every AWS call the pipeline's functions make is checked against their roles when the
+    # test is torn down (tests/iam_conformance.py).
+    call_log = workdir / ".cartwatch" / f"aws-calls-{secrets.token_hex(4)}.jsonl"
+    check_call_log(call_log)
     process = subprocess.Popen(
         [CARTWATCH, "local", "--port", "0", "--sweep-every", "1s", "--info-file", str(info_file), *extra],
         cwd=workdir,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=cli_environment(),
+        env={**cli_environment(), CALL_LOG_ENV: str(call_log)},
     )
     deadline = time.monotonic() + 60
     while not info_file.exists():
@@ -67,7 +75,7 @@ def start_local(workdir: Path, *extra: str) -> LocalRun:
             process.kill()
             raise AssertionError(f"cartwatch local did not start:\n{output}")
         time.sleep(0.1)
-    return LocalRun(process, info_file, json.loads(info_file.read_text()), workdir)
+    return LocalRun(process, info_file, json.loads(info_file.read_text()), workdir, call_log)
 
 
 def stop_local(run: LocalRun) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from cartwatch.composition.store_lifecycle import StoreLifecycle
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.settings import Settings
+from cartwatch_tools.iam.recording import Deployment, acting_as, attributed_to
 from cartwatch_tools.local.provision import ProvisionedResources, provision
 
 SSM_PREFIX = "/cartwatch"
@@ -51,10 +53,23 @@ class Aws:
     def function(
         self, name: str, *, event_handlers: Sequence[EventHandler] = (), clock: Any = None, **settings: Any
     ) -> Composition:
-        """One function, built by the composition root against moto server."""
-        clients = AwsClients(endpoint_url=self.resources.endpoint_url, event_handlers=event_handlers)
+        """One function, built by the composition root against moto server; every AWS call of
+        its clients is checked against its role in the stack (tests/iam_conformance.py)."""
+        clients = AwsClients(
+            endpoint_url=self.resources.endpoint_url,
+            event_handlers=(attributed_to(name, self.deployment), *event_handlers),
+        )
         extra = {"clock": clock} if clock is not None else {}
         return Composition(name, self.settings(**settings), clients, **extra)
+
+    @property
+    def deployment(self) -> Deployment:
+        return Deployment.of(self.resources, self.prefix)
+
+    def acting_as(self, function: str) -> AbstractContextManager[None]:
+        """Run a function's code with clients of the test's own as that function: its AWS
+        calls are checked against its role in the stack (tests/iam_conformance.py)."""
+        return acting_as(function, self.deployment)
 
     def carts(self) -> DynamoCartStore:
         return DynamoCartStore(self.client("dynamodb"), self.resources.table_name)

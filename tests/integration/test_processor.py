@@ -152,13 +152,14 @@ def test_batch_with_one_poison_message_applies_nine_and_dead_letters_one(aws: Aw
         sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=body)
     counter = CallCounter()
     processor = make_processor(aws, counter)
-    source = SqsEventSource(
-        sqs,
-        aws.resources.intake_queue_url,
-        lambda event: processor_handler.handler(event, FakeLambdaContext(), processor=processor),
-    )
-    for _ in range(10):  # maxReceiveCount is 5: the poison message is received until it is moved
-        source.poll_once()
+    with aws.acting_as("processor"):  # the event source mapping polls with the function's role
+        source = SqsEventSource(
+            sqs,
+            aws.resources.intake_queue_url,
+            lambda event: processor_handler.handler(event, FakeLambdaContext(), processor=processor),
+        )
+        for _ in range(10):  # maxReceiveCount is 5: the poison message is received until it is moved
+            source.poll_once()
     assert counter.writes == 9
     carts = [i for i in aws.table_items() if i["pk"]["S"].startswith("CART#")]
     assert len(carts) == 9

@@ -347,11 +347,12 @@ def test_unreadable_secrets_defer_the_delivery_with_a_503(aws: Aws, store: Store
     stale = WebhookAuth(client_secret=store.client_secret, token="stale-token")
     queue = IntakeQueue(aws.client("sqs"), aws.resources.intake_queue_url)
     intake = WebhookIntake(unavailable if failing == "lookup" else (lambda _: stale), unavailable, queue.send)
-    response = receiver.handler(
-        http_api_event(store.store_hash, created_body(store), {"x-cartwatch-token": store.webhook_token}),
-        FakeLambdaContext(),
-        intake=intake,
-    )
+    with aws.acting_as("receiver"):
+        response = receiver.handler(
+            http_api_event(store.store_hash, created_body(store), {"x-cartwatch-token": store.webhook_token}),
+            FakeLambdaContext(),
+            intake=intake,
+        )
 
     assert response["statusCode"] == 503  # BigCommerce retries it; a 401 would drop it
     assert "retry" in json.loads(response["body"])["error"]

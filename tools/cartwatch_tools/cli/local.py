@@ -22,6 +22,7 @@ from cartwatch.domain.cloud_events import CloudEvent
 from cartwatch.domain.lifecycle import SweepAction, SweepDecision, WebhookResult
 from cartwatch.domain.stages import StageSchedule, parse_duration
 from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, LocalInfo
+from cartwatch_tools.iam.recording import CALL_LOG_ENV
 
 DEFAULT_LOCAL_STAGES = "20s,40s"
 DEFAULT_FRAME_ANCESTOR = "https://*.mybigcommerce.com"
@@ -134,6 +135,13 @@ def run(args: argparse.Namespace) -> int:
         client_id, _, secret = spec.partition(":")
         if not CLIENT_ID.match(client_id) or not secret:
             raise CliError("--sandbox-app takes CLIENT_ID:SECRET")
+    call_log = os.environ.get(CALL_LOG_ENV)
+    if call_log:
+        # Tests check every AWS call each function makes against its role in the stack
+        # (docs/architecture.md, "IAM conformance").
+        from cartwatch_tools.iam.recording import record_to_file
+
+        record_to_file(Path(call_log))
     return LocalRun(args, stages, sweep_every).serve()
 
 

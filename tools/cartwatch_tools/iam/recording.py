@@ -1,13 +1,16 @@
 """Which function made which AWS call.
 
-``acting_as(function, deployment)`` names the caller for everything the current thread does
-inside it: wherever a handler (or the event source mapping feeding it) runs — the local
-pipeline's gateway, pollers and ticker, and the test helpers that invoke handlers or their
-services directly.  A botocore handler, installed once per process, reads it on every
-call and records the IAM requests the call needs, attributed to that function.
+A function's own clients name it: the composition root builds each function's boto3
+clients in one factory (``cartwatch.composition.AwsClients``), and ``attributed_to(function,
+deployment)`` is the event handler that factory registers on them, wherever `cartwatch
+local` and the tests build a function.  ``acting_as(function, deployment)`` names the caller
+for everything the current thread does inside it, for code a test runs as a function with
+clients of its own.  A botocore handler, installed once per process, reads either on every
+call (the client's name first) and records the IAM requests the call needs, attributed to
+that function.
 
-Calls made outside ``acting_as`` are not a function's (the operator's CLI, test set-up and
-assertions) and are not recorded — except when function code makes them: a call with a
+Other calls are not a function's (the operator's CLI, test set-up and assertions) and are
+not recorded — except when function code makes them: a call with a
 handler or a function-only module on its stack and no caller named is recorded as a
 problem, so a test that forgets to say who is calling fails instead of going unchecked.
 """
@@ -122,13 +125,29 @@ def acting_as(function: str, deployment: Deployment) -> Iterator[None]:
         _caller.reset(token)
 
 
+# Where a function's client puts its caller in each request's context.
+_CONTEXT_KEY = "cartwatch_iam_caller"
+
+
+def attributed_to(function: str, deployment: Deployment) -> tuple[str, Callable[..., None]]:
+    """The botocore event handler that makes every call of a client ``function``'s: for
+    ``AwsClients(event_handlers=...)``.  ``provide-client-params`` comes before
+    ``before-parameter-build`` in each call, with the same request context."""
+    caller = Caller(function, deployment)
+
+    def name_the_caller(context: dict[str, Any], **_: Any) -> None:
+        context[_CONTEXT_KEY] = caller
+
+    return ("provide-client-params", name_the_caller)
+
+
 Sink = Callable[[RecordedCall], None]
 
 
 @dataclass
 class CallRecorder:
-    """Turns each botocore call made inside ``acting_as`` into a ``RecordedCall`` for ``sink``
-    (installed process-wide by :func:`install`)."""
+    """Turns each botocore call of a function (its own client, or inside ``acting_as``) into a
+    ``RecordedCall`` for ``sink`` (installed process-wide by :func:`install`)."""
 
     sink: Sink
     # Shard iterators -> their stream: GetRecords names only the iterator.
@@ -141,7 +160,7 @@ class CallRecorder:
         service, operation = event_name.split(".")[1], model.name
         if service == "dynamodb-streams":
             self._remember_stream(operation, params, context)
-        caller = _caller.get()
+        caller = context.get(_CONTEXT_KEY) or _caller.get()
         if caller is None:
             module = _function_module()
             if module is not None:

@@ -14,6 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from cartwatch.handlers import store_purge as purge_handler
 from cartwatch.handlers import sweeper as sweeper_handler
 from cartwatch.resources import APP_ROUTES
 from cartwatch.settings import DEFAULT_FRAME_ANCESTORS, Settings
+from cartwatch_tools.iam.recording import Deployment, acting_as, attributed_to
 from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
 from cartwatch_tools.local.gateway import LocalGateway
 from cartwatch_tools.local.moto_server import LOCAL_ACCESS_KEY, LOCAL_SECRET_KEY
@@ -89,8 +91,10 @@ class LocalPipeline:
     """Every function of the stack, each built by the composition root as Lambda builds it.
 
     One :class:`~cartwatch.composition.Composition` per function, each with its own AWS
-    clients; ``client_event_handlers(function)`` adds botocore event handlers to that
-    function's clients, so a test can attribute every AWS call to the function that made it.
+    clients, which name their function to the IAM conformance check
+    (``cartwatch_tools.iam.recording``); ``client_event_handlers(function)`` adds more botocore
+    event handlers to that function's clients.  The event sources poll with their function's
+    clients: Lambda's pollers use the function's role.
     """
 
     def __init__(
@@ -115,6 +119,8 @@ class LocalPipeline:
         self.session = boto3.Session(region_name=region)
         self.resources: ProvisionedResources = provision(self.session, endpoint_url, name=name)
         self.ssm_prefix = ssm_prefix
+        # Who calls AWS, for the IAM conformance check: each function's clients name it.
+        self.deployment = Deployment.of(self.resources, ssm_prefix)
         self.bigcommerce_api_url = bigcommerce_api_url
         observer = observer or PipelineObserver()
         self.gateway = LocalGateway(
@@ -154,7 +160,10 @@ class LocalPipeline:
                 AwsClients(
                     endpoint_url=self.resources.endpoint_url,
                     region=region,
-                    event_handlers=client_event_handlers(function) if client_event_handlers else (),
+                    event_handlers=(
+                        attributed_to(function, self.deployment),
+                        *(client_event_handlers(function) if client_event_handlers else ()),
+                    ),
                     max_pool_connections=_POOL_CONNECTIONS,
                 ),
                 observers=observers,
@@ -174,7 +183,7 @@ class LocalPipeline:
 
         self.secrets = StoreSecrets(SSMProvider(boto3_client=self.client("ssm")), ssm_prefix, cache_seconds=1)
         self._intake = SqsEventSource(
-            self.client("sqs"),
+            self._client_of("processor", "sqs"),
             self.resources.intake_queue_url,
             lambda event: processor_handler.handler(
                 event, _Context("processor"), processor=self.functions["processor"].cart_processor
@@ -184,18 +193,18 @@ class LocalPipeline:
         )
         publisher = _Context("publisher")
         self._stream = DynamoDBStreamEventSource(
-            self.client("dynamodbstreams"),
+            self._client_of("publisher", "dynamodbstreams"),
             self.resources.stream_arn,
             lambda event: publisher_handler.handler(
                 event, _Context("publisher"), relay=self.functions["publisher"].outbox_relay
             ),
-            on_failure=lambda record: self.client("sqs").send_message(
+            on_failure=lambda record: self._client_of("publisher", "sqs").send_message(
                 QueueUrl=self.resources.publisher_dlq_url, MessageBody=json.dumps(record)
             ),
             function_arn=publisher.invoked_function_arn,
         )
         self._purges = SqsEventSource(
-            self.client("sqs"),
+            self._client_of("store_purge", "sqs"),
             self.resources.purge_queue_url,
             lambda event: purge_handler.handler(
                 event, _Context("purge"), job=self.lifecycle.job, check=self.lifecycle.check
@@ -216,6 +225,14 @@ class LocalPipeline:
         return self.session.client(  # type: ignore[call-overload]
             service, endpoint_url=self.resources.endpoint_url, config=_CLIENT_CONFIG
         )
+
+    def _client_of(self, function: str, service: str) -> Any:
+        return self.functions[function].clients.client(service)
+
+    def acting_as(self, function: str) -> AbstractContextManager[None]:
+        """Attribute the AWS calls made inside to ``function`` (its handler module's name): for
+        a test that runs a function's code with clients of its own."""
+        return acting_as(function, self.deployment)
 
     def app_callback_url(self, name: str) -> str:
         """The public URL of one of the app's callbacks (``auth``, ``load``, ``uninstall``…)."""
