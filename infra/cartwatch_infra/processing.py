@@ -11,6 +11,7 @@ from cartwatch.resources import PROCESSOR_TIMEOUT_SECONDS
 from cartwatch.settings import ENV
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
+from cartwatch_infra.state import CART_ITEMS_ONLY
 
 
 class IntakeProcessing(Construct):
@@ -36,11 +37,12 @@ class IntakeProcessing(Construct):
                 environment={**foundation.state_environment, ENV.PURGE_QUEUE_URL: purge_queue.queue_url},
             ),
         )
-        # Cart state: consistent batch reads, then one conditional Put (new cart) or Update
-        # per cart.  The stream is the outbox, so there are no transactions.
+        table = foundation.state.table.table_arn
+        # Cart state: consistent batch reads (and store settings), then one conditional Put
+        # (new cart) or Update per cart.  The stream is the outbox, so there are no transactions.
+        self.processor.allow(["dynamodb:GetItem", "dynamodb:BatchGetItem"], [table])
         self.processor.allow(
-            ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"],
-            [foundation.state.table.table_arn],
+            ["dynamodb:UpdateItem", "dynamodb:PutItem"], [table], conditions=CART_ITEMS_ONLY
         )
         # `store/app/uninstalled` only queues a check for the purge job (purging.py): the
         # processor neither scans the table nor deletes anything of a store.

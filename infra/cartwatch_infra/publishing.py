@@ -19,6 +19,7 @@ from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.messaging import dead_letter_queue, encrypted_topic
+from cartwatch_infra.state import CART_ITEMS_ONLY
 
 # Only images carrying an event intent reach the publisher; every other write (ordinary
 # activity, stores) is filtered out by Lambda before an invocation is billed.  The pattern
@@ -51,7 +52,13 @@ class EventPublishing(Construct):
         )
         self.publisher.allow(["sns:Publish"], [self.topic.topic_arn])
         self.publisher.allow(["kms:GenerateDataKey", "kms:Decrypt"], [self.key.key_arn])
-        self.publisher.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [state.table.table_arn])
+        # Store settings and carts are read; only cart items are written: the enriched
+        # snapshot and order (UpdateItem) and the mark on a recovery link's cart copy
+        # (a PutItem when the copy is new to cartwatch, as it usually is).
+        self.publisher.allow(["dynamodb:GetItem"], [state.table.table_arn])
+        self.publisher.allow(
+            ["dynamodb:UpdateItem", "dynamodb:PutItem"], [state.table.table_arn], conditions=CART_ITEMS_ONLY
+        )
         self.publisher.allow_store_parameter("api")
         self.publisher.function.add_event_source(
             sources.DynamoEventSource(

@@ -20,11 +20,10 @@ from cartwatch.adapters.cursor_key import cursor_key_parameter
 from cartwatch.resources import LISTING_INDEX, QUERY_ROUTES
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
+from cartwatch_infra.state import CART_ITEMS_ONLY
 
 # API Gateway gives an integration at most 30 s.
 QUERY_TIMEOUT_SECONDS = 29
-# Writes are allowed on cart items only (keys ``CART#<store>#<cart>``), never on store rows.
-CART_ITEMS_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
 
 
 class QueryApi(Construct):

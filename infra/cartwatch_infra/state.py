@@ -10,7 +10,14 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from cartwatch.adapters.store_registry import STORE_PK
 from cartwatch.resources import TABLE, KeyAttribute
+
+# A condition for write grants that may touch cart items (keys ``CART#<store>#<cart>``) but
+# never a store's row (``STORE``): IAM checks the partition key of every item written.
+CART_ITEMS_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
+# The converse, for the one write that removes a store's row.
+STORE_ROWS_ONLY = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [STORE_PK]}}
 
 _ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
 _PROJECTIONS = {

@@ -17,6 +17,7 @@ from cartwatch.settings import ENV
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import CartwatchFunction, FunctionSpec
 from cartwatch_infra.messaging import dead_letter_queue
+from cartwatch_infra.state import CART_ITEMS_ONLY
 
 
 class ScheduledJobs(Construct):
@@ -43,7 +44,8 @@ class ScheduledJobs(Construct):
         # A stage move is one conditional UpdateItem carrying its event intent (the stream
         # is the outbox); GetItem only when DynamoDB did not return the item with a lost
         # condition.  The sweep never calls BigCommerce: the publisher enriches.
-        self.sweeper.allow(["dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table_arn])
+        self.sweeper.allow(["dynamodb:GetItem"], [table.table_arn])
+        self.sweeper.allow(["dynamodb:UpdateItem"], [table.table_arn], conditions=CART_ITEMS_ONLY)
         interval = cdk.Duration.minutes(settings.sweep_interval_minutes)
         # Sweeps are idempotent and the next one is at most one interval away: a failed
         # sweep is not retried (it would overlap its successor) but recorded in the DLQ.

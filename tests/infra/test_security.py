@@ -69,13 +69,8 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
         "processor": (
             processing.processor,
             base(processing.processor)
-            | on(
-                table,
-                "dynamodb:GetItem",
-                "dynamodb:BatchGetItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:PutItem",
-            )
+            | on(table, "dynamodb:GetItem", "dynamodb:BatchGetItem")
+            | on(table, "dynamodb:UpdateItem", "dynamodb:PutItem")  # carts only
             # An uninstall webhook only queues a check: no scan, no deletes, no secrets.
             | on(r(stack.purging.queue.queue_arn), "sqs:SendMessage")
             | on(
@@ -91,7 +86,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             jobs.sweeper,
             base(jobs.sweeper)
             | on(f"{table}/index/due", "dynamodb:Query")
-            | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+            | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem")  # UpdateItem: carts only
             | dead_letters(jobs.dead_letter_queue),
         ),
         "hook_health": (
@@ -106,7 +101,8 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             base(publishing.publisher)
             | on(r(publishing.topic.topic_arn), "sns:Publish")
             | on(r(publishing.key.key_arn), "kms:GenerateDataKey", "kms:Decrypt")
-            | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem")
+            # PutItem marks a recovery link's cart copy; both writes on carts only.
+            | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
             | on(SSM_STORES + "api", "ssm:GetParameter")
             | dead_letters(publishing.dead_letter_queue)
             # The stream event source: reading records, and ListStreams (no resource ARN).
@@ -186,6 +182,26 @@ def test_app_and_purge_writes_are_fenced_to_their_items(synthesized: Synthesized
 def test_role_allows_exactly_what_its_function_needs(synthesized: Synthesized, name: str) -> None:
     function, expected = expected_grants(synthesized)[name]
     assert sorted(granted(synthesized, function)) == sorted(expected)
+
+
+def test_cart_writers_write_only_cart_items(synthesized: Synthesized) -> None:
+    """The functions that write carts cannot write a store's row (the conformance check holds
+    them to it: tests/infra/test_iam_conformance.py); the ack path and hook health write nothing."""
+    stack = synthesized.stack
+    carts_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
+    writers = {
+        stack.processing.processor: ("dynamodb:PutItem", "dynamodb:UpdateItem"),
+        stack.jobs.sweeper: ("dynamodb:UpdateItem",),
+        stack.publishing.publisher: ("dynamodb:PutItem", "dynamodb:UpdateItem"),  # PutItem: a link's cart copy
+        stack.query_api.function: ("dynamodb:PutItem", "dynamodb:UpdateItem"),
+    }
+    writes = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem")
+    for function, actions in writers.items():
+        for action in writes:
+            expected = [carts_only] if action in actions else []
+            assert conditions_of(synthesized, function, action) == expected, (function.node.id, action)
+    for function in (stack.intake.receiver, stack.jobs.hook_health):
+        assert all(conditions_of(synthesized, function, action) == [] for action in writes)
 
 
 def test_roles_have_no_managed_or_inline_policies(synthesized: Synthesized) -> None:

@@ -1,0 +1,155 @@
+"""The deployed template as the IAM conformance check reads it (tests/iam_conformance.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from cartwatch_tools.iam.calls import IamRequest, Where, iam_requests
+from cartwatch_tools.iam.conformance import ConformanceCheck
+from cartwatch_tools.iam.recording import Deployment, RecordedCall
+from cartwatch_tools.iam.template import StackTemplate
+from tests.iam_conformance import documented_unexercised
+from tests.stack_template import deployed_template
+
+pytestmark = pytest.mark.infra
+
+ACCOUNT = "123456789012"
+DEPLOYMENT = Deployment(
+    region="us-east-1",
+    account=ACCOUNT,
+    ssm_prefix="/t1",
+    table_name="cw-table",
+    stream_arn=f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/cw-table/stream/2026",
+    intake_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake",
+    intake_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake-dlq",
+    topic_arn=f"arn:aws:sns:us-east-1:{ACCOUNT}:cw-events",
+)
+HERE = Where(DEPLOYMENT.region, ACCOUNT)
+
+
+@pytest.fixture(scope="module")
+def template() -> StackTemplate:
+    return StackTemplate(deployed_template())
+
+
+def call(function: str, service: str, operation: str, **params: Any) -> RecordedCall:
+    return RecordedCall(
+        function, DEPLOYMENT, f"{service}.{operation}", tuple(iam_requests(service, operation, params, HERE))
+    )
+
+
+def violations(template: StackTemplate, *calls: RecordedCall) -> list[str]:
+    return [v.problem for v in ConformanceCheck(template).check(calls)[0]]
+
+
+def write(function: str, operation: str, partition_key: str) -> RecordedCall:
+    key = {"pk": {"S": partition_key}, "sk": {"S": "STATE"}}
+    if operation == "BatchWriteItem":
+        return call(
+            function, "dynamodb", operation, RequestItems={"cw-table": [{"DeleteRequest": {"Key": key}}]}
+        )
+    return call(
+        function,
+        "dynamodb",
+        operation,
+        TableName="cw-table",
+        **{"Item" if operation == "PutItem" else "Key": key},
+    )
+
+
+def test_conformance_knows_every_function_of_the_stack(template: StackTemplate) -> None:
+    handlers = {
+        r["Properties"]["Handler"]
+        for r in template.resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+    assert {f"cartwatch.handlers.{name}.handler" for name in template.functions} == handlers
+    assert set(template.functions) == {
+        "receiver",
+        "processor",
+        "sweeper",
+        "hook_health",
+        "publisher",
+        "query_api",
+    }
+
+
+@pytest.mark.parametrize(
+    ("function", "operation"),
+    [
+        ("processor", "PutItem"),
+        ("processor", "UpdateItem"),
+        ("processor", "BatchWriteItem"),
+        ("sweeper", "UpdateItem"),
+        ("publisher", "PutItem"),
+        ("publisher", "UpdateItem"),
+        ("query_api", "PutItem"),
+        ("query_api", "UpdateItem"),
+    ],
+)
+def test_conformance_cart_writers_may_write_carts_but_never_a_store_row(
+    template: StackTemplate, function: str, operation: str
+) -> None:
+    assert violations(template, write(function, operation, "CART#s1#c1")) == []
+    [problem] = violations(template, write(function, operation, "STORE"))
+    assert (
+        f"missing grant: dynamodb:{operation} on arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/cw-table"
+        in problem
+    )
+    assert "allows it only when" in problem and "CART#*" in problem
+
+
+def test_conformance_only_a_store_row_is_deleted_whole(template: StackTemplate) -> None:
+    assert violations(template, write("processor", "DeleteItem", "STORE")) == []
+    assert violations(template, write("processor", "DeleteItem", "CART#s1#c1"))
+    assert violations(template, write("publisher", "DeleteItem", "STORE"))
+
+
+def test_conformance_a_publish_needs_the_topic_key_aws_uses_for_it(template: StackTemplate) -> None:
+    publish = call("publisher", "sns", "PublishBatch", TopicArn=DEPLOYMENT.topic_arn)
+    assert violations(template, publish) == []
+    [problem] = violations(template.without("publisher", "kms:GenerateDataKey"), publish)
+    assert "AWS adds it to that call: kms:GenerateDataKey on arn:aws:kms:us-east-1:" in problem
+    assert "the stack's PublishingEventsKey" in problem
+
+
+def test_conformance_secrets_are_read_only_by_the_functions_that_need_them(template: StackTemplate) -> None:
+    def read(function: str, leaf: str) -> RecordedCall:
+        return call(function, "ssm", "GetParameter", Name=f"/t1/stores/s1/{leaf}", WithDecryption=True)
+
+    assert (
+        violations(
+            template, read("receiver", "webhook-auth"), read("publisher", "api"), read("hook_health", "api")
+        )
+        == []
+    )
+    assert (
+        len(
+            violations(
+                template, read("receiver", "api"), read("sweeper", "api"), read("publisher", "webhook-auth")
+            )
+        )
+        == 3
+    )
+    # The deployment's prefix (cdk.json) is bound to the environment's: another prefix is another secret.
+    assert violations(
+        template, call("receiver", "ssm", "GetParameter", Name="/elsewhere/stores/s1/webhook-auth")
+    )
+
+
+def test_conformance_the_queue_policy_is_read_and_tls_requests_pass_it(template: StackTemplate) -> None:
+    stack = template.bind(DEPLOYMENT)
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:cw-intake"
+    [deny] = stack.resource_policy(queue)
+    assert deny.effect == "Deny" and deny.conditions == {"Bool": {"aws:SecureTransport": ("false",)}}
+    send = call("receiver", "sqs", "SendMessage", QueueUrl=DEPLOYMENT.intake_queue_url, MessageBody="{}")
+    assert violations(template, send) == []
+    assert stack.implicit_requests(IamRequest("sqs:SendMessage", queue)) == []  # SSE-SQS: no KMS
+
+
+def test_conformance_documented_unexercised_grants_are_grants_of_the_stack(template: StackTemplate) -> None:
+    documented = documented_unexercised()
+    assert documented, "docs/architecture.md lists the grants no test exercises (unexercised-grants)"
+    assert documented <= template.grants()
