@@ -1,8 +1,10 @@
 """Alarms and the dashboard.
 
 Alarmed: every dead-letter queue that holds anything, every function that errors, a sweep
-that lags or stops running, and a burst of rejected webhook deliveries (usually a store
-whose secret changed).  With context ``alarmEmail`` set, every alarm also e-mails.
+that lags or stops running, a burst of rejected webhook deliveries (usually a store whose
+secret changed), deliveries deferred because store secrets could not be read, an uninstall
+webhook BigCommerce refutes, and a daily hook check that found hooks it could not restore.  With context ``alarmEmail`` set, every
+alarm also e-mails.
 
 The custom metrics come from the functions through Powertools' embedded metric format:
 namespace ``Cartwatch`` and the single ``service`` dimension Powertools adds — see
@@ -122,6 +124,18 @@ class Monitoring(Construct):
             description="A store/app/uninstalled webhook arrived for a store whose token BigCommerce "
             "still accepts: nothing was purged.  Someone holding the store's hook token may be "
             "forging deliveries; rotate it (`cartwatch stores rotate-token`).",
+        )
+        # The hook check runs once a day and reports every store's hooks it could not
+        # re-activate or re-create (a revoked token, an uninstalled app, BigCommerce refusing):
+        # deliveries for those stores have stopped.  A one-day period keeps the alarm up
+        # until the next check finds the hooks restored.
+        self._alarm(
+            "HooksUnrecoverable",
+            custom_metric("HooksUnrecoverable", "Sum", period=cdk.Duration.days(1)),
+            threshold=1,
+            description="The daily hook check could not restore some stores' BigCommerce webhooks: "
+            "their deliveries have stopped.  Its log names the stores and why (per-store metric "
+            "HooksUnrecoverable with dimension store_hash); fix the token or run `cartwatch stores verify`.",
         )
 
         if settings.alarm_email:

@@ -31,4 +31,7 @@ def test_conformance_cartwatch_local_records_each_function_s_calls(
     # The operator's `stores add` and the simulator's own reads ran in other processes, unrecorded.
     violations, exercised = ConformanceCheck(deployed()).check(calls)
     assert violations == []
-    assert {g.action for g in exercised if g.function == "publisher"} >= {"sns:Publish", "kms:GenerateDataKey"}
+    assert {g.action for g in exercised if g.function == "publisher"} >= {
+        "sns:Publish",
+        "kms:GenerateDataKey",
+    }

@@ -369,12 +369,34 @@ def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synt
         for a in alarms
         if a["Properties"].get("Namespace") == METRICS_NAMESPACE
     }
-    assert set(custom) == {"SweepLagSeconds", "WebhooksRejected", "WebhooksDeferred", "UninstallsRefuted"}
+    assert set(custom) == {
+        "SweepLagSeconds",
+        "WebhooksRejected",
+        "WebhooksDeferred",
+        "UninstallsRefuted",
+        "HooksUnrecoverable",
+    }
     for alarm in custom.values():
         assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
     not_running = [a for a in alarms if a["Properties"].get("MetricName") == "Invocations"]
     assert [a["Properties"]["TreatMissingData"] for a in not_running] == ["breaching"]
     synthesized.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
+
+
+def test_hooks_the_daily_check_cannot_restore_raise_an_alarm(synthesized: Synthesized) -> None:
+    [alarm] = [
+        a["Properties"]
+        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "HooksUnrecoverable"
+    ]
+    # The aggregate the hook-health handler emits (tests/integration/cli/test_hook_health.py),
+    # summed over the day between two checks: one unrecoverable hook is enough.
+    assert alarm["Namespace"] == METRICS_NAMESPACE
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 86400, 1)
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert "cartwatch stores verify" in alarm["AlarmDescription"]
 
 
 def test_alarm_email_gets_every_alarm(synthesized: Synthesized) -> None:
