@@ -219,3 +219,14 @@ def test_conformance_refuses_what_it_cannot_resolve() -> None:
         StackTemplate(document).bind(DEPLOYMENT).implicit_requests(
             IamRequest("dynamodb:GetItem", f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/cw-table")
         )
+
+
+def test_conformance_refuses_a_binding_that_names_two_resources() -> None:
+    document = copy.deepcopy(TEMPLATE)
+    other = copy.deepcopy(document["Resources"]["ReceiverIIIIIIII"])
+    other["Properties"]["Handler"] = "cartwatch.handlers.processor.handler"
+    other["Properties"]["Environment"]["Variables"]["CARTWATCH_TABLE_NAME"] = {"Ref": "OtherTableJJJJJJJJ"}
+    document["Resources"]["ProcessorKKKKKKKK"] = other
+    document["Resources"]["OtherTableJJJJJJJJ"] = {"Type": "AWS::DynamoDB::Table", "Properties": {}}
+    with pytest.raises(PolicyError, match="table_name would name both"):
+        StackTemplate(document).bound_by  # noqa: B018 - the property is what is under test

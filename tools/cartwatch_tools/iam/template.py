@@ -38,7 +38,10 @@ BINDINGS: Mapping[str, str] = {
     ENV.INTAKE_QUEUE_URL: "intake_queue_url",
     ENV.TOPIC_ARN: "topic_arn",
 }
-# Resources bound through another one's properties: (type, property path) -> Deployment field.
+# Resources bound through a property of another resource of the template: (its type, the
+# property's path) -> Deployment field.  (E.g. a local on-failure destination for the stream
+# would be ("AWS::Lambda::EventSourceMapping", ("DestinationConfig", "OnFailure",
+# "Destination")) and a field naming the environment's queue.)
 BOUND_THROUGH: Mapping[tuple[str, tuple[str, ...]], str] = {
     ("AWS::SQS::Queue", ("RedrivePolicy", "deadLetterTargetArn")): "intake_dlq_url",
 }
@@ -197,18 +200,22 @@ class StackTemplate:
     def bound_by(self) -> dict[str, str]:
         """Logical id -> the Deployment field that names it."""
         bound: dict[str, str] = {}
+
+        def bind(value: Any, field_name: str) -> None:
+            if isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value):
+                logical_id = value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]
+                holder = next((k for k, v in bound.items() if v == field_name), logical_id)
+                if holder != logical_id or bound.get(logical_id, field_name) != field_name:
+                    raise PolicyError(f"{field_name} would name both {holder} and {logical_id}")
+                bound[logical_id] = field_name
+
         for function in self.functions.values():
             for variable, field_name in BINDINGS.items():
-                value = function.environment.get(variable)
-                if isinstance(value, dict) and "Ref" in value:
-                    bound[value["Ref"]] = field_name
-        for logical_id in list(bound):
-            resource = self.resources[logical_id]
+                bind(function.environment.get(variable), field_name)
+        for resource in self.resources.values():
             for (kind, path), field_name in BOUND_THROUGH.items():
                 if resource["Type"] == kind:
-                    target = _dig(resource["Properties"], path)
-                    if isinstance(target, dict) and "Fn::GetAtt" in target:
-                        bound[target["Fn::GetAtt"][0]] = field_name
+                    bind(_dig(resource.get("Properties", {}), path), field_name)
         return bound
 
     @cached_property
