@@ -81,7 +81,16 @@ def iam_requests(
     translate = _SERVICES.get(service)
     if translate is None:
         raise UnmappedCall(f"no IAM translation for service {service!r} ({operation})")
-    return translate(operation, params, where, stream_of, partition_key)
+    return translate(_Call(operation, params, where, stream_of, partition_key))
+
+
+@dataclass(frozen=True)
+class _Call:
+    operation: str
+    params: Mapping[str, Any]
+    where: Where
+    stream_of: Callable[[str], str | None]
+    partition_key: str
 
 
 def describe(
@@ -113,15 +122,11 @@ def _table_arn(table: str, where: Where) -> str:
     return table if table.startswith("arn:") else where.arn("dynamodb", f"table/{table}")
 
 
-def _dynamodb(
-    operation: str,
-    params: Mapping[str, Any],
-    where: Where,
-    stream_of: Callable[[str], str | None],
-    partition_key: str,
-) -> list[IamRequest]:
+def _dynamodb(call: _Call) -> list[IamRequest]:
+    operation, params, where = call.operation, call.params, call.where
+
     def leading(items: Iterable[Mapping[str, Any]]) -> dict[str, ContextValue]:
-        values = [_scalar(item[partition_key]) for item in items if partition_key in item]
+        values = [_scalar(item[call.partition_key]) for item in items if call.partition_key in item]
         return {LEADING_KEYS: tuple(dict.fromkeys(values))}
 
     if operation in _ITEM_ACTIONS:
@@ -160,7 +165,7 @@ def _dynamodb(
             if operation == "Query":
                 context[LEADING_KEYS] = UNKNOWN
         elif operation == "Query":
-            value = _queried_partition(params, partition_key)
+            value = _queried_partition(params, call.partition_key)
             context[LEADING_KEYS] = (value,) if value is not None else UNKNOWN
         # A scan names no key at all: AWS evaluates it with dynamodb:LeadingKeys absent.
         return [IamRequest(f"dynamodb:{operation}", resource, context)]
@@ -197,19 +202,14 @@ def _scalar(value: Mapping[str, Any]) -> str:
 # --- DynamoDB Streams (IAM prefix: dynamodb) ----------------------------------------------
 
 
-def _dynamodb_streams(
-    operation: str,
-    params: Mapping[str, Any],
-    where: Where,
-    stream_of: Callable[[str], str | None],
-    partition_key: str,
-) -> list[IamRequest]:
+def _dynamodb_streams(call: _Call) -> list[IamRequest]:
+    operation, params = call.operation, call.params
     if operation == "ListStreams":
         return [IamRequest("dynamodb:ListStreams", "*")]
     if operation in {"DescribeStream", "GetShardIterator"}:
         return [IamRequest(f"dynamodb:{operation}", params["StreamArn"])]
     if operation == "GetRecords":
-        stream = stream_of(params["ShardIterator"])
+        stream = call.stream_of(params["ShardIterator"])
         if stream is None:
             raise UnmappedCall("GetRecords with a shard iterator no recorded GetShardIterator returned")
         return [IamRequest("dynamodb:GetRecords", stream)]
@@ -232,13 +232,8 @@ def queue_arn(queue_url: str, where: Where) -> str:
     return f"arn:aws:sqs:{where.region}:{account}:{name}"
 
 
-def _sqs(
-    operation: str,
-    params: Mapping[str, Any],
-    where: Where,
-    stream_of: Callable[[str], str | None],
-    partition_key: str,
-) -> list[IamRequest]:
+def _sqs(call: _Call) -> list[IamRequest]:
+    operation, params, where = call.operation, call.params, call.where
     action = f"sqs:{_SQS_ACTIONS.get(operation, operation)}"
     if "QueueUrl" in params:
         return [IamRequest(action, queue_arn(params["QueueUrl"], where))]
@@ -253,13 +248,8 @@ def _sqs(
 # --- SNS ----------------------------------------------------------------------------------
 
 
-def _sns(
-    operation: str,
-    params: Mapping[str, Any],
-    where: Where,
-    stream_of: Callable[[str], str | None],
-    partition_key: str,
-) -> list[IamRequest]:
+def _sns(call: _Call) -> list[IamRequest]:
+    operation, params = call.operation, call.params
     action = "sns:Publish" if operation == "PublishBatch" else f"sns:{operation}"
     target = params.get("TopicArn") or params.get("TargetArn")
     if target:
@@ -274,13 +264,8 @@ def parameter_arn(name: str, where: Where) -> str:
     return name if name.startswith("arn:") else where.arn("ssm", f"parameter/{name.lstrip('/')}")
 
 
-def _ssm(
-    operation: str,
-    params: Mapping[str, Any],
-    where: Where,
-    stream_of: Callable[[str], str | None],
-    partition_key: str,
-) -> list[IamRequest]:
+def _ssm(call: _Call) -> list[IamRequest]:
+    operation, params, where = call.operation, call.params, call.where
     # SecureStrings under the AWS managed key (aws/ssm) need no KMS grant of the caller:
     # SSM uses the key on the caller's behalf.  cartwatch never names another key.
     if "KeyId" in params:
@@ -294,9 +279,7 @@ def _ssm(
     raise UnmappedCall(f"no IAM translation for ssm.{operation}")
 
 
-_SERVICES: dict[
-    str, Callable[[str, Mapping[str, Any], Where, Callable[[str], str | None], str], list[IamRequest]]
-] = {
+_SERVICES: dict[str, Callable[[_Call], list[IamRequest]]] = {
     "dynamodb": _dynamodb,
     "dynamodb-streams": _dynamodb_streams,
     "sqs": _sqs,
