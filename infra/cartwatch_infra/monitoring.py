@@ -3,8 +3,8 @@
 Alarmed: every dead-letter queue that holds anything, every function that errors, a sweep
 that lags or stops running, a burst of rejected webhook deliveries (usually a store whose
 secret changed), deliveries deferred because store secrets could not be read, an uninstall
-webhook BigCommerce refutes, and a daily hook check that found hooks it could not restore.  With context ``alarmEmail`` set, every
-alarm also e-mails.
+webhook BigCommerce refutes, and a daily hook check that found hooks it could not restore.
+With context ``alarmEmail`` set, every alarm also e-mails.
 
 The custom metrics come from the functions through Powertools' embedded metric format:
 namespace ``Cartwatch`` and the single ``service`` dimension Powertools adds — see

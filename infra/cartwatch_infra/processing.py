@@ -41,9 +41,7 @@ class IntakeProcessing(Construct):
         # Cart state: consistent batch reads (and store settings), then one conditional Put
         # (new cart) or Update per cart.  The stream is the outbox, so there are no transactions.
         self.processor.allow(["dynamodb:GetItem", "dynamodb:BatchGetItem"], [table])
-        self.processor.allow(
-            ["dynamodb:UpdateItem", "dynamodb:PutItem"], [table], conditions=CART_ITEMS_ONLY
-        )
+        self.processor.allow(["dynamodb:UpdateItem", "dynamodb:PutItem"], [table], conditions=CART_ITEMS_ONLY)
         # `store/app/uninstalled` only queues a check for the purge job (purging.py): the
         # processor neither scans the table nor deletes anything of a store.
         self.processor.allow(["sqs:SendMessage"], [purge_queue.queue_arn])

@@ -20,14 +20,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from cartwatch.adapters.store_registry import STORE_PK
 from cartwatch.resources import PURGE_JOB_TIMEOUT_SECONDS, PURGE_QUEUE
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.messaging import queue_with_dead_letters
+from cartwatch_infra.state import CART_ITEMS_ONLY, STORE_ROWS_ONLY
 
-CART_ITEMS_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
-STORE_ROWS_ONLY = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [STORE_PK]}}
 # Purge steps of one purge run side by side (one per scan segment); more would only let a
 # burst of uninstalls crowd the table's write capacity.
 MAX_CONCURRENCY = 4

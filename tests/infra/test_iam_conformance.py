@@ -25,6 +25,8 @@ DEPLOYMENT = Deployment(
     intake_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake",
     intake_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake-dlq",
     topic_arn=f"arn:aws:sns:us-east-1:{ACCOUNT}:cw-events",
+    purge_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-purge",
+    purge_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-purge-dlq",
 )
 HERE = Where(DEPLOYMENT.region, ACCOUNT)
 
@@ -73,6 +75,8 @@ def test_conformance_knows_every_function_of_the_stack(template: StackTemplate) 
         "hook_health",
         "publisher",
         "query_api",
+        "app_callbacks",
+        "store_purge",
     }
 
 
@@ -81,7 +85,7 @@ def test_conformance_knows_every_function_of_the_stack(template: StackTemplate) 
     [
         ("processor", "PutItem"),
         ("processor", "UpdateItem"),
-        ("processor", "BatchWriteItem"),
+        ("store_purge", "BatchWriteItem"),
         ("sweeper", "UpdateItem"),
         ("publisher", "PutItem"),
         ("publisher", "UpdateItem"),
@@ -101,10 +105,14 @@ def test_conformance_cart_writers_may_write_carts_but_never_a_store_row(
     assert "allows it only when" in problem and "CART#*" in problem
 
 
-def test_conformance_only_a_store_row_is_deleted_whole(template: StackTemplate) -> None:
-    assert violations(template, write("processor", "DeleteItem", "STORE")) == []
-    assert violations(template, write("processor", "DeleteItem", "CART#s1#c1"))
-    assert violations(template, write("publisher", "DeleteItem", "STORE"))
+def test_conformance_the_app_and_the_purge_write_store_rows_never_carts(template: StackTemplate) -> None:
+    for operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        assert violations(template, write("app_callbacks", operation, "STORE")) == []
+        assert violations(template, write("app_callbacks", operation, "APP#jti#x")) == []  # its ledger
+        assert violations(template, write("app_callbacks", operation, "CART#s1#c1"))
+    assert violations(template, write("store_purge", "UpdateItem", "STORE")) == []  # the purge's cursors
+    assert violations(template, write("store_purge", "UpdateItem", "CART#s1#c1"))
+    assert violations(template, write("processor", "DeleteItem", "STORE"))  # it only queues a check
 
 
 def test_conformance_a_publish_needs_the_topic_key_aws_uses_for_it(template: StackTemplate) -> None:

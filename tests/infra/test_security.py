@@ -192,7 +192,10 @@ def test_cart_writers_write_only_cart_items(synthesized: Synthesized) -> None:
     writers = {
         stack.processing.processor: ("dynamodb:PutItem", "dynamodb:UpdateItem"),
         stack.jobs.sweeper: ("dynamodb:UpdateItem",),
-        stack.publishing.publisher: ("dynamodb:PutItem", "dynamodb:UpdateItem"),  # PutItem: a link's cart copy
+        stack.publishing.publisher: (
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+        ),  # PutItem: a link's cart copy
         stack.query_api.function: ("dynamodb:PutItem", "dynamodb:UpdateItem"),
     }
     writes = ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:BatchWriteItem", "dynamodb:DeleteItem")

@@ -15,6 +15,7 @@ from tests.integration.conftest import Aws, Store
 from tests.integration.pipeline_support import World, make_world
 from tests.integration.query.query_support import api_client
 from tests.integration.test_processor import make_processor, message, sqs_event
+from tests.integration.test_uninstall_purge import store_carts
 from tests.support import FakeLambdaContext
 
 from cartwatch.adapters.store_clients import bigcommerce_clients
@@ -28,7 +29,7 @@ from cartwatch_tools.iam.template import Grant
 pytestmark = pytest.mark.integration
 
 HOUR, DAY = 3600, 86400
-FUNCTIONS = {"receiver", "processor", "sweeper", "publisher", "query_api", "hook_health"}
+FUNCTIONS = {"receiver", "processor", "sweeper", "publisher", "query_api", "hook_health", "store_purge"}
 TABLE = "${StateTable.Arn}"
 
 
@@ -69,7 +70,8 @@ def a_store_s_whole_life(world: World) -> None:
     assert api.stats(world.store_hash).status == 200
     assert api.erase(world.store_hash, other).status == 204
 
-    # The daily hook check, then the merchant uninstalls the app: the processor purges the store.
+    # The daily hook check; then the store is cancelled: BigCommerce sends the uninstall
+    # webhook and its token stops working, so the purge job's check confirms it and purges.
     check = HookHealthCheck(
         StoreRows(world.pipeline.client("dynamodb"), world.pipeline.resources.table_name),
         bigcommerce_clients(world.pipeline.secrets, world.sandbox.url),
@@ -79,6 +81,11 @@ def a_store_s_whole_life(world: World) -> None:
         assert hook_health.handler({}, FakeLambdaContext(), check=check)["stores_checked"] == 1
     world.shop.fire_app_uninstalled()
     world.deliver()
+    world.shop.remove_api_account(world.shop.account.client_id)
+    deadline = time.monotonic() + 20
+    while store_carts(world, world.store_hash) and time.monotonic() < deadline:
+        world.pipeline.purge()
+    assert store_carts(world, world.store_hash) == 0
 
 
 def test_conformance_every_function_over_a_store_s_whole_life(linking_world: World) -> None:
@@ -92,9 +99,9 @@ def test_conformance_every_function_over_a_store_s_whole_life(linking_world: Wor
     assert {
         Grant("publisher", "dynamodb:PutItem", TABLE),  # marking the recovery link's copy
         Grant("publisher", "kms:GenerateDataKey", "${PublishingEventsKey.Arn}"),  # AWS asks it of a publish
-        Grant("processor", "dynamodb:Scan", TABLE),  # the uninstall purge …
-        Grant("processor", "dynamodb:BatchWriteItem", TABLE),  # … deletes cart items only
-        Grant("processor", "dynamodb:DeleteItem", TABLE),  # … and the store's row only
+        Grant("processor", "sqs:SendMessage", "${PurgingQueue.Arn}"),  # an uninstall only queues a check
+        Grant("store_purge", "dynamodb:Scan", TABLE),  # the purge scans …
+        Grant("store_purge", "dynamodb:BatchWriteItem", TABLE),  # … and deletes cart items only
         Grant("query_api", "dynamodb:PutItem", TABLE),  # the erasure's tombstone
     } <= exercised
 

@@ -122,7 +122,8 @@ def test_an_uninstall_webhook_bigcommerce_confirms_purges_the_store(world: World
 def test_deliveries_still_in_flight_for_an_uninstalled_store_recreate_nothing(world: World) -> None:
     cart_id = world.shop.storefront_add_to_cart(product_id=111, quantity=1)
     assert world.sandbox.wait_idle(10.0)  # delivered to the intake queue, not yet processed
-    assert world.pipeline.lifecycle.uninstall(world.store_hash, "test")
+    app = world.pipeline.functions["app_callbacks"]  # the app's verified uninstall callback
+    assert app.store_lifecycle.uninstall(world.store_hash, "test")
     world.pipeline.purge()
     world.pipeline.process_intake()
     world.pipeline.purge()
@@ -195,7 +196,8 @@ def test_purging_20000_carts_runs_in_bounded_steps_beside_the_processor(world: W
             return report
 
     pipeline.lifecycle = replace(pipeline.lifecycle, job=CountingJob())  # type: ignore[arg-type]
-    assert pipeline.lifecycle.uninstall(BIG_STORE, "app uninstall callback (test)")
+    app = pipeline.functions["app_callbacks"]
+    assert app.store_lifecycle.uninstall(BIG_STORE, "app uninstall callback (test)")
 
     # The pipeline runs as in AWS: the purge on its own poller, the processor on its own.
     pipeline.start(sweep_every=3600, poll_every=0.05)
@@ -259,25 +261,31 @@ def test_a_purge_survives_a_failed_step_and_duplicate_messages(world: World) -> 
         carts = carts or CartPurge(dynamodb, table, page_items=25)
         return PurgeJob(records, carts, writer, FailingOnce(), max_pages=1)  # type: ignore[arg-type]
 
-    assert records.mark_uninstalled(world.store_hash, purge_id="p1", segments=1, now=0, cause="test")
+    with pipeline.acting_as("store_purge"):  # as its check does once BigCommerce confirms
+        assert records.mark_uninstalled(world.store_hash, purge_id="p1", segments=1, now=0, cause="test")
     step = PurgeStep(world.store_hash, "p1", 0, 1)
+
+    def run(purge: PurgeJob) -> StepReport:
+        with pipeline.acting_as("store_purge"):
+            return purge.step(step)
+
     with pytest.raises(RuntimeError):
-        job().step(step)  # advanced its cursor, then could not queue its successor
+        run(job())  # advanced its cursor, then could not queue its successor
 
     # Another delivery of the same step runs while this one deletes: it moves the cursor
     # first, so this one stops instead of running a second chain.
     class Interleaved(CartPurge):
         def page(self, *args: Any, **kwargs: Any) -> tuple[int, Any]:
             found = super().page(*args, **kwargs)
-            outcomes.append(job().step(step).outcome)  # the duplicate, start to finish
+            outcomes.append(run(job()).outcome)  # the duplicate, start to finish
             return found
 
     outcomes: list[StepOutcome] = []
-    assert job(Interleaved(dynamodb, table, page_items=25)).step(step).outcome is StepOutcome.STALE
+    assert run(job(Interleaved(dynamodb, table, page_items=25))).outcome is StepOutcome.STALE
     assert outcomes == [StepOutcome.CONTINUED]
 
     # SQS redelivers: each step goes on from the persisted cursor until the store is purged.
-    reports = [job().step(step) for _ in range(10)]
+    reports = [run(job()) for _ in range(10)]
     finished = [r for r in reports if r.outcome is StepOutcome.PURGED]
     # The count leaves out what the step that lost the race deleted: a figure, not a ledger.
     assert len(finished) == 1 and finished[0].total_deleted == 120 - 25

@@ -24,6 +24,8 @@ DEPLOYMENT = Deployment(
     intake_queue_url="http://127.0.0.1:5000/123456789012/intake",
     intake_dlq_url="http://127.0.0.1:5000/123456789012/intake-dlq",
     topic_arn="arn:aws:sns:eu-west-1:123456789012:events",
+    purge_queue_url="http://127.0.0.1:5000/123456789012/purge",
+    purge_dlq_url="http://127.0.0.1:5000/123456789012/purge-dlq",
 )
 
 

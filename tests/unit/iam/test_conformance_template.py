@@ -23,6 +23,8 @@ DEPLOYMENT = Deployment(
     intake_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake",
     intake_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake-dlq",
     topic_arn=f"arn:aws:sns:eu-west-1:{ACCOUNT}:cw-events",
+    purge_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-purge",
+    purge_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-purge-dlq",
 )
 PARTITION_REGION_ACCOUNT = [
     "arn:",

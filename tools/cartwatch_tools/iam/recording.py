@@ -43,6 +43,10 @@ FUNCTION_CODE = (
     "cartwatch.service.publishing",
     "cartwatch.service.enrichment",
     "cartwatch.service.cart_queries",
+    "cartwatch.service.app_install",
+    "cartwatch.service.merchant_page",
+    "cartwatch.service.uninstall",
+    "cartwatch.service.purge_job",
     "cartwatch.adapters.cart_listing",
     "cartwatch.adapters.cursor_key",
     "cartwatch.adapters.event_publisher",
@@ -61,6 +65,8 @@ class Deployment:
     intake_queue_url: str
     intake_dlq_url: str
     topic_arn: str
+    purge_queue_url: str
+    purge_dlq_url: str
 
     @classmethod
     def of(cls, resources: Any, ssm_prefix: str) -> Deployment:
@@ -74,6 +80,8 @@ class Deployment:
             intake_queue_url=resources.intake_queue_url,
             intake_dlq_url=resources.intake_dlq_url,
             topic_arn=resources.topic_arn,
+            purge_queue_url=resources.purge_queue_url,
+            purge_dlq_url=resources.purge_dlq_url,
         )
 
 

@@ -37,13 +37,13 @@ BINDINGS: Mapping[str, str] = {
     ENV.TABLE_NAME: "table_name",
     ENV.INTAKE_QUEUE_URL: "intake_queue_url",
     ENV.TOPIC_ARN: "topic_arn",
+    ENV.PURGE_QUEUE_URL: "purge_queue_url",
 }
-# Resources bound through a property of another resource of the template: (its type, the
-# property's path) -> Deployment field.  (E.g. a local on-failure destination for the stream
-# would be ("AWS::Lambda::EventSourceMapping", ("DestinationConfig", "OnFailure",
-# "Destination")) and a field naming the environment's queue.)
+# Resources bound through a property of a bound one: (the bound one's Deployment field, the
+# property's path) -> the Deployment field naming the resource the property refers to.
 BOUND_THROUGH: Mapping[tuple[str, tuple[str, ...]], str] = {
-    ("AWS::SQS::Queue", ("RedrivePolicy", "deadLetterTargetArn")): "intake_dlq_url",
+    ("intake_queue_url", ("RedrivePolicy", "deadLetterTargetArn")): "intake_dlq_url",
+    ("purge_queue_url", ("RedrivePolicy", "deadLetterTargetArn")): "purge_dlq_url",
 }
 
 # Keys AWS manages for a service: the service uses them on the caller's behalf, no grant needed.
@@ -212,10 +212,10 @@ class StackTemplate:
         for function in self.functions.values():
             for variable, field_name in BINDINGS.items():
                 bind(function.environment.get(variable), field_name)
-        for resource in self.resources.values():
-            for (kind, path), field_name in BOUND_THROUGH.items():
-                if resource["Type"] == kind:
-                    bind(_dig(resource.get("Properties", {}), path), field_name)
+        for (source, path), field_name in BOUND_THROUGH.items():
+            for logical_id, bound_field in list(bound.items()):
+                if bound_field == source:
+                    bind(_dig(self.resources[logical_id].get("Properties", {}), path), field_name)
         return bound
 
     @cached_property

@@ -266,6 +266,12 @@ class LocalPipeline:
     def purge(self) -> int:
         """Uninstall checks and purge steps waiting on the purge queue."""
         with self._purge_lock:
+            return self._purge_steps()
+
+    def _purge_steps(self) -> int:
+        # Named too, not only by its clients: a test may swap in parts built on its own
+        # clients (``self.lifecycle``), which run as the purge function all the same.
+        with self.acting_as("store_purge"):
             return self._purges.drain()
 
     def drain(self, now: int | None = None, *, sweep: bool = True) -> None:
@@ -285,7 +291,7 @@ class LocalPipeline:
         self._spawn("intake", poll_every, self.process_intake)
         self._spawn("publisher", poll_every, self.publish)
         # Its own lock-free loop: a purge runs beside the processor, as it does in AWS.
-        self._spawn("purge", poll_every, self._purges.drain)
+        self._spawn("purge", poll_every, self._purge_steps)
         self._spawn("sweeper", sweep_every, self.sweep)
         return self
 
