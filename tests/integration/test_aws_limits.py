@@ -94,7 +94,8 @@ def test_the_publisher_batches_by_bytes_as_well_as_by_count(aws: Aws) -> None:
     messages = [OutgoingMessage(body_of(60_000, f"m{n}"), ATTRIBUTES) for n in range(10)]
     assert [len(batch) for batch in publish_batches(messages)] == [4, 4, 2]
 
-    assert publisher.publish(messages) == []
+    with aws.acting_as("publisher"):
+        assert publisher.publish(messages) == []
     assert counter.calls["sns.PublishBatch"] == 3
     received = sorted(json.loads(m["Body"])["tag"] for m in aws.queue_messages(queue))
     assert received == sorted(f"m{n}" for n in range(10))
@@ -108,7 +109,8 @@ def test_a_message_at_the_limit_goes_alone_and_one_over_fails_alone(aws: Aws) ->
     too_large = OutgoingMessage(body_of(SNS_MESSAGE_MAX_BYTES - ATTRIBUTE_BYTES + 1, "too-large"), ATTRIBUTES)
     small = [OutgoingMessage(body_of(500, f"s{n}"), ATTRIBUTES) for n in range(3)]
 
-    failures = publisher.publish([small[0], largest, too_large, *small[1:]])
+    with aws.acting_as("publisher"):
+        failures = publisher.publish([small[0], largest, too_large, *small[1:]])
 
     assert [(f.index, f.code) for f in failures] == [(2, "MessageTooLong")]
     assert counter.calls["sns.PublishBatch"] == 3  # [s0], [largest], [s1, s2]

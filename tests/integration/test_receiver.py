@@ -229,12 +229,13 @@ def message_for(store: Store, body: bytes) -> str:
 def accept(aws: Aws, store: Store, body: bytes) -> int:
     sqs = aws.client("sqs")
     try:
-        accept_delivery(
-            Delivery(store.store_hash, body, {"x-cartwatch-token": store.webhook_token}),
-            lookup_auth=aws.secrets().webhook_auth,
-            enqueue=lambda m: sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=m),
-            clock=lambda: RECEIVED_AT,
-        )
+        with aws.acting_as("receiver"):
+            accept_delivery(
+                Delivery(store.store_hash, body, {"x-cartwatch-token": store.webhook_token}),
+                lookup_auth=aws.secrets().webhook_auth,
+                enqueue=lambda m: sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=m),
+                clock=lambda: RECEIVED_AT,
+            )
     except Rejection as rejection:
         return rejection.status
     return 200

@@ -220,7 +220,8 @@ def test_an_event_delivered_twice_to_a_consumer_queue_carries_the_same_id(world:
             event, FakeLambdaContext(), relay=world.pipeline.functions["publisher"].outbox_relay
         ),
     )
-    again.drain()
+    with world.pipeline.acting_as("publisher"):  # a second reader of the stream: the publisher's
+        again.drain()
     [second] = world.received(queue)
     assert first["subject"] == second["subject"] == cart
     assert second["id"] == first["id"]
@@ -284,16 +285,18 @@ def test_a_processor_timing_out_mid_batch_is_finished_by_the_retry(
     processor = function.cart_processor
     # Four carts are written, the fifth write never returns.
     times_out_after(function.clients.client("dynamodb"), ("PutItem", "UpdateItem"), 5)
-    source = SqsEventSource(
-        sqs,
-        aws.resources.intake_queue_url,
-        as_lambda(lambda event: processor_handler.handler(event, FakeLambdaContext(), processor=processor)),
-        batch_size=10,
-    )
-    assert source.poll_once() == 10  # the whole batch failed: every message becomes visible again
+    with aws.acting_as("processor"):  # its event source mapping polls with the function's role
+        source = SqsEventSource(
+            sqs,
+            aws.resources.intake_queue_url,
+            as_lambda(lambda event: processor_handler.handler(event, FakeLambdaContext(), processor=processor)),
+            batch_size=10,
+        )
+        assert source.poll_once() == 10  # the whole batch failed: every message becomes visible again
     written = [c for c in carts if "Item" in _get(aws, store, c)]
     assert len(written) == 4
-    source.drain()  # the retry
+    with aws.acting_as("processor"):
+        source.drain()  # the retry
     for cart in carts:
         assert state_from_item(cart_item(aws, store, cart)).version == 1  # applied once, not twice
     assert aws.queue_messages(aws.resources.intake_queue_url) == []
@@ -324,11 +327,12 @@ def test_a_publisher_timing_out_mid_batch_is_finished_by_the_retry(
         world.pipeline.resources.stream_arn,
         as_lambda(lambda event: publisher_handler.handler(event, FakeLambdaContext(), relay=relay)),
     )
-    stream.poll_once()
-    for _ in range(20):
-        if not stream.pending:
-            break
+    with world.pipeline.acting_as("publisher"):
         stream.poll_once()
+        for _ in range(20):
+            if not stream.pending:
+                break
+            stream.poll_once()
     assert stream.pending == 0  # nothing stuck
     events = world.received(queue)
     # Every cart announced; the ten that went out before the timeout went out again, with the same ids.
@@ -389,7 +393,8 @@ def test_a_purge_step_stops_before_its_time_runs_out_and_the_next_step_finishes(
             return report
 
     pipeline.lifecycle = replace(pipeline.lifecycle, job=Deadlines())  # type: ignore[arg-type]
-    assert pipeline.lifecycle.uninstall("leaving", "app uninstall callback (test)")
+    app = pipeline.functions["app_callbacks"]
+    assert app.store_lifecycle.uninstall("leaving", "app uninstall callback (test)")
     for _ in range(60):  # the first step is queued with a short delay (the store caches' age)
         pipeline.purge()
         if any(r.outcome is StepOutcome.PURGED for r in reports):

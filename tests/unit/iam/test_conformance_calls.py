@@ -10,6 +10,7 @@ import pytest
 from botocore.stub import Stubber
 from tests.iam_conformance import recorded_calls
 
+from cartwatch.service.intake import Rejection
 from cartwatch_tools.iam.calls import UNKNOWN, IamRequest, UnmappedCall, Where, iam_requests
 from cartwatch_tools.iam.recording import Deployment, RecordedCall, acting_as, read_call_log
 
@@ -26,6 +27,7 @@ DEPLOYMENT = Deployment(
     topic_arn="arn:aws:sns:eu-west-1:123456789012:events",
     purge_queue_url="http://127.0.0.1:5000/123456789012/purge",
     purge_dlq_url="http://127.0.0.1:5000/123456789012/purge-dlq",
+    publisher_dlq_url="http://127.0.0.1:5000/123456789012/publisher-dlq",
 )
 
 
@@ -187,3 +189,14 @@ def test_conformance_call_logs_round_trip(tmp_path: Path) -> None:
     log.write_text("".join(json.dumps(c.to_json()) + "\n" for c in (call, unnamed)))
     assert read_call_log(log) == [call, unnamed]
     assert read_call_log(tmp_path / "never-written.jsonl") == []
+
+
+def test_conformance_acting_as_lets_any_exception_through_and_then_names_nobody() -> None:
+    # Rejection is a frozen dataclass, which contextlib's context managers trip over.
+    with pytest.raises(Rejection), acting_as("receiver", DEPLOYMENT):
+        raise Rejection(413, "too large")
+    client = boto3.client("sqs", region_name="eu-west-1")
+    with recorded_calls(checked_at_teardown=False) as calls, Stubber(client) as stub:
+        stub.add_response("get_queue_url", {"QueueUrl": DEPLOYMENT.intake_queue_url})
+        client.get_queue_url(QueueName="intake")
+    assert calls == []  # the block is over: the call is nobody's

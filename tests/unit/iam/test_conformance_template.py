@@ -25,6 +25,7 @@ DEPLOYMENT = Deployment(
     topic_arn=f"arn:aws:sns:eu-west-1:{ACCOUNT}:cw-events",
     purge_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-purge",
     purge_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-purge-dlq",
+    publisher_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-publisher-dlq",
 )
 PARTITION_REGION_ACCOUNT = [
     "arn:",

@@ -20,9 +20,8 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +66,7 @@ class Deployment:
     topic_arn: str
     purge_queue_url: str
     purge_dlq_url: str
+    publisher_dlq_url: str
 
     @classmethod
     def of(cls, resources: Any, ssm_prefix: str) -> Deployment:
@@ -82,6 +82,7 @@ class Deployment:
             topic_arn=resources.topic_arn,
             purge_queue_url=resources.purge_queue_url,
             purge_dlq_url=resources.purge_dlq_url,
+            publisher_dlq_url=resources.publisher_dlq_url,
         )
 
 
@@ -123,14 +124,22 @@ class RecordedCall:
 _caller: ContextVar[Caller | None] = ContextVar("cartwatch_iam_caller", default=None)
 
 
-@contextmanager
-def acting_as(function: str, deployment: Deployment) -> Iterator[None]:
-    """Attribute every AWS call this thread makes inside the block to ``function``."""
-    token = _caller.set(Caller(function, deployment))
-    try:
-        yield
-    finally:
-        _caller.reset(token)
+class acting_as:  # lower case: it reads as what it does, `with acting_as("processor", deployment):`
+    """Attribute every AWS call this thread makes inside the block to ``function``.
+
+    A class, not ``contextlib.contextmanager``: that one sets ``__traceback__`` on an exception
+    passing through, which a frozen dataclass exception (``intake.Rejection``) refuses.
+    """
+
+    def __init__(self, function: str, deployment: Deployment) -> None:
+        self._caller = Caller(function, deployment)
+        self._tokens: list[Token[Caller | None]] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_caller.set(self._caller))
+
+    def __exit__(self, *_: object) -> None:
+        _caller.reset(self._tokens.pop())
 
 
 # Where a function's client puts its caller in each request's context.
@@ -251,11 +260,14 @@ def record_to_file(path: Path) -> None:
     """``cartwatch local`` under test: append every recorded call to ``path``, one JSON line each."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = threading.Lock()
+    # Open for the life of the process, one flushed line per call: whatever the process
+    # recorded is in the file even if it is killed.
+    log = path.open("a", encoding="utf-8", buffering=1)
 
     def write(call: RecordedCall) -> None:
         line = json.dumps(call.to_json(), separators=(",", ":"))
-        with lock, path.open("a", encoding="utf-8") as file:
-            file.write(line + "\n")
+        with lock:
+            log.write(line + "\n")
 
     install(write)
 

@@ -45,6 +45,8 @@ BOUND_THROUGH: Mapping[tuple[str, tuple[str, ...]], str] = {
     ("intake_queue_url", ("RedrivePolicy", "deadLetterTargetArn")): "intake_dlq_url",
     ("purge_queue_url", ("RedrivePolicy", "deadLetterTargetArn")): "purge_dlq_url",
 }
+# The on-failure destination of a function's event source mapping -> the Deployment field.
+FAILURE_DESTINATIONS: Mapping[str, str] = {"publisher": "publisher_dlq_url"}
 
 # Keys AWS manages for a service: the service uses them on the caller's behalf, no grant needed.
 _AWS_MANAGED_KEY = re.compile(r"(^|[:/])alias/aws/")
@@ -216,6 +218,15 @@ class StackTemplate:
             for logical_id, bound_field in list(bound.items()):
                 if bound_field == source:
                     bind(_dig(self.resources[logical_id].get("Properties", {}), path), field_name)
+        for name, field_name in FAILURE_DESTINATIONS.items():
+            function_id = self.functions[name].function_id if name in self.functions else None
+            for resource in self.resources.values():
+                properties = resource.get("Properties", {})
+                if (
+                    resource["Type"] == "AWS::Lambda::EventSourceMapping"
+                    and _dig(properties, ("FunctionName", "Ref")) == function_id
+                ):
+                    bind(_dig(properties, ("DestinationConfig", "OnFailure", "Destination")), field_name)
         return bound
 
     @cached_property
