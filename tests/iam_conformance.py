@@ -45,9 +45,11 @@ class IamConformanceError(AssertionError):
 
 
 def check_call_log(path: Path) -> None:
-    """Check the calls `cartwatch local` appends to ``path`` with the current test."""
+    """Check the calls `cartwatch local` appends to ``path``: from now on, each test's new
+    ones at its teardown (a `cartwatch local` a module-scoped fixture runs serves many
+    tests), the last ones at the end of the session."""
     assert _plugin is not None, "the IAM conformance plugin is not registered"
-    _plugin.call_logs.append(path)
+    _plugin.call_logs.setdefault(path, 0)
 
 
 @contextmanager
@@ -72,7 +74,7 @@ def deployed() -> StackTemplate:
 class IamConformance:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.call_logs: list[Path] = []
+        self.call_logs: dict[Path, int] = {}  # each log watched -> how far it was read
         self.listeners: list[tuple[list[RecordedCall], bool]] = []
         self._pending: list[RecordedCall] = []
         self._lock = threading.Lock()
@@ -103,9 +105,9 @@ class IamConformance:
     def check_pending(self) -> list[Violation]:
         with self._lock:
             calls, self._pending = self._pending, []
-        logs, self.call_logs = self.call_logs, []
-        for path in logs:
-            calls += read_call_log(path)
+        for path, start in self.call_logs.items():
+            logged, self.call_logs[path] = read_call_log(path, start)
+            calls += logged
         if not calls:
             return []
         if self._check is None:

@@ -54,6 +54,16 @@ def cli_environment() -> dict[str, str]:
     return env
 
 
+@pytest.fixture(autouse=True)
+def aws_call_log(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any `cartwatch local` a test starts on its own (the demo, the README's commands, the
+    burst) records its functions' AWS calls here, checked against their roles like the
+    rest (tests/iam_conformance.py); `start_local` gives each of its runs a log of its own."""
+    call_log = tmp_path_factory.mktemp("aws-calls") / "calls.jsonl"
+    check_call_log(call_log)
+    monkeypatch.setenv(CALL_LOG_ENV, str(call_log))
+
+
 def start_local(workdir: Path, *extra: str) -> LocalRun:
     info_file = workdir / ".cartwatch" / "local.json"
     # Every AWS call the pipeline's functions make is checked against their roles when the

@@ -187,8 +187,18 @@ def test_conformance_call_logs_round_trip(tmp_path: Path) -> None:
     unnamed = RecordedCall(None, None, "dynamodb.GetItem()", problem="outside any function")
     log = tmp_path / "calls.jsonl"
     log.write_text("".join(json.dumps(c.to_json()) + "\n" for c in (call, unnamed)))
-    assert read_call_log(log) == [call, unnamed]
-    assert read_call_log(tmp_path / "never-written.jsonl") == []
+    calls, offset = read_call_log(log)
+    assert calls == [call, unnamed]
+    assert read_call_log(tmp_path / "never-written.jsonl") == ([], 0)
+
+    # A process still writing: a read takes the complete lines, the next one the rest.
+    line = json.dumps(call.to_json()) + "\n"
+    with log.open("a") as writing:
+        writing.write(line[:20])
+        writing.flush()
+        assert read_call_log(log, offset) == ([], offset)
+        writing.write(line[20:])
+    assert read_call_log(log, offset) == ([call], offset + len(line.encode()))
 
 
 def test_conformance_acting_as_lets_any_exception_through_and_then_names_nobody() -> None:

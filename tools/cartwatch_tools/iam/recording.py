@@ -272,8 +272,17 @@ def record_to_file(path: Path) -> None:
     install(write)
 
 
-def read_call_log(path: Path) -> list[RecordedCall]:
+def read_call_log(path: Path, start: int = 0) -> tuple[list[RecordedCall], int]:
+    """The calls appended to ``path`` after byte ``start``, and where the next read starts.
+
+    A process still running may be half-way through a line: it is left for the next read.
+    """
     if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [RecordedCall.from_json(json.loads(line)) for line in lines if line.strip()]
+        return [], start
+    with path.open("rb") as log:
+        log.seek(start)
+        text = log.read()
+    complete = text[: text.rfind(b"\n") + 1]
+    lines = complete.decode("utf-8").splitlines()
+    calls = [RecordedCall.from_json(json.loads(line)) for line in lines if line.strip()]
+    return calls, start + len(complete)
