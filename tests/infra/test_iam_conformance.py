@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +15,7 @@ from cartwatch_tools.iam.conformance import ConformanceCheck
 from cartwatch_tools.iam.recording import Deployment, RecordedCall
 from cartwatch_tools.iam.template import StackTemplate
 from tests.iam_conformance import documented_unexercised
-from tests.stack_template import deployed_template
+from tests.stack_template import ROOT, deployed_template
 
 pytestmark = pytest.mark.infra
 
@@ -162,3 +166,59 @@ def test_conformance_documented_unexercised_grants_are_grants_of_the_stack(templ
     documented = documented_unexercised()
     assert documented, "docs/architecture.md lists the grants no test exercises (unexercised-grants)"
     assert documented <= template.grants()
+
+
+INNER_TESTS = """
+import boto3
+from botocore.stub import Stubber
+
+from cartwatch_tools.iam.recording import Deployment, acting_as
+
+DEPLOYMENT = {deployment!r}
+
+
+def test_the_receiver_queues_a_delivery():
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    with Stubber(sqs) as stub, acting_as("receiver", DEPLOYMENT):
+        md5 = "99914b932bd37a50b983c5e7c90ae93b"  # of the body, which botocore checks
+        stub.add_response("send_message", {{"MessageId": "m1", "MD5OfMessageBody": md5}})
+        sqs.send_message(QueueUrl=DEPLOYMENT.intake_queue_url, MessageBody="{{}}")
+
+
+def test_the_receiver_deletes_a_cart():
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    with Stubber(dynamodb) as stub, acting_as("receiver", DEPLOYMENT):
+        stub.add_response("delete_item", {{}})
+        dynamodb.delete_item(
+            TableName=DEPLOYMENT.table_name, Key={{"pk": {{"S": "CART#s1#c1"}}, "sk": {{"S": "STATE"}}}}
+        )
+"""
+
+
+def test_conformance_a_call_the_role_forbids_fails_the_test_that_made_it(tmp_path: Path) -> None:
+    """The plugin as every test run has it (tests/conftest.py registers it), in a pytest of its
+    own: a call the function's role allows passes, one it does not fails that test at teardown."""
+    (tmp_path / "conftest.py").write_text(
+        "from tests.iam_conformance import register\n\n\n"
+        "def pytest_configure(config):\n    register(config)\n"
+    )
+    (tmp_path / "test_calls.py").write_text(INNER_TESTS.format(deployment=DEPLOYMENT))
+    python_path = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--rootdir", str(tmp_path)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": python_path},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, output
+    # Both tests' own steps pass; the teardown of the one whose call its role forbids fails.
+    assert "2 passed, 1 error" in output, output
+    assert "ERROR at teardown of test_the_receiver_deletes_a_cart" in output, output
+    assert "test_the_receiver_queues_a_delivery" not in output.split("short test summary")[1], output
+    table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/cw-table"
+    assert "receiver: dynamodb.DeleteItem(TableName='cw-table'" in output, output
+    assert f"missing grant: dynamodb:DeleteItem on {table}" in output, output
