@@ -49,6 +49,10 @@ FUNCTION_CODE = (
     "cartwatch.adapters.cart_listing",
     "cartwatch.adapters.cursor_key",
     "cartwatch.adapters.event_publisher",
+    "cartwatch.adapters.callback_ledger",
+    "cartwatch.adapters.merchant_rows",
+    "cartwatch.adapters.purge_queue",
+    "cartwatch.adapters.purge_records",
 )
 
 
