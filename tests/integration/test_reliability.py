@@ -289,7 +289,9 @@ def test_a_processor_timing_out_mid_batch_is_finished_by_the_retry(
         source = SqsEventSource(
             sqs,
             aws.resources.intake_queue_url,
-            as_lambda(lambda event: processor_handler.handler(event, FakeLambdaContext(), processor=processor)),
+            as_lambda(
+                lambda event: processor_handler.handler(event, FakeLambdaContext(), processor=processor)
+            ),
             batch_size=10,
         )
         assert source.poll_once() == 10  # the whole batch failed: every message becomes visible again
