@@ -18,10 +18,9 @@ from tests.integration.test_processor import make_processor, message, sqs_event
 from tests.integration.test_uninstall_purge import store_carts
 from tests.support import FakeLambdaContext
 
-from cartwatch.adapters.store_clients import bigcommerce_clients
+from cartwatch.composition import AwsClients, Composition
 from cartwatch.handlers import hook_health
 from cartwatch.handlers import processor as processor_handler
-from cartwatch.service.hook_health import HookHealthCheck, StoreRows
 from cartwatch_tools.iam.conformance import ConformanceCheck
 from cartwatch_tools.iam.recording import RecordedCall
 from cartwatch_tools.iam.template import Grant
@@ -72,13 +71,8 @@ def a_store_s_whole_life(world: World) -> None:
 
     # The daily hook check; then the store is cancelled: BigCommerce sends the uninstall
     # webhook and its token stops working, so the purge job's check confirms it and purges.
-    check = HookHealthCheck(
-        StoreRows(world.pipeline.client("dynamodb"), world.pipeline.resources.table_name),
-        bigcommerce_clients(world.pipeline.secrets, world.sandbox.url),
-        f"{world.pipeline.gateway.url}/webhooks/bigcommerce",
-    )
-    with world.pipeline.acting_as("hook_health"):
-        assert hook_health.handler({}, FakeLambdaContext(), check=check)["stores_checked"] == 1
+    check = world.pipeline.function("hook_health").hook_health_check()
+    assert hook_health.handler({}, FakeLambdaContext(), check=check)["stores_checked"] == 1
     world.shop.fire_app_uninstalled()
     world.deliver()
     world.shop.remove_api_account(world.shop.account.client_id)
@@ -122,11 +116,13 @@ def test_conformance_check_fails_when_the_publisher_loses_put_item(linking_world
 
 
 def test_conformance_flags_function_code_run_without_naming_the_function(aws: Aws, store: Store) -> None:
+    # The processor built on clients that do not name it (aws.function's would).
+    unnamed = Composition("processor", aws.settings(), AwsClients(endpoint_url=aws.resources.endpoint_url))
     with recorded_calls(checked_at_teardown=False) as calls:
         processor_handler.handler(
             sqs_event(message(store, "store/cart/created", "c1", int(time.time()))),
             FakeLambdaContext(),
-            processor=make_processor(aws),
+            processor=unnamed.cart_processor,
         )
 
     violations, _ = ConformanceCheck(deployed()).check(calls)
@@ -141,11 +137,22 @@ def _unnamed(function: str | None, problem: str) -> bool:
 def test_conformance_records_only_what_functions_call(aws: Aws, store: Store) -> None:
     with recorded_calls() as calls:
         aws.table_items()  # the test's own look at the table
-        with aws.acting_as("processor"):
-            processor_handler.handler(
-                sqs_event(message(store, "store/cart/created", "c1", int(time.time()))),
-                FakeLambdaContext(),
-                processor=make_processor(aws),
-            )
+        processor_handler.handler(  # the processor's own clients name it
+            sqs_event(message(store, "store/cart/created", "c1", int(time.time()))),
+            FakeLambdaContext(),
+            processor=make_processor(aws),
+        )
     assert calls and {c.function for c in calls} == {"processor"}
     assert all(isinstance(c, RecordedCall) and c.requests and not c.problem for c in calls)
+
+
+def test_conformance_a_function_s_clients_name_it_whoever_the_thread_acts_as(aws: Aws, store: Store) -> None:
+    """A call is the function's whose clients make it: a test naming another function around
+    it (acting_as) does not change whose role it needs."""
+    with recorded_calls() as calls, aws.acting_as("query_api"):
+        aws.function("sweeper").abandonment_sweep().run(int(time.time()))
+        aws.client("dynamodb").get_item(
+            TableName=aws.resources.table_name, Key={"pk": {"S": "CART#x"}, "sk": {"S": "STATE"}}
+        )
+    assert {c.function for c in calls if c.call.startswith("dynamodb.Query")} == {"sweeper"}
+    assert {c.function for c in calls if c.call.startswith("dynamodb.GetItem")} == {"query_api"}

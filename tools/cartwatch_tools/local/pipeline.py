@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import boto3
@@ -153,22 +153,9 @@ class LocalPipeline:
         observers = Observers(
             transition=observer.transition, sweep=observer.sweep, published=observer.published
         )
+        self._region, self._client_event_handlers = region, client_event_handlers
         self.functions = {
-            function: Composition(
-                function,
-                self.settings,
-                AwsClients(
-                    endpoint_url=self.resources.endpoint_url,
-                    region=region,
-                    event_handlers=(
-                        attributed_to(function, self.deployment),
-                        *(client_event_handlers(function) if client_event_handlers else ()),
-                    ),
-                    max_pool_connections=_POOL_CONNECTIONS,
-                ),
-                observers=observers,
-            )
-            for function in LOCAL_FUNCTIONS
+            function: self.function(function, observers=observers) for function in LOCAL_FUNCTIONS
         }
         for composition in self.functions.values():
             # As a warm container has them: the first webhook should not wait for clients.
@@ -225,6 +212,20 @@ class LocalPipeline:
         return self.session.client(  # type: ignore[call-overload]
             service, endpoint_url=self.resources.endpoint_url, config=_CLIENT_CONFIG
         )
+
+    def function(self, name: str, *, observers: Observers | None = None, **settings: Any) -> Composition:
+        """``name`` as the composition root builds it here (``settings`` overriding the
+        pipeline's), with clients of its own that name it to the IAM conformance check —
+        how the pipeline builds its functions, and a test one the pipeline does not run
+        (hook health has no local schedule)."""
+        handlers = self._client_event_handlers
+        clients = AwsClients(
+            endpoint_url=self.resources.endpoint_url,
+            region=self._region,
+            event_handlers=(attributed_to(name, self.deployment), *(handlers(name) if handlers else ())),
+            max_pool_connections=_POOL_CONNECTIONS,
+        )
+        return Composition(name, replace(self.settings, **settings), clients, observers=observers)
 
     def _client_of(self, function: str, service: str) -> Any:
         return self.functions[function].clients.client(service)
