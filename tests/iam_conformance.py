@@ -1,8 +1,9 @@
 """IAM conformance of every test: each AWS call a function makes must be allowed by its role.
 
-moto authorizes everything; AWS does not.  Every call made inside
-``cartwatch_tools.iam.recording.acting_as(function, ...)`` — by the local pipeline's parts, by
-test helpers that invoke handlers or their services, by `cartwatch local` under the e2e tier
+moto authorizes everything; AWS does not.  Every call a function makes — through the
+clients the composition root built for it (``aws.function``, the local pipeline's functions),
+inside ``cartwatch_tools.iam.recording.acting_as(function, ...)`` where a test runs a
+function's code on clients of its own, in `cartwatch local` under the e2e tier
 (``CARTWATCH_AWS_CALL_LOG``) — is recorded with the IAM requests it needs, and once a test's
 teardown is done they are checked against that function's role in the deployed template
 (``tests/stack_template.py``).  A call the role would not allow fails the test — an error at
