@@ -30,7 +30,7 @@ from typing import Any
 import pytest
 
 from cartwatch_tools.iam.conformance import ConformanceCheck, Violation
-from cartwatch_tools.iam.recording import RecordedCall, install, read_call_log
+from cartwatch_tools.iam.recording import Deployment, RecordedCall, install, read_call_log
 from cartwatch_tools.iam.template import Grant, StackTemplate
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +65,24 @@ def recorded_calls(*, checked_at_teardown: bool = True) -> Iterator[list[Recorde
         yield calls
     finally:
         _plugin.listeners.remove(listener)
+
+
+def an_environment(region: str, ssm_prefix: str, account: str = "123456789012") -> Deployment:
+    """An environment's names for the stack's resources (``cw-…``), for tests of the check."""
+    queue = f"http://127.0.0.1:5000/{account}/cw"
+    return Deployment(
+        region=region,
+        account=account,
+        ssm_prefix=ssm_prefix,
+        table_name="cw-table",
+        stream_arn=f"arn:aws:dynamodb:{region}:{account}:table/cw-table/stream/2026",
+        intake_queue_url=f"{queue}-intake",
+        intake_dlq_url=f"{queue}-intake-dlq",
+        topic_arn=f"arn:aws:sns:{region}:{account}:cw-events",
+        purge_queue_url=f"{queue}-purge",
+        purge_dlq_url=f"{queue}-purge-dlq",
+        publisher_dlq_url=f"{queue}-publisher-dlq",
+    )
 
 
 def deployed() -> StackTemplate:

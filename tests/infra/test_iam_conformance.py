@@ -12,27 +12,15 @@ import pytest
 
 from cartwatch_tools.iam.calls import IamRequest, Where, iam_requests
 from cartwatch_tools.iam.conformance import ConformanceCheck
-from cartwatch_tools.iam.recording import Deployment, RecordedCall
+from cartwatch_tools.iam.recording import RecordedCall
 from cartwatch_tools.iam.template import StackTemplate
-from tests.iam_conformance import documented_unexercised
+from tests.iam_conformance import an_environment, documented_unexercised
 from tests.stack_template import ROOT, deployed_template
 
 pytestmark = pytest.mark.infra
 
 ACCOUNT = "123456789012"
-DEPLOYMENT = Deployment(
-    region="us-east-1",
-    account=ACCOUNT,
-    ssm_prefix="/t1",
-    table_name="cw-table",
-    stream_arn=f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/cw-table/stream/2026",
-    intake_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake",
-    intake_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake-dlq",
-    topic_arn=f"arn:aws:sns:us-east-1:{ACCOUNT}:cw-events",
-    purge_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-purge",
-    purge_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-purge-dlq",
-    publisher_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-publisher-dlq",
-)
+DEPLOYMENT = an_environment("us-east-1", "/t1", ACCOUNT)
 HERE = Where(DEPLOYMENT.region, ACCOUNT)
 
 

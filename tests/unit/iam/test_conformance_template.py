@@ -6,27 +6,16 @@ import copy
 from typing import Any
 
 import pytest
+from tests.iam_conformance import an_environment
 
 from cartwatch_tools.iam.calls import IamRequest
 from cartwatch_tools.iam.conformance import ConformanceCheck
 from cartwatch_tools.iam.policy import PolicyError
-from cartwatch_tools.iam.recording import Deployment, RecordedCall
+from cartwatch_tools.iam.recording import RecordedCall
 from cartwatch_tools.iam.template import Grant, StackTemplate
 
 ACCOUNT = "123456789012"
-DEPLOYMENT = Deployment(
-    region="eu-west-1",
-    account=ACCOUNT,
-    ssm_prefix="/local/t1",
-    table_name="cw-table",
-    stream_arn=f"arn:aws:dynamodb:eu-west-1:{ACCOUNT}:table/cw-table/stream/2026",
-    intake_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake",
-    intake_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-intake-dlq",
-    topic_arn=f"arn:aws:sns:eu-west-1:{ACCOUNT}:cw-events",
-    purge_queue_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-purge",
-    purge_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-purge-dlq",
-    publisher_dlq_url=f"http://127.0.0.1:5000/{ACCOUNT}/cw-publisher-dlq",
-)
+DEPLOYMENT = an_environment("eu-west-1", "/local/t1", ACCOUNT)
 PARTITION_REGION_ACCOUNT = [
     "arn:",
     {"Ref": "AWS::Partition"},
