@@ -8,27 +8,15 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.stub import Stubber
-from tests.iam_conformance import recorded_calls
+from tests.iam_conformance import an_environment, recorded_calls
 
 from cartwatch.service.intake import Rejection
 from cartwatch_tools.iam.calls import UNKNOWN, IamRequest, UnmappedCall, Where, iam_requests
-from cartwatch_tools.iam.recording import Deployment, RecordedCall, acting_as, read_call_log
+from cartwatch_tools.iam.recording import RecordedCall, acting_as, read_call_log
 
 HERE = Where("us-east-1", "123456789012")
 TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/carts"
-DEPLOYMENT = Deployment(
-    region="eu-west-1",
-    account="123456789012",
-    ssm_prefix="/test",
-    table_name="carts",
-    stream_arn=f"{TABLE}/stream/2026",
-    intake_queue_url="http://127.0.0.1:5000/123456789012/intake",
-    intake_dlq_url="http://127.0.0.1:5000/123456789012/intake-dlq",
-    topic_arn="arn:aws:sns:eu-west-1:123456789012:events",
-    purge_queue_url="http://127.0.0.1:5000/123456789012/purge",
-    purge_dlq_url="http://127.0.0.1:5000/123456789012/purge-dlq",
-    publisher_dlq_url="http://127.0.0.1:5000/123456789012/publisher-dlq",
-)
+DEPLOYMENT = an_environment("eu-west-1", "/test")
 
 
 def key(pk: str) -> dict[str, dict[str, str]]:
