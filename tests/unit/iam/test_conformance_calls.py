@@ -148,6 +148,7 @@ def test_conformance_stream_reads_are_followed_from_iterator_to_iterator() -> No
     streams = boto3.client("dynamodbstreams", region_name="eu-west-1")
     with recorded_calls(checked_at_teardown=False) as calls, Stubber(streams) as stub:
         stub.add_response("get_shard_iterator", {"ShardIterator": "iterator-0000000001"})
+        stub.add_client_error("get_records", "LimitExceededException")
         stub.add_response("get_records", {"Records": [], "NextShardIterator": "iterator-0000000002"})
         stub.add_response("get_records", {"Records": []})
         with acting_as("publisher", DEPLOYMENT):
@@ -156,10 +157,13 @@ def test_conformance_stream_reads_are_followed_from_iterator_to_iterator() -> No
                 ShardId="shardId-00000001700000000000-0000abcd",
                 ShardIteratorType="TRIM_HORIZON",
             )
-            streams.get_records(ShardIterator="iterator-0000000001")
+            with pytest.raises(streams.exceptions.LimitExceededException):
+                streams.get_records(ShardIterator="iterator-0000000001")
+            streams.get_records(ShardIterator="iterator-0000000001")  # the poller tries it again
             streams.get_records(ShardIterator="iterator-0000000002")
     assert [(c.requests[0].action, c.requests[0].resource) for c in calls] == [
         ("dynamodb:GetShardIterator", DEPLOYMENT.stream_arn),
+        ("dynamodb:GetRecords", DEPLOYMENT.stream_arn),
         ("dynamodb:GetRecords", DEPLOYMENT.stream_arn),
         ("dynamodb:GetRecords", DEPLOYMENT.stream_arn),
     ]

@@ -164,6 +164,20 @@ def attributed_to(function: str, deployment: Deployment) -> tuple[str, Callable[
     return ("provide-client-params", name_the_caller)
 
 
+# A client of the test's own that runs inside a function's calls (a counting hook reading
+# the item before each write): its calls are no function's, whatever is on the stack.
+_NOBODY = object()
+
+
+def no_function() -> tuple[str, Callable[..., None]]:
+    """The botocore event handler for such a client (``client.meta.events.register(*no_function())``)."""
+
+    def name_nobody(context: dict[str, Any], **_: Any) -> None:
+        context[_CONTEXT_KEY] = _NOBODY
+
+    return ("provide-client-params", name_nobody)
+
+
 Sink = Callable[[RecordedCall], None]
 
 
@@ -183,7 +197,10 @@ class CallRecorder:
         service, operation = event_name.split(".")[1], model.name
         if service == "dynamodb-streams":
             self._remember_stream(operation, params, context)
-        caller = context.get(_CONTEXT_KEY) or _caller.get()
+        named = context.get(_CONTEXT_KEY)
+        if named is _NOBODY:
+            return
+        caller: Caller | None = named or _caller.get()
         if caller is None:
             module = _function_module()
             if module is not None:
@@ -211,17 +228,22 @@ class CallRecorder:
     def after_call(self, parsed: Mapping[str, Any], context: dict[str, Any], **_: Any) -> None:
         stream = context.get("cartwatch_stream")
         iterator = parsed.get("ShardIterator") or parsed.get("NextShardIterator")
-        if stream and iterator:
-            with self._lock:
+        with self._lock:
+            # An iterator that was read from is done with once the read succeeded (after an
+            # error or a timeout the poller tries the same iterator again); its successor
+            # comes back in the answer.
+            if "Error" not in parsed:
+                self._streams.pop(context.get("cartwatch_iterator", ""), None)
+            if stream and iterator:
                 self._streams[iterator] = stream
 
     def _remember_stream(self, operation: str, params: Mapping[str, Any], context: dict[str, Any]) -> None:
         if operation == "GetShardIterator":
             context["cartwatch_stream"] = params["StreamArn"]
         elif operation == "GetRecords":
+            context["cartwatch_iterator"] = params["ShardIterator"]
             with self._lock:
-                # An iterator is used once; its successor comes back in the answer.
-                context["cartwatch_stream"] = self._streams.pop(params["ShardIterator"], None)
+                context["cartwatch_stream"] = self._streams.get(params["ShardIterator"])
 
 
 def _function_module() -> str | None:
