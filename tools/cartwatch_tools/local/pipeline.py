@@ -93,8 +93,9 @@ class LocalPipeline:
     One :class:`~cartwatch.composition.Composition` per function, each with its own AWS
     clients, which name their function to the IAM conformance check
     (``cartwatch_tools.iam.recording``); ``client_event_handlers(function)`` adds more botocore
-    event handlers to that function's clients.  The event sources poll with their function's
-    clients: Lambda's pollers use the function's role.
+    event handlers to that function's clients.  The event sources poll with clients of the
+    pipeline's (Lambda's pollers are not the function's code, nor bound by its timeouts),
+    named as their function all the same: Lambda's pollers use the function's role.
     """
 
     def __init__(
@@ -169,36 +170,38 @@ class LocalPipeline:
         from aws_lambda_powertools.utilities.parameters import SSMProvider
 
         self.secrets = StoreSecrets(SSMProvider(boto3_client=self.client("ssm")), ssm_prefix, cache_seconds=1)
-        self._intake = SqsEventSource(
-            self._client_of("processor", "sqs"),
-            self.resources.intake_queue_url,
-            lambda event: processor_handler.handler(
-                event, _Context("processor"), processor=self.functions["processor"].cart_processor
-            ),
-            batch_size=100,
-            retry_visibility_seconds=1,
-        )
+        with self.acting_as("processor"):  # the event source mapping reads the queue's attributes
+            self._intake = SqsEventSource(
+                self.client("sqs"),
+                self.resources.intake_queue_url,
+                lambda event: processor_handler.handler(
+                    event, _Context("processor"), processor=self.functions["processor"].cart_processor
+                ),
+                batch_size=100,
+                retry_visibility_seconds=1,
+            )
         publisher = _Context("publisher")
         self._stream = DynamoDBStreamEventSource(
-            self._client_of("publisher", "dynamodbstreams"),
+            self.client("dynamodbstreams"),
             self.resources.stream_arn,
             lambda event: publisher_handler.handler(
                 event, _Context("publisher"), relay=self.functions["publisher"].outbox_relay
             ),
-            on_failure=lambda record: self._client_of("publisher", "sqs").send_message(
+            on_failure=lambda record: self.client("sqs").send_message(
                 QueueUrl=self.resources.publisher_dlq_url, MessageBody=json.dumps(record)
             ),
             function_arn=publisher.invoked_function_arn,
         )
-        self._purges = SqsEventSource(
-            self._client_of("store_purge", "sqs"),
-            self.resources.purge_queue_url,
-            lambda event: purge_handler.handler(
-                event, _Context("purge"), job=self.lifecycle.job, check=self.lifecycle.check
-            ),
-            batch_size=1,
-            retry_visibility_seconds=1,
-        )
+        with self.acting_as("store_purge"):
+            self._purges = SqsEventSource(
+                self.client("sqs"),
+                self.resources.purge_queue_url,
+                lambda event: purge_handler.handler(
+                    event, _Context("purge"), job=self.lifecycle.job, check=self.lifecycle.check
+                ),
+                batch_size=1,
+                retry_visibility_seconds=1,
+            )
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         # One lock per function, not one for all: in AWS the processor, the sweeper, the
@@ -227,12 +230,9 @@ class LocalPipeline:
         )
         return Composition(name, replace(self.settings, **settings), clients, observers=observers)
 
-    def _client_of(self, function: str, service: str) -> Any:
-        return self.functions[function].clients.client(service)
-
     def acting_as(self, function: str) -> AbstractContextManager[None]:
         """Attribute the AWS calls made inside to ``function`` (its handler module's name): for
-        a test that runs a function's code with clients of its own."""
+        the event sources, and a test that runs a function's code with clients of its own."""
         return acting_as(function, self.deployment)
 
     def app_callback_url(self, name: str) -> str:
@@ -248,7 +248,7 @@ class LocalPipeline:
         return response
 
     def process_intake(self) -> int:
-        with self._intake_lock:
+        with self._intake_lock, self.acting_as("processor"):
             return self._intake.drain()
 
     def sweep(self, now: int | None = None) -> dict[str, Any]:
@@ -261,7 +261,7 @@ class LocalPipeline:
             return summary
 
     def publish(self) -> int:
-        with self._publish_lock:
+        with self._publish_lock, self.acting_as("publisher"):
             return self._stream.drain()
 
     def purge(self) -> int:
@@ -270,8 +270,8 @@ class LocalPipeline:
             return self._purge_steps()
 
     def _purge_steps(self) -> int:
-        # Named too, not only by its clients: a test may swap in parts built on its own
-        # clients (``self.lifecycle``), which run as the purge function all the same.
+        # (A test may swap in parts built on clients of its own, ``self.lifecycle``: they run
+        # as the purge function all the same.)
         with self.acting_as("store_purge"):
             return self._purges.drain()
 
