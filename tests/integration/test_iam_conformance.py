@@ -14,9 +14,9 @@ from tests.iam_conformance import deployed, recorded_calls
 from tests.integration.conftest import Aws, Store
 from tests.integration.pipeline_support import World, make_world
 from tests.integration.query.query_support import api_client
-from tests.integration.test_processor import make_processor, message, sqs_event
+from tests.integration.test_processor import make_processor, message
 from tests.integration.test_uninstall_purge import store_carts
-from tests.support import FakeLambdaContext
+from tests.support import FakeLambdaContext, sqs_event
 
 from cartwatch.composition import AwsClients, Composition
 from cartwatch.handlers import hook_health
