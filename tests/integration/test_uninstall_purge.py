@@ -213,11 +213,12 @@ def test_purging_20000_carts_runs_in_bounded_steps_beside_the_processor(world: W
     deadline = time.monotonic() + 240
     while not purged.is_set() and time.monotonic() < deadline:
         shopped.append(world.shop.storefront_add_to_cart(product_id=111, quantity=1))
-        time.sleep(0.3)
+        time.sleep(1.0)
     assert purged.is_set(), f"the purge did not finish: {len(steps)} steps"
     during = len(shopped)
-    # Everything the shoppers did while the purge ran is applied.
-    assert world.sandbox.wait_idle(20)
+    # Everything the shoppers did while the purge ran is applied — on a loaded machine a
+    # delivery may time out once and come again after the sandbox's one-minute retry delay.
+    assert world.sandbox.wait_idle(90)
     deadline = time.monotonic() + 60
     while store_carts(world, world.store_hash) < during and time.monotonic() < deadline:
         time.sleep(0.5)
