@@ -196,6 +196,7 @@ QUERY_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/v1/stores/{store_hash}/carts/{cart_id}"),
     ("DELETE", "/v1/stores/{store_hash}/carts/{cart_id}"),
     ("POST", "/v1/stores/{store_hash}/carts/{cart_id}/suppress"),
+    ("POST", "/v1/stores/{store_hash}/shoppers/erase"),
     ("GET", "/v1/stores/{store_hash}/stats"),
 )
 

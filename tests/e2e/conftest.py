@@ -173,15 +173,31 @@ class Quickstart:
 
 @pytest.fixture(scope="module")
 def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstart]:
-    """`cartwatch local` with the README's store `mystore` added and seven shoppers' carts through
-    the pipeline: with the shopper mix, two abandon, two buy, two come back after a reminder and
-    one empties the cart.  The working directory holds the default info file, as for a user."""
+    """The README's "Run the pieces yourself", run exactly as written: `cartwatch local` in one
+    terminal (block ``pieces-local``), then ``pieces-walkthrough`` in another — the store
+    ``mystore`` added and seven shoppers' carts through the pipeline: with the shopper mix, two
+    abandon, two buy, two come back after a reminder and one empties the cart.  The working
+    directory holds the default info file, as for a user."""
+    from tests.e2e.documented import documented_commands, run_documented, start_documented
+
+    (start,) = documented_commands("README.md", "pieces-local")
+    steps = documented_commands("README.md", "pieces-walkthrough")
     workdir = tmp_path_factory.mktemp("quickstart")
-    store = SandboxStore("mystore", secrets.token_hex(12), secrets.token_hex(12))
-    run = start_local(workdir, "--stages", "3s,6s", "--sandbox-store", store.spec)
+    process = start_documented(start, workdir)
+    info_file = workdir / ".cartwatch" / "local.json"
     try:
-        onboard(run, store)
-        quickstart = Quickstart(run, store, simulate(run, workdir, carts=7))
+        deadline = time.monotonic() + 90
+        while not info_file.exists():
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            assert time.monotonic() < deadline, "cartwatch local did not start"
+            time.sleep(0.2)
+        run = LocalRun(process, info_file, json.loads(info_file.read_text()), workdir)
+        for line in steps:
+            done = run_documented(line, workdir)
+            assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
+        # The README's simulate writes each cart's role and events to carts.json.
+        report = json.loads((workdir / "carts.json").read_text())
+        quickstart = Quickstart(run, SandboxStore("mystore", "T", "S"), report)
         assert {role: len(quickstart.carts(role)) for role in ("abandons", "buys", "returns", "empties")} == {
             "abandons": 2,
             "buys": 2,
@@ -190,5 +206,10 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstart]
         }
         yield quickstart
     finally:
-        if run.process.poll() is None:
-            stop_local(run)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGINT)  # Ctrl-C in the reader's first terminal
+            try:
+                process.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()

@@ -123,6 +123,16 @@ class StoreStats(_View):
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
 
+class ShopperErasureRequest(_View):
+    email: str = Field(
+        min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="The shopper's email, case-insensitive."
+    )
+
+
+class ShopperErasure(_View):
+    erased: list[str] = Field(description="The ids of the carts erased (none: no cart of this shopper).")
+
+
 class ErrorField(_View):
     field: str = Field(description="Where the problem is, e.g. query.limit or path.store_hash.")
     message: str

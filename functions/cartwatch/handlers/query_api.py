@@ -18,14 +18,23 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import (
     OpenAPIResponse,
     OpenAPIResponseContentModel,
     OpenAPIResponseContentSchema,
 )
 
-from cartwatch.domain.cart_views import CartDetail, CartPage, ErrorBody, ErrorField, StatusName, StoreStats
+from cartwatch.domain.cart_views import (
+    CartDetail,
+    CartPage,
+    ErrorBody,
+    ErrorField,
+    ShopperErasure,
+    ShopperErasureRequest,
+    StatusName,
+    StoreStats,
+)
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.domain.listing import MAX_PAGE_SIZE, CartFilter
 from cartwatch.domain.store import STORE_HASH
@@ -255,6 +264,22 @@ def suppress_cart(store_hash: StoreHash, cart_id: CartId) -> CartDetail:
 def erase_cart(store_hash: StoreHash, cart_id: CartId) -> Response[None]:
     _queries().erase(store_hash, cart_id)
     return Response(status_code=HTTPStatus.NO_CONTENT.value)
+
+
+@app.post(
+    "/v1/stores/<store_hash>/shoppers/erase",
+    summary="Erase every cart of a shopper and its personal data (GDPR)",
+    description="Every cart whose captured customer email is this one is erased as "
+    "`DELETE …/carts/{cart_id}` erases one. The email travels in the body, never in a URL "
+    "(URLs end up in access logs). Idempotent: a second request erases nothing.",
+    responses=_responses(200, ShopperErasure, "The carts erased."),
+    tags=["carts"],
+    security=[{_SIGV4: []}],
+)
+def erase_shopper(
+    store_hash: StoreHash, shopper: Annotated[ShopperErasureRequest, Body(embed=False)]
+) -> ShopperErasure:
+    return ShopperErasure(erased=_queries().erase_shopper(store_hash, shopper.email))
 
 
 @app.get(

@@ -204,11 +204,31 @@ class CartQueries:
         The tombstone outlives BigCommerce's own cart lifetime so that webhooks still
         arriving for the cart are recognized (the processor stretches it while they come).
         """
-        now = int(self._clock())
-        if not self._carts.erase(
-            Tombstone(store_hash, cart_id, erased_at=now, expires_at=now + CART_LIFETIME_SECONDS)
-        ):
+        if not self._erase_one(store_hash, cart_id, int(self._clock())):
             raise CartNotFound(f"no cart {cart_id} in store {store_hash}")
+
+    def erase_shopper(self, store_hash: str, email: str) -> list[str]:
+        """Erase every cart of the shopper with this email, as :meth:`erase` does one; their ids.
+
+        A cart holds personal data only once cartwatch captured it — at abandonment (the
+        snapshot) or when its order was recorded — and either lists it, so the listing index
+        finds them all: every status partition of the store, filtered on the normalized email
+        (a GDPR request is rare; it reads the store's whole listing, not a write per webhook).
+        """
+        self._require_store(store_hash)
+        shoppers_carts = [
+            cart.cart_id
+            for cart in every_listed(self._listing, store_hash, CartFilter(customer_email=email))
+        ]
+        now = int(self._clock())
+        return sorted(
+            cart_id for cart_id in dict.fromkeys(shoppers_carts) if self._erase_one(store_hash, cart_id, now)
+        )
+
+    def _erase_one(self, store_hash: str, cart_id: str, now: int) -> bool:
+        return self._carts.erase(
+            Tombstone(store_hash, cart_id, erased_at=now, expires_at=now + CART_LIFETIME_SECONDS)
+        )
 
     # --- internals --------------------------------------------------------------------------
 

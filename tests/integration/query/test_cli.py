@@ -76,6 +76,14 @@ def test_list_show_suppress_erase_and_stats(
     code, _, err = cartwatch("carts", "show", fresh.store_hash, cart_id)
     assert code == 1 and err.startswith("cartwatch: error: no cart")
 
+    code, _, err = cartwatch("carts", "erase-shopper", fresh.store_hash, "--email", "CLI@example.com")
+    assert code == 1 and "--yes" in err
+    fresh.shop.storefront_set_guest_email(other, "cli@example.com")
+    fresh.deliver()
+    fresh.pipeline.drain(now=int(time.time()) + 2 * HOUR + 5)
+    code, out, _ = cartwatch("carts", "erase-shopper", fresh.store_hash, "--email", "CLI@example.com", "--yes")
+    assert code == 0 and out.splitlines() == ["1 cart(s) of CLI@example.com erased", f"  {other}"]
+
     code, out, _ = cartwatch("carts", "stats", fresh.store_hash, "--to", str(int(time.time()) + 2 * HOUR))
     assert code == 0 and "abandoned" in out and "recovery rate" in out
     code, _, err = cartwatch("carts", "list", fresh.store_hash, "--limit", "0")

@@ -153,3 +153,43 @@ def test_the_processor_honours_a_tombstone_and_keeps_it_while_webhooks_come(aws:
     assert expires < now + 5 * DAY + CART_LIFETIME_SECONDS
     assert set(aws.table_items()[0]) >= {"kind"}
     assert all(i["kind"]["S"] != "cart" for i in aws.table_items() if i["pk"]["S"].startswith("CART#"))
+
+
+def test_erase_shopper_erases_every_cart_of_that_shopper_and_nothing_else(fresh: World) -> None:
+    """A GDPR request names a person: every cart captured with their email goes — one they
+    abandoned as a registered customer and bought later, one they abandoned as a guest — with
+    the personal data of the events published for them; another shopper's cart stays.  A cart
+    bought without an abandonment holds no personal data (only its order's id and value)."""
+    t0 = int(time.time())
+    customer = fresh.shop.add_customer("Gone.Person@example.com", "Gone", "Person", phone="+44 20 7946 0002")
+    recovered = fresh.shop.storefront_add_to_cart(88, 1, customer_id=customer)
+    as_guest = fresh.shop.storefront_add_to_cart(104, 1)
+    fresh.shop.storefront_set_guest_email(as_guest, "gone.person@EXAMPLE.com", first_name="Gone")
+    other = fresh.shop.storefront_add_to_cart(111, 1)
+    fresh.shop.storefront_set_guest_email(other, "stays@example.com", first_name="Stays")
+    fresh.deliver()
+    fresh.pipeline.drain(now=t0 + HOUR + 5)
+    fresh.shop.storefront_convert(recovered)
+    bought = fresh.shop.storefront_add_to_cart(88, 1, customer_id=customer)
+    fresh.shop.storefront_convert(bought)
+    fresh.deliver()
+    fresh.pipeline.drain(now=t0 + HOUR + 10)
+    api = api_client(fresh)
+    status = {c["cart_id"]: c["status"] for c in api.list_carts(fresh.store_hash).body["carts"]}
+    assert status == {recovered: "recovered", as_guest: "abandoned", other: "abandoned", bought: "converted"}
+
+    answer = api.erase_shopper(fresh.store_hash, "GONE.person@example.com")
+    assert answer.status == 200, answer.body
+    assert answer.body == {"erased": sorted([recovered, as_guest])}
+    for cart_id in (recovered, as_guest):
+        assert api.cart(fresh.store_hash, cart_id).status == 404
+    assert {c["cart_id"] for c in api.list_carts(fresh.store_hash).body["carts"]} == {other, bought}
+    assert api.cart(fresh.store_hash, bought).body["customer"] is None
+    items = fresh.pipeline.client("dynamodb").scan(TableName=fresh.pipeline.resources.table_name)["Items"]
+    text = json.dumps(items).casefold()
+    assert "gone.person" not in text and "7946" not in text and "stays@example.com" in text
+    # Idempotent; an unknown store is a 404; a malformed email a 400 naming the field.
+    assert api.erase_shopper(fresh.store_hash, "gone.person@example.com").body == {"erased": []}
+    assert api.erase_shopper("nostore", "gone.person@example.com").status == 404
+    malformed = api.erase_shopper(fresh.store_hash, "not an email")
+    assert malformed.status == 400 and malformed.body["fields"][0]["field"] == "body.email"

@@ -1,4 +1,4 @@
-"""`cartwatch carts list|show|suppress|erase|stats`: the query API from the command line.
+"""`cartwatch carts list|show|suppress|erase|erase-shopper|stats`: the query API from the command line.
 
 Every request is signed with AWS SigV4 (service ``execute-api``): with ``--local`` against a
 running `cartwatch local` (its info file's ``api_url`` and the local credentials), otherwise
@@ -70,6 +70,13 @@ def register(subparsers: Any) -> None:
         if name == "erase":
             command.add_argument("--yes", action="store_true", help="really erase it")
         command.set_defaults(run=run)
+
+    text = "erase every cart of a shopper and their personal data (GDPR); cannot be undone"
+    shopper = commands.add_parser("erase-shopper", parents=[target], help=text, description=text)
+    _store_argument(shopper)
+    shopper.add_argument("--email", required=True, help="the shopper's email (case-insensitive)")
+    shopper.add_argument("--yes", action="store_true", help="really erase them")
+    shopper.set_defaults(run=_erase_shopper)
 
     stats = commands.add_parser(
         "stats", parents=[target], help="abandoned, recovered, converted over a time range"
@@ -145,6 +152,17 @@ def _erase(args: argparse.Namespace) -> int:
         raise CliError(f"erasing cart {args.cart_id} cannot be undone: add --yes")
     _ok(api_client(args).erase(args.store_hash, args.cart_id))
     print(f"cart {args.cart_id} erased")
+    return 0
+
+
+def _erase_shopper(args: argparse.Namespace) -> int:
+    if not args.yes:
+        raise CliError(f"erasing every cart of {args.email} cannot be undone: add --yes")
+    erased = _ok(api_client(args).erase_shopper(args.store_hash, args.email))["erased"]
+    if args.json:
+        print(json.dumps({"erased": erased}))
+    else:
+        print(f"{len(erased)} cart(s) of {args.email} erased" + "".join(f"\n  {cart}" for cart in erased))
     return 0
 
 

@@ -92,11 +92,26 @@ class QueryApiClient:
         self._http = requests.Session()
 
     def request(
-        self, method: str, path: str, params: Mapping[str, QueryValue] | None = None, *, signed: bool = True
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, QueryValue] | None = None,
+        *,
+        signed: bool = True,
+        json_body: Any = None,
     ) -> ApiResponse:
         query = query_string(params or {})
         url = f"{self._base}{path}" + (f"?{query}" if query else "")
-        response = self._http.request(method, url, auth=self.auth if signed else None, timeout=self._timeout)
+        data = None if json_body is None else json.dumps(json_body).encode()
+        headers = {} if data is None else {"content-type": "application/json"}
+        response = self._http.request(
+            method,
+            url,
+            data=data,
+            headers=headers,
+            auth=self.auth if signed else None,
+            timeout=self._timeout,
+        )
         try:
             body = json.loads(response.content) if response.content else None
         except ValueError:
@@ -114,6 +129,9 @@ class QueryApiClient:
 
     def erase(self, store_hash: str, cart_id: str) -> ApiResponse:
         return self.request("DELETE", f"/v1/stores/{store_hash}/carts/{quote(cart_id, safe='')}")
+
+    def erase_shopper(self, store_hash: str, email: str) -> ApiResponse:
+        return self.request("POST", f"/v1/stores/{store_hash}/shoppers/erase", json_body={"email": email})
 
     def stats(self, store_hash: str, **params: QueryValue) -> ApiResponse:
         return self.request("GET", f"/v1/stores/{store_hash}/stats", params)
