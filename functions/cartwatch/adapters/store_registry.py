@@ -18,10 +18,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cartwatch.adapters.cart_table.purge import CartPurge
 from cartwatch.domain.app_install import AppCredentials
+from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ApiCredentials, StoreConnection, StoreSettings, StoreStatus, WebhookAuth
 
@@ -204,7 +206,29 @@ def store_from_item(item: dict[str, Any], default_stages: StageSchedule) -> Stor
         recovery_links=item.get("recovery_links", {}).get("BOOL", False),
         status=StoreStatus(item.get("status", {}).get("S", StoreStatus.ACTIVE.value)),
         connection=StoreConnection(item.get("connection", {}).get("S", StoreConnection.API_ACCOUNT.value)),
+        eligibility=eligibility_from_item(item),
     )
+
+
+def eligibility_from_item(item: dict[str, Any]) -> EligibilityRules:
+    """A row without the attributes (written before the rules existed) has the defaults."""
+    defaults = EligibilityRules()
+    minimum = item.get("min_value", {}).get("S")
+    return EligibilityRules(
+        min_value=Decimal(minimum) if minimum else None,
+        require_email=item.get("require_email", {}).get("BOOL", defaults.require_email),
+        require_consent=item.get("require_consent", {}).get("BOOL", defaults.require_consent),
+    )
+
+
+def eligibility_attributes(rules: EligibilityRules) -> dict[str, Any]:
+    attributes: dict[str, Any] = {
+        "require_email": {"BOOL": rules.require_email},
+        "require_consent": {"BOOL": rules.require_consent},
+    }
+    if rules.min_value is not None:
+        attributes["min_value"] = {"S": str(rules.min_value)}
+    return attributes
 
 
 def store_to_item(
@@ -220,6 +244,7 @@ def store_to_item(
         "status": {"S": settings.status.value},
         "connection": {"S": settings.connection.value},
         "created_at": {"N": str(created_at)},
+        **eligibility_attributes(settings.eligibility),
     }
     item.update(extra or {})
     return item

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cartwatch.adapters.store_registry import STORE_PK, store_from_item, store_key
+from cartwatch.adapters.store_registry import STORE_PK, eligibility_attributes, store_from_item, store_key
 from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
-from cartwatch.domain.store import StoreRow
+from cartwatch.domain.store import StoreRow, StoreSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -69,6 +69,39 @@ class StoreRows:
             self._client.update_item(**request)
         except self._client.exceptions.ConditionalCheckFailedException:
             return  # removed meanwhile (e.g. uninstalled): nothing to record
+
+    def update_settings(self, settings: StoreSettings, *, own_stages: bool) -> bool:
+        """Write a store's row-kept settings (stages, recovery links, eligibility); False: no such row."""
+        rules = eligibility_attributes(settings.eligibility)
+        values: dict[str, Any] = {
+            ":links": {"BOOL": settings.recovery_links},
+            ":email": rules["require_email"],
+            ":consent": rules["require_consent"],
+        }
+        assignments = ["recovery_links = :links", "require_email = :email", "require_consent = :consent"]
+        removals: list[str] = []
+        if own_stages:
+            assignments.append("stages = :stages")
+            values[":stages"] = {"S": str(settings.stages)}
+        else:
+            removals.append("stages")  # follows the deployment's default stages
+        if "min_value" in rules:
+            assignments.append("min_value = :min")
+            values[":min"] = rules["min_value"]
+        else:
+            removals.append("min_value")
+        expression = "SET " + ", ".join(assignments) + (" REMOVE " + ", ".join(removals) if removals else "")
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=store_key(settings.store_hash),
+                UpdateExpression=expression,
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=values,
+            )
+        except self._client.exceptions.ConditionalCheckFailedException:
+            return False
+        return True
 
 
 def hooks_attribute(hook_ids: Mapping[str, int]) -> dict[str, Any]:

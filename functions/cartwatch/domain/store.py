@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.stages import StageSchedule
 
 # BigCommerce store hashes are short lowercase alphanumerics (e.g. "abc123xyz").
@@ -46,6 +47,7 @@ class StoreSettings:
     require_signature: bool = False
     recovery_links: bool = False
     status: StoreStatus = StoreStatus.ACTIVE
+    eligibility: EligibilityRules = field(default_factory=EligibilityRules)
     connection: StoreConnection = StoreConnection.API_ACCOUNT
 
 

@@ -204,3 +204,45 @@ def test_the_deployed_stack_is_found_by_its_outputs(cli: Cli, shop: Shop, aws: A
 
     assert run.code == 0, run.err
     assert shop.hash in run.out
+
+
+def test_eligibility_rules_are_set_by_add_and_changed_by_update(cli: Cli, shop: Shop, aws: Aws) -> None:
+    added = cli(*shop.add_args(), "--min-value", "10.00", "--require-consent")
+    assert added.code == 0, added.err
+    [row] = store_items(aws)
+    assert (row["min_value"]["S"], row["require_email"]["BOOL"], row["require_consent"]["BOOL"]) == (
+        "10.00",
+        True,
+        True,
+    )
+    shown = cli("stores", "show", shop.hash)
+    assert "min value 10.00, email required, consent required" in shown.out
+
+    # update changes only what it is given, and leaves hooks and secrets alone.
+    secrets_before = parameters(aws)
+    updated = cli(
+        "stores", "update", shop.hash, "--min-value", "0", "--no-require-email", "--stages", "30m,2h"
+    )
+    assert updated.code == 0, updated.err
+    assert "eligibility     no min value, email not required, consent required" in updated.out
+    [after] = store_items(aws)
+    assert "min_value" not in after and after["require_email"]["BOOL"] is False
+    assert after["require_consent"]["BOOL"] is True and after["stages"]["S"] == "30m,2h"
+    assert after["hooks"] == row["hooks"] and after["created_at"] == row["created_at"]
+    assert parameters(aws) == secrets_before
+    # Re-adding without the options keeps them.
+    assert cli(*shop.add_args()).code == 0
+    [readded] = store_items(aws)
+    assert readded["require_email"]["BOOL"] is False and readded["require_consent"]["BOOL"] is True
+
+
+@pytest.mark.parametrize("value", ["ten", "-1", "1e13"])
+def test_a_bad_min_value_is_one_line_and_writes_nothing(cli: Cli, shop: Shop, aws: Aws, value: str) -> None:
+    refused = cli(*shop.add_args(), "--min-value", value)
+    assert refused.code == 2 and "--min-value" in refused.err and "Traceback" not in refused.err
+    assert store_items(aws) == []
+
+
+def test_update_of_an_unknown_store_is_one_line(cli: Cli, shop: Shop) -> None:
+    refused = cli("stores", "update", shop.hash, "--min-value", "5")
+    assert f"unknown store {shop.hash}" in assert_one_error_line(refused)

@@ -12,7 +12,8 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from cartwatch.adapters.bigcommerce import (
@@ -30,6 +31,7 @@ from cartwatch.adapters.store_registry import (
     webhook_auth_parameter,
 )
 from cartwatch.adapters.store_rows import StoreRows, hooks_attribute
+from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
 from cartwatch.domain.store import (
     ROTATION_GRACE_SECONDS,
@@ -51,6 +53,22 @@ from cartwatch_tools.cli.target import Target
 
 
 @dataclass(frozen=True)
+class RulesChange:
+    """Eligibility options as given on the command line (None: keep the store's, or the default)."""
+
+    min_value: Decimal | None = None  # 0: no minimum
+    require_email: bool | None = None
+    require_consent: bool | None = None
+
+    def applied_to(self, current: EligibilityRules) -> EligibilityRules:
+        return EligibilityRules(
+            min_value=current.min_value if self.min_value is None else self.min_value,
+            require_email=_choose(self.require_email, current.require_email),
+            require_consent=_choose(self.require_consent, current.require_consent),
+        )
+
+
+@dataclass(frozen=True)
 class NewStore:
     store_hash: str
     access_token: str = field(repr=False)
@@ -58,6 +76,16 @@ class NewStore:
     stages: StageSchedule | None = None  # None: keep the store's, or the deployment's default
     require_signature: bool | None = None  # None: keep the store's (False for a new one)
     recovery_links: bool | None = None
+    rules: RulesChange = field(default_factory=RulesChange)
+
+
+@dataclass(frozen=True)
+class SettingsUpdate:
+    """`cartwatch stores update`: what changes in a store's row (None: kept as it is)."""
+
+    stages: StageSchedule | None = None
+    recovery_links: bool | None = None
+    rules: RulesChange = field(default_factory=RulesChange)
 
 
 @dataclass(frozen=True)
@@ -131,6 +159,7 @@ class StoreAdmin:
             stages or StageSchedule.parse(DEFAULT_STAGES),
             require_signature=_choose(new.require_signature, before.require_signature if before else False),
             recovery_links=_choose(new.recovery_links, before.recovery_links if before else False),
+            eligibility=new.rules.applied_to(before.eligibility if before else EligibilityRules()),
         )
         self._save(
             settings,
@@ -145,6 +174,19 @@ class StoreAdmin:
         )
         report = self._register_hooks(api, store_hash, token)
         return AddResult(existing is None, self.destination(store_hash), report)
+
+    def update(self, store_hash: str, update: SettingsUpdate) -> StoreSettings:
+        """Change settings kept in the store's row only: no secret, no hook, no BigCommerce call."""
+        row = self._row(store_hash)
+        settings = replace(
+            row.settings,
+            stages=update.stages or row.settings.stages,
+            recovery_links=_choose(update.recovery_links, row.settings.recovery_links),
+            eligibility=update.rules.applied_to(row.settings.eligibility),
+        )
+        if not self.rows.update_settings(settings, own_stages=update.stages is not None or row.own_stages):
+            raise self._unknown(store_hash)
+        return settings
 
     def remove(self, store_hash: str, *, force: bool = False) -> RemoveResult:
         row = self.rows.get(store_hash)

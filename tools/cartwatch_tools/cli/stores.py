@@ -1,16 +1,18 @@
-"""`cartwatch stores add|list|show|remove|verify|rotate-token`: the stores cartwatch serves."""
+"""`cartwatch stores add|update|list|show|remove|verify|rotate-token`: the stores cartwatch serves."""
 
 from __future__ import annotations
 
 import argparse
+from decimal import Decimal
 from typing import Any
 
 from cartwatch.domain.cart_webhooks import HOOK_SCOPES
+from cartwatch.domain.eligibility import parse_min_value
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreStatus, is_store_hash
 from cartwatch_tools.cli.errors import CliError
 from cartwatch_tools.cli.secret_input import ACCESS_TOKEN, CLIENT_SECRET, add_secret_argument, read_secret
-from cartwatch_tools.cli.store_admin import NewStore, StoreAdmin
+from cartwatch_tools.cli.store_admin import NewStore, RulesChange, SettingsUpdate, StoreAdmin
 from cartwatch_tools.cli.store_views import details_lines, health_lines, hook_lines, store_table
 from cartwatch_tools.cli.target import add_target_arguments, resolve_target
 
@@ -25,32 +27,63 @@ def register(subparsers: Any) -> None:
     target = argparse.ArgumentParser(add_help=False)
     add_target_arguments(target)
 
+    settings = argparse.ArgumentParser(add_help=False)
+    settings.add_argument(
+        "--stages", type=_stages, help="abandonment stage delays, e.g. 1h,24h,48h (default: the deployment's)"
+    )
+    settings.add_argument(
+        "--recovery-links",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="create cart recovery links for abandoned-cart events",
+    )
+    settings.add_argument(
+        "--min-value",
+        type=_amount,
+        metavar="AMOUNT",
+        help="skip abandoned carts worth less than this, in the cart's currency (0: no minimum, the default)",
+    )
+    settings.add_argument(
+        "--require-email",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="skip abandoned carts without a shopper email (default: required)",
+    )
+    settings.add_argument(
+        "--require-consent",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="skip shoppers who did not consent to abandoned-cart emails (default: not required)",
+    )
+
     add = commands.add_parser(
         "add",
-        parents=[target],
+        parents=[target, settings],
         help="add a store (or bring it up to date) and register its webhooks",
         description="Store the store's credentials (encrypted in SSM) and register one webhook per "
-        f"cart scope ({len(HOOK_SCOPES)} in all) through BigCommerce's /v3/hooks; safe to repeat.",
+        f"cart scope ({len(HOOK_SCOPES)} in all) through BigCommerce's /v3/hooks; safe to repeat. "
+        "Settings left out keep their value.",
     )
     _store_hash_argument(add)
     add_secret_argument(add, ACCESS_TOKEN)
     add_secret_argument(add, CLIENT_SECRET)
-    add.add_argument(
-        "--stages", type=_stages, help="abandonment stage delays, e.g. 1h,24h,48h (default: the deployment's)"
-    )
     add.add_argument(
         "--require-signature",
         action=argparse.BooleanOptionalAction,
         default=None,
         help="accept only deliveries with a valid Standard Webhooks signature",
     )
-    add.add_argument(
-        "--recovery-links",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="create cart recovery links for abandoned-cart events",
-    )
     add.set_defaults(run=_add)
+
+    update = commands.add_parser(
+        "update",
+        parents=[target, settings],
+        help="change a store's stages, recovery links or eligibility rules",
+        description="Change settings of a store cartwatch serves, without its secrets and without "
+        "calling BigCommerce; settings left out keep their value.",
+    )
+    _store_hash_argument(update)
+    update.set_defaults(run=_update)
 
     listing = commands.add_parser("list", parents=[target], help="list the stores")
     listing.set_defaults(run=_list)
@@ -86,6 +119,17 @@ def _store_hash(text: str) -> str:
     return text
 
 
+def _amount(text: str) -> Decimal:
+    try:
+        return parse_min_value(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _rules(args: argparse.Namespace) -> RulesChange:
+    return RulesChange(args.min_value, args.require_email, args.require_consent)
+
+
 def _stages(text: str) -> StageSchedule:
     try:
         return StageSchedule.parse(text)
@@ -109,6 +153,7 @@ def _add(args: argparse.Namespace) -> int:
         stages=args.stages,
         require_signature=args.require_signature,
         recovery_links=args.recovery_links,
+        rules=_rules(args),
     )
     result = _admin(args).add(new)
     print(
@@ -121,6 +166,16 @@ def _add(args: argparse.Namespace) -> int:
             f"{len(failures)} of {len(HOOK_SCOPES)} hooks of store {new.store_hash} could not be registered "
             "(see above); the store is saved: run the same `cartwatch stores add` again"
         )
+    return 0
+
+
+def _update(args: argparse.Namespace) -> int:
+    change = SettingsUpdate(stages=args.stages, recovery_links=args.recovery_links, rules=_rules(args))
+    settings = _admin(args).update(args.store_hash, change)
+    print(f"store {args.store_hash} updated")
+    print(f"  stages          {settings.stages}")
+    print(f"  recovery links  {'yes' if settings.recovery_links else 'no'}")
+    print(f"  eligibility     {settings.eligibility.describe()}")
     return 0
 
 
