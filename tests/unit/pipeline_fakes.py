@@ -15,6 +15,7 @@ from typing import Any
 from cartwatch.adapters.bigcommerce import BigCommerceError
 from cartwatch.adapters.event_publisher import OutgoingMessage, PublishFailure
 from cartwatch.domain.cart_webhooks import CartWebhook, WebhookKind
+from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings, StoreStatus
 from cartwatch.domain.write_planner import WritePlanner
@@ -38,9 +39,16 @@ def webhook(cart_id: str, kind: WebhookKind, at: int, key: str | None = None, **
 class Stores:
     """The store directory: every store is known, with ``STAGES`` unless given others."""
 
-    def __init__(self, *, stages: StageSchedule = STAGES, recovery_links: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        stages: StageSchedule = STAGES,
+        recovery_links: bool = False,
+        eligibility: EligibilityRules | None = None,
+    ) -> None:
         self.stages = stages
         self.recovery_links = recovery_links
+        self.eligibility = eligibility or EligibilityRules()
         self.unknown: set[str] = set()
         self.uninstalled: set[str] = set()
 
@@ -48,7 +56,13 @@ class Stores:
         if store_hash in self.unknown:
             return None
         status = StoreStatus.UNINSTALLED if store_hash in self.uninstalled else StoreStatus.ACTIVE
-        return StoreSettings(store_hash, self.stages, recovery_links=self.recovery_links, status=status)
+        return StoreSettings(
+            store_hash,
+            self.stages,
+            recovery_links=self.recovery_links,
+            status=status,
+            eligibility=self.eligibility,
+        )
 
     refresh = get
 

@@ -8,7 +8,9 @@ cart's ``cart_created_at``.  An entry reads ``<at>|<status>|<stage>|<cause>|<idl
 * ``at`` — when the transition happened (the sweep's clock, the webhook's ``created_at``,
   the API's clock);
 * ``status`` / ``stage`` — the cart's status and stage after it;
-* ``cause`` — ``webhook:<kind>``, ``sweep``, ``api:suppress`` or ``bigcommerce:gone``;
+* ``cause`` — ``webhook:<kind>``, ``sweep``, ``api:suppress``, ``bigcommerce:gone``, or
+  ``skipped:<reason>`` — the stage the entry before it announced was not published: the cart
+  failed an eligibility rule (``domain/eligibility.py``); status and stage are unchanged;
 * ``idle_since`` — the cart's ``last_activity_at`` just before the transition, where the
   writer knew it (empty for the sweeper's index path: the due index does not project it).
 
@@ -25,6 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from cartwatch.domain.cart_webhooks import CartWebhook, WebhookKind
+from cartwatch.domain.eligibility import SKIPPED_PREFIX
 from cartwatch.domain.event_types import ABANDONED, CONVERTED, RECOVERED, event_id
 from cartwatch.domain.lifecycle import (
     CartState,
@@ -123,6 +126,11 @@ def gone(state: CartState, now: int) -> Transition:
     return Transition(now, CartStatus.DELETED, 0, GONE, state.last_activity_at)
 
 
+def skipped(state: CartState, stage: int, cause: str, now: int) -> Transition:
+    """The stage's event was not published: the cart failed one of its store's eligibility rules."""
+    return Transition(now, CartStatus.ABANDONED, stage, cause, state.last_activity_at)
+
+
 def published_events(state: CartState, history: Sequence[Transition]) -> list[PublishedEvent]:
     """The events published for this cart's recorded transitions, oldest first.
 
@@ -135,6 +143,8 @@ def published_events(state: CartState, history: Sequence[Transition]) -> list[Pu
             continue
         following = history[index + 1] if index + 1 < len(history) else None
         if entry.stage == 1 and following is not None and following.cause == GONE:
+            continue
+        if following is not None and following.cause.startswith(SKIPPED_PREFIX):
             continue
         idle = _idle_period_activity(state, history, index)
         transition = f"stage={entry.stage};last_activity_at={idle}"

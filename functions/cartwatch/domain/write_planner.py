@@ -118,6 +118,27 @@ class WritePlanner:
             details=Details(snapshot=snapshot_json, summary=summary),
         )
 
+    def skipped(
+        self,
+        state: CartState,
+        stage: int,
+        cause: str,
+        *,
+        now: int,
+        snapshot: tuple[str, CartSummary] | None = None,
+    ) -> Patch:
+        """A stage not published (an eligibility rule failed): recorded in the history, no event.
+
+        A stage-1 snapshot is kept as for a published stage: later stages judge the same cart
+        without calling BigCommerce, and the query API shows whom the rule kept from a reminder.
+        """
+        return Patch(
+            ref=(state.store_hash, state.cart_id),
+            guard=StillAbandoned(state.last_activity_at),
+            history=history.skipped(state, stage, cause, now),
+            details=Details(snapshot=snapshot[0], summary=snapshot[1]) if snapshot else None,
+        )
+
     def order(
         self, state: CartState, order_json: str, summary: CartSummary, *, recorded_at: int
     ) -> Patch | None:

@@ -30,6 +30,7 @@ from cartwatch.domain.bigcommerce_cart import (
     snapshot_from_bigcommerce,
 )
 from cartwatch.domain.cart import CartSnapshot, OrderSummary, RecoveryLink
+from cartwatch.domain.eligibility import EligibilityRules, skip_reason
 
 
 class CartSource(Protocol):
@@ -46,14 +47,20 @@ class OrderSource(Protocol):
 
 
 def snapshot_abandoned_cart(
-    client: CartSource, cart_id: str, *, now: int, recovery_links: bool
+    client: CartSource,
+    cart_id: str,
+    *,
+    now: int,
+    recovery_links: bool,
+    rules: EligibilityRules | None = None,
 ) -> CartSnapshot | None:
     """The normalized cart at abandonment, or None when BigCommerce no longer has it.
 
     A 404 means the cart was converted or deleted since its last webhook: no event is due.
     Other failures (:class:`~cartwatch.adapters.bigcommerce.BigCommerceError`) propagate so
     the caller can retry the stage later; only the optional recovery link degrades to a
-    null url with a reason.
+    null url with a reason.  A cart that fails the store's eligibility ``rules`` gets no
+    recovery link: its stage will not be published, so no copy of it is made.
     """
     checkout = client.get_checkout(cart_id)
     if checkout is None:
@@ -65,12 +72,15 @@ def snapshot_abandoned_cart(
         customer = next((c for c in client.get_customers([customer_id]) if c.get("id") == customer_id), None)
     email = shopper_email(checkout, customer)
     subscribers = client.get_subscribers(email) if email else []
-    link = (
-        recreate_for_recovery(client, cart)
-        if recovery_links
-        else RecoveryLink(url=None, reason="not_enabled")
+    snapshot = snapshot_from_bigcommerce(
+        checkout, customer, subscribers, now, RecoveryLink(url=None, reason="not_enabled")
     )
-    return snapshot_from_bigcommerce(checkout, customer, subscribers, now, link)
+    if not recovery_links or (rules is not None and skip_reason(rules, snapshot) is not None):
+        return snapshot
+    # Normalized again with the link: the snapshot's size limit counts the link's URL too.
+    return snapshot_from_bigcommerce(
+        checkout, customer, subscribers, now, recreate_for_recovery(client, cart)
+    )
 
 
 def recreate_for_recovery(client: CartSource, cart: Mapping[str, Any]) -> RecoveryLink:
