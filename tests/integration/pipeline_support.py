@@ -18,6 +18,7 @@ from cartwatch.adapters.cart_table.store import DynamoCartStore
 from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.composition import EventHandler
 from cartwatch.domain.cart_record import CartRecord, Tombstone
+from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.service.store_hooks import hook_destination, reconcile_hooks
@@ -100,12 +101,20 @@ def validate(event: dict[str, Any]) -> None:
     jsonschema.validate(event, schema)
 
 
+# The sandbox storefront's carts are anonymous guests unless a test gives them an email; the
+# tests of a world are about the lifecycle, so its store announces every abandoned cart.
+# Eligibility (the default rules included) has tests of its own: tests/unit/test_eligibility.py
+# and tests/integration/test_eligibility.py.
+LIFECYCLE_RULES = EligibilityRules(require_email=False)
+
+
 def make_world(
     moto_endpoint: str,
     *,
     stages: str = "1h,24h,48h",
     recovery_links: bool = False,
     client_event_handlers: Callable[[str], Sequence[EventHandler]] | None = None,
+    eligibility: EligibilityRules = LIFECYCLE_RULES,
 ) -> Iterator[World]:
     sandbox = BigCommerceSandbox(
         time_scale=0.001, allow_http_destinations=True, seed=3, abandon_after=None
@@ -128,7 +137,9 @@ def make_world(
         pipeline.resources.table_name,
         pipeline.ssm_prefix,
     ).save(
-        StoreSettings(store_hash, StageSchedule.parse(stages), recovery_links=recovery_links),
+        StoreSettings(
+            store_hash, StageSchedule.parse(stages), recovery_links=recovery_links, eligibility=eligibility
+        ),
         access_token=access_token,
         client_secret=client_secret,
         webhook_token=webhook_token,

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from cartwatch.adapters.batch import BatchApplyProcessor, EventType
 from cartwatch.adapters.cart_table.items import record_from_item
 from cartwatch.domain.cart_record import CartRecord
-from cartwatch.handlers.emf import log_metrics
+from cartwatch.handlers.emf import add_dimensioned_metric, log_metrics
 from cartwatch.handlers.observability import capture_lambda_handler, logger, metrics
 from cartwatch.service.publishing import OutboxRelay
 
@@ -40,9 +40,13 @@ def handler(event: dict[str, Any], context: Any, *, relay: OutboxRelay | None = 
                 metrics.add_metric(name="CartsAbandonedPublished", unit=MetricUnit.Count, value=count)
             if event_type.endswith(".recovered"):
                 metrics.add_metric(name="CartsRecovered", unit=MetricUnit.Count, value=count)
-        for total in report.recovered_revenue.values():
-            # Revenue across currencies is summed as-is; the dashboard labels it per store currency.
-            metrics.add_metric(name="RecoveredRevenue", unit=MetricUnit.NoUnit, value=float(Decimal(total)))
+        for currency, total in report.recovered_revenue.items():
+            # Amounts in different currencies never add up: one series per currency.
+            add_dimensioned_metric(
+                metrics, "RecoveredRevenue", MetricUnit.NoUnit, float(Decimal(total)), {"currency": currency}
+            )
+        for reason, count in report.skipped.items():
+            add_dimensioned_metric(metrics, "CartsSkipped", MetricUnit.Count, count, {"reason": reason})
         metrics.add_metric(name="BigCommerceCalls", unit=MetricUnit.Count, value=report.bigcommerce_calls)
         logger.info(
             "events relayed",
@@ -51,6 +55,7 @@ def handler(event: dict[str, Any], context: Any, *, relay: OutboxRelay | None = 
                 "failed": report.failed,
                 "cart_gone": report.dropped_cart_gone,
                 "store_gone": report.dropped_store_gone,
+                "skipped": dict(report.skipped),
             },
         )
         return errors

@@ -36,6 +36,7 @@ from cartwatch.domain.cart_cloud_events import (
 from cartwatch.domain.cart_record import CartRecord, CartSummary
 from cartwatch.domain.cart_store import CartStore
 from cartwatch.domain.cloud_events import CartConverted, CartRecovered, CloudEvent
+from cartwatch.domain.eligibility import EligibilityRules, SkipReason, skip_reason
 from cartwatch.domain.event_types import ABANDONED, CONVERTED, RECOVERED
 from cartwatch.domain.listing import normalize_email
 from cartwatch.domain.write_plan import Conflict
@@ -54,6 +55,7 @@ class RelayReport:
     published: Counter[str] = field(default_factory=Counter)
     dropped_cart_gone: int = 0
     dropped_store_gone: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)  # eligibility rule failed → carts
     failed: int = 0
     bigcommerce_calls: int = 0
     recovered_revenue: dict[str, str] = field(default_factory=dict)  # currency → total (decimal string)
@@ -141,6 +143,14 @@ class OutboxRelay:
             if plan is not None:
                 self._carts.apply(plan)
 
+    def _skip(
+        self, record: CartRecord, stage: int, reason: SkipReason, new_snapshot: CartSnapshot | None
+    ) -> None:
+        """No event for a cart that failed an eligibility rule: the rule goes into its history."""
+        kept = (new_snapshot.model_dump_json(), snapshot_summary(new_snapshot)) if new_snapshot else None
+        now = int(self._clock())
+        self._carts.apply(self._planner.skipped(record.state, stage, reason.cause, now=now, snapshot=kept))
+
     def _mark_recovery_copy(self, store_hash: str, copy_id: str, original_id: str) -> None:
         """Usually the copy is new to us (its ``created`` webhook is still on the way); if its
         webhooks won the race, the cart they made is marked instead."""
@@ -154,17 +164,19 @@ class OutboxRelay:
             return None
         state = record.state
         if pending.type == ABANDONED:
+            settings = self._stores.get(state.store_hash)
+            rules = settings.eligibility if settings else EligibilityRules()
             snapshot = None if pending.stage == 1 else _snapshot(record)
             new_snapshot = None
             if snapshot is None:
                 client = self._client(state.store_hash)
-                settings = self._stores.get(state.store_hash)
                 calls_before = client.calls
                 snapshot = snapshot_abandoned_cart(
                     client,
                     state.cart_id,
                     now=int(self._clock()),
                     recovery_links=bool(settings and settings.recovery_links),
+                    rules=rules,
                 )
                 report.bigcommerce_calls += client.calls - calls_before
                 if snapshot is None:
@@ -175,6 +187,11 @@ class OutboxRelay:
                     report.dropped_cart_gone += 1
                     return None
                 new_snapshot = snapshot
+            reason = skip_reason(rules, snapshot)
+            if reason is not None:
+                self._skip(record, pending.stage, reason, new_snapshot)
+                report.skipped[reason.value] += 1
+                return None
             abandoned: CloudEvent = abandoned_event(
                 state, snapshot, stage=pending.stage, stage_count=pending.stage_count, occurred_at=pending.at
             )
