@@ -222,12 +222,12 @@ def read_per_listed_cart(endpoint: str, *, hours: int = 24, carts_per_hour: int 
     day = START + (hours // 2) * HOUR
     # What consumers poll: statuses and "modified since T" — the index's own keys.
     consumer = [
-        (CartFilter(statuses=(CartStatus.ABANDONED,), modified_from=day), 100),
-        (CartFilter(statuses=(CartStatus.RECOVERED, CartStatus.CONVERTED), modified_from=day), 50),
-        (CartFilter(modified_from=day + 6 * HOUR, modified_to=day + 18 * HOUR), 25),
+        (CartFilter(statuses=(CartStatus.ABANDONED,), transitioned_from=day), 100),
+        (CartFilter(statuses=(CartStatus.RECOVERED, CartStatus.CONVERTED), transitioned_from=day), 50),
+        (CartFilter(transitioned_from=day + 6 * HOUR, transitioned_to=day + 18 * HOUR), 25),
         (
             CartFilter(
-                statuses=(CartStatus.ABANDONED, CartStatus.ACTIVE), modified_from=day, stages=(1, 2, 3)
+                statuses=(CartStatus.ABANDONED, CartStatus.ACTIVE), transitioned_from=day, stages=(1, 2, 3)
             ),
             50,
         ),
@@ -237,7 +237,7 @@ def read_per_listed_cart(endpoint: str, *, hours: int = 24, carts_per_hour: int 
     evaluated = [
         (CartFilter(statuses=(CartStatus.ABANDONED,), abandoned_from=day + 6 * HOUR), 50),
         (CartFilter(customer_email=email), 50),
-        (CartFilter(statuses=(CartStatus.ABANDONED,), min_total=Decimal(300), modified_from=day), 50),
+        (CartFilter(statuses=(CartStatus.ABANDONED,), min_total=Decimal(300), transitioned_from=day), 50),
     ]
     figures: dict[str, Any] = {}
     for name, mix in (("consumer", consumer), ("evaluated", evaluated)):

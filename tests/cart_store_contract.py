@@ -175,6 +175,9 @@ class CartStoreContract:
         assert written.due == DueSlot(due_shard("c1", 4), T0 + 24 * HOUR)
         assert written.history == (Transition(T0 + HOUR + 5, CartStatus.ABANDONED, 1, "sweep"),)
         assert written.listed_at == T0 + HOUR + 5
+        # The listing's last activity is the cart's own, copied by the write that lists it
+        # (the sweep decided from the index entry, which does not show it).
+        assert written.listed_activity_at == state.last_activity_at
         assert stored(store, "c1") == written
         # The same decision again (another sweep) finds the cart moved on.
         again = store.apply(
@@ -228,8 +231,12 @@ class CartStoreContract:
         listed = store.apply(order)
         assert isinstance(listed, CartRecord)
         assert (listed.listed_at, listed.order, listed.summary.total) == (T0 + 61, '{"id": 9}', Decimal("5"))
+        assert listed.listed_activity_at == written.state.last_activity_at
         again = store.apply(replace(order, listing=Listing(CartStatus.CONVERTED, T0 + 99, keep_earlier=True)))
-        assert isinstance(again, CartRecord) and again.listed_at == T0 + 61
+        assert isinstance(again, CartRecord) and (again.listed_at, again.listed_activity_at) == (
+            T0 + 61,
+            listed.listed_activity_at,
+        )
         other = StillBought(CartStatus.CONVERTED, T0 + 1)
         assert isinstance(store.apply(Patch(("contract", "c1"), other)), Conflict)
 

@@ -146,6 +146,7 @@ def _patch(current: Any, plan: Patch) -> CartRecord:
         changes["history"] = (*record.history, plan.history)  # appended, never trimmed
     if plan.listing is not None and not (plan.listing.keep_earlier and record.listed_at is not None):
         changes["listed_at"] = plan.listing.at
+        changes["listed_activity_at"] = record.state.last_activity_at  # the item's value, before the write
     if plan.details is not None:
         details = plan.details
         for name in ("snapshot", "order", "recovery_of"):

@@ -100,7 +100,10 @@ DUE_INDEX = GlobalIndex(
 # publisher records its order; it moves partition when its status changes and its sort key
 # (``modified_at``, the time of its latest transition) moves with each transition.
 # Nothing it keys on or projects changes on an ordinary webhook — not ``last_activity_at``,
-# not ``version``, not the abandoned hint — so ordinary activity writes no index units.
+# not ``version``, not the abandoned hint — so ordinary activity writes no index units.  The
+# cart's last activity it shows (``listed_activity_at``, the query API's ``modified_from/to``
+# as API2Cart's) is copied at each listing write: an abandoned or closed cart's last activity
+# cannot move without a transition, so only an open listed cart's may be newer.
 # The projection carries every filterable field, so a page reads only index items.
 LISTING_INDEX = GlobalIndex(
     name="listing",
@@ -114,6 +117,7 @@ LISTING_INDEX = GlobalIndex(
         attr.STAGE,
         attr.LAST_ABANDONED_STAGE,
         attr.CART_CREATED_AT,
+        attr.LISTED_ACTIVITY_AT,
         attr.ABANDONED_AT,
         attr.CLOSED_AT,
         attr.ORDER_ID,

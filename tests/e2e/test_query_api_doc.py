@@ -49,7 +49,9 @@ def test_the_documented_curl_request_with_a_wrong_secret_is_refused(quickstart: 
 
 
 def test_the_documented_cli_commands_print_the_expected_carts(quickstart: Quickstart) -> None:
-    with_email, bought, show, suppress, erase, stats, erase_shopper = documented_commands(DOC, "query-api-cli")
+    with_email, bought, show, suppress, erase, stats, erase_shopper = documented_commands(
+        DOC, "query-api-cli"
+    )
     workdir = quickstart.run.workdir
     abandoned = json.loads(quickstart.run.cli("carts", "list", "mystore", "--local", "--json").stdout)
     emails = {c["cart_id"]: (c["customer"] or {}).get("email") for c in abandoned["carts"]}
@@ -97,7 +99,9 @@ def test_the_documented_cli_commands_print_the_expected_carts(quickstart: Quicks
 
     # The shopper of one abandoned cart asks to be forgotten: every cart with their email goes.
     shopper = sorted(emails[cart] for cart in expected)[0]
-    theirs = {c for c, email in emails.items() if email and email.casefold() == shopper.casefold()} - {cart_id}
+    theirs = {c for c, email in emails.items() if email and email.casefold() == shopper.casefold()} - {
+        cart_id
+    }
     forgotten = run_documented(erase_shopper, workdir, EMAIL=shopper.upper())
     assert forgotten.returncode == 0, forgotten.stderr
     assert forgotten.stdout.splitlines()[0] == f"{len(theirs)} cart(s) of {shopper.upper()} erased"

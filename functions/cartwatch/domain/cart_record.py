@@ -102,6 +102,9 @@ class CartRecord:
     # When the cart's latest transition was recorded, once it is listed: the listing index's
     # sort key (its partition is the store and ``state.status``).  None: not listed.
     listed_at: int | None = None
+    # The cart's ``last_activity_at`` when ``listed_at`` was last written (see
+    # ``write_plan.listed_activity``): what the listing shows and filters as its last activity.
+    listed_activity_at: int | None = None
     snapshot: str | None = None  # JSON of the CartSnapshot captured at stage 1
     order: str | None = None  # JSON of the OrderSummary the publisher recorded
     summary: CartSummary = field(default_factory=CartSummary)
@@ -149,6 +152,7 @@ def listed_cart(record: CartRecord) -> ListedCart:
         created_at=state.cart_created_at,
         modified_at=modified,
         abandoned_at=state.abandoned_at,
+        last_activity_at=state.last_activity_at if record.listed_at is None else record.listed_activity_at,
         closed_at=state.closed_at,
         order_id=state.order_id,
         channel_id=state.channel_id,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -49,6 +49,9 @@ class CartSummary(_View):
     suppressed_at: Timestamp | None
     created_at: Timestamp
     modified_at: Timestamp = Field(description="Time of the cart's latest lifecycle transition.")
+    last_activity_at: Timestamp | None = Field(
+        description="The cart's own last modification: the latest shopper activity BigCommerce reported."
+    )
     abandoned_at: Timestamp | None
     closed_at: Timestamp | None
     channel_id: int | None
@@ -65,12 +68,49 @@ class CartSummary(_View):
     order: OrderSummary | None
 
 
+# The fields of a listed cart a listing may select (``fields=`` / ``exclude=``).
+CartField = Literal[
+    "store_hash",
+    "cart_id",
+    "status",
+    "stage",
+    "stage_reached",
+    "suppressed",
+    "suppressed_at",
+    "created_at",
+    "modified_at",
+    "last_activity_at",
+    "abandoned_at",
+    "closed_at",
+    "channel_id",
+    "order_id",
+    "currency",
+    "total",
+    "customer",
+    "line_items",
+    "coupons",
+    "totals",
+    "recovery_link",
+    "order",
+]
+CART_FIELDS: tuple[CartField, ...] = get_args(CartField)
+
+
+def select_fields(page: CartPage, fields: Iterable[str], exclude: Iterable[str]) -> SelectedCartPage:
+    """The page with only ``fields`` of each cart, less ``exclude``; ``cart_id`` always."""
+    keep = (set(fields) - set(exclude)) | {"cart_id"}
+    carts = [cart.model_dump(mode="json", include=keep) for cart in page.carts]
+    return SelectedCartPage(carts=carts, next_cursor=page.next_cursor)
+
+
 class TransitionView(_View):
     at: Timestamp
     status: StatusName
     stage: int = Field(ge=0)
     cause: str = Field(
-        description="webhook:<scope suffix>, sweep, api:suppress, bigcommerce:gone, or created.",
+        description="webhook:<scope suffix>, sweep, api:suppress, bigcommerce:gone, created, or "
+        "skipped:<reason> (no_email, no_consent, below_min_value): the stage before it was not "
+        "announced, the cart failed an eligibility rule of its store.",
         examples=["webhook:converted"],
     )
 
@@ -87,7 +127,6 @@ class EventView(_View):
 class CartDetail(CartSummary):
     """One cart with its whole lifecycle history and the events published for it."""
 
-    last_activity_at: Timestamp
     abandoned_token: str | None
     history: list[TransitionView]
     events: list[EventView]
@@ -95,6 +134,15 @@ class CartDetail(CartSummary):
 
 class CartPage(_View):
     carts: list[CartSummary]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+
+
+class SelectedCartPage(_View):
+    """A page of carts with only the fields a listing selected (``fields=`` / ``exclude=``)."""
+
+    carts: list[dict[str, Any]] = Field(
+        description="Each cart with the selected fields of `CartSummary` (always `cart_id`)."
+    )
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
 
 
@@ -125,7 +173,10 @@ class StoreStats(_View):
 
 class ShopperErasureRequest(_View):
     email: str = Field(
-        min_length=3, max_length=254, pattern=r"^[^@\s]+@[^@\s]+$", description="The shopper's email, case-insensitive."
+        min_length=3,
+        max_length=254,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="The shopper's email, case-insensitive.",
     )
 
 
@@ -171,6 +222,7 @@ def _summary_fields(cart: ListedCart) -> dict[str, object]:
         "suppressed_at": _at_or_none(cart.suppressed_at),
         "created_at": at(cart.created_at),
         "modified_at": at(cart.modified_at),
+        "last_activity_at": _at_or_none(cart.last_activity_at),
         "abandoned_at": _at_or_none(cart.abandoned_at),
         "closed_at": _at_or_none(cart.closed_at),
         "channel_id": cart.channel_id
@@ -197,7 +249,6 @@ def detail_view(
     created = TransitionView(at=at(state.cart_created_at), status="active", stage=0, cause="created")
     return CartDetail(
         **_summary_fields(cart),
-        last_activity_at=at(state.last_activity_at),
         abandoned_token=state.abandoned_token,
         history=[
             created,

@@ -10,7 +10,16 @@ the carts that came back after an abandonment (or were suppressed while active).
 reactivation, conversion, deletion, expiry, suppression) — not of every BigCommerce edit,
 which would cost an index write per webhook.  It never decreases, and it is never earlier
 than the cart's creation or its abandonment, so ``created_from`` and ``abandoned_from``
-also bound the index range (see :meth:`CartFilter.key_range`).
+also bound the index range (see :meth:`CartFilter.key_range`).  The ``transitioned_from/to``
+filters compare it.
+
+``last_activity_at`` is the cart's own modification time — the last BigCommerce webhook
+of shopper activity — which API2Cart's ``modified_from/to`` compare, and so do cartwatch's.
+The listing index projects it; it moves only while a cart is open, and an open listed cart
+(one that came back after an abandonment) is the only kind whose webhooks then write the
+index.  An abandoned cart's last activity cannot move without a transition (activity ends
+the abandonment), so for the ``abandoned`` partition ``modified_from`` bounds the index
+range too.
 
 Pure: no I/O.
 """
@@ -56,6 +65,7 @@ class ListedCart:
     created_at: int
     modified_at: int
     abandoned_at: int | None = None
+    last_activity_at: int | None = None  # None: written before the index projected it
     closed_at: int | None = None
     order_id: int | None = None
     channel_id: int | None = None
@@ -72,6 +82,9 @@ class ListedCart:
 class CartFilter:
     """A listing query.  Time bounds are epoch seconds, inclusive at both ends.
 
+    ``modified_from/to`` compare the cart's last activity, ``transitioned_from/to`` the time
+    of its latest transition (the index's sort key).
+
     ``statuses`` empty means every status; ``stages`` matches the highest stage the cart's
     latest abandonment reached (``last_abandoned_stage``).  ``min_total``/``max_total``
     compare the order total of a bought cart, else the cart total at abandonment, in the
@@ -83,6 +96,8 @@ class CartFilter:
     created_to: int | None = None
     modified_from: int | None = None
     modified_to: int | None = None
+    transitioned_from: int | None = None
+    transitioned_to: int | None = None
     abandoned_from: int | None = None
     abandoned_to: int | None = None
     customer_id: int | None = None
@@ -106,10 +121,13 @@ class CartFilter:
     def status_partitions(self) -> tuple[CartStatus, ...]:
         return self.statuses or LISTED_STATUSES
 
-    def key_range(self) -> tuple[int | None, int | None]:
-        """Bounds on ``modified_at`` implied by the filter (the index's sort key)."""
-        lower = [b for b in (self.modified_from, self.created_from, self.abandoned_from) if b is not None]
-        return (max(lower) if lower else None, self.modified_to)
+    def key_range(self, status: CartStatus) -> tuple[int | None, int | None]:
+        """Bounds on ``modified_at`` (the index's sort key) implied by the filter, in one partition."""
+        bounds = [self.transitioned_from, self.created_from, self.abandoned_from]
+        if status is CartStatus.ABANDONED:
+            bounds.append(self.modified_from)  # its last activity precedes its transition
+        lower = [b for b in bounds if b is not None]
+        return (max(lower) if lower else None, self.transitioned_to)
 
     def fingerprint(self) -> str:
         """A digest of the filter, so a cursor cannot be replayed with other filters."""
@@ -121,7 +139,8 @@ class CartFilter:
         checks = (
             not self.statuses or cart.status in self.statuses,
             _within(cart.created_at, self.created_from, self.created_to),
-            _within(cart.modified_at, self.modified_from, self.modified_to),
+            _within(cart.modified_at, self.transitioned_from, self.transitioned_to),
+            _within_optional(cart.last_activity_at, self.modified_from, self.modified_to),
             _within_optional(cart.abandoned_at, self.abandoned_from, self.abandoned_to),
             self.customer_id is None or cart.customer_id == self.customer_id,
             self.customer_email is None or cart.customer_email == self.customer_email,

@@ -249,6 +249,20 @@ def listed_at(
     return max(previous or 0, entry.at, recorded_at)
 
 
+def listed_activity(base: CartRecord | None, state: CartState, listed: int | None) -> int | None:
+    """The last activity the listing shows: copied whenever the listing's sort key is written.
+
+    A write that leaves ``listed_at`` alone leaves it alone too, so ordinary activity writes
+    no index unit; an abandoned or closed cart cannot be active without a transition, so its
+    copy is its exact last activity.
+    """
+    if listed is None:
+        return None
+    if base is not None and base.listed_at == listed and base.listed_activity_at is not None:
+        return base.listed_activity_at
+    return state.last_activity_at
+
+
 def expiry(state: CartState, retention_seconds: int) -> int | None:
     """When the table's TTL may delete the cart."""
     if state.closed_at is not None and not state.status.is_open:

@@ -29,6 +29,7 @@ from cartwatch.domain.write_plan import (
     abandonment_event,
     due_slot,
     expiry,
+    listed_activity,
     listed_at,
 )
 
@@ -66,6 +67,7 @@ class WritePlanner:
             expires_at=expiry(state, self.retention_seconds),
             outbox=event,
         )
+        record = replace(record, listed_activity_at=listed_activity(base, record.state, record.listed_at))
         if base is not None:
             # What only the publisher writes is carried over untouched.
             record = replace(

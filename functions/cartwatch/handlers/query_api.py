@@ -26,14 +26,18 @@ from aws_lambda_powertools.event_handler.openapi.types import (
 )
 
 from cartwatch.domain.cart_views import (
+    CART_FIELDS,
     CartDetail,
+    CartField,
     CartPage,
     ErrorBody,
     ErrorField,
+    SelectedCartPage,
     ShopperErasure,
     ShopperErasureRequest,
     StatusName,
     StoreStats,
+    select_fields,
 )
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.domain.listing import MAX_PAGE_SIZE, CartFilter
@@ -175,7 +179,9 @@ def _queries() -> CartQueries:
     summary="List a store's carts",
     description="Carts cartwatch has something to say about — abandoned at least once, suppressed, "
     "or bought — newest transition first, with customer and line items where captured.",
-    responses=_responses(200, CartPage, "A page of carts."),
+    responses=_responses(
+        200, CartPage | SelectedCartPage, "A page of carts (with `fields` or `exclude`: only those fields)."
+    ),
     tags=["carts"],
     security=[{_SIGV4: []}],
 )
@@ -186,8 +192,18 @@ def list_carts(
     ] = None,
     created_from: Moment = None,
     created_to: Moment = None,
-    modified_from: Moment = None,
-    modified_to: Moment = None,
+    modified_from: Annotated[
+        datetime | None,
+        Query(description="The cart's last activity (`last_activity_at`) at or after this; RFC 3339."),
+    ] = None,
+    modified_to: Annotated[
+        datetime | None, Query(description="The cart's last activity at or before this; RFC 3339.")
+    ] = None,
+    transitioned_from: Annotated[
+        datetime | None,
+        Query(description="Its latest lifecycle transition (`modified_at`) at or after this; RFC 3339."),
+    ] = None,
+    transitioned_to: Moment = None,
     abandoned_from: Moment = None,
     abandoned_to: Moment = None,
     customer_id: Annotated[int | None, Query(ge=1, le=2**53)] = None,
@@ -204,13 +220,26 @@ def list_carts(
     cursor: Annotated[
         str | None, Query(min_length=1, max_length=4096, description="From `next_cursor`.")
     ] = None,
-) -> CartPage:
+    fields: Annotated[
+        list[CartField] | None,
+        Query(
+            description="Only these fields of each cart (repeat or comma-separate; `cart_id` is "
+            "always included) — API2Cart's `response_fields`/`params`."
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[CartField] | None,
+        Query(description="Every field but these (API2Cart's `exclude`); `cart_id` stays."),
+    ] = None,
+) -> CartPage | SelectedCartPage:
     cart_filter = CartFilter(
         statuses=tuple(CartStatus(s) for s in status or ()),
         created_from=_epoch(created_from, "created_from"),
         created_to=_epoch(created_to, "created_to"),
         modified_from=_epoch(modified_from, "modified_from"),
         modified_to=_epoch(modified_to, "modified_to"),
+        transitioned_from=_epoch(transitioned_from, "transitioned_from"),
+        transitioned_to=_epoch(transitioned_to, "transitioned_to"),
         abandoned_from=_epoch(abandoned_from, "abandoned_from"),
         abandoned_to=_epoch(abandoned_to, "abandoned_to"),
         customer_id=customer_id,
@@ -222,7 +251,10 @@ def list_carts(
         stages=tuple(stage or ()),
         suppressed=suppressed,
     )
-    return _queries().list_carts(store_hash, cart_filter, limit=limit, cursor=cursor)
+    page = _queries().list_carts(store_hash, cart_filter, limit=limit, cursor=cursor)
+    if not fields and not exclude:
+        return page
+    return select_fields(page, fields or CART_FIELDS, exclude or ())
 
 
 @app.get(

@@ -170,7 +170,10 @@ class CartQueries:
         """
         self._require_store(store_hash)
         return store_stats(
-            store_hash, start, end, every_listed(self._listing, store_hash, CartFilter(modified_from=start))
+            store_hash,
+            start,
+            end,
+            every_listed(self._listing, store_hash, CartFilter(transitioned_from=start)),
         )
 
     # --- one cart ---------------------------------------------------------------------------
@@ -217,8 +220,7 @@ class CartQueries:
         """
         self._require_store(store_hash)
         shoppers_carts = [
-            cart.cart_id
-            for cart in every_listed(self._listing, store_hash, CartFilter(customer_email=email))
+            cart.cart_id for cart in every_listed(self._listing, store_hash, CartFilter(customer_email=email))
         ]
         now = int(self._clock())
         return sorted(
@@ -247,8 +249,8 @@ def _below(cart_filter: CartFilter, watermark: int | None) -> CartFilter:
     """The filter, capped at a listing's watermark (see ``CursorState.watermark``)."""
     if watermark is None:
         return cart_filter
-    upper = watermark if cart_filter.modified_to is None else min(cart_filter.modified_to, watermark)
-    return replace(cart_filter, modified_to=upper)
+    upper = watermark if cart_filter.transitioned_to is None else min(cart_filter.transitioned_to, watermark)
+    return replace(cart_filter, transitioned_to=upper)
 
 
 def _newest(carts: list[ListedCart]) -> int | None:

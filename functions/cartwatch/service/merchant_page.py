@@ -203,7 +203,7 @@ class MerchantPage:
         end = int(self._clock())
         start = end - FIGURES_DAYS * 86400
         figures = tally_store(
-            start, end, every_listed(self._listing, store_hash, CartFilter(modified_from=start))
+            start, end, every_listed(self._listing, store_hash, CartFilter(transitioned_from=start))
         )
         return Figures(
             days=FIGURES_DAYS,

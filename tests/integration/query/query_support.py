@@ -179,6 +179,7 @@ class Truth:
     status: str
     created: int
     modified: int
+    activity: int  # the last activity the listing shows (see ``truths``)
     abandoned: int | None
     stage_reached: int
     suppressed: bool
@@ -222,6 +223,7 @@ def truths(items: list[dict[str, Any]]) -> list[Truth]:
                 status=status,
                 created=created,
                 modified=modified,
+                activity=listed_activity(item),
                 abandoned=abandoned,
                 stage_reached=stage_reached,
                 suppressed=suppressed,
@@ -232,6 +234,17 @@ def truths(items: list[dict[str, Any]]) -> list[Truth]:
             )
         )
     return found
+
+
+def listed_activity(item: dict[str, Any]) -> int:
+    """The cart's last activity as its latest listing write saw it: exactly its last activity,
+    except for an open cart, which may have been active since (never earlier than that)."""
+    listed, last = int(item["listed_activity_at"]["N"]), int(item["last_activity_at"]["N"])
+    if item["status"]["S"] == "active":
+        assert listed <= last, item["cart_id"]["S"]
+    else:
+        assert listed == last, item["cart_id"]["S"]
+    return listed
 
 
 def _between(value: int | Decimal | None, low: Any, high: Any) -> bool:
@@ -250,7 +263,8 @@ def expected(carts: list[Truth], params: dict[str, Any]) -> set[str]:
             (
                 not statuses or t.status in statuses,
                 _between(t.created, params.get("created_from"), params.get("created_to")),
-                _between(t.modified, params.get("modified_from"), params.get("modified_to")),
+                _between(t.modified, params.get("transitioned_from"), params.get("transitioned_to")),
+                _between(t.activity, params.get("modified_from"), params.get("modified_to")),
                 _between(t.abandoned, params.get("abandoned_from"), params.get("abandoned_to")),
                 "customer_id" not in params or t.customer_id == params["customer_id"],
                 "customer_email" not in params or t.email == params["customer_email"].casefold(),

@@ -81,7 +81,9 @@ def test_list_show_suppress_erase_and_stats(
     fresh.shop.storefront_set_guest_email(other, "cli@example.com")
     fresh.deliver()
     fresh.pipeline.drain(now=int(time.time()) + 2 * HOUR + 5)
-    code, out, _ = cartwatch("carts", "erase-shopper", fresh.store_hash, "--email", "CLI@example.com", "--yes")
+    code, out, _ = cartwatch(
+        "carts", "erase-shopper", fresh.store_hash, "--email", "CLI@example.com", "--yes"
+    )
     assert code == 0 and out.splitlines() == ["1 cart(s) of CLI@example.com erased", f"  {other}"]
 
     code, out, _ = cartwatch("carts", "stats", fresh.store_hash, "--to", str(int(time.time()) + 2 * HOUR))

@@ -6,6 +6,7 @@ import base64
 import itertools
 import random
 from collections import Counter
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -33,6 +34,7 @@ def filter_cases(seeded: Seeded) -> list[dict[str, Any]]:
     carts = truths(seeded.items())
     created = sorted(t.created for t in carts)
     modified = sorted(t.modified for t in carts)
+    activity = sorted(t.activity for t in carts)
     abandoned = sorted(t.abandoned for t in carts if t.abandoned is not None)
     totals = sorted(t.total for t in carts if t.total is not None)
     emails = sorted({t.email for t in carts if t.email})
@@ -51,8 +53,10 @@ def filter_cases(seeded: Seeded) -> list[dict[str, Any]]:
         ],
         "created_from": [middle(created)],
         "created_to": [middle(created)],
-        "modified_from": [middle(modified), modified[-1]],
-        "modified_to": [middle(modified), modified[0]],
+        "transitioned_from": [middle(modified), modified[-1]],
+        "transitioned_to": [middle(modified), modified[0]],
+        "modified_from": [middle(activity), activity[-1]],
+        "modified_to": [middle(activity), activity[0]],
         "abandoned_from": [middle(abandoned)],
         "abandoned_to": [middle(abandoned)],
         "customer_id": [customers[0], 999_999],
@@ -90,6 +94,46 @@ def test_every_filter_and_combination_matches_a_brute_force_filter_of_the_same_c
         assert order == sorted(order, reverse=True), params  # newest transition first
 
 
+def test_modified_from_compares_the_carts_last_activity_not_its_latest_transition(seeded: Seeded) -> None:
+    """API2Cart's meaning: a cart abandoned long ago and announced at a later stage today was
+    not *modified* today.  Every listed cart carries its ``last_activity_at``."""
+    carts = truths(seeded.items())
+    later_stage = [t for t in carts if t.status == "abandoned" and t.stage_reached >= 2]
+    assert later_stage and all(t.activity < t.modified for t in later_stage)
+    since = min(t.modified for t in later_stage)
+    by_activity = {
+        c["cart_id"] for c in list_all(seeded.api, seeded.store_hash, {"modified_from": since}, limit=50)
+    }
+    by_transition = {
+        c["cart_id"] for c in list_all(seeded.api, seeded.store_hash, {"transitioned_from": since}, limit=50)
+    }
+    assert {t.cart_id for t in later_stage} <= by_transition - by_activity
+    assert by_activity == {t.cart_id for t in carts if t.activity >= since}
+    listed = list_all(seeded.api, seeded.store_hash, {}, limit=50)
+    activity_of = {t.cart_id: t.activity for t in carts}
+    assert all(
+        datetime.fromisoformat(c["last_activity_at"]).timestamp() == activity_of[c["cart_id"]] for c in listed
+    )
+
+
+def test_field_selection_returns_only_the_fields_asked_for(seeded: Seeded) -> None:
+    everything = seeded.api.list_carts(seeded.store_hash, status="abandoned", limit=5).body
+    chosen = seeded.api.list_carts(
+        seeded.store_hash, status="abandoned", limit=5, fields="customer,total,last_activity_at"
+    ).body
+    assert [set(c) for c in chosen["carts"]] == [{"cart_id", "customer", "total", "last_activity_at"}] * len(
+        everything["carts"]
+    )
+    assert [c["customer"] for c in chosen["carts"]] == [c["customer"] for c in everything["carts"]]
+    assert chosen["next_cursor"] is not None  # paging is unchanged
+    excluded = seeded.api.list_carts(
+        seeded.store_hash, status="abandoned", limit=5, exclude=["line_items", "customer"]
+    ).body
+    assert all(set(c) == set(everything["carts"][0]) - {"line_items", "customer"} for c in excluded["carts"])
+    refused = seeded.api.list_carts(seeded.store_hash, fields="password")
+    assert refused.status == 400 and refused.body["fields"][0]["field"].startswith("query.fields")
+
+
 def test_a_cart_bought_without_abandonment_is_listed_at_the_second_its_order_is_recorded(
     aws: Aws, store: Store
 ) -> None:
@@ -111,22 +155,22 @@ def test_a_cart_bought_without_abandonment_is_listed_at_the_second_its_order_is_
     assert truth.modified == int(item["modified_at"]["N"]) == t + 1
     queries = aws.function("query_api").cart_queries
     cases: list[dict[str, Any]] = [
-        {"modified_to": t},
-        {"modified_to": t + 1},
-        {"modified_from": t + 1},
-        {"modified_from": t - 60, "modified_to": t},
-        {"status": ["converted"], "modified_to": t + 1},
+        {"transitioned_to": t},
+        {"transitioned_to": t + 1},
+        {"transitioned_from": t + 1},
+        {"transitioned_from": t - 60, "transitioned_to": t},
+        {"status": ["converted"], "transitioned_to": t + 1},
     ]
     for params in cases:
         cart_filter = CartFilter(
             statuses=tuple(CartStatus(s) for s in params.get("status", ())),
-            modified_from=params.get("modified_from"),
-            modified_to=params.get("modified_to"),
+            transitioned_from=params.get("transitioned_from"),
+            transitioned_to=params.get("transitioned_to"),
         )
         page = queries.list_carts(store.store_hash, cart_filter, limit=7)
         assert {c.cart_id for c in page.carts} == expected([truth], params), params
-    assert expected([truth], {"modified_to": t}) == set()
-    assert expected([truth], {"modified_from": t + 1}) == {"c1"}
+    assert expected([truth], {"transitioned_to": t}) == set()
+    assert expected([truth], {"transitioned_from": t + 1}) == {"c1"}
 
 
 def test_a_listed_cart_carries_customer_items_and_money_as_exact_strings(seeded: Seeded) -> None:
@@ -162,7 +206,7 @@ def test_pages_have_no_duplicates_or_gaps_while_new_carts_arrive(seeded: Seeded)
     assert set(seen) >= before  # no gaps
     # Only arrivals can be extra (here: the seeded sweeps ran at future times, so the real-time
     # arrivals sort below the first page; in production they sort above it and are left to the
-    # next pass, which starts from ``modified_from``).
+    # next pass, which starts from ``transitioned_from``).
     late = {c for c, fate in seeded.fates.items() if fate == "late"}
     assert set(seen) - before <= late
     fresh = list_all(seeded.api, seeded.store_hash, {"status": ["converted"]}, limit=50)
@@ -198,7 +242,9 @@ def test_filtered_pages_read_about_what_they_return(seeded: Seeded) -> None:
     counter.attach(seeded.world.pipeline.functions["query_api"].clients.client("dynamodb"))
     carts = truths(seeded.items())
     since = sorted(t.modified for t in carts)[len(carts) // 3]
-    listed = list_all(seeded.api, seeded.store_hash, {"status": "abandoned", "modified_from": since}, limit=5)
+    listed = list_all(
+        seeded.api, seeded.store_hash, {"status": "abandoned", "transitioned_from": since}, limit=5
+    )
     assert listed
     assert len(listed) <= counter.items_scanned <= len(listed) * 1.2
 

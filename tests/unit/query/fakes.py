@@ -31,7 +31,7 @@ class FakeListingIndex:
         start: Position | None,
         evaluate: int,
     ) -> ListingChunk:
-        low, high = cart_filter.key_range()
+        low, high = cart_filter.key_range(status)
         partition = sorted(
             (
                 c

@@ -22,7 +22,11 @@ def queries(index: FakeListingIndex) -> CartQueries:
     return CartQueries(None, None, index, FakeStores("s1"), CursorCodec(b"k" * 32))  # type: ignore[arg-type]
 
 
-def cart(n: int, status: CartStatus, modified: int, stage: int = 1, email: str | None = None) -> ListedCart:
+def cart(
+    n: int, status: CartStatus, modified: int, stage: int = 1, email: str | None = None, idle: int = 5
+) -> ListedCart:
+    """``idle``: how long before its latest transition the cart was last active (an open cart
+    may have been active since: negative)."""
     return ListedCart(
         store_hash="s1",
         cart_id=f"c{n:03d}",
@@ -32,6 +36,7 @@ def cart(n: int, status: CartStatus, modified: int, stage: int = 1, email: str |
         created_at=T0,
         modified_at=modified,
         abandoned_at=T0 + 10,
+        last_activity_at=modified - (idle if status is not CartStatus.ACTIVE else idle - 10),
         customer_email=email,
     )
 
@@ -47,18 +52,22 @@ def every_page(q: CartQueries, cart_filter: CartFilter, limit: int) -> list[list
 
 
 carts_strategy = st.lists(
-    st.tuples(st.sampled_from(STATUSES), st.integers(0, 40), st.integers(1, 3), st.booleans()),
+    st.tuples(
+        st.sampled_from(STATUSES), st.integers(0, 40), st.integers(1, 3), st.booleans(), st.integers(0, 8)
+    ),
     max_size=60,
 ).map(
     lambda rows: [
-        cart(n, status, T0 + m, stage, "a@x.com" if has_email else None)
-        for n, (status, m, stage, has_email) in enumerate(rows)
+        cart(n, status, T0 + m, stage, "a@x.com" if has_email else None, idle)
+        for n, (status, m, stage, has_email, idle) in enumerate(rows)
     ]
 )
 filters_strategy = st.builds(
     CartFilter,
     statuses=st.lists(st.sampled_from(STATUSES), max_size=3).map(tuple),
+    transitioned_from=st.none() | st.integers(T0, T0 + 40),
     modified_from=st.none() | st.integers(T0, T0 + 40),
+    modified_to=st.none() | st.integers(T0, T0 + 40),
     stages=st.lists(st.integers(1, 3), max_size=2).map(tuple),
     skip_empty_email=st.booleans(),
 )
@@ -119,9 +128,14 @@ def test_an_unknown_store_is_not_found() -> None:
 
 
 def test_the_filter_binds_created_and_abandoned_bounds_to_the_index_range() -> None:
-    f = CartFilter(created_from=5, abandoned_from=9, modified_from=7, modified_to=20)
-    assert f.key_range() == (9, 20)
-    assert CartFilter().key_range() == (None, None)
+    f = CartFilter(created_from=5, abandoned_from=9, transitioned_from=7, transitioned_to=20)
+    assert f.key_range(CartStatus.RECOVERED) == (9, 20)
+    assert CartFilter().key_range(CartStatus.ABANDONED) == (None, None)
+    # Last activity bounds the index range where it cannot pass the latest transition: in
+    # the abandoned partition only (an open cart's activity moves on without a transition).
+    activity = CartFilter(created_from=5, modified_from=12)
+    assert activity.key_range(CartStatus.ABANDONED) == (12, None)
+    assert activity.key_range(CartStatus.ACTIVE) == (5, None)
     same: dict[str, Any] = {"customer_email": "Ada@Example.com ", "currency": "usd"}
     assert (
         CartFilter(**same).fingerprint()

@@ -98,7 +98,7 @@ def test_parameters_become_the_listing_filter() -> None:
         {
             "status": ["abandoned", "recovered"],
             "created_from": "2025-01-01T00:00:00Z",
-            "modified_to": "1700000000",
+            "transitioned_to": "1700000000",
             "customer_email": "Ada@Example.com",
             "skip_empty_email": "true",
             "min_total": "10.50",
@@ -112,7 +112,7 @@ def test_parameters_become_the_listing_filter() -> None:
     store, cart_filter, limit, cursor = queries.calls[0]
     assert (store, limit, cursor) == ("abc123", 250, "abc.def")
     assert cart_filter.statuses == (CartStatus.ABANDONED, CartStatus.RECOVERED)
-    assert (cart_filter.created_from, cart_filter.modified_to) == (1735689600, 1700000000)
+    assert (cart_filter.created_from, cart_filter.transitioned_to) == (1735689600, 1700000000)
     assert cart_filter.customer_email == "ada@example.com" and cart_filter.skip_empty_email
     assert str(cart_filter.min_total) == "10.50" and cart_filter.stages == (1, 3)
 

@@ -22,6 +22,8 @@ _FILTERS = (
     "created_to",
     "modified_from",
     "modified_to",
+    "transitioned_from",
+    "transitioned_to",
     "abandoned_from",
     "abandoned_to",
     "customer_id",
@@ -54,6 +56,9 @@ def register(subparsers: Any) -> None:
     listing.add_argument("--stage", action="append", type=int, help="stage reached; repeat for several")
     listing.add_argument("--skip-empty-email", action="store_true", help="only carts with a customer email")
     listing.add_argument("--suppressed", action=argparse.BooleanOptionalAction, default=None)
+    listing.add_argument(
+        "--fields", help="with --json: only these fields of each cart, comma-separated (cart_id always)"
+    )
     listing.add_argument("--limit", type=int, default=50, help="carts per page (1-250, default 50)")
     listing.add_argument("--cursor", help="continue after a page (its next_cursor)")
     listing.add_argument("--all", action="store_true", help="follow next_cursor to the last page")
@@ -102,9 +107,12 @@ def _list(args: argparse.Namespace) -> int:
         "stage": args.stage,
         "skip_empty_email": args.skip_empty_email or None,
         "suppressed": args.suppressed,
+        "fields": args.fields,
         "limit": args.limit,
         "cursor": args.cursor,
     }
+    if args.fields and not args.json:
+        raise CliError("--fields selects fields of the JSON answer: add --json")
     while True:
         page = _ok(client.list_carts(args.store_hash, **params))
         if args.json:

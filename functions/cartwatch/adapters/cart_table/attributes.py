@@ -42,6 +42,11 @@ DUE_SHARD: Final = "due_shard"
 DUE_AT: Final = "due_at"
 LISTING_KEY: Final = "listing_key"
 MODIFIED_AT: Final = "modified_at"
+# The cart's last activity as of its latest listing write: the listing's ``last_activity_at``
+# (``modified_from/to``).  Written with ``modified_at`` only, so activity alone writes no
+# index unit; exact for every listed cart but an open one (which came back after an
+# abandonment and may have been active since its transition).
+LISTED_ACTIVITY_AT: Final = "listed_activity_at"
 
 HISTORY: Final = "history"
 SNAPSHOT: Final = "snapshot"

@@ -93,6 +93,8 @@ def record_item(record: CartRecord) -> Item:
     if record.listed_at is not None:
         item[attr.LISTING_KEY] = _s(attr.listing_partition(state.store_hash, state.status.value))
         item[attr.MODIFIED_AT] = _n(record.listed_at)
+        if record.listed_activity_at is not None:
+            item[attr.LISTED_ACTIVITY_AT] = _n(record.listed_activity_at)
     for name, text in (
         (attr.SNAPSHOT, record.snapshot),
         (attr.ORDER, record.order),
@@ -153,6 +155,7 @@ def record_from_item(item: Item) -> CartRecord:
         due=DueSlot(shard, due_at) if shard is not None and due_at is not None else None,
         history=tuple(Transition.decode(entry["S"]) for entry in item.get(attr.HISTORY, {}).get("L", [])),
         listed_at=_number(item, attr.MODIFIED_AT) if attr.LISTING_KEY in item else None,
+        listed_activity_at=_number(item, attr.LISTED_ACTIVITY_AT) if attr.LISTING_KEY in item else None,
         snapshot=_text(item, attr.SNAPSHOT),
         order=_text(item, attr.ORDER),
         summary=summary_from_item(item),
@@ -229,6 +232,7 @@ def listed_cart_from_item(item: Item) -> ListedCart:
         created_at=int(item[attr.CART_CREATED_AT]["N"]),
         modified_at=int(item[attr.MODIFIED_AT]["N"]),
         abandoned_at=_number(item, attr.ABANDONED_AT),
+        last_activity_at=_number(item, attr.LISTED_ACTIVITY_AT),
         closed_at=_number(item, attr.CLOSED_AT),
         order_id=_number(item, attr.ORDER_ID),
         channel_id=_number(item, attr.CHANNEL_ID),

@@ -63,7 +63,7 @@ class CartListingIndex:
         partition = attr.listing_partition(store_hash, status.value)
         key = _Expression()
         key.equals(attr.LISTING_KEY, {"S": partition})
-        key.between(attr.MODIFIED_AT, *cart_filter.key_range())
+        key.between(attr.MODIFIED_AT, *cart_filter.key_range(status))
         request: dict[str, Any] = {
             "TableName": self._table,
             "IndexName": LISTING_INDEX.name,
@@ -94,8 +94,9 @@ def _filter_expression(cart_filter: CartFilter, expression: _Expression) -> str:
     """The non-key part of a filter, over projected attributes (mirrors ``CartFilter.matches``)."""
     conditions_before = len(expression.conditions)
     f = cart_filter
-    # modified_from/to are in the key condition (a filter may not name a key attribute).
+    # transitioned_from/to are in the key condition (a filter may not name a key attribute).
     expression.between(attr.CART_CREATED_AT, f.created_from, f.created_to)
+    expression.between(attr.LISTED_ACTIVITY_AT, f.modified_from, f.modified_to)
     expression.between(attr.ABANDONED_AT, f.abandoned_from, f.abandoned_to)
     if f.customer_id is not None:
         expression.equals(attr.CUSTOMER_ID, _number(f.customer_id))

@@ -59,6 +59,14 @@ class Expression(Placeholders):
         name = self.name(attribute)
         self.set_clauses.append(f"{name} = if_not_exists({name}, {self.value(value)})")
 
+    def copy(self, attribute: str, source: str) -> None:
+        """``attribute`` takes the value ``source`` has in the item before this write."""
+        self.set_clauses.append(f"{self.name(attribute)} = {self.name(source)}")
+
+    def copy_if_absent(self, attribute: str, source: str) -> None:
+        name = self.name(attribute)
+        self.set_clauses.append(f"{name} = if_not_exists({name}, {self.name(source)})")
+
     def append(self, attribute: str, values: dict[str, Any]) -> None:
         name = self.name(attribute)
         self.set_clauses.append(
@@ -160,8 +168,12 @@ def _patch(expression: Expression, plan: Patch) -> None:
         modified = {"N": str(plan.listing.at)}
         if plan.listing.keep_earlier:
             expression.set_if_absent(attr.MODIFIED_AT, modified)
+            expression.copy_if_absent(attr.LISTED_ACTIVITY_AT, attr.LAST_ACTIVITY_AT)
         else:
             expression.set(attr.MODIFIED_AT, modified)
+            # The patch's writer may not know the cart's last activity (the sweep decides from
+            # the due index): the item's own value is copied, in the same write.
+            expression.copy(attr.LISTED_ACTIVITY_AT, attr.LAST_ACTIVITY_AT)
     if plan.details is not None:
         details = plan.details
         for name, text in (
