@@ -17,6 +17,7 @@ from bench.counting import CallCounter
 from cartwatch.adapters.bigcommerce import BigCommerceClient
 from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.domain.cloud_events import CloudEvent
+from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.service.store_hooks import hook_destination, reconcile_hooks
@@ -56,7 +57,13 @@ def run_events(endpoint: str, shoppers: int = 40) -> dict[str, Any]:
             pipeline.resources.table_name,
             pipeline.ssm_prefix,
         ).save(
-            StoreSettings(store_hash, StageSchedule.parse("1h,24h,48h")),
+            # Every abandoned cart announced (anonymous guests too): the figure is the cost of
+            # enriching an abandoned cart, whatever the store's eligibility rules decide after.
+            StoreSettings(
+                store_hash,
+                StageSchedule.parse("1h,24h,48h"),
+                eligibility=EligibilityRules(require_email=False),
+            ),
             access_token=token,
             client_secret=secret,
             webhook_token=hook_token,

@@ -31,29 +31,18 @@ def register(subparsers: Any) -> None:
     settings.add_argument(
         "--stages", type=_stages, help="abandonment stage delays, e.g. 1h,24h,48h (default: the deployment's)"
     )
-    settings.add_argument(
-        "--recovery-links",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="create cart recovery links for abandoned-cart events",
-    )
+    _switch(settings, "--recovery-links", "create cart recovery links for abandoned-cart events")
     settings.add_argument(
         "--min-value",
         type=_amount,
         metavar="AMOUNT",
         help="skip abandoned carts worth less than this, in the cart's currency (0: no minimum, the default)",
     )
-    settings.add_argument(
-        "--require-email",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="skip abandoned carts without a shopper email (default: required)",
-    )
-    settings.add_argument(
+    _switch(settings, "--require-email", "skip abandoned carts without a shopper email (default: required)")
+    _switch(
+        settings,
         "--require-consent",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="skip shoppers who did not consent to abandoned-cart emails (default: not required)",
+        "skip shoppers who did not consent to abandoned-cart emails (default: not required)",
     )
 
     add = commands.add_parser(
@@ -67,12 +56,7 @@ def register(subparsers: Any) -> None:
     _store_hash_argument(add)
     add_secret_argument(add, ACCESS_TOKEN)
     add_secret_argument(add, CLIENT_SECRET)
-    add.add_argument(
-        "--require-signature",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="accept only deliveries with a valid Standard Webhooks signature",
-    )
+    _switch(add, "--require-signature", "accept only deliveries with a valid Standard Webhooks signature")
     add.set_defaults(run=_add)
 
     update = commands.add_parser(
@@ -105,6 +89,11 @@ def register(subparsers: Any) -> None:
         "--force", action="store_true", help="remove the store even if BigCommerce cannot delete its hooks"
     )
     remove.set_defaults(run=_remove)
+
+
+def _switch(parser: argparse.ArgumentParser, flag: str, text: str) -> None:
+    """``--flag`` / ``--no-flag``; left out: None (the store keeps its value)."""
+    parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
 
 
 def _store_hash_argument(parser: argparse.ArgumentParser) -> None:
