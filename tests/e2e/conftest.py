@@ -183,7 +183,12 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstart]
     (start,) = documented_commands("README.md", "pieces-local")
     steps = documented_commands("README.md", "pieces-walkthrough")
     workdir = tmp_path_factory.mktemp("quickstart")
-    process = start_documented(start, workdir)
+    # Its functions' AWS calls are checked against their roles (tests/iam_conformance.py).
+    call_log = workdir / f"aws-calls-{secrets.token_hex(4)}.jsonl"
+    check_call_log(call_log)
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv(CALL_LOG_ENV, str(call_log))
+        process = start_documented(start, workdir)
     info_file = workdir / ".cartwatch" / "local.json"
     try:
         deadline = time.monotonic() + 90
@@ -191,7 +196,7 @@ def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Quickstart]
             assert process.poll() is None, process.stdout.read() if process.stdout else ""
             assert time.monotonic() < deadline, "cartwatch local did not start"
             time.sleep(0.2)
-        run = LocalRun(process, info_file, json.loads(info_file.read_text()), workdir)
+        run = LocalRun(process, info_file, json.loads(info_file.read_text()), workdir, call_log)
         for line in steps:
             done = run_documented(line, workdir)
             assert done.returncode == 0, f"{line}\n{done.stdout}\n{done.stderr}"
