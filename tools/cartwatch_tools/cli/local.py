@@ -25,6 +25,7 @@ from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, LocalInfo
 from cartwatch_tools.iam.recording import CALL_LOG_ENV
 
 DEFAULT_LOCAL_STAGES = "20s,40s"
+DEFAULT_PORT = 8787
 DEFAULT_FRAME_ANCESTOR = "https://*.mybigcommerce.com"
 
 
@@ -71,7 +72,11 @@ def register(subparsers: Any) -> None:
         help="run the whole pipeline on this machine (moto server + BigCommerce sandbox)",
         description=__doc__,
     )
-    parser.add_argument("--port", type=int, default=8787, help="receiver and API port on 127.0.0.1 (0: any)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        help=f"receiver and API port on 127.0.0.1 (0: any; default {DEFAULT_PORT}, any with --demo)",
+    )
     parser.add_argument(
         "--stages",
         default=DEFAULT_LOCAL_STAGES,
@@ -142,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
         from cartwatch_tools.iam.recording import record_to_file
 
         record_to_file(Path(call_log))
+    if args.port is None:
+        # A tunnel or a BigCommerce app points at a stable port; the demo points at nothing, so
+        # it takes any free one and a second demo (or a test run) never collides with the first.
+        args.port = 0 if args.demo else DEFAULT_PORT
     return LocalRun(args, stages, sweep_every).serve()
 
 
