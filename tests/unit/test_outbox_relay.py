@@ -26,7 +26,7 @@ from cartwatch.domain.cart_webhooks import WebhookKind
 from cartwatch.domain.event_types import ABANDONED, CONVERTED
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.service.processing import CartProcessor
-from cartwatch.service.publishing import OutboxRelay, PublishFailed
+from cartwatch.service.publishing import DeadlineReached, OutboxRelay, PublishFailed
 from cartwatch.service.sweeping import AbandonmentSweep
 
 K = WebhookKind
@@ -75,6 +75,21 @@ def test_only_the_events_sns_refused_fail_and_the_rest_are_published_and_recorde
     # The stream retries the failed record: the same event, with the same id.
     errors, _ = relay(store, sns, BigCommerce()).relay([written[1]])
     assert errors == [None] and sns.published[-1]["subject"] == refused
+
+
+def test_no_record_starts_without_time_for_it_and_the_stream_retry_publishes_the_rest() -> None:
+    store, written = pipeline("a", "b", "c")
+    sns = Sns()
+    time_left = iter([60_000, 45_000, OutboxRelay.RESERVE_MS - 1])  # before each record, in ms
+    errors, report = relay(store, sns, BigCommerce()).relay(written, remaining_ms=lambda: next(time_left))
+    # What was started goes out; the record not started fails alone, unpublished, for a retry.
+    assert [type(e) for e in errors] == [type(None), type(None), DeadlineReached]
+    assert report.published[ABANDONED] == 2 and report.deferred == 1
+    late = written[2].state.cart_id
+    assert late not in {event["subject"] for event in sns.published}
+    assert cart(store, late).snapshot is None
+    errors, _ = relay(store, sns, BigCommerce()).relay([written[2]], remaining_ms=lambda: 60_000)
+    assert errors == [None] and sns.published[-1]["subject"] == late
 
 
 def test_a_store_bigcommerce_cannot_serve_fails_its_records_only() -> None:

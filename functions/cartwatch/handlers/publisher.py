@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -32,8 +32,10 @@ def handler(event: dict[str, Any], context: Any, *, relay: OutboxRelay | None = 
 
         relay = composition_for("publisher").outbox_relay
 
+    remaining: Callable[[], int] | None = getattr(context, "get_remaining_time_in_millis", None)
+
     def apply(carts: Sequence[CartRecord]) -> list[BaseException | None]:
-        errors, report = relay.relay(carts)
+        errors, report = relay.relay(carts, remaining_ms=remaining)
         for event_type, count in report.published.items():
             metrics.add_metric(name="EventsPublished", unit=MetricUnit.Count, value=count)
             if event_type.endswith(".abandoned"):
@@ -53,6 +55,7 @@ def handler(event: dict[str, Any], context: Any, *, relay: OutboxRelay | None = 
             extra={
                 "published": dict(report.published),
                 "failed": report.failed,
+                "deferred": report.deferred,
                 "cart_gone": report.dropped_cart_gone,
                 "store_gone": report.dropped_store_gone,
                 "skipped": dict(report.skipped),

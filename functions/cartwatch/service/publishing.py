@@ -57,6 +57,7 @@ class RelayReport:
     dropped_store_gone: int = 0
     skipped: Counter[str] = field(default_factory=Counter)  # eligibility rule failed → carts
     failed: int = 0
+    deferred: int = 0  # not started for want of time; the stream retries them
     bigcommerce_calls: int = 0
     recovered_revenue: dict[str, str] = field(default_factory=dict)  # currency → total (decimal string)
 
@@ -70,6 +71,10 @@ class _Prepared:
 
 
 class OutboxRelay:
+    # Time a record may need: a stage-1 enrichment (BigCommerce calls with 3 s connect / 10 s
+    # read timeouts), then the SNS publish and the guarded writes of the whole batch.
+    RESERVE_MS = 20_000
+
     def __init__(
         self,
         carts: CartStore,
@@ -89,12 +94,25 @@ class OutboxRelay:
         self._on_published = on_published
         self._client_cache: dict[str, BigCommerceClient | None] = {}
 
-    def relay(self, records: Sequence[CartRecord]) -> tuple[list[BaseException | None], RelayReport]:
-        """Publish the outbox events of these carts as the stream saw them; per cart, None or its error."""
+    def relay(
+        self, records: Sequence[CartRecord], remaining_ms: Callable[[], int] | None = None
+    ) -> tuple[list[BaseException | None], RelayReport]:
+        """Publish the outbox events of these carts as the stream saw them; per cart, None or its error.
+
+        ``remaining_ms`` is the invocation's time left: a record is only started while there is
+        room for its BigCommerce round trips and the publish after them.
+        """
         report = RelayReport()
         errors: list[BaseException | None] = [None] * len(records)
         prepared: list[_Prepared] = []
         for index, record in enumerate(records):
+            if remaining_ms is not None and remaining_ms() < self.RESERVE_MS:
+                # A Lambda that times out fails the whole batch, published records included;
+                # stopping here fails only the records not started, which the stream retries.
+                for rest in range(index, len(records)):
+                    errors[rest] = DeadlineReached("the invocation's time ran out before this record")
+                report.deferred = len(records) - index
+                break
             try:
                 ready = self._prepare(index, record, report)
             except StoreUnavailable:
@@ -241,6 +259,10 @@ class OutboxRelay:
         if client is None:
             raise StoreUnavailable(f"no API credentials for store {store_hash}")
         return client
+
+
+class DeadlineReached(RuntimeError):
+    """The record was not started: the invocation had too little time left."""
 
 
 class PublishFailed(RuntimeError):
