@@ -3,7 +3,7 @@
 Powertools' resolver validates every parameter against the pydantic annotations below and
 serializes every answer through its model; the committed OpenAPI document
 (``docs/openapi/query-api.json``) is generated from this module.  Errors map to status codes
-here and nowhere else.  This function is not on the webhook ack path, so pydantic and the
+in ``query_errors`` and nowhere else.  This function is not on the webhook ack path, so pydantic and the
 event-handler framework are fine at cold start.
 """
 
@@ -17,7 +17,6 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import (
     OpenAPIResponse,
@@ -31,7 +30,6 @@ from cartwatch.domain.cart_views import (
     CartField,
     CartPage,
     ErrorBody,
-    ErrorField,
     SelectedCartPage,
     ShopperErasure,
     ShopperErasureRequest,
@@ -43,8 +41,14 @@ from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.domain.listing import MAX_PAGE_SIZE, CartFilter
 from cartwatch.domain.store import STORE_HASH
 from cartwatch.handlers.observability import logger
-from cartwatch.service.cart_queries import CartBusy, CartNotFound, CartQueries, StoreNotFound
-from cartwatch.service.cursors import InvalidCursor
+from cartwatch.handlers.query_errors import (
+    ERRORS,
+    Forbidden,
+    InvalidParameter,
+    error_response,
+    refuse_form_body,
+)
+from cartwatch.service.cart_queries import CartQueries
 
 API_TITLE = "cartwatch query API"
 API_VERSION = "1.0.0"
@@ -55,67 +59,7 @@ _SIGV4 = "sigv4"
 app = APIGatewayHttpResolver(enable_validation=True)
 
 
-class Forbidden(PermissionError):
-    """The request reached the function without an IAM identity (a misconfigured route)."""
-
-
-class InvalidParameter(ValueError):
-    """A parameter is well-formed but unusable (e.g. a range that ends before it starts)."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-# --- errors: the one place that maps outcomes to status codes -------------------------------
-
-
-def _error(status: HTTPStatus, message: str, fields: list[ErrorField] | None = None) -> Response[str]:
-    body = ErrorBody(error=message, fields=fields or [])
-    return Response(
-        status_code=status.value,
-        content_type=content_types.APPLICATION_JSON,
-        body=body.model_dump_json(),
-    )
-
-
-_ERRORS: tuple[type[Exception], ...] = (
-    RequestValidationError,
-    InvalidCursor,
-    InvalidParameter,
-    StoreNotFound,
-    CartNotFound,
-    Forbidden,
-    CartBusy,
-)
-
-
-@app.exception_handler(list(_ERRORS))  # type: ignore[untyped-decorator]  # Powertools' decorator is untyped
-def error_response(error: Exception) -> Response[str]:
-    """Every expected failure, as its status code and an ``ErrorBody`` naming what went wrong."""
-    match error:
-        case RequestValidationError():
-            fields = [
-                ErrorField(field=".".join(str(p) for p in e["loc"]), message=str(e.get("msg", e["type"])))
-                for e in error.errors()
-            ]
-            return _error(HTTPStatus.BAD_REQUEST, "invalid request", fields)
-        case InvalidCursor():
-            return _error(
-                HTTPStatus.BAD_REQUEST,
-                "invalid cursor",
-                [ErrorField(field="query.cursor", message=str(error))],
-            )
-        case InvalidParameter():
-            fields = [ErrorField(field=error.field, message=str(error))]
-            return _error(HTTPStatus.BAD_REQUEST, "invalid request", fields)
-        case StoreNotFound() | CartNotFound():
-            return _error(HTTPStatus.NOT_FOUND, str(error))
-        case Forbidden():
-            return _error(HTTPStatus.FORBIDDEN, str(error))
-        case CartBusy():
-            return _error(HTTPStatus.CONFLICT, str(error))
-    raise error  # pragma: no cover — registered for _ERRORS only
+app.exception_handler(list(ERRORS))(error_response)
 
 
 def _require_iam(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
@@ -390,6 +334,9 @@ def handler(event: dict[str, Any], context: Any, *, queries: CartQueries | None 
         from cartwatch.composition import composition_for
 
         queries = composition_for("query_api").cart_queries
+    refused = refuse_form_body(event)
+    if refused is not None:
+        return refused
     app.context.update(queries=queries)
     return app.resolve(event, context)
 

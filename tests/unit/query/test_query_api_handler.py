@@ -43,7 +43,14 @@ class FakeQueries:
 
 
 def call(
-    method: str, path: str, query: dict[str, Any] | None = None, *, iam: bool = True, queries: Any = None
+    method: str,
+    path: str,
+    query: dict[str, Any] | None = None,
+    *,
+    iam: bool = True,
+    queries: Any = None,
+    headers: dict[str, str] | None = None,
+    body: str | None = None,
 ) -> tuple[int, Any]:
     raw = urlencode(query or {}, doseq=True)
     event = {
@@ -55,7 +62,8 @@ def call(
             k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in (query or {}).items()
         }
         or None,
-        "headers": {"host": "api.example.com"},
+        "headers": {"host": "api.example.com", **(headers or {})},
+        **({"body": body} if body is not None else {}),
         "requestContext": {
             "http": {"method": method, "path": path},
             "stage": "$default",
@@ -88,6 +96,19 @@ def test_the_handler_serves_exactly_the_routes_the_stack_and_local_gateway_know(
 def test_a_request_without_an_iam_identity_is_forbidden() -> None:
     status, body = call("GET", "/v1/stores/abc123/carts", iam=False)
     assert status == 403 and "SigV4" in body["error"]
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data", "multipart/form-data; boundary=x"])
+def test_a_form_body_is_a_400_naming_the_content_type_not_a_server_error(content_type: str) -> None:
+    status, body = call(
+        "POST",
+        "/v1/stores/abc123/shoppers/erase",
+        headers={"content-type": content_type},
+        body='{"email": "ada@example.com"}',
+    )
+    assert status == 400
+    [field] = body["fields"]
+    assert field["field"] == "header.content-type" and "JSON" in field["message"]
 
 
 def test_parameters_become_the_listing_filter() -> None:
