@@ -17,9 +17,29 @@ from collections.abc import Iterable, Iterator
 from dataclasses import fields, replace
 from typing import Any
 
-from cartwatch.domain.cart_record import CartRecord, CartRef, CartSummary, DueEntry, DueSlot, Tombstone
+from cartwatch.domain.cart_record import (
+    PARKED_SHARD,
+    CartRecord,
+    CartRef,
+    CartSummary,
+    DueEntry,
+    DueSlot,
+    Tombstone,
+)
 from cartwatch.domain.lifecycle import CartState
-from cartwatch.domain.write_plan import Conflict, DueAt, Patch, Revision, Unscheduled, WritePlan, admits
+from cartwatch.domain.write_plan import (
+    Conflict,
+    Deferred,
+    DueAt,
+    Parked,
+    Patch,
+    Redriven,
+    Released,
+    Revision,
+    Unscheduled,
+    WritePlan,
+    admits,
+)
 
 _STATE_FIELDS = [f.name for f in fields(CartState) if f.name != "version"]
 _SUMMARY_FIELDS = [f.name for f in fields(CartSummary)]
@@ -51,6 +71,20 @@ class MemoryCartStore:
         )
         for start in range(0, max(len(due), 1), page_size):
             yield due[start : start + page_size]
+
+    def outbox_entries(self, shard: str, due_by: int, page_size: int = 100) -> Iterator[list[CartRef]]:
+        with self._lock:
+            slots = sorted(
+                (r.unpublished.due, r.ref)
+                for r in self._carts.values()
+                if isinstance(r, CartRecord)
+                and r.unpublished is not None
+                and r.unpublished.shard == shard
+                and r.unpublished.due <= due_by
+            )
+        refs = [ref for _, ref in slots]
+        for start in range(0, max(len(refs), 1), page_size):
+            yield refs[start : start + page_size]
 
     def index_entries(self) -> list[DueEntry]:
         """What the due index shows now (the frozen view, if one is served)."""
@@ -156,4 +190,16 @@ def _patch(current: Any, plan: Patch) -> CartRecord:
             # As the table stores them: an empty email or currency is no value.
             given = {f: v for f in _SUMMARY_FIELDS if (v := getattr(details.summary, f)) not in (None, "")}
             changes["summary"] = replace(record.summary, **given)
+    if plan.unpublished is not None:
+        changes["unpublished"] = plan.unpublished
+    slot = record.unpublished
+    match plan.slot:
+        case Released():
+            changes["unpublished"] = None
+        case Parked(reason) if slot is not None:
+            changes["unpublished"] = replace(slot, shard=PARKED_SHARD, parked=reason)
+        case Deferred(until) if slot is not None:
+            changes["unpublished"] = replace(slot, due=until)
+        case Redriven(shard, at) if slot is not None:
+            changes["unpublished"] = replace(slot, shard=shard, due=at, parked=None)
     return replace(record, **changes)

@@ -132,10 +132,23 @@ LISTING_INDEX = GlobalIndex(
     ),
 )
 
+# The outbox index serves the outbox's safety net: one entry per cart whose latest event is
+# not published yet (``unpublished``), in a write-sharded live partition (``OUTBOX#nn``) or
+# the parked one (``PARKED``), sorted by when the scheduled relay may take it over.  The
+# publisher removes the entry as it publishes, so the index holds events in flight (for
+# seconds) and stuck ones — a relay run reads those, not the table.  Keys only: the relay
+# reads each cart strongly consistent before it acts.
+OUTBOX_INDEX = GlobalIndex(
+    name="outbox",
+    partition_key=KeyAttribute(attr.OUTBOX_SHARD, "S"),
+    sort_key=KeyAttribute(attr.OUTBOX_DUE, "N"),
+    projection="KEYS_ONLY",
+)
+
 TABLE = TableDefinition(
     partition_key=KeyAttribute(attr.PK, "S"),
     sort_key=KeyAttribute(attr.SK, "S"),
-    indexes=(DUE_INDEX, LISTING_INDEX),
+    indexes=(DUE_INDEX, LISTING_INDEX, OUTBOX_INDEX),
     ttl_attribute=attr.EXPIRES_AT,
     # The stream is the outbox: a transition writes its event intent (``pending_event``)
     # into the cart item in the same write, and the publisher consumes stream records

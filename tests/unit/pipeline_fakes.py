@@ -128,10 +128,10 @@ class BigCommerce:
         return {**self.order, "id": order_id}
 
 
-def clients(api: BigCommerce | None, *, without: Iterable[str] = ()) -> Callable[[str], Any]:
+def clients(api: BigCommerce | None, *, without: Iterable[str] = ()) -> Callable[..., Any]:
     """The per-store client factory: ``api`` for every store, none for stores in ``without``."""
     missing = set(without)
-    return lambda store_hash: None if store_hash in missing else api
+    return lambda store_hash, fresh=False: None if store_hash in missing else api
 
 
 GONE: dict[str, Any] = {"gone": True}

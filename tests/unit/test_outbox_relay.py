@@ -26,7 +26,7 @@ from cartwatch.domain.cart_webhooks import WebhookKind
 from cartwatch.domain.event_types import ABANDONED, CONVERTED
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.service.processing import CartProcessor
-from cartwatch.service.publishing import DeadlineReached, OutboxRelay, PublishFailed
+from cartwatch.service.publishing import OutboxRelay, PublishFailed
 from cartwatch.service.sweeping import AbandonmentSweep
 
 K = WebhookKind
@@ -69,37 +69,28 @@ def test_only_the_events_sns_refused_fail_and_the_rest_are_published_and_recorde
     published = {event["subject"] for event in sns.published}
     refused = written[1].state.cart_id
     assert refused not in published and len(published) == 2
-    # What a published stage-1 event learnt is kept; the refused one keeps nothing yet.
-    assert all(cart(store, c).snapshot is not None for c in published)
-    assert cart(store, refused).snapshot is None
+    # Every stage-1 snapshot is kept before the publish; only the published events' slots go.
+    assert all(cart(store, c).snapshot is not None for c in (*published, refused))
+    assert cart(store, refused).unpublished is not None
+    assert all(cart(store, c).unpublished is None for c in published)
     # The stream retries the failed record: the same event, with the same id.
     errors, _ = relay(store, sns, BigCommerce()).relay([written[1]])
     assert errors == [None] and sns.published[-1]["subject"] == refused
+    assert cart(store, refused).unpublished is None
 
 
-def test_no_record_starts_without_time_for_it_and_the_stream_retry_publishes_the_rest() -> None:
-    store, written = pipeline("a", "b", "c")
-    sns = Sns()
-    time_left = iter([60_000, 45_000, OutboxRelay.RESERVE_MS - 1])  # before each record, in ms
-    errors, report = relay(store, sns, BigCommerce()).relay(written, remaining_ms=lambda: next(time_left))
-    # What was started goes out; the record not started fails alone, unpublished, for a retry.
-    assert [type(e) for e in errors] == [type(None), type(None), DeadlineReached]
-    assert report.published[ABANDONED] == 2 and report.deferred == 1
-    late = written[2].state.cart_id
-    assert late not in {event["subject"] for event in sns.published}
-    assert cart(store, late).snapshot is None
-    errors, _ = relay(store, sns, BigCommerce()).relay([written[2]], remaining_ms=lambda: 60_000)
-    assert errors == [None] and sns.published[-1]["subject"] == late
-
-
-def test_a_store_bigcommerce_cannot_serve_fails_its_records_only() -> None:
+def test_a_store_bigcommerce_cannot_serve_defers_its_own_records() -> None:
     store, written = pipeline("a", "b")
     broken = BigCommerce(checkouts={written[0].state.cart_id: BigCommerceUnavailable("503")})
     sns = Sns()
     errors, report = relay(store, sns, broken).relay(written)
-    assert isinstance(errors[0], BigCommerceUnavailable) and errors[1] is None
-    assert [event["subject"] for event in sns.published] == [written[1].state.cart_id]
-    assert report.failed == 1 and cart(store, written[0].state.cart_id).snapshot is None
+    # Nothing fails back to the stream (which would hold up every store on the shard), and
+    # the store is left alone for a while: its other event waits without another call.
+    assert errors == [None, None] and report.deferred == 2 and sns.published == []
+    assert broken.calls == 1
+    for record in written:
+        slot = cart(store, record.state.cart_id).unpublished
+        assert slot is not None and slot.due == SWEPT + 60 and not slot.is_parked
 
 
 def test_a_cart_bigcommerce_no_longer_has_is_closed_without_an_event() -> None:
@@ -117,6 +108,9 @@ def test_a_removed_store_has_nobody_to_tell_and_nothing_fails() -> None:
     sns = Sns()
     errors, report = relay(store, sns, BigCommerce(), without={STORE}).relay(written)
     assert errors == [None] and sns.published == [] and report.dropped_store_gone == 1
+    # Counted (StoreGone is alarmed) and parked: a store added again can have it redriven.
+    slot = cart(store, written[0].state.cart_id).unpublished
+    assert slot is not None and slot.parked == "store_gone"
 
 
 def test_later_stages_reuse_the_stage_one_snapshot_without_calling_bigcommerce() -> None:

@@ -7,13 +7,16 @@ event models on its cold start.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient
 from cartwatch.adapters.store_registry import StoreSecrets
 
-ClientFactory = Callable[[str], BigCommerceClient | None]
+
+class ClientFactory(Protocol):
+    def __call__(self, store_hash: str, *, fresh: bool = False) -> BigCommerceClient | None:
+        """The store's client (None: no credentials stored); ``fresh`` reads them past the cache."""
+        ...
 
 
 def bigcommerce_clients(secrets: StoreSecrets, api_url: str, **options: Any) -> ClientFactory:
@@ -22,8 +25,8 @@ def bigcommerce_clients(secrets: StoreSecrets, api_url: str, **options: Any) -> 
     ``options`` go to every client (e.g. a short ``max_wait_seconds`` behind a web page).
     """
 
-    def build(store_hash: str) -> BigCommerceClient | None:
-        credentials = secrets.api_credentials(store_hash)
+    def build(store_hash: str, *, fresh: bool = False) -> BigCommerceClient | None:
+        credentials = secrets.api_credentials(store_hash, fresh=fresh)
         if credentials is None:
             return None
         return BigCommerceClient(store_hash, credentials.access_token, api_url=api_url, **options)

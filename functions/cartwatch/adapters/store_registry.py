@@ -93,8 +93,12 @@ class StoreSecrets:
             self._missing.pop(name, None)
         return _webhook_auth(self._get(name, force_fetch=fresh))
 
-    def api_credentials(self, store_hash: str) -> ApiCredentials | None:
-        value = self._get(api_parameter(self._prefix, store_hash))
+    def api_credentials(self, store_hash: str, *, fresh: bool = False) -> ApiCredentials | None:
+        """The store's API token; ``fresh`` reads it past the cache (after BigCommerce refused it)."""
+        name = api_parameter(self._prefix, store_hash)
+        if fresh:
+            self._missing.pop(name, None)
+        value = self._get(name, force_fetch=fresh)
         if value is None or not value.get("access_token"):
             return None
         return ApiCredentials(access_token=str(value["access_token"]))

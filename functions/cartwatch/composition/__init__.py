@@ -238,7 +238,8 @@ class Composition:
     def outbox_relay(self) -> OutboxRelay:
         def build() -> OutboxRelay:
             from cartwatch.adapters.event_publisher import SnsEventPublisher
-            from cartwatch.service.publishing import OutboxRelay
+            from cartwatch.adapters.store_clients import bigcommerce_clients
+            from cartwatch.service.publishing import BIGCOMMERCE_MAX_WAIT_SECONDS, OutboxRelay
 
             topic_arn = self.settings.required(self.settings.topic_arn, ENV.TOPIC_ARN)
             return OutboxRelay(
@@ -246,7 +247,12 @@ class Composition:
                 self.planner,
                 self.store_directory,
                 SnsEventPublisher(self.clients.client("sns"), topic_arn),
-                self.bigcommerce_clients,
+                # A spent quota defers the store's events instead of sleeping in the invocation.
+                bigcommerce_clients(
+                    self.store_secrets,
+                    self.settings.bigcommerce_api_url,
+                    max_wait_seconds=BIGCOMMERCE_MAX_WAIT_SECONDS,
+                ),
                 clock=self.clock,
                 on_published=self.observers.published,
             )

@@ -50,6 +50,45 @@ class OutboxEvent:
 
 
 @dataclass(frozen=True)
+class OutboxSlot:
+    """The cart's latest event while it is unpublished: the outbox's safety net.
+
+    ``pending_event`` only triggers the stream and every later write clears it; this slot
+    stays until the publisher has published (or dropped) the event.  Its entry in the sparse
+    outbox index (``shard``, ``due``) is how the scheduled relay finds events the stream never
+    delivered — ``due`` is when that relay may take over (commit time plus a grace period, or
+    later when a store's quota deferred it).  ``parked`` holds the reason a publish failed for
+    good; a parked slot sits in the index's parked partition (``shard`` is ``PARKED_SHARD``)
+    until ``cartwatch dlq redrive`` moves it back.
+
+    One slot, the latest event: an earlier unpublished event of the cart is obsolete once a
+    later transition happened (a stage announced after the shopper came back, an abandonment
+    after the purchase) — the stream still delivers it, the safety net does not resurrect it.
+    """
+
+    event: OutboxEvent
+    shard: str
+    due: int
+    parked: str | None = None
+
+    @property
+    def is_parked(self) -> bool:
+        return self.parked is not None
+
+
+def outbox_shard(cart_id: str, shards: int) -> str:
+    """A cart's partition in the outbox index while its event is live (parked: ``PARKED``)."""
+    return f"OUTBOX#{zlib.crc32(cart_id.encode()) % shards:02d}"
+
+
+def outbox_shard_names(shards: int) -> list[str]:
+    return [f"OUTBOX#{n:02d}" for n in range(shards)]
+
+
+PARKED_SHARD = "PARKED"
+
+
+@dataclass(frozen=True)
 class DueSlot:
     """A cart's entry in the due index: its shard, and a lower bound of when it next falls due."""
 
@@ -113,6 +152,7 @@ class CartRecord:
     recovery_of: str | None = None
     expires_at: int | None = None  # when the table's TTL may delete it
     outbox: OutboxEvent | None = None
+    unpublished: OutboxSlot | None = None
 
     @property
     def ref(self) -> CartRef:

@@ -31,6 +31,11 @@ class CartStore(Protocol):
         """
         ...
 
+    def outbox_entries(self, shard: str, due_by: int, page_size: int = 100) -> Iterator[list[CartRef]]:
+        """Pages of the carts whose outbox slot sits in ``shard`` (``OUTBOX#nn`` or ``PARKED``)
+        and is due by ``due_by``.  Eventually consistent: a hint the relay re-reads."""
+        ...
+
     def apply(self, plan: WritePlan) -> CartRecord | Conflict:
         """Make the plan's write atomically if its guard holds: the cart as written, else the conflict."""
         ...

@@ -31,6 +31,7 @@ from cartwatch.domain.cart_record import (
     CartSummary,
     DueSlot,
     OutboxEvent,
+    OutboxSlot,
     Tombstone,
     due_shard,
 )
@@ -98,7 +99,14 @@ class IsCart:
     """A cart is stored (not nothing, not an erased cart's tombstone)."""
 
 
-Guard = Absent | AtVersion | IdleSince | StillAbandoned | StillOpen | StillBought | IsCart
+@dataclass(frozen=True)
+class HoldsUnpublished:
+    """The cart's outbox slot still holds ``event`` (no later transition replaced it)."""
+
+    event: OutboxEvent
+
+
+Guard = Absent | AtVersion | IdleSince | StillAbandoned | StillOpen | StillBought | IsCart | HoldsUnpublished
 
 
 def admits(guard: Guard, current: CartRecord | Tombstone | None) -> bool:
@@ -121,6 +129,8 @@ def admits(guard: Guard, current: CartRecord | Tombstone | None) -> bool:
             return state.status.is_open and state.last_activity_at == last_activity_at
         case StillBought(status, closed_at):
             return state.status is status and state.closed_at == closed_at
+        case HoldsUnpublished(event):
+            return current.unpublished is not None and current.unpublished.event == event
     return True  # IsCart
 
 
@@ -186,6 +196,36 @@ class Details:
 
 
 @dataclass(frozen=True)
+class Released:
+    """The slot's event was published (or will never be): the slot and its index entry go."""
+
+
+@dataclass(frozen=True)
+class Parked:
+    """Publishing failed for good: the slot moves to the index's parked partition, with why."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Deferred:
+    """Not now (the store's quota is spent, BigCommerce is down): the scheduled relay retries at ``until``."""
+
+    until: int
+
+
+@dataclass(frozen=True)
+class Redriven:
+    """Back from the parked partition to the live ``shard``, due at ``at``."""
+
+    shard: str
+    at: int
+
+
+SlotChange = Released | Parked | Deferred | Redriven
+
+
+@dataclass(frozen=True)
 class Patch:
     """Part of a cart, by a writer that does not hold all of it; ``new_version`` counts a transition."""
 
@@ -199,6 +239,8 @@ class Patch:
     expires_at: int | None = None
     details: Details | None = None
     new_version: bool = False
+    unpublished: OutboxSlot | None = None  # the slot committed with ``outbox`` (set together)
+    slot: SlotChange | None = None  # what the publisher did with the slot's event
 
 
 WritePlan = Revision | Patch

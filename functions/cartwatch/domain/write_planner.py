@@ -9,17 +9,32 @@ from __future__ import annotations
 from dataclasses import replace
 
 from cartwatch.domain import history
-from cartwatch.domain.cart_record import CartRecord, CartSummary, DueEntry, OutboxEvent, shard_names
+from cartwatch.domain.cart_record import (
+    CartRecord,
+    CartRef,
+    CartSummary,
+    DueEntry,
+    OutboxEvent,
+    OutboxSlot,
+    outbox_shard,
+    outbox_shard_names,
+    shard_names,
+)
 from cartwatch.domain.history import Transition
 from cartwatch.domain.lifecycle import CartState, CartStatus, SweepAction, SweepDecision, next_due_at
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS, StageSchedule
 from cartwatch.domain.write_plan import (
+    Deferred,
     Details,
     DueAt,
+    HoldsUnpublished,
     IdleSince,
     IsCart,
     Listing,
+    Parked,
     Patch,
+    Redriven,
+    Released,
     Revision,
     StatePatch,
     StillAbandoned,
@@ -37,12 +52,25 @@ from cartwatch.domain.write_plan import (
 class WritePlanner:
     """Builds each use case's plan, with the table's rules: due-index shards and retention."""
 
+    # How long the stream has to publish an event before the scheduled relay may take over.
+    # The stream delivers in about a second; ten retries with bisection take a few minutes.
+    OUTBOX_GRACE_SECONDS = 600
+
     def __init__(self, *, due_shards: int, closed_retention_days: int) -> None:
         self.due_shards = due_shards
         self.retention_seconds = closed_retention_days * 86400
 
     def shards(self) -> list[str]:
         return shard_names(self.due_shards)
+
+    def outbox_shards(self) -> list[str]:
+        """The outbox index's live partitions (the parked one is ``PARKED_SHARD``)."""
+        return outbox_shard_names(self.due_shards)
+
+    def _slot(self, cart_id: str, event: OutboxEvent, recorded_at: int) -> OutboxSlot:
+        return OutboxSlot(
+            event, outbox_shard(cart_id, self.due_shards), recorded_at + self.OUTBOX_GRACE_SECONDS
+        )
 
     def revision(
         self,
@@ -66,6 +94,9 @@ class WritePlanner:
             listed_at=listed_at(base, state, entry, recorded_at),
             expires_at=expiry(state, self.retention_seconds),
             outbox=event,
+            unpublished=self._slot(state.cart_id, event, recorded_at)
+            if event is not None
+            else (base.unpublished if base is not None else None),
         )
         record = replace(record, listed_activity_at=listed_activity(base, record.state, record.listed_at))
         if base is not None:
@@ -93,6 +124,7 @@ class WritePlanner:
         cutoff = now - (stages.delay(decision.stage) if abandoning else CART_LIFETIME_SECONDS)
         due = next_due_at(after, stages)
         entry_made = history.sweep_transition(decision, now, idle_known=False)
+        event = abandonment_event(decision, stages, now)
         listed = after.ever_abandoned or entry.abandoned_at is not None
         return Patch(
             ref=(entry.store_hash, entry.cart_id),
@@ -104,12 +136,15 @@ class WritePlanner:
                 abandoned_at=after.abandoned_at if after.abandoned_at != entry.abandoned_at else None,
                 closed_at=after.closed_at,
             ),
-            outbox=abandonment_event(decision, stages, now),
+            outbox=event,
             schedule=Unscheduled() if due is None else DueAt(due),
             history=entry_made,
             listing=Listing(after.status, max(now, recorded_at)) if listed and entry_made else None,
             expires_at=after.closed_at + self.retention_seconds if after.closed_at is not None else None,
             new_version=True,
+            unpublished=self._slot(entry.cart_id, event, max(now, recorded_at))
+            if event is not None
+            else None,
         )
 
     def snapshot(self, state: CartState, snapshot_json: str, summary: CartSummary) -> Patch:
@@ -183,4 +218,22 @@ class WritePlanner:
             guard=IsCart(),
             schedule=Unscheduled(),
             details=Details(recovery_of=original_id),
+        )
+
+    # --- the outbox slot: what the publisher did with the cart's unpublished event --------------
+
+    def released(self, ref: CartRef, event: OutboxEvent) -> Patch:
+        """The event is out (or obsolete): its slot goes, unless a later event replaced it."""
+        return Patch(ref=ref, guard=HoldsUnpublished(event), slot=Released())
+
+    def parked(self, ref: CartRef, event: OutboxEvent, reason: str) -> Patch:
+        return Patch(ref=ref, guard=HoldsUnpublished(event), slot=Parked(reason))
+
+    def deferred(self, ref: CartRef, event: OutboxEvent, until: int) -> Patch:
+        return Patch(ref=ref, guard=HoldsUnpublished(event), slot=Deferred(until))
+
+    def redriven(self, ref: CartRef, event: OutboxEvent, *, now: int) -> Patch:
+        """A parked event back in the live partition, due now: the scheduled relay retries it."""
+        return Patch(
+            ref=ref, guard=HoldsUnpublished(event), slot=Redriven(outbox_shard(ref[1], self.due_shards), now)
         )

@@ -1,16 +1,38 @@
-"""The outbox relay: stream records carrying an event intent → enriched CloudEvents on SNS.
+"""The outbox relay: committed event intents → enriched CloudEvents on SNS, one record at a time.
 
-A transition writes its event intent (the cart's outbox) in the same conditional write,
-so state and event commit together; the table's stream delivers the cart as written here
-at least once.  The relay enriches lazily — BigCommerce is called only
-for a stage-1 abandonment (cart, customer, consent) and for a conversion (order value) —
-builds the CloudEvent with its deterministic id, and publishes in SNS batches.  Records
-whose publish failed are reported back so exactly those are retried, with the same ids.
+A transition writes its event intent in the same conditional write as the state change:
+``pending_event`` (which makes the table's stream hand the cart to this relay) and the
+cart's outbox slot (``OutboxSlot``, which stays until the event is out).  The relay enriches
+lazily — BigCommerce is called only for a stage-1 abandonment (cart, customer, consent) and
+for a purchase (order value) — builds the CloudEvent with its deterministic id, and
+publishes in SNS batches.
 
-After a publish the relay keeps what it learnt on the cart, in one conditional write each:
-the stage-1 snapshot (for later stages, and the listing's customer and total filters) and
-a bought cart's order (its value for the listing and the stats — and, for a cart bought
-without being abandoned, its entry in the listing index).
+Each record is handled on its own (:meth:`OutboxRelay._isolated` around the per-record
+:meth:`OutboxRelay._prepare`), so one record's failure never blocks or re-publishes another:
+
+* **retryable** failures of AWS (SNS refused, DynamoDB or SSM unavailable) fail that record
+  alone; the stream retries it — and any record after it, which finds its slot released and
+  is not published again;
+* a store whose BigCommerce is **out of quota or down** delays only its own events: they are
+  *deferred* (the slot's due time moves on; the scheduled relay retries them) and the store
+  is left alone for that long, while every other store's events go out;
+* **permanent** failures — a 401 that a fresh read of the store's credentials does not cure,
+  a store whose credentials are gone, a request BigCommerce refuses, an event that cannot
+  be built — *park* the event with its reason (``cartwatch dlq list``/``redrive``).
+
+Before anything goes out the relay reads each cart as it is now (one batch read):
+
+* **erase wins** — an erased cart (or one no longer stored) publishes nothing, and a cart
+  suppressed after the event was committed publishes nothing either: the merchant's or the
+  shopper's request outranks an event already queued;
+* **at most once per record** — a slot already released means the event is out;
+* **enrich once** — a stage-1 snapshot (with its recovery link) is stored *before* the
+  publish, and a retry publishes from it: the same ``data`` under the same id, and never a
+  second recovery cart.
+
+After a publish the relay releases the slot and keeps a bought cart's order (its value for
+the listing and the stats), each in one conditional write.  :meth:`OutboxRelay.rescue` is
+the safety net: run on a schedule, it publishes the events whose slot outlived the stream.
 """
 
 from __future__ import annotations
@@ -18,14 +40,21 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from cartwatch.adapters.bigcommerce import BigCommerceClient, BigCommerceError, BigCommerceUnavailable
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cartwatch.adapters.bigcommerce import (
+    BigCommerceClient,
+    BigCommerceError,
+    BigCommerceUnauthorized,
+    BigCommerceUnavailable,
+)
 from cartwatch.adapters.event_publisher import OutgoingMessage, SnsEventPublisher
 from cartwatch.adapters.store_clients import ClientFactory
-from cartwatch.adapters.store_registry import StoreDirectory
+from cartwatch.adapters.store_registry import StoreDirectory, StoreRegistryUnavailable
 from cartwatch.domain.cart import CartSnapshot, OrderSummary
 from cartwatch.domain.cart_cloud_events import (
     abandoned_event,
@@ -33,21 +62,59 @@ from cartwatch.domain.cart_cloud_events import (
     recovered_event,
     sns_attributes,
 )
-from cartwatch.domain.cart_record import CartRecord, CartSummary
+from cartwatch.domain.cart_record import (
+    PARKED_SHARD,
+    CartRecord,
+    CartRef,
+    CartSummary,
+    OutboxEvent,
+    Tombstone,
+)
 from cartwatch.domain.cart_store import CartStore
 from cartwatch.domain.cloud_events import CartConverted, CartRecovered, CloudEvent
 from cartwatch.domain.eligibility import EligibilityRules, SkipReason, skip_reason
 from cartwatch.domain.event_types import ABANDONED, CONVERTED, RECOVERED
+from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.domain.listing import normalize_email
-from cartwatch.domain.write_plan import Conflict
+from cartwatch.domain.store import StoreSettings
+from cartwatch.domain.write_plan import Conflict, WritePlan
 from cartwatch.domain.write_planner import WritePlanner
 from cartwatch.service.enrichment import fetch_order_summary, snapshot_abandoned_cart
 
 logger = logging.getLogger(__name__)
 
+# Failures of the AWS services the relay depends on: transient by nature, retried by the
+# stream (or the next scheduled run) for the record that met them.
+RETRYABLE: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, StoreRegistryUnavailable)
+
+# The longest one BigCommerce call may wait (for its quota, or between retries) inside an
+# invocation; a longer wait defers the store's events to the scheduled relay instead.
+BIGCOMMERCE_MAX_WAIT_SECONDS = 3.0
+# How long a store's events wait when BigCommerce is down and says nothing about when to retry.
+DEFAULT_DEFERRAL_SECONDS = 60
+# Time an invocation keeps in hand: a record is started only with this much left, so the
+# relay answers before its deadline and the unstarted records are retried, never cut off.
+DEADLINE_RESERVE_MS = 15_000
+
 
 class StoreUnavailable(RuntimeError):
     """The store's credentials are missing (removed or uninstalled): nothing to enrich with."""
+
+
+class StoreResting(RuntimeError):
+    """The store's BigCommerce quota is spent (or its API down) until ``until``: do not ask now."""
+
+    def __init__(self, store_hash: str, until: float) -> None:
+        super().__init__(f"store {store_hash}: BigCommerce rests until {until:.0f}")
+        self.until = until
+
+
+class PublishFailed(RuntimeError):
+    """SNS refused an event; the stream retries its record."""
+
+
+class DeadlineReached(RuntimeError):
+    """The invocation's time ran short before this record was started; the stream retries it."""
 
 
 @dataclass
@@ -55,9 +122,17 @@ class RelayReport:
     published: Counter[str] = field(default_factory=Counter)
     dropped_cart_gone: int = 0
     dropped_store_gone: int = 0
+    # Erased (or no longer stored), or suppressed after the event was committed.
+    dropped_erased: int = 0
+    # Already published (a retried record whose slot was released).
+    skipped_published: int = 0
+    # The safety net found the cart moved on since the event (a later transition made it moot).
+    dropped_obsolete: int = 0
+    parked: Counter[str] = field(default_factory=Counter)  # reason → events
     skipped: Counter[str] = field(default_factory=Counter)  # eligibility rule failed → carts
+    deferred: int = 0
     failed: int = 0
-    deferred: int = 0  # not started for want of time; the stream retries them
+    rescued: int = 0  # published by the safety net, not the stream
     bigcommerce_calls: int = 0
     recovered_revenue: dict[str, str] = field(default_factory=dict)  # currency → total (decimal string)
 
@@ -67,14 +142,10 @@ class _Prepared:
     index: int
     event: CloudEvent
     record: CartRecord
-    new_snapshot: CartSnapshot | None
+    pending: OutboxEvent
 
 
 class OutboxRelay:
-    # Time a record may need: a stage-1 enrichment (BigCommerce calls with 3 s connect / 10 s
-    # read timeouts), then the SNS publish and the guarded writes of the whole batch.
-    RESERVE_MS = 20_000
-
     def __init__(
         self,
         carts: CartStore,
@@ -84,6 +155,7 @@ class OutboxRelay:
         clients: ClientFactory,
         clock: Callable[[], float] = time.time,
         on_published: Callable[[CloudEvent], None] | None = None,
+        client_ttl_seconds: float = 300.0,
     ) -> None:
         self._carts = carts
         self._planner = planner
@@ -92,67 +164,228 @@ class OutboxRelay:
         self._clients = clients
         self._clock = clock
         self._on_published = on_published
-        self._client_cache: dict[str, BigCommerceClient | None] = {}
+        # A store's client carries its quota pacing, so it outlives an invocation — but not
+        # its credentials: it is rebuilt after ``client_ttl_seconds`` and on a refused token.
+        self._client_ttl = client_ttl_seconds
+        self._client_cache: dict[str, tuple[float, BigCommerceClient | None]] = {}
+        # Stores whose quota is spent (or whose API is down), until when: their events are
+        # deferred without a call, everybody else's go out.
+        self._resting: dict[str, float] = {}
+        self._calls_made = 0
+
+    # --- the stream --------------------------------------------------------------------------
 
     def relay(
         self, records: Sequence[CartRecord], remaining_ms: Callable[[], int] | None = None
     ) -> tuple[list[BaseException | None], RelayReport]:
         """Publish the outbox events of these carts as the stream saw them; per cart, None or its error.
 
-        ``remaining_ms`` is the invocation's time left: a record is only started while there is
-        room for its BigCommerce round trips and the publish after them.
+        ``remaining_ms`` (the Lambda context's clock): records not started before the
+        reserve is reached fail with :class:`DeadlineReached`, for the stream to retry.
         """
         report = RelayReport()
         errors: list[BaseException | None] = [None] * len(records)
+        try:
+            current = self._carts.load_many(r.ref for r in records if r.outbox is not None)
+        except RETRYABLE as error:
+            return [error if r.outbox is not None else None for r in records], _failed(report, records)
+        self._relay(records, current, errors, report, remaining_ms)
+        return errors, report
+
+    def _relay(
+        self,
+        records: Sequence[CartRecord],
+        current: Mapping[CartRef, CartRecord | Tombstone],
+        errors: list[BaseException | None],
+        report: RelayReport,
+        remaining_ms: Callable[[], int] | None,
+    ) -> list[_Prepared]:
         prepared: list[_Prepared] = []
         for index, record in enumerate(records):
-            if remaining_ms is not None and remaining_ms() < self.RESERVE_MS:
-                # A Lambda that times out fails the whole batch, published records included;
-                # stopping here fails only the records not started, which the stream retries.
-                for rest in range(index, len(records)):
-                    errors[rest] = DeadlineReached("the invocation's time ran out before this record")
-                report.deferred = len(records) - index
-                break
-            try:
-                ready = self._prepare(index, record, report)
-            except StoreUnavailable:
-                # The store was removed or uninstalled the app: there is nobody to tell.
-                report.dropped_store_gone += 1
+            if remaining_ms is not None and remaining_ms() < DEADLINE_RESERVE_MS:
+                errors[index] = DeadlineReached("the invocation's deadline is near")
                 continue
-            except BigCommerceUnavailable as error:
+            try:
+                ready = self._isolated(index, record, current.get(record.ref), report)
+            except RETRYABLE as error:
                 errors[index] = error
                 continue
             if ready is not None:
                 prepared.append(ready)
+        published = self._publish(prepared, errors, report)
+        report.failed = sum(1 for error in errors if error is not None)
+        return published
+
+    def _isolated(
+        self, index: int, record: CartRecord, stored: CartRecord | Tombstone | None, report: RelayReport
+    ) -> _Prepared | None:
+        """The per-record step, with every failure classified: retryable ones propagate."""
+        pending = record.outbox
+        if pending is None:
+            return None
+        store_hash = record.state.store_hash
+        try:
+            try:
+                return self._prepare(index, record, stored, report)
+            except BigCommerceUnauthorized:
+                # A rotated token or a re-install: read the store's credentials again, once.
+                self._forget_client(store_hash)
+                return self._prepare(index, record, stored, report)
+        except RETRYABLE:
+            raise
+        except StoreResting as resting:
+            self._defer(record, pending, int(resting.until), report)
+        except BigCommerceUnavailable as error:
+            until = self._clock() + (error.retry_after or DEFAULT_DEFERRAL_SECONDS)
+            self._resting[store_hash] = until
+            logger.warning(
+                "BigCommerce unavailable for the store: its events wait",
+                extra={"store_hash": store_hash, "until": int(until), "status": error.status},
+            )
+            self._defer(record, pending, int(until), report)
+        except StoreUnavailable:
+            # The store was removed or uninstalled: counted and alarmed, parked so that a
+            # re-added store's events can still be redriven.
+            report.dropped_store_gone += 1
+            self._park(record, pending, "store_gone", report)
+        except BigCommerceUnauthorized:
+            self._park(record, pending, "bigcommerce_unauthorized", report)
+        except BigCommerceError as error:
+            self._park(record, pending, f"bigcommerce_rejected:{error.status or 'error'}", report)
+        except Exception as error:  # anything else will fail again: park it, with why
+            logger.exception("event cannot be published", extra={"cart_id": record.state.cart_id})
+            self._park(record, pending, f"error:{type(error).__name__}", report)
+        return None
+
+    def _prepare(
+        self, index: int, record: CartRecord, stored: CartRecord | Tombstone | None, report: RelayReport
+    ) -> _Prepared | None:
+        """One record: decide whether its event still goes out, and build it."""
+        pending = record.outbox
+        assert pending is not None  # noqa: S101 — _isolated checked
+        if not isinstance(stored, CartRecord):
+            # Erased (a tombstone) or gone from the table: no personal data goes out.
+            report.dropped_erased += 1
+            return None
+        if record.unpublished is not None and stored.unpublished is None:
+            # The slot was released: this event is out already (a retried record).
+            report.skipped_published += 1
+            return None
+        suppressed_at = stored.state.suppressed_at
+        if suppressed_at is not None and (pending.type == ABANDONED or suppressed_at >= pending.at):
+            # The merchant stopped this cart's messages after the event was committed.
+            report.dropped_erased += 1
+            self._release(record.ref, pending)
+            return None
+        state = record.state
+        if pending.type == ABANDONED:
+            settings = self._stores.get(state.store_hash)
+            rules = settings.eligibility if settings else EligibilityRules()
+            snapshot = self._snapshot(record, stored, pending, report, settings, rules)
+            if snapshot is None:
+                return None
+            reason = skip_reason(rules, snapshot)
+            if reason is not None:
+                self._skip(record, pending, reason, report)
+                return None
+            event: CloudEvent = abandoned_event(
+                state, snapshot, stage=pending.stage, stage_count=pending.stage_count, occurred_at=pending.at
+            )
+        elif pending.type == RECOVERED:
+            order = self._order(state.store_hash, state.order_id, report) if state.order_id else None
+            event = recovered_event(state, _snapshot(stored) or _snapshot(record), order)
+        elif pending.type == CONVERTED:
+            order = self._order(state.store_hash, state.order_id, report) if state.order_id else None
+            event = converted_event(state, order)
+        else:
+            logger.warning("unknown outbox event type", extra={"type": pending.type})
+            self._release(record.ref, pending)
+            return None
+        return _Prepared(index, event, record, pending)
+
+    def _snapshot(
+        self,
+        record: CartRecord,
+        stored: CartRecord,
+        pending: OutboxEvent,
+        report: RelayReport,
+        settings: StoreSettings | None,
+        rules: EligibilityRules,
+    ) -> CartSnapshot | None:
+        """The abandonment's snapshot: stored once, before the first publish, and reused."""
+        state = record.state
+        kept = _snapshot(stored)
+        if kept is not None and (
+            pending.stage > 1
+            or (kept.captured_at >= pending.at and stored.state.last_activity_at == state.last_activity_at)
+        ):
+            return kept
+        if pending.stage > 1 and (earlier := _snapshot(record)) is not None:
+            return earlier
+        client = self._client(state.store_hash)
+        calls_before = client.calls
+        try:
+            fresh = snapshot_abandoned_cart(
+                client,
+                state.cart_id,
+                now=int(self._clock()),
+                recovery_links=bool(settings and settings.recovery_links),
+                rules=rules,
+            )
+        finally:
+            self._count_calls(report, client.calls - calls_before)
+        if fresh is None:
+            # BigCommerce no longer has the cart: it was bought or deleted and the webhook
+            # has not reached us yet.  No event; close the cart.
+            now = int(self._clock())
+            self._carts.apply(self._planner.gone(state, now=now, recorded_at=now))
+            self._release(record.ref, pending)
+            report.dropped_cart_gone += 1
+            return None
+        snapshot_json = fresh.model_dump_json()
+        # Stored before the publish, so a retry publishes these very bytes.  A conflict means
+        # the shopper is back: the event (committed before) still goes out once, as built now.
+        self._carts.apply(self._planner.snapshot(state, snapshot_json, snapshot_summary(fresh)))
+        copy_id = fresh.recovery_link.cart_id
+        if copy_id:
+            # The recovery link points at a copy of the cart: buying the copy must recover
+            # this cart, and the copy must never be announced itself.
+            self._mark_recovery_copy(state.store_hash, copy_id, state.cart_id)
+        return CartSnapshot.model_validate_json(snapshot_json)
+
+    def _publish(
+        self, prepared: list[_Prepared], errors: list[BaseException | None], report: RelayReport
+    ) -> list[_Prepared]:
         failures = self._publisher.publish(
             [OutgoingMessage(body=p.event.to_json(), attributes=sns_attributes(p.event)) for p in prepared]
         )
         failed_positions = {failure.index for failure in failures}
+        published: list[_Prepared] = []
         for position, ready in enumerate(prepared):
             if position in failed_positions:
                 errors[ready.index] = PublishFailed(f"SNS did not accept event {ready.event.id}")
                 continue
             report.published[ready.event.type] += 1
+            published.append(ready)
+            if isinstance(ready.event, CartRecovered):
+                order = ready.event.data.order
+                if order.total is not None:
+                    currency = order.currency or "unknown"
+                    previous = Decimal(report.recovered_revenue.get(currency, "0"))
+                    report.recovered_revenue[currency] = str(previous + order.total)
             if self._on_published:
                 self._on_published(ready.event)
-            self._record(ready)
-        report.failed = sum(1 for error in errors if error is not None)
-        return errors, report
+            try:
+                self._record(ready)
+            except RETRYABLE as error:
+                # Out, but not recorded: the retry finds the slot held and publishes the
+                # same event (same id, same data) again — consumers drop the duplicate.
+                errors[ready.index] = error
+        return published
 
     def _record(self, ready: _Prepared) -> None:
-        """Keep what the publish learnt on the cart, each in one guarded write."""
+        """Keep what the publish learnt on the cart, and release its slot."""
         state = ready.record.state
-        if ready.new_snapshot is not None:
-            # Later stages reuse this snapshot instead of calling BigCommerce again.
-            snapshot = ready.new_snapshot
-            self._carts.apply(
-                self._planner.snapshot(state, snapshot.model_dump_json(), snapshot_summary(snapshot))
-            )
-            copy_id = snapshot.recovery_link.cart_id
-            if copy_id:
-                # The recovery link points at a copy of the cart: buying the copy must
-                # recover this cart, and the copy must never be announced itself.
-                self._mark_recovery_copy(state.store_hash, copy_id, state.cart_id)
         if isinstance(ready.event, CartRecovered | CartConverted):
             order = ready.event.data.order
             plan = self._planner.order(
@@ -160,74 +393,102 @@ class OutboxRelay:
             )
             if plan is not None:
                 self._carts.apply(plan)
+        self._release(ready.record.ref, ready.pending)
+
+    # --- the safety net ----------------------------------------------------------------------
+
+    def rescue(self, now: int, remaining_ms: Callable[[], int] | None = None) -> RelayReport:
+        """Publish the events whose outbox slot is due: the stream never delivered them (or a
+        store's quota deferred them).  Reads the outbox index's due entries and their carts —
+        work proportional to the stuck events, not to the table."""
+        report = RelayReport()
+        for shard in self._planner.outbox_shards():
+            for refs in self._carts.outbox_entries(shard, now):
+                if not refs:
+                    continue
+                if remaining_ms is not None and remaining_ms() < DEADLINE_RESERVE_MS:
+                    return report
+                current = self._carts.load_many(refs)
+                records = [
+                    replace(stored, outbox=stored.unpublished.event)
+                    for stored in current.values()
+                    if isinstance(stored, CartRecord)
+                    and stored.unpublished is not None
+                    and not stored.unpublished.is_parked
+                    and stored.unpublished.due <= now
+                ]
+                live = [r for r in records if self._still_current(r, report)]
+                errors: list[BaseException | None] = [None] * len(live)
+                published = self._relay(live, current, errors, report, remaining_ms)
+                report.rescued += len(published)
+                report.failed += sum(1 for error in errors if error is not None)
+        return report
+
+    def _still_current(self, record: CartRecord, report: RelayReport) -> bool:
+        """Whether the cart is still where its event left it; if not, the event is moot."""
+        event, state = record.outbox, record.state
+        assert event is not None  # noqa: S101 — built from the slot
+        expected = {
+            ABANDONED: CartStatus.ABANDONED,
+            RECOVERED: CartStatus.RECOVERED,
+            CONVERTED: CartStatus.CONVERTED,
+        }
+        current = state.status is expected.get(event.type) and (
+            event.type != ABANDONED or state.stage == event.stage
+        )
+        if not current:
+            report.dropped_obsolete += 1
+            self._release(record.ref, event)
+        return current
+
+    def redrive_parked(self, now: int, limit: int | None = None) -> int:
+        """Move parked events back to the live outbox, due now (after the cause was fixed)."""
+        moved = 0
+        for refs in self._carts.outbox_entries(PARKED_SHARD, 2**62):
+            for stored in self._carts.load_many(refs).values():
+                if limit is not None and moved >= limit:
+                    return moved
+                if (
+                    isinstance(stored, CartRecord)
+                    and stored.unpublished is not None
+                    and stored.unpublished.is_parked
+                ):
+                    plan = self._planner.redriven(stored.ref, stored.unpublished.event, now=now)
+                    moved += not isinstance(self._carts.apply(plan), Conflict)
+        return moved
+
+    # --- the slot ----------------------------------------------------------------------------
+
+    def _release(self, ref: CartRef, pending: OutboxEvent) -> None:
+        self._apply_if_held(self._planner.released(ref, pending))
+
+    def _park(self, record: CartRecord, pending: OutboxEvent, reason: str, report: RelayReport) -> None:
+        report.parked[reason] += 1
+        logger.error(
+            "event parked",
+            extra={"cart_id": record.state.cart_id, "store_hash": record.state.store_hash, "reason": reason},
+        )
+        self._apply_if_held(self._planner.parked(record.ref, pending, reason))
 
     def _skip(
-        self, record: CartRecord, stage: int, reason: SkipReason, new_snapshot: CartSnapshot | None
+        self, record: CartRecord, pending: OutboxEvent, reason: SkipReason, report: RelayReport
     ) -> None:
-        """No event for a cart that failed an eligibility rule: the rule goes into its history."""
-        kept = (new_snapshot.model_dump_json(), snapshot_summary(new_snapshot)) if new_snapshot else None
+        """No event for a cart that failed an eligibility rule: the rule goes into its history.
+        (Its stage-1 snapshot was stored already, so later stages judge the same cart.)"""
+        report.skipped[reason.value] += 1
         now = int(self._clock())
-        self._carts.apply(self._planner.skipped(record.state, stage, reason.cause, now=now, snapshot=kept))
+        self._carts.apply(self._planner.skipped(record.state, pending.stage, reason.cause, now=now))
+        self._release(record.ref, pending)
 
-    def _mark_recovery_copy(self, store_hash: str, copy_id: str, original_id: str) -> None:
-        """Usually the copy is new to us (its ``created`` webhook is still on the way); if its
-        webhooks won the race, the cart they made is marked instead."""
-        new_copy = self._planner.recovery_copy(store_hash, copy_id, original_id, now=int(self._clock()))
-        if isinstance(self._carts.apply(new_copy), Conflict):
-            self._carts.apply(self._planner.mark_recovery_copy(store_hash, copy_id, original_id))
+    def _defer(self, record: CartRecord, pending: OutboxEvent, until: int, report: RelayReport) -> None:
+        report.deferred += 1
+        self._apply_if_held(self._planner.deferred(record.ref, pending, until))
 
-    def _prepare(self, index: int, record: CartRecord, report: RelayReport) -> _Prepared | None:
-        pending = record.outbox
-        if pending is None:
-            return None
-        state = record.state
-        if pending.type == ABANDONED:
-            settings = self._stores.get(state.store_hash)
-            rules = settings.eligibility if settings else EligibilityRules()
-            snapshot = None if pending.stage == 1 else _snapshot(record)
-            new_snapshot = None
-            if snapshot is None:
-                client = self._client(state.store_hash)
-                calls_before = client.calls
-                snapshot = snapshot_abandoned_cart(
-                    client,
-                    state.cart_id,
-                    now=int(self._clock()),
-                    recovery_links=bool(settings and settings.recovery_links),
-                    rules=rules,
-                )
-                report.bigcommerce_calls += client.calls - calls_before
-                if snapshot is None:
-                    # BigCommerce no longer has the cart: it was bought or deleted and the
-                    # webhook has not reached us yet.  No event; close the cart.
-                    now = int(self._clock())
-                    self._carts.apply(self._planner.gone(state, now=now, recorded_at=now))
-                    report.dropped_cart_gone += 1
-                    return None
-                new_snapshot = snapshot
-            reason = skip_reason(rules, snapshot)
-            if reason is not None:
-                self._skip(record, pending.stage, reason, new_snapshot)
-                report.skipped[reason.value] += 1
-                return None
-            abandoned: CloudEvent = abandoned_event(
-                state, snapshot, stage=pending.stage, stage_count=pending.stage_count, occurred_at=pending.at
-            )
-            return _Prepared(index, abandoned, record, new_snapshot)
-        order = self._order(state.store_hash, state.order_id, report) if state.order_id else None
-        event: CloudEvent
-        if pending.type == RECOVERED:
-            event = recovered_event(state, _snapshot(record), order)
-            if order is not None and order.total is not None:
-                currency = order.currency or "unknown"
-                previous = Decimal(report.recovered_revenue.get(currency, "0"))
-                report.recovered_revenue[currency] = str(previous + order.total)
-        elif pending.type == CONVERTED:
-            event = converted_event(state, order)
-        else:
-            logger.warning("unknown outbox event type", extra={"type": pending.type})
-            return None
-        return _Prepared(index, event, record, None)
+    def _apply_if_held(self, plan: WritePlan) -> None:
+        # A conflict: a later event replaced the slot (or it is gone) — nothing left to do.
+        self._carts.apply(plan)
+
+    # --- BigCommerce -------------------------------------------------------------------------
 
     def _order(self, store_hash: str, order_id: int, report: RelayReport) -> OrderSummary | None:
         try:
@@ -245,28 +506,47 @@ class OutboxRelay:
             logger.warning("order value unavailable", extra={"store_hash": store_hash, "order_id": order_id})
             return None
         finally:
-            report.bigcommerce_calls += client.calls - calls_before
+            self._count_calls(report, client.calls - calls_before)
+
+    def _count_calls(self, report: RelayReport, calls: int) -> None:
+        report.bigcommerce_calls += calls
+        self._calls_made += calls
 
     @property
     def bigcommerce_calls(self) -> int:
         """BigCommerce requests sent by this relay so far (for budgets and tests)."""
-        return sum(client.calls for client in self._client_cache.values() if client is not None)
+        return self._calls_made
 
     def _client(self, store_hash: str) -> BigCommerceClient:
-        if store_hash not in self._client_cache:
-            self._client_cache[store_hash] = self._clients(store_hash)
-        client = self._client_cache[store_hash]
+        now = self._clock()
+        resting = self._resting.get(store_hash)
+        if resting is not None:
+            if now < resting:
+                raise StoreResting(store_hash, resting)
+            del self._resting[store_hash]
+        cached = self._client_cache.get(store_hash)
+        if cached is None or now - cached[0] >= self._client_ttl:
+            cached = self._client_cache[store_hash] = (now, self._clients(store_hash))
+        client = cached[1]
         if client is None:
             raise StoreUnavailable(f"no API credentials for store {store_hash}")
         return client
 
+    def _forget_client(self, store_hash: str) -> None:
+        """Rebuild the store's client from its credentials read past every cache."""
+        self._client_cache[store_hash] = (self._clock(), self._clients(store_hash, fresh=True))
 
-class DeadlineReached(RuntimeError):
-    """The record was not started: the invocation had too little time left."""
+    def _mark_recovery_copy(self, store_hash: str, copy_id: str, original_id: str) -> None:
+        """Usually the copy is new to us (its ``created`` webhook is still on the way); if its
+        webhooks won the race, the cart they made is marked instead."""
+        new_copy = self._planner.recovery_copy(store_hash, copy_id, original_id, now=int(self._clock()))
+        if isinstance(self._carts.apply(new_copy), Conflict):
+            self._carts.apply(self._planner.mark_recovery_copy(store_hash, copy_id, original_id))
 
 
-class PublishFailed(RuntimeError):
-    """SNS refused an event; the stream retries its record."""
+def _failed(report: RelayReport, records: Sequence[CartRecord]) -> RelayReport:
+    report.failed = sum(1 for r in records if r.outbox is not None)
+    return report
 
 
 def snapshot_summary(snapshot: CartSnapshot) -> CartSummary:

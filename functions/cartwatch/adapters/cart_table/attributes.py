@@ -63,6 +63,13 @@ ERASED_AT: Final = "erased_at"
 # The outbox: a transition writes its event intent here, in the same write; the publisher's
 # stream filter selects images that carry it, and every other write removes it.
 PENDING_EVENT: Final = "pending_event"
+# The outbox slot (``OutboxSlot``): the latest event until it is published, and its entry in
+# the sparse outbox index (partition ``outbox_shard``: ``OUTBOX#nn`` or ``PARKED``; sort key
+# ``outbox_due``); ``parked_reason`` says why a parked event failed.
+UNPUBLISHED: Final = "unpublished"
+OUTBOX_SHARD: Final = "outbox_shard"
+OUTBOX_DUE: Final = "outbox_due"
+PARKED_REASON: Final = "parked_reason"
 
 
 def cart_pk(store_hash: str, cart_id: str) -> str:
@@ -76,6 +83,12 @@ def cart_key(store_hash: str, cart_id: str) -> dict[str, dict[str, str]]:
 def store_carts_prefix(store_hash: str) -> str:
     """The ``pk`` prefix every cart of a store shares."""
     return f"CART#{store_hash}#"
+
+
+def cart_ref_of(pk: str) -> tuple[str, str]:
+    """(store hash, cart id) of a cart's ``pk``: store hashes hold no '#', cart ids may."""
+    _, store_hash, cart_id = pk.split("#", 2)
+    return store_hash, cart_id
 
 
 def cart_id_of(pk: str) -> str:

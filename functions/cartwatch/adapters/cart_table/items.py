@@ -17,6 +17,7 @@ from cartwatch.domain.cart_record import (
     DueEntry,
     DueSlot,
     OutboxEvent,
+    OutboxSlot,
     Tombstone,
 )
 from cartwatch.domain.history import Transition
@@ -106,6 +107,19 @@ def record_item(record: CartRecord) -> Item:
         item[attr.EXPIRES_AT] = _n(record.expires_at)
     if record.outbox is not None:
         item[attr.PENDING_EVENT] = _s(record.outbox.to_json())
+    if record.unpublished is not None:
+        item.update(slot_attributes(record.unpublished))
+    return item
+
+
+def slot_attributes(slot: OutboxSlot) -> Item:
+    item: Item = {
+        attr.UNPUBLISHED: _s(slot.event.to_json()),
+        attr.OUTBOX_SHARD: _s(slot.shard),
+        attr.OUTBOX_DUE: _n(slot.due),
+    }
+    if slot.parked is not None:
+        item[attr.PARKED_REASON] = _s(slot.parked)
     return item
 
 
@@ -162,7 +176,19 @@ def record_from_item(item: Item) -> CartRecord:
         recovery_of=_text(item, attr.RECOVERY_OF),
         expires_at=_number(item, attr.EXPIRES_AT),
         outbox=OutboxEvent.from_json(outbox) if outbox else None,
+        unpublished=slot_from_item(item),
     )
+
+
+def slot_from_item(item: Item) -> OutboxSlot | None:
+    event, shard, due = (
+        _text(item, attr.UNPUBLISHED),
+        _text(item, attr.OUTBOX_SHARD),
+        _number(item, attr.OUTBOX_DUE),
+    )
+    if event is None or shard is None or due is None:
+        return None
+    return OutboxSlot(OutboxEvent.from_json(event), shard, due, _text(item, attr.PARKED_REASON))
 
 
 def summary_from_item(item: Item) -> CartSummary:

@@ -19,16 +19,28 @@ from typing import Any
 
 from cartwatch.adapters.cart_table import attributes as attr
 from cartwatch.adapters.cart_table.expression import Placeholders
-from cartwatch.adapters.cart_table.items import Item, history_value, record_item, summary_attributes
+from cartwatch.adapters.cart_table.items import (
+    Item,
+    history_value,
+    record_item,
+    slot_attributes,
+    summary_attributes,
+)
+from cartwatch.domain.cart_record import PARKED_SHARD
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.domain.write_plan import (
     Absent,
     AtVersion,
+    Deferred,
     DueAt,
     Guard,
+    HoldsUnpublished,
     IdleSince,
     IsCart,
+    Parked,
     Patch,
+    Redriven,
+    Released,
     Revision,
     StillAbandoned,
     StillBought,
@@ -186,6 +198,23 @@ def _patch(expression: Expression, plan: Patch) -> None:
         if details.summary is not None:
             for name, value in summary_attributes(details.summary).items():
                 expression.set(name, value)
+    if plan.unpublished is not None:
+        for name, value in slot_attributes(plan.unpublished).items():
+            expression.set(name, value)
+        expression.remove(attr.PARKED_REASON)
+    match plan.slot:
+        case Released():
+            for name in (attr.UNPUBLISHED, attr.OUTBOX_SHARD, attr.OUTBOX_DUE, attr.PARKED_REASON):
+                expression.remove(name)
+        case Parked(reason):
+            expression.set(attr.OUTBOX_SHARD, {"S": PARKED_SHARD})
+            expression.set(attr.PARKED_REASON, {"S": reason})
+        case Deferred(until):
+            expression.set(attr.OUTBOX_DUE, {"N": str(until)})
+        case Redriven(shard, at):
+            expression.set(attr.OUTBOX_SHARD, {"S": shard})
+            expression.set(attr.OUTBOX_DUE, {"N": str(at)})
+            expression.remove(attr.PARKED_REASON)
     if plan.new_version:
         expression.increment(attr.VERSION)
 
@@ -221,6 +250,8 @@ def condition_expression(guard: Guard, expression: Expression) -> str:
             )
         case IsCart():
             return f"attribute_exists({name(attr.STATUS)})"
+        case HoldsUnpublished(event):
+            return f"{name(attr.UNPUBLISHED)} = {value({'S': event.to_json()})}"
     raise AssertionError(f"unknown guard {guard!r}")
 
 

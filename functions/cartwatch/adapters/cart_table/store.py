@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cartwatch.adapters.cart_table import attributes as attr
-from cartwatch.adapters.cart_table import due_index, erasure
+from cartwatch.adapters.cart_table import due_index, erasure, outbox_index
 from cartwatch.adapters.cart_table.items import Item, is_tombstone, record_from_item, stored_from_item
 from cartwatch.adapters.cart_table.rendering import render
 from cartwatch.domain.cart_record import CartRecord, CartRef, DueEntry, Tombstone
@@ -55,6 +55,10 @@ class DynamoCartStore:
     def due_entries(self, shard: str, now: int, page_size: int = 200) -> Iterator[list[DueEntry]]:
         """Pages of one due-index shard's entries due at ``now`` (eventually consistent)."""
         return due_index.due_entries(self._client, self._table, shard, now, page_size)
+
+    def outbox_entries(self, shard: str, due_by: int, page_size: int = 100) -> Iterator[list[CartRef]]:
+        """Pages of the outbox index's carts in ``shard`` due by ``due_by`` (eventually consistent)."""
+        return outbox_index.outbox_entries(self._client, self._table, shard, due_by, page_size)
 
     # --- writes --------------------------------------------------------------------------------
 
