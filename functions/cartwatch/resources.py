@@ -145,6 +145,10 @@ OUTBOX_INDEX = GlobalIndex(
     projection="KEYS_ONLY",
 )
 
+# How often the scheduled relay looks for stuck or deferred events (the publisher, on an
+# EventBridge schedule; `cartwatch local` runs it on the same period).
+OUTBOX_RESCUE_MINUTES = 1
+
 TABLE = TableDefinition(
     partition_key=KeyAttribute(attr.PK, "S"),
     sort_key=KeyAttribute(attr.SK, "S"),

@@ -138,6 +138,30 @@ class Monitoring(Construct):
             "HooksUnrecoverable with dimension store_hash); fix the token or run `cartwatch stores verify`.",
         )
 
+        self._alarm(
+            "EventsParked",
+            custom_metric("EventsParked", "Sum"),
+            threshold=1,
+            description="The publisher parked events it cannot publish (a token BigCommerce refuses, "
+            "a store without credentials, an event that cannot be built).  `cartwatch dlq list` "
+            "shows them with their reason; fix the cause, then `cartwatch dlq redrive publisher-parked`.",
+        )
+        self._alarm(
+            "StoreGone",
+            custom_metric("StoreGone", "Sum"),
+            threshold=1,
+            description="Events of a store whose API credentials are gone (removed, or the app "
+            "uninstalled) were parked.  Add the store again and redrive, or leave them.",
+        )
+        self._alarm(
+            "EventsRescued",
+            custom_metric("EventsRescued", "Sum"),
+            threshold=1,
+            description="The outbox safety net published events the DynamoDB stream did not: the "
+            "stream's retries were exhausted or its records expired.  Check the publisher's errors "
+            "and its stream DLQ; nothing is lost.",
+        )
+
         if settings.alarm_email:
             self.alarm_topic = self._alarm_topic(settings.alarm_email)
             for alarm in self.alarms:

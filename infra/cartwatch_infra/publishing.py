@@ -9,11 +9,13 @@ CloudEvents id so consumers can drop duplicates.
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from cartwatch.resources import PUBLISHER_STREAM, PUBLISHER_STREAM_FILTER
+from cartwatch.resources import OUTBOX_INDEX, OUTBOX_RESCUE_MINUTES, PUBLISHER_STREAM, PUBLISHER_STREAM_FILTER
 from cartwatch.settings import ENV
 from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
@@ -52,13 +54,16 @@ class EventPublishing(Construct):
         )
         self.publisher.allow(["sns:Publish"], [self.topic.topic_arn])
         self.publisher.allow(["kms:GenerateDataKey", "kms:Decrypt"], [self.key.key_arn])
-        # Store settings and carts are read; only cart items are written: the enriched
-        # snapshot and order (UpdateItem) and the mark on a recovery link's cart copy
-        # (a PutItem when the copy is new to cartwatch, as it usually is).
-        self.publisher.allow(["dynamodb:GetItem"], [state.table.table_arn])
+        # Store settings and carts are read (GetItem; BatchGetItem: each cart as it is now —
+        # erase wins, enrich once, at most once); only cart items are written: the snapshot,
+        # the order and the outbox slot (UpdateItem) and the mark on a recovery link's cart
+        # copy (a PutItem when the copy is new to cartwatch).  The outbox index serves the
+        # scheduled safety net.
+        self.publisher.allow(["dynamodb:GetItem", "dynamodb:BatchGetItem"], [state.table.table_arn])
         self.publisher.allow(
             ["dynamodb:UpdateItem", "dynamodb:PutItem"], [state.table.table_arn], conditions=CART_ITEMS_ONLY
         )
+        self.publisher.allow(["dynamodb:Query"], [state.index_arn(OUTBOX_INDEX.name)])
         self.publisher.allow_store_parameter("api")
         self.publisher.function.add_event_source(
             sources.DynamoEventSource(
@@ -79,6 +84,24 @@ class EventPublishing(Construct):
                 # still shows its state, so the event can be re-driven from there.
                 on_failure=sources.SqsDlq(self.dead_letter_queue),
             )
+        )
+        # The outbox's safety net: publishes events whose slot outlived the stream, or that a
+        # store's quota deferred.  Not retried: the next run is a minute away.
+        self.publisher.function.configure_async_invoke(
+            retry_attempts=0, max_event_age=cdk.Duration.minutes(OUTBOX_RESCUE_MINUTES)
+        )
+        self.rescue_rule = events.Rule(
+            self,
+            "OutboxRescueSchedule",
+            schedule=events.Schedule.rate(cdk.Duration.minutes(OUTBOX_RESCUE_MINUTES)),
+            targets=[
+                targets.LambdaFunction(
+                    self.publisher.function,
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=0,
+                    max_event_age=cdk.Duration.minutes(OUTBOX_RESCUE_MINUTES),
+                )
+            ],
         )
         acknowledge(
             self.publisher,

@@ -315,9 +315,14 @@ class OutboxRelay:
         """The abandonment's snapshot: stored once, before the first publish, and reused."""
         state = record.state
         kept = _snapshot(stored)
+        # A snapshot belongs to this abandonment when it was captured after the activity that
+        # began it (an earlier abandonment's was captured before the shopper came back).
         if kept is not None and (
             pending.stage > 1
-            or (kept.captured_at >= pending.at and stored.state.last_activity_at == state.last_activity_at)
+            or (
+                stored.state.last_activity_at == state.last_activity_at
+                and kept.captured_at >= state.last_activity_at
+            )
         ):
             return kept
         if pending.stage > 1 and (earlier := _snapshot(record)) is not None:

@@ -33,7 +33,8 @@ from cartwatch.handlers import query_api as query_api_handler
 from cartwatch.handlers import receiver as receiver_handler
 from cartwatch.handlers import store_purge as purge_handler
 from cartwatch.handlers import sweeper as sweeper_handler
-from cartwatch.resources import APP_ROUTES
+from cartwatch.handlers.publisher import SCHEDULED_SOURCE
+from cartwatch.resources import APP_ROUTES, OUTBOX_RESCUE_MINUTES
 from cartwatch.settings import DEFAULT_FRAME_ANCESTORS, Settings
 from cartwatch_tools.iam.recording import Deployment, acting_as, attributed_to
 from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
@@ -264,6 +265,17 @@ class LocalPipeline:
         with self._publish_lock, self.acting_as("publisher"):
             return self._stream.drain()
 
+    def rescue(self, now: int | None = None) -> dict[str, Any]:
+        """The publisher's scheduled run (the outbox's safety net), as EventBridge invokes it."""
+        with self._publish_lock:
+            summary: dict[str, Any] = publisher_handler.handler(
+                {"source": SCHEDULED_SOURCE, "detail-type": "Scheduled Event"},
+                _Context("publisher"),
+                relay=self.functions["publisher"].outbox_relay,
+                now=now,
+            )
+            return summary
+
     def purge(self) -> int:
         """Uninstall checks and purge steps waiting on the purge queue."""
         with self._purge_lock:
@@ -294,6 +306,7 @@ class LocalPipeline:
         # Its own lock-free loop: a purge runs beside the processor, as it does in AWS.
         self._spawn("purge", poll_every, self._purge_steps)
         self._spawn("sweeper", sweep_every, self.sweep)
+        self._spawn("rescue", OUTBOX_RESCUE_MINUTES * 60, self.rescue)
         return self
 
     def _spawn(self, name: str, every: float, work: Callable[[], object]) -> None:
