@@ -101,8 +101,10 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             base(publishing.publisher)
             | on(r(publishing.topic.topic_arn), "sns:Publish")
             | on(r(publishing.key.key_arn), "kms:GenerateDataKey", "kms:Decrypt")
-            # PutItem marks a recovery link's cart copy; both writes on carts only.
-            | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+            # Each cart as it is now (erase wins, enrich once); the slot, snapshot, order and
+            # recovery copy (PutItem) on carts only; the outbox index for the safety net.
+            | on(table, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+            | on(f"{table}/index/outbox", "dynamodb:Query")
             | on(SSM_STORES + "api", "ssm:GetParameter")
             | dead_letters(publishing.dead_letter_queue)
             # The stream event source: reading records, and ListStreams (no resource ARN).

@@ -375,6 +375,10 @@ def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synt
         "WebhooksDeferred",
         "UninstallsRefuted",
         "HooksUnrecoverable",
+        # The publisher: events it parked, a store's credentials gone, the safety net at work.
+        "EventsParked",
+        "StoreGone",
+        "EventsRescued",
     }
     for alarm in custom.values():
         assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]

@@ -234,6 +234,6 @@ class WritePlanner:
 
     def redriven(self, ref: CartRef, event: OutboxEvent, *, now: int) -> Patch:
         """A parked event back in the live partition, due now: the scheduled relay retries it."""
-        return Patch(
-            ref=ref, guard=HoldsUnpublished(event), slot=Redriven(outbox_shard(ref[1], self.due_shards), now)
-        )
+        # Always the first live partition: it exists whatever the shard count of the relay
+        # that picks it up, and redrives are an operator's handful, not a write hot spot.
+        return Patch(ref=ref, guard=HoldsUnpublished(event), slot=Redriven(outbox_shard_names(1)[0], now))

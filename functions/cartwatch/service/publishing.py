@@ -448,19 +448,7 @@ class OutboxRelay:
 
     def redrive_parked(self, now: int, limit: int | None = None) -> int:
         """Move parked events back to the live outbox, due now (after the cause was fixed)."""
-        moved = 0
-        for refs in self._carts.outbox_entries(PARKED_SHARD, 2**62):
-            for stored in self._carts.load_many(refs).values():
-                if limit is not None and moved >= limit:
-                    return moved
-                if (
-                    isinstance(stored, CartRecord)
-                    and stored.unpublished is not None
-                    and stored.unpublished.is_parked
-                ):
-                    plan = self._planner.redriven(stored.ref, stored.unpublished.event, now=now)
-                    moved += not isinstance(self._carts.apply(plan), Conflict)
-        return moved
+        return redrive_parked(self._carts, self._planner, now, limit)
 
     # --- the slot ----------------------------------------------------------------------------
 
@@ -547,6 +535,33 @@ class OutboxRelay:
         new_copy = self._planner.recovery_copy(store_hash, copy_id, original_id, now=int(self._clock()))
         if isinstance(self._carts.apply(new_copy), Conflict):
             self._carts.apply(self._planner.mark_recovery_copy(store_hash, copy_id, original_id))
+
+
+def parked_events(carts: CartStore) -> list[CartRecord]:
+    """Every cart whose event is parked, with its reason (``unpublished.parked``)."""
+    found: list[CartRecord] = []
+    for refs in carts.outbox_entries(PARKED_SHARD, 2**62):
+        found += [
+            stored
+            for stored in carts.load_many(refs).values()
+            if isinstance(stored, CartRecord)
+            and stored.unpublished is not None
+            and stored.unpublished.is_parked
+        ]
+    return found
+
+
+def redrive_parked(carts: CartStore, planner: WritePlanner, now: int, limit: int | None = None) -> int:
+    """Move up to ``limit`` parked events back to the live outbox, due now: the publisher's next
+    scheduled run publishes them.  Returns how many moved."""
+    moved = 0
+    for stored in parked_events(carts):
+        if limit is not None and moved >= limit:
+            break
+        assert stored.unpublished is not None  # noqa: S101 — parked_events checked
+        plan = planner.redriven(stored.ref, stored.unpublished.event, now=now)
+        moved += not isinstance(carts.apply(plan), Conflict)
+    return moved
 
 
 def _failed(report: RelayReport, records: Sequence[CartRecord]) -> RelayReport:

@@ -57,6 +57,7 @@ def info_file(tmp_path: Path, aws: Aws, sandbox: BigCommerceSandbox) -> Path:
         ssm_prefix=aws.prefix,
         intake_queue_url=resources.intake_queue_url,
         intake_dlq_url=resources.intake_dlq_url,
+        publisher_dlq_url=resources.publisher_dlq_url,
         pid=os.getpid(),
         sandbox=True,
     ).write(path)
