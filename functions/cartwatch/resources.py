@@ -221,6 +221,24 @@ QUERY_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/v1/stores/{store_hash}/stats"),
 )
 
+# The event archive: an SQS queue subscribed to the topic (raw delivery) feeds the archiver,
+# which writes each batch as gzipped objects by store and hour (domain/event_archive.py).
+# Long batches make few, larger objects: S3 PUTs, not storage, dominate the archive's cost.
+ARCHIVE_BATCH_SIZE = 1000
+ARCHIVE_BATCH_WINDOW_SECONDS = 60
+ARCHIVER_TIMEOUT_SECONDS = 60
+ARCHIVE_QUEUE = QueueDefinition(
+    visibility_timeout_seconds=6 * ARCHIVER_TIMEOUT_SECONDS,
+    retention_seconds=4 * 24 * 3600,
+    max_receive_count=5,
+)
+# The message attribute a replay to the topic adds; the archive's subscription skips such
+# events (they are archived already).
+REPLAY_ATTRIBUTE = "cartwatch_replay"
+ARCHIVE_FILTER_POLICY = {REPLAY_ATTRIBUTE: [{"exists": False}]}
+# How long archived events are kept (days); the bucket's lifecycle rule expires them.
+ARCHIVE_RETENTION_DAYS = 30
+
 # The purge job (uninstall checks and purge steps).  Each message is one bounded step that
 # stops with time to spare and queues its successor, so the timeout only caps a step.
 PURGE_JOB_TIMEOUT_SECONDS = 60

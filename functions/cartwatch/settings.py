@@ -41,6 +41,7 @@ class ENV:
     TRACE_SUBSEGMENTS = "CARTWATCH_TRACE_SUBSEGMENTS"
     WEBHOOK_BASE_URL = "CARTWATCH_WEBHOOK_BASE_URL"
     PURGE_QUEUE_URL = "CARTWATCH_PURGE_QUEUE_URL"
+    ARCHIVE_BUCKET = "CARTWATCH_ARCHIVE_BUCKET"
     PURGE_START_DELAY_SECONDS = "CARTWATCH_PURGE_START_DELAY_SECONDS"
     BIGCOMMERCE_LOGIN_URL = "CARTWATCH_BIGCOMMERCE_LOGIN_URL"
     APP_AUTH_CALLBACK_URL = "CARTWATCH_APP_AUTH_CALLBACK_URL"
@@ -67,6 +68,7 @@ class Settings:
     topic_arn: str | None = None  # the publisher's
     webhook_base_url: str | None = None  # hook-health's and the app's: where stores' hooks point
     purge_queue_url: str | None = None  # the processor's and the purge job's
+    archive_bucket: str | None = None  # the archiver's (the event archive, on S3)
     # How long a purge waits before it scans (None: the store cache and one processor run).
     purge_start_delay_seconds: int | None = None
     bigcommerce_login_url: str = DEFAULT_BIGCOMMERCE_LOGIN_URL  # the app's
@@ -139,6 +141,7 @@ class Settings:
             topic_arn=text(ENV.TOPIC_ARN),
             webhook_base_url=(text(ENV.WEBHOOK_BASE_URL) or "").rstrip("/") or None,
             purge_queue_url=text(ENV.PURGE_QUEUE_URL),
+            archive_bucket=text(ENV.ARCHIVE_BUCKET),
             purge_start_delay_seconds=(
                 integer(ENV.PURGE_START_DELAY_SECONDS, 0, 0) if text(ENV.PURGE_START_DELAY_SECONDS) else None
             ),

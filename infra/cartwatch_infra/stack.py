@@ -10,6 +10,7 @@ from constructs import Construct
 
 from cartwatch.settings import ENV
 from cartwatch_infra.app_callbacks import AppCallbacks
+from cartwatch_infra.archiving import EventArchiving
 from cartwatch_infra.bundling import lambda_code
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import ARCHITECTURE, FunctionFactory
@@ -55,6 +56,7 @@ class CartwatchStack(cdk.Stack):
             self, "Sweeping", foundation, webhook_base_url=intake.webhook_base_url
         )
         self.publishing = publishing = EventPublishing(self, "Publishing", foundation)
+        self.archiving = archiving = EventArchiving(self, "Archiving", foundation, topic=publishing.topic)
         self.query_api = query_api = QueryApi(self, "QueryApi", foundation, api=intake.api)
         self.app = app = AppCallbacks(
             self,
@@ -74,6 +76,7 @@ class CartwatchStack(cdk.Stack):
                 "Sweeper": jobs.sweeper,
                 "HookHealth": jobs.hook_health,
                 "Publisher": publishing.publisher,
+                "Archiver": archiving.archiver,
                 "Query": query_api.function,
                 "App": app.function,
                 "Purge": purging.function,
@@ -82,6 +85,7 @@ class CartwatchStack(cdk.Stack):
                 "Intake": intake.dead_letter_queue,
                 "ScheduledJobs": jobs.dead_letter_queue,
                 "Publishing": publishing.dead_letter_queue,
+                "Archive": archiving.dead_letter_queue,
                 "Purge": purging.dead_letter_queue,
             },
             intake_queue=intake.queue,
@@ -101,6 +105,28 @@ class CartwatchStack(cdk.Stack):
             self, "TopicArn", value=publishing.topic.topic_arn, description="Subscribe consumers here"
         )
         cdk.CfnOutput(self, "TableName", value=self.state.table.table_name, description="Cart state table")
+        # What `cartwatch dlq` and `cartwatch events replay` work on.
+        cdk.CfnOutput(
+            self, "IntakeQueueUrl", value=intake.queue.queue_url, description="Webhook intake queue"
+        )
+        cdk.CfnOutput(
+            self,
+            "IntakeDeadLetterQueueUrl",
+            value=intake.dead_letter_queue.queue_url,
+            description="Webhooks the processor gave up on (`cartwatch dlq redrive intake`)",
+        )
+        cdk.CfnOutput(
+            self,
+            "PublisherDeadLetterQueueUrl",
+            value=publishing.dead_letter_queue.queue_url,
+            description="Stream batches the publisher gave up on (coordinates only)",
+        )
+        cdk.CfnOutput(
+            self,
+            "ArchiveBucket",
+            value=archiving.bucket.bucket_name,
+            description="The event archive (`cartwatch events replay`)",
+        )
         for output, route, portal_field in (
             ("AppAuthCallbackUrl", "auth", "Auth Callback URL"),
             ("AppLoadCallbackUrl", "load", "Load Callback URL"),

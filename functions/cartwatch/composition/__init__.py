@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
     from cartwatch.adapters.cart_table.store import DynamoCartStore
+    from cartwatch.adapters.event_archive import EventArchive
     from cartwatch.adapters.purge_queue import PurgeQueue
     from cartwatch.adapters.store_clients import ClientFactory
     from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
@@ -58,6 +59,7 @@ FUNCTIONS = (
     "hook_health",
     "store_purge",
     "app_callbacks",
+    "archiver",
 )
 
 T = TypeVar("T")
@@ -120,6 +122,8 @@ class Composition:
                 self.store_lifecycle  # noqa: B018
             case "app_callbacks":
                 self.app_callbacks  # noqa: B018
+            case "archiver":
+                self.event_archive  # noqa: B018
 
     # --- what several functions share ------------------------------------------------------------
 
@@ -293,6 +297,16 @@ class Composition:
             webhook_base_url,
             remaining_ms=remaining_ms,
         )
+
+    @property
+    def event_archive(self) -> EventArchive:
+        def build() -> EventArchive:
+            from cartwatch.adapters.event_archive import EventArchive
+
+            bucket = self.settings.required(self.settings.archive_bucket, ENV.ARCHIVE_BUCKET)
+            return EventArchive(self.clients.client("s3"), bucket)
+
+        return self._once("event_archive", build)
 
     # --- uninstall, purge and the app's callbacks -----------------------------------------------
 

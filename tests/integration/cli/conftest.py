@@ -58,6 +58,7 @@ def info_file(tmp_path: Path, aws: Aws, sandbox: BigCommerceSandbox) -> Path:
         intake_queue_url=resources.intake_queue_url,
         intake_dlq_url=resources.intake_dlq_url,
         publisher_dlq_url=resources.publisher_dlq_url,
+        archive_bucket=resources.archive_bucket,
         pid=os.getpid(),
         sandbox=True,
     ).write(path)

@@ -2,8 +2,9 @@
 
 * ``intake`` — webhooks the processor gave up on (its queue's ``maxReceiveCount``).  Redriven
   to the intake queue, where the processor applies them once (duplicates are dropped by
-  webhook id and version): each message is received, sent to the intake queue, then deleted
-  (moto has no ``StartMessageMoveTask``; SQS's own move task is the console's redrive).
+  webhook id and version).  In AWS, without ``--max``, SQS's own ``StartMessageMoveTask``
+  moves them; with ``--max``, and against `cartwatch local` (moto has no move tasks), each
+  message is received, sent to the intake queue, then deleted — the same result.
 * ``publisher-stream`` — stream batches the publisher's mapping gave up on.  They hold stream
   coordinates only: nothing to redrive, the events themselves wait in their carts' outbox
   slots and the publisher's scheduled run publishes them (listed for the count).
@@ -48,9 +49,11 @@ def register(subparsers: Any) -> None:
 def _list(args: argparse.Namespace) -> int:
     target = resolve_target(args)
     sqs = target.client("sqs")
-    info = _local_info(args)
     for name in QUEUE_NAMES:
-        url = info.intake_dlq_url if name == "intake" else info.publisher_dlq_url
+        url = target.required(
+            target.intake_dlq_url if name == "intake" else target.publisher_dlq_url,
+            f"{name} dead-letter queue",
+        )
         depth, oldest = _depth_and_age(sqs, url)
         age = f"{oldest}s" if oldest is not None else "-"
         print(f"{name:<18} {depth:>6} messages  oldest {age}")
@@ -73,8 +76,15 @@ def _redrive(args: argparse.Namespace) -> int:
         moved = redrive_parked(_carts(target), planner, int(time.time()), args.max)
         print(f"publisher-parked: {moved} events back in the outbox; the publisher's next run publishes them")
         return 0
-    info = _local_info(args)
-    moved = _move(target.client("sqs"), info.intake_dlq_url, info.intake_queue_url, args.max)
+    sqs = target.client("sqs")
+    source = target.required(target.intake_dlq_url, "intake dead-letter queue")
+    destination = target.required(target.intake_queue_url, "intake queue")
+    if args.max is None and not target.local:
+        arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        task = sqs.start_message_move_task(SourceArn=arn)  # back to the queue that dead-lettered them
+        print(f"intake: move task {task['TaskHandle'][:12]}… started; `cartwatch dlq list` shows the depth")
+        return 0
+    moved = _move(sqs, source, destination, args.max)
     print(f"intake: {moved} messages moved back to the intake queue")
     return 0
 
@@ -112,14 +122,6 @@ def _depth_and_age(sqs: Any, url: str) -> tuple[int, int | None]:
     ).get("Messages", [])
     sent = [int(m["Attributes"]["SentTimestamp"]) for m in sample]
     return depth, (int(time.time() - min(sent) / 1000) if sent else None)
-
-
-def _local_info(args: argparse.Namespace) -> Any:
-    if not args.local:
-        raise CliError("`cartwatch dlq` needs --local for now: the stack publishes no queue URLs")
-    from cartwatch_tools.cli.info_file import LocalInfo
-
-    return LocalInfo.read(args.info_file)
 
 
 def _parked(target: Any) -> list[Any]:

@@ -41,6 +41,8 @@ class LocalInfo:
     sigv4_service: str = SIGV4_SERVICE
     # Where the publisher's stream mapping sends batches it gave up on (coordinates only).
     publisher_dlq_url: str = ""
+    # The event archive's bucket (`cartwatch events replay --local` reads it).
+    archive_bucket: str = ""
 
     def session(self) -> Any:
         """A boto3 session for the embedded emulator (the local credentials, its region)."""

@@ -236,6 +236,7 @@ class LocalRun:
                 intake_queue_url=pipeline.resources.intake_queue_url,
                 intake_dlq_url=pipeline.resources.intake_dlq_url,
                 publisher_dlq_url=pipeline.resources.publisher_dlq_url,
+                archive_bucket=pipeline.resources.archive_bucket,
                 pid=os.getpid(),
                 sandbox=sandbox is not None,
                 default_stages=str(self.stages),

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from cartwatch.adapters.store_registry import StoreRegistryUnavailable
-from cartwatch_tools.cli import app, carts, dlq, local, sandbox, simulate, stores
+from cartwatch_tools.cli import app, carts, dlq, events, local, sandbox, simulate, stores
 from cartwatch_tools.cli.errors import CliError, UsageError
 
-COMMAND_MODULES = (local, simulate, stores, carts, dlq, app, sandbox)
+COMMAND_MODULES = (local, simulate, stores, carts, dlq, events, app, sandbox)
 _UNRECOGNIZED = "unrecognized arguments: "
 
 

@@ -30,6 +30,17 @@ class Target:
     aws_endpoint_url: str | None = None  # None: the real AWS endpoints
     local: bool = False
     api_url: str | None = None  # the HTTP API's base URL (the query API's routes live under /v1)
+    # What `cartwatch dlq` and `cartwatch events` work on (None: the target does not say).
+    topic_arn: str | None = None
+    archive_bucket: str | None = None
+    intake_queue_url: str | None = None
+    intake_dlq_url: str | None = None
+    publisher_dlq_url: str | None = None
+
+    def required(self, value: str | None, what: str) -> str:
+        if not value:
+            raise CliError(f"{self.description} names no {what} (an older `cartwatch local` or stack?)")
+        return value
 
     def client(self, service: str) -> Any:
         import boto3
@@ -95,6 +106,11 @@ def local_target(path: Path) -> Target:
         aws_endpoint_url=info.aws_endpoint_url,
         local=True,
         api_url=info.api_url.rstrip("/"),
+        topic_arn=info.topic_arn,
+        archive_bucket=info.archive_bucket or None,
+        intake_queue_url=info.intake_queue_url,
+        intake_dlq_url=info.intake_dlq_url,
+        publisher_dlq_url=info.publisher_dlq_url or None,
     )
 
 
@@ -127,4 +143,9 @@ def _stack(name: str) -> Target:
         bigcommerce_api_url=DEFAULT_BIGCOMMERCE_API_URL,
         region=cloudformation.meta.region_name,
         api_url=outputs.get("ApiUrl", "").rstrip("/") or None,
+        topic_arn=outputs.get("TopicArn"),
+        archive_bucket=outputs.get("ArchiveBucket"),
+        intake_queue_url=outputs.get("IntakeQueueUrl"),
+        intake_dlq_url=outputs.get("IntakeDeadLetterQueueUrl"),
+        publisher_dlq_url=outputs.get("PublisherDeadLetterQueueUrl"),
     )

@@ -27,6 +27,7 @@ from cartwatch.domain.cloud_events import CloudEvent
 from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.handlers import app_callbacks as app_handler
+from cartwatch.handlers import archiver as archiver_handler
 from cartwatch.handlers import processor as processor_handler
 from cartwatch.handlers import publisher as publisher_handler
 from cartwatch.handlers import query_api as query_api_handler
@@ -34,7 +35,7 @@ from cartwatch.handlers import receiver as receiver_handler
 from cartwatch.handlers import store_purge as purge_handler
 from cartwatch.handlers import sweeper as sweeper_handler
 from cartwatch.handlers.publisher import SCHEDULED_SOURCE
-from cartwatch.resources import APP_ROUTES, OUTBOX_RESCUE_MINUTES
+from cartwatch.resources import APP_ROUTES, ARCHIVE_BATCH_SIZE, OUTBOX_RESCUE_MINUTES
 from cartwatch.settings import DEFAULT_FRAME_ANCESTORS, Settings
 from cartwatch_tools.iam.recording import Deployment, acting_as, attributed_to
 from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
@@ -60,6 +61,7 @@ LOCAL_FUNCTIONS = (
     "query_api",
     "store_purge",
     "app_callbacks",
+    "archiver",
 )
 
 
@@ -146,6 +148,7 @@ class LocalPipeline:
             intake_queue_url=self.resources.intake_queue_url,
             topic_arn=self.resources.topic_arn,
             purge_queue_url=self.resources.purge_queue_url,
+            archive_bucket=self.resources.archive_bucket,
             purge_start_delay_seconds=purge_start_delay_seconds,
             webhook_base_url=f"{self.gateway.url}/webhooks/bigcommerce",
             bigcommerce_login_url=(login_url or bigcommerce_api_url).rstrip("/"),
@@ -201,6 +204,16 @@ class LocalPipeline:
                     event, _Context("purge"), job=self.lifecycle.job, check=self.lifecycle.check
                 ),
                 batch_size=1,
+                retry_visibility_seconds=1,
+            )
+        with self.acting_as("archiver"):
+            self._archive = SqsEventSource(
+                self.client("sqs"),
+                self.resources.archive_queue_url,
+                lambda event: archiver_handler.handler(
+                    event, _Context("archiver"), archive=self.functions["archiver"].event_archive
+                ),
+                batch_size=ARCHIVE_BATCH_SIZE,
                 retry_visibility_seconds=1,
             )
         self._stop = threading.Event()
@@ -276,6 +289,10 @@ class LocalPipeline:
             )
             return summary
 
+    def archive(self) -> int:
+        """Published events waiting on the archive queue, written to the archive bucket."""
+        return self._archive.drain()
+
     def purge(self) -> int:
         """Uninstall checks and purge steps waiting on the purge queue."""
         with self._purge_lock:
@@ -294,6 +311,7 @@ class LocalPipeline:
             if sweep:
                 moved += self.sweep(now)["abandoned"]
             moved += self.publish()
+            moved += self.archive()
             if moved == 0:
                 return
 
@@ -303,6 +321,7 @@ class LocalPipeline:
         self.gateway.start()
         self._spawn("intake", poll_every, self.process_intake)
         self._spawn("publisher", poll_every, self.publish)
+        self._spawn("archiver", poll_every, self.archive)
         # Its own lock-free loop: a purge runs beside the processor, as it does in AWS.
         self._spawn("purge", poll_every, self._purge_steps)
         self._spawn("sweeper", sweep_every, self.sweep)

@@ -11,7 +11,15 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from cartwatch.resources import INTAKE_QUEUE, PURGE_QUEUE, TABLE, KeyAttribute, QueueDefinition
+from cartwatch.resources import (
+    ARCHIVE_FILTER_POLICY,
+    ARCHIVE_QUEUE,
+    INTAKE_QUEUE,
+    PURGE_QUEUE,
+    TABLE,
+    KeyAttribute,
+    QueueDefinition,
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,10 @@ class ProvisionedResources:
     purge_dlq_url: str
     # The publisher's on-failure destination: stream batches given up on (coordinates only).
     publisher_dlq_url: str
+    # The event archive: its bucket, and the queue subscribed to the topic that feeds it.
+    archive_bucket: str = ""
+    archive_queue_url: str = ""
+    archive_dlq_url: str = ""
 
     def to_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -90,6 +102,7 @@ def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> Pr
     purge_url, purge_dlq_url = _queue_with_dlq(sqs, f"{name}-purge", PURGE_QUEUE)
     publisher_dlq_url = _dead_letter_queue(sqs, f"{name}-publisher-dlq", INTAKE_QUEUE.dlq_retention_seconds)
     topic_arn = sns.create_topic(Name=f"{name}-events")["TopicArn"]
+    archive_bucket, archive_url, archive_dlq_url = _archive(session, endpoint_url, sqs, sns, name, topic_arn)
     return ProvisionedResources(
         region=session.region_name,
         endpoint_url=endpoint_url,
@@ -101,7 +114,32 @@ def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> Pr
         stream_arn=stream_arn,
         purge_queue_url=purge_url,
         purge_dlq_url=purge_dlq_url,
+        archive_bucket=archive_bucket,
+        archive_queue_url=archive_url,
+        archive_dlq_url=archive_dlq_url,
     )
+
+
+def _archive(
+    session: Any, endpoint_url: str, sqs: Any, sns: Any, name: str, topic_arn: str
+) -> tuple[str, str, str]:
+    """The archive's bucket and its queue, subscribed to the topic as the stack subscribes it."""
+    s3 = session.client("s3", endpoint_url=endpoint_url)
+    bucket = f"{name}-archive".lower()
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if bucket not in existing:
+        s3.create_bucket(Bucket=bucket)
+    queue_url, dlq_url = _queue_with_dlq(sqs, f"{name}-archive", ARCHIVE_QUEUE)
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn,
+        Attributes={"RawMessageDelivery": "true", "FilterPolicy": json.dumps(ARCHIVE_FILTER_POLICY)},
+    )
+    return bucket, queue_url, dlq_url
 
 
 def _queue_with_dlq(sqs: Any, name: str, definition: QueueDefinition) -> tuple[str, str]:
