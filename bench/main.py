@@ -12,6 +12,7 @@ os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "ERROR")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 
 # Quiet handlers before they are imported: the bench's stdout is JSON lines only.
+from bench.archive import STORES, run_archive
 from bench.burst import run_burst
 from bench.events import run_events
 from bench.imports import import_ratios
@@ -79,6 +80,21 @@ def main(argv: list[str] | None = None) -> int:
             metric(
                 "sns_publishes_per_event", events["sns_calls"] / max(events["events"], 1), "calls", "<= 1.0"
             )
+        )
+        archive = run_archive(server.endpoint_url, events=5_000 if args.quick else 20_000)
+        emit(
+            metric(
+                "archive_cost_usd_per_million_events",
+                archive["cost_per_million"],
+                f"USD ({STORES} stores, full batches, {archive['bytes_per_event']:.0f} B/event gzipped)",
+                None,
+            )
+        )
+        for part, value in archive["parts"].items():
+            emit(metric(f"archive_cost_usd_per_million_events_{part}", value, "USD", None))
+        emit(metric("archive_objects_per_event", archive["objects_per_event"], "S3 objects / event", None))
+        emit(
+            metric("replay_reads_per_event", archive["replay_reads_per_event"], "LIST+GET / event", "<= 1.2")
         )
         reads = read_per_listed_cart(server.endpoint_url, hours=12 if args.quick else 24, carts_per_hour=20)
         emit(
