@@ -59,7 +59,22 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
         return on(r(queue.queue_arn), "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 
     intake, processing, jobs, publishing = stack.intake, stack.processing, stack.jobs, stack.publishing
+    archiving = stack.archiving
     return {
+        "archiver": (
+            archiving.archiver,
+            base(archiving.archiver)
+            # Objects under events/ only: no reads, no deletes (the lifecycle rule expires them).
+            | on(r(archiving.bucket.bucket_arn) + "/events/*", "s3:PutObject")
+            | on(
+                r(archiving.queue.queue_arn),
+                "sqs:ReceiveMessage",
+                "sqs:ChangeMessageVisibility",
+                "sqs:GetQueueUrl",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+            ),
+        ),
         "receiver": (
             intake.receiver,
             base(intake.receiver)
@@ -179,7 +194,8 @@ def test_app_and_purge_writes_are_fenced_to_their_items(synthesized: Synthesized
 
 
 @pytest.mark.parametrize(
-    "name", ["receiver", "processor", "sweeper", "hook_health", "publisher", "query", "app", "purge"]
+    "name",
+    ["receiver", "processor", "sweeper", "hook_health", "publisher", "query", "app", "purge", "archiver"],
 )
 def test_role_allows_exactly_what_its_function_needs(synthesized: Synthesized, name: str) -> None:
     function, expected = expected_grants(synthesized)[name]
@@ -260,6 +276,7 @@ def test_every_acknowledgement_names_a_finding_and_a_reason(synthesized: Synthes
         "AwsSolutions-L1",  # python3.13 pinned: the bundle is compiled for it
         "AwsSolutions-APIG4",  # BigCommerce cannot use API Gateway authorizers
         "AwsSolutions-SQS3",  # the DLQs that are failure destinations, not redrive targets
+        "AwsSolutions-S1",  # the event archive: no server access logs (CloudTrail audits it)
     }
     for finding, reasons in acknowledged.items():
         assert all(len(reason) >= 60 for reason in reasons), (finding, reasons)
@@ -271,6 +288,8 @@ def test_every_acknowledgement_names_a_finding_and_a_reason(synthesized: Synthes
         ":parameter/cartwatch/stores/*/webhook-auth]",
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>"
         ":parameter/cartwatch/stores/*/api]",
+        # the archiver's objects, one per batch, store and hour
+        "AwsSolutions-IAM5[Resource::<ArchivingArchive3B4657BD.Arn>/events/*]",
     }
 
 

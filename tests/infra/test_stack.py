@@ -36,6 +36,7 @@ HANDLERS = {
     "query": "cartwatch.handlers.query_api.handler",
     "app": "cartwatch.handlers.app_callbacks.handler",
     "purge": "cartwatch.handlers.store_purge.handler",
+    "archiver": "cartwatch.handlers.archiver.handler",
 }
 
 
@@ -238,7 +239,8 @@ def test_everything_is_encrypted_at_rest(synthesized: Synthesized) -> None:
     table = only(synthesized.resources("AWS::DynamoDB::Table"))[1]["Properties"]
     assert table["SSESpecification"] == {"SSEEnabled": True}  # AWS managed key (aws/dynamodb)
     queues = synthesized.resources("AWS::SQS::Queue")
-    assert len(queues) == 6  # intake, purge, their DLQs, scheduled-jobs DLQ, publishing DLQ
+    # intake, purge, archive, their DLQs, scheduled-jobs DLQ, publishing DLQ
+    assert len(queues) == 8
     assert all(q["Properties"]["SqsManagedSseEnabled"] is True for q in queues.values())
     keys = synthesized.resources("AWS::KMS::Key")
     assert all(k["Properties"]["EnableKeyRotation"] is True for k in keys.values())
@@ -312,6 +314,7 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         "hook_health": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.WEBHOOK_BASE_URL},
         "query": shared | state,
         "purge": shared | uninstall,
+        "archiver": shared | {ENV.ARCHIVE_BUCKET},
         "app": shared
         | uninstall
         | {
@@ -355,6 +358,7 @@ def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synt
         stack.jobs.dead_letter_queue,
         stack.publishing.dead_letter_queue,
         stack.purging.dead_letter_queue,
+        stack.archiving.dead_letter_queue,
     }
     assert queues_alarmed == {synthesized.logical_id(q) for q in dead_letter_queues}
     functions_alarmed = {
@@ -438,6 +442,11 @@ def test_outputs(synthesized: Synthesized) -> None:
         "AppLoadCallbackUrl",
         "AppUninstallCallbackUrl",
         "AppRemoveUserCallbackUrl",
+        # What `cartwatch dlq` and `cartwatch events replay` work on.
+        "IntakeQueueUrl",
+        "IntakeDeadLetterQueueUrl",
+        "PublisherDeadLetterQueueUrl",
+        "ArchiveBucket",
     }
     api = synthesized.logical_id(synthesized.stack.intake.api)
     endpoint = f"${{{api}.ApiEndpoint}}"  # https://{api-id}.execute-api.{region}.amazonaws.com

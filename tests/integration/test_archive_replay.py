@@ -50,7 +50,9 @@ def archived_everything(world: World) -> list[dict[str, Any]]:
     pipeline = world.pipeline
     archive = EventArchive(pipeline.client("s3"), pipeline.resources.archive_bucket)
     return [
-        json.loads(e.body) for key in archive.keys(world.store_hash, 0, 4_000_000_000) for e in archive.events(key)
+        json.loads(e.body)
+        for key in archive.keys(world.store_hash, 0, 4_000_000_000)
+        for e in archive.events(key)
     ]
 
 

@@ -84,6 +84,12 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--sweep-every", default="1s", help="sweep interval (default 1s)")
     parser.add_argument(
+        "--rescue-every",
+        default="60s",
+        help="how often the publisher's scheduled run retries deferred, stuck and redriven events "
+        "(default 60s, as deployed)",
+    )
+    parser.add_argument(
         "--info-file", type=Path, default=DEFAULT_INFO_FILE, help="where to write the info file"
     )
     parser.add_argument("--bigcommerce-api-url", help="use this BigCommerce API instead of the sandbox")
@@ -121,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         stages = StageSchedule.parse(args.stages)
         sweep_every = parse_duration(args.sweep_every)
+        args.rescue_every = parse_duration(args.rescue_every)
     except ValueError as error:
         raise CliError(str(error)) from None
     if args.bigcommerce_api_url and args.demo:
@@ -223,7 +230,7 @@ class LocalRun:
                 raise CliError(f"cannot listen on 127.0.0.1:{self.args.port}: {error.strerror}") from None
             if sandbox is not None:
                 self._register_apps(sandbox, pipeline)
-            pipeline.start(sweep_every=float(self.sweep_every))
+            pipeline.start(sweep_every=float(self.sweep_every), rescue_every=float(self.args.rescue_every))
             info = LocalInfo(
                 webhook_base_url=f"{pipeline.gateway.url}/webhooks/bigcommerce",
                 api_url=pipeline.gateway.url,

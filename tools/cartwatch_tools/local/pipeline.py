@@ -317,7 +317,13 @@ class LocalPipeline:
 
     # --- background mode -------------------------------------------------------------------
 
-    def start(self, *, sweep_every: float = 60.0, poll_every: float = 0.2) -> LocalPipeline:
+    def start(
+        self,
+        *,
+        sweep_every: float = 60.0,
+        poll_every: float = 0.2,
+        rescue_every: float = OUTBOX_RESCUE_MINUTES * 60.0,
+    ) -> LocalPipeline:
         self.gateway.start()
         self._spawn("intake", poll_every, self.process_intake)
         self._spawn("publisher", poll_every, self.publish)
@@ -325,7 +331,7 @@ class LocalPipeline:
         # Its own lock-free loop: a purge runs beside the processor, as it does in AWS.
         self._spawn("purge", poll_every, self._purge_steps)
         self._spawn("sweeper", sweep_every, self.sweep)
-        self._spawn("rescue", OUTBOX_RESCUE_MINUTES * 60, self.rescue)
+        self._spawn("rescue", rescue_every, self.rescue)
         return self
 
     def _spawn(self, name: str, every: float, work: Callable[[], object]) -> None:
