@@ -9,6 +9,8 @@ the objects of the range it replays.  Events a replay sends to the topic carry
 
 from __future__ import annotations
 
+from typing import cast
+
 import aws_cdk as cdk
 from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
@@ -78,9 +80,10 @@ class EventArchiving(Construct):
             ),
         )
         self.archiver.allow(["s3:PutObject"], [self.bucket.arn_for_objects(f"{ARCHIVE_PREFIX}*")])
+        bucket_id = cdk.Stack.of(self).get_logical_id(cast(s3.CfnBucket, self.bucket.node.default_child))
         acknowledge(
             self.archiver,
-            f"AwsSolutions-IAM5[Resource::<{cdk.Stack.of(self).get_logical_id(self.bucket.node.default_child)}.Arn>/{ARCHIVE_PREFIX}*]",
+            f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/{ARCHIVE_PREFIX}*]",
             "The archiver writes one new object per batch, store and hour under events/, with keys "
             "it makes up (domain/event_archive.py): PutObject only, on that prefix only.",
         )

@@ -7,10 +7,10 @@ as tracked carts grow (docs/architecture.md, decisions 6 and 7).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from cartwatch.adapters.cart_table import attributes as attr
-from cartwatch.adapters.cart_table.items import Item, due_entry_from_item
+from cartwatch.adapters.cart_table.index_pages import index_pages
+from cartwatch.adapters.cart_table.items import due_entry_from_item
 from cartwatch.domain.cart_record import DueEntry
 from cartwatch.resources import DUE_INDEX
 
@@ -21,20 +21,5 @@ if TYPE_CHECKING:
 def due_entries(
     client: DynamoDBClient, table: str, shard: str, now: int, page_size: int
 ) -> Iterator[list[DueEntry]]:
-    start: Item | None = None
-    while True:
-        request: dict[str, Any] = {
-            "TableName": table,
-            "IndexName": DUE_INDEX.name,
-            "KeyConditionExpression": "#shard = :shard AND #due <= :now",
-            "ExpressionAttributeNames": {"#shard": attr.DUE_SHARD, "#due": attr.DUE_AT},
-            "ExpressionAttributeValues": {":shard": {"S": shard}, ":now": {"N": str(now)}},
-            "Limit": page_size,
-        }
-        if start:
-            request["ExclusiveStartKey"] = start
-        response = client.query(**request)
-        yield [due_entry_from_item(item) for item in response.get("Items", [])]
-        start = response.get("LastEvaluatedKey")
-        if not start:
-            return
+    for items in index_pages(client, table, DUE_INDEX, shard, now, page_size):
+        yield [due_entry_from_item(item) for item in items]

@@ -9,10 +9,10 @@ reads each cart itself, strongly consistent, before it acts.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from cartwatch.adapters.cart_table import attributes as attr
-from cartwatch.adapters.cart_table.items import Item
+from cartwatch.adapters.cart_table.index_pages import index_pages
 from cartwatch.domain.cart_record import CartRef
 from cartwatch.resources import OUTBOX_INDEX
 
@@ -23,20 +23,5 @@ if TYPE_CHECKING:
 def outbox_entries(
     client: DynamoDBClient, table: str, shard: str, due_by: int, page_size: int
 ) -> Iterator[list[CartRef]]:
-    start: Item | None = None
-    while True:
-        request: dict[str, Any] = {
-            "TableName": table,
-            "IndexName": OUTBOX_INDEX.name,
-            "KeyConditionExpression": "#shard = :shard AND #due <= :due",
-            "ExpressionAttributeNames": {"#shard": attr.OUTBOX_SHARD, "#due": attr.OUTBOX_DUE},
-            "ExpressionAttributeValues": {":shard": {"S": shard}, ":due": {"N": str(due_by)}},
-            "Limit": page_size,
-        }
-        if start:
-            request["ExclusiveStartKey"] = start
-        response = client.query(**request)
-        yield [attr.cart_ref_of(item[attr.PK]["S"]) for item in response.get("Items", [])]
-        start = response.get("LastEvaluatedKey")
-        if not start:
-            return
+    for items in index_pages(client, table, OUTBOX_INDEX, shard, due_by, page_size):
+        yield [attr.cart_ref_of(item[attr.PK]["S"]) for item in items]
