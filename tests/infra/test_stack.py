@@ -314,7 +314,8 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         "hook_health": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.WEBHOOK_BASE_URL},
         "query": shared | state,
         "purge": shared | uninstall,
-        "archiver": shared | {ENV.ARCHIVE_BUCKET},
+        # Writes objects only: no store, no stages.
+        "archiver": (shared - {ENV.SSM_PREFIX, ENV.DEFAULT_STAGES}) | {ENV.ARCHIVE_BUCKET},
         "app": shared
         | uninstall
         | {
@@ -330,7 +331,7 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         assert set(variables) == expected[name], name
         assert variables["POWERTOOLS_SERVICE_NAME"] == SERVICE_NAME
         assert variables["POWERTOOLS_METRICS_NAMESPACE"] == METRICS_NAMESPACE
-        assert variables[ENV.DEFAULT_STAGES] == DEFAULTS["stages"]
+        assert variables.get(ENV.DEFAULT_STAGES, DEFAULTS["stages"]) == DEFAULTS["stages"]
         assert variables["PYDANTIC_DISABLE_PLUGINS"] == "__all__"
         assert variables[ENV.TABLE_NAME] == {"Ref": synthesized.logical_id(synthesized.stack.state.table)}
     receiver = resources[function_id(synthesized, HANDLERS["receiver"])]["Properties"]
