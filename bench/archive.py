@@ -23,7 +23,7 @@ import boto3
 from cartwatch.adapters.event_archive import EventArchive, archived
 from cartwatch.domain.bigcommerce_cart import snapshot_from_bigcommerce
 from cartwatch.domain.cart import RecoveryLink
-from cartwatch.domain.cloud_events import abandoned_event
+from cartwatch.domain.cart_cloud_events import abandoned_event
 from cartwatch.domain.lifecycle import CartState, CartStatus
 from cartwatch.resources import ARCHIVE_BATCH_SIZE, ARCHIVE_RETENTION_DAYS
 from cartwatch.service.replay import ReplayRange, replay

@@ -142,7 +142,8 @@ class TopicDestination:
 
     def send(self, events: Sequence[ArchivedEvent]) -> int:
         from cartwatch.adapters.event_publisher import OutgoingMessage
-        from cartwatch.domain.cloud_events import parse_event, sns_attributes
+        from cartwatch.domain.cart_cloud_events import sns_attributes
+        from cartwatch.domain.cloud_events import parse_event
 
         messages = [
             OutgoingMessage(
