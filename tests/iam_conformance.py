@@ -82,6 +82,9 @@ def an_environment(region: str, ssm_prefix: str, account: str = "123456789012") 
         purge_queue_url=f"{queue}-purge",
         purge_dlq_url=f"{queue}-purge-dlq",
         publisher_dlq_url=f"{queue}-publisher-dlq",
+        archive_bucket="cw-archive",
+        archive_queue_url=f"{queue}-archive",
+        archive_dlq_url=f"{queue}-archive-dlq",
     )
 
 

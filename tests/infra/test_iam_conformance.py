@@ -70,6 +70,7 @@ def test_conformance_knows_every_function_of_the_stack(template: StackTemplate) 
         "query_api",
         "app_callbacks",
         "store_purge",
+        "archiver",
     }
 
 
@@ -148,6 +149,28 @@ def test_conformance_the_queue_policy_is_read_and_tls_requests_pass_it(template:
     send = call("receiver", "sqs", "SendMessage", QueueUrl=DEPLOYMENT.intake_queue_url, MessageBody="{}")
     assert violations(template, send) == []
     assert stack.implicit_requests(IamRequest("sqs:SendMessage", queue)) == []  # SSE-SQS: no KMS
+
+
+def test_conformance_the_archiver_only_writes_events_to_the_archive_and_only_over_tls(
+    template: StackTemplate,
+) -> None:
+    key = "events/s1/2026/12/07/04/batch.json.gz"
+    put = call("archiver", "s3", "PutObject", Bucket=DEPLOYMENT.archive_bucket, Key=key, Body=b"")
+    assert violations(template, put) == []
+    # SSE-S3: S3 needs no key of the archiver's.
+    stack = template.bind(DEPLOYMENT)
+    [request] = put.requests
+    assert stack.implicit_requests(request) == []
+    [deny] = stack.resource_policy(request.resource)
+    assert deny.effect == "Deny" and deny.conditions == {"Bool": {"aws:SecureTransport": ("false",)}}
+    for forbidden in (
+        call("archiver", "s3", "PutObject", Bucket=DEPLOYMENT.archive_bucket, Key="elsewhere/x", Body=b""),
+        call("archiver", "s3", "GetObject", Bucket=DEPLOYMENT.archive_bucket, Key=key),
+        call("archiver", "s3", "ListObjectsV2", Bucket=DEPLOYMENT.archive_bucket, Prefix="events/"),
+        call("publisher", "s3", "PutObject", Bucket=DEPLOYMENT.archive_bucket, Key=key, Body=b""),
+    ):
+        [problem] = violations(template, forbidden)
+        assert "missing grant: s3:" in problem and "the stack's ArchivingArchive" in problem
 
 
 def test_conformance_documented_unexercised_grants_are_grants_of_the_stack(template: StackTemplate) -> None:

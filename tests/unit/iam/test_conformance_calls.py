@@ -115,9 +115,31 @@ def test_conformance_batch_and_renamed_actions() -> None:
     ]
 
 
+def test_conformance_s3_objects_and_listings_are_authorized_as_iam_names_them() -> None:
+    bucket = "arn:aws:s3:::archive"  # no region, no account: bucket names are global
+    put = {"Bucket": "archive", "Key": "events/s1/2026/12/07/04/a.json.gz", "Body": b"x"}
+    assert iam_requests("s3", "PutObject", put, HERE) == [
+        IamRequest("s3:PutObject", f"{bucket}/events/s1/2026/12/07/04/a.json.gz")
+    ]
+    [head] = iam_requests("s3", "HeadObject", {"Bucket": "archive", "Key": "events/k"}, HERE)
+    assert head == IamRequest("s3:GetObject", f"{bucket}/events/k")
+    # A listing is s3:ListBucket on the bucket itself, with the prefix it lists under.
+    listing = {"Bucket": "archive", "Prefix": "events/s1/"}
+    assert iam_requests("s3", "ListObjectsV2", listing, HERE) == [
+        IamRequest("s3:ListBucket", bucket, {"s3:prefix": ("events/s1/",)})
+    ]
+    delete = {"Bucket": "archive", "Delete": {"Objects": [{"Key": "a"}, {"Key": "b"}]}}
+    assert [r.resource for r in iam_requests("s3", "DeleteObjects", delete, HERE)] == [
+        f"{bucket}/a",
+        f"{bucket}/b",
+    ]
+
+
 def test_conformance_what_cannot_be_translated_says_so() -> None:
-    with pytest.raises(UnmappedCall, match="service 's3'"):
-        iam_requests("s3", "GetObject", {"Bucket": "b", "Key": "k"}, HERE)
+    with pytest.raises(UnmappedCall, match="service 'lambda'"):
+        iam_requests("lambda", "Invoke", {"FunctionName": "f"}, HERE)
+    with pytest.raises(UnmappedCall, match=r"s3\.PutBucketPolicy"):
+        iam_requests("s3", "PutBucketPolicy", {"Bucket": "b", "Policy": "{}"}, HERE)
     with pytest.raises(UnmappedCall, match="customer managed key"):
         iam_requests("ssm", "PutParameter", {"Name": "/x", "KeyId": "alias/mine"}, HERE)
     with pytest.raises(UnmappedCall, match="shard iterator"):

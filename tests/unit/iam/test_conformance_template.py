@@ -222,3 +222,65 @@ def test_conformance_refuses_a_binding_that_names_two_resources() -> None:
     document["Resources"]["OtherTableJJJJJJJJ"] = {"Type": "AWS::DynamoDB::Table", "Properties": {}}
     with pytest.raises(PolicyError, match="table_name would name both"):
         StackTemplate(document).bound_by  # noqa: B018 - the property is what is under test
+
+
+def with_archive_bucket(encryption: dict[str, Any]) -> StackTemplate:
+    """TEMPLATE with a bucket the receiver writes under events/, encrypted by ``encryption``."""
+    document = copy.deepcopy(TEMPLATE)
+    resources = document["Resources"]
+    resources["ArchiveJJJJJJJJ"] = {
+        "Type": "AWS::S3::Bucket",
+        "Properties": {"BucketEncryption": {"ServerSideEncryptionConfiguration": [encryption]}},
+    }
+    bucket_arn = {"Fn::GetAtt": ["ArchiveJJJJJJJJ", "Arn"]}
+    resources["ArchivePolicyKKKKKKKK"] = {
+        "Type": "AWS::S3::BucketPolicy",
+        "Properties": {
+            "Bucket": {"Ref": "ArchiveJJJJJJJJ"},
+            "PolicyDocument": {
+                "Statement": [
+                    {
+                        "Effect": "Deny",
+                        "Principal": {"AWS": "*"},
+                        "Action": "s3:*",
+                        "Resource": [bucket_arn, {"Fn::Join": ["", [bucket_arn, "/*"]]}],
+                        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                    }
+                ]
+            },
+        },
+    }
+    statements = resources["RolePolicyHHHHHHHH"]["Properties"]["PolicyDocument"]["Statement"]
+    statements.append(
+        {
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": {"Fn::Join": ["", [bucket_arn, "/events/*"]]},
+        }
+    )
+    variables = resources["ReceiverIIIIIIII"]["Properties"]["Environment"]["Variables"]
+    variables["CARTWATCH_ARCHIVE_BUCKET"] = {"Ref": "ArchiveJJJJJJJJ"}
+    return StackTemplate(document)
+
+
+def test_conformance_a_bucket_is_the_environments_and_its_customer_key_is_asked_for() -> None:
+    key = {"Fn::GetAtt": ["KeyBBBBBBBB", "Arn"]}
+    kms = {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": key}}
+    template = with_archive_bucket(kms)
+    stack = template.bind(DEPLOYMENT)
+    put = IamRequest("s3:PutObject", f"arn:aws:s3:::{DEPLOYMENT.archive_bucket}/events/s1/a.json.gz")
+    # An object's resource policy is its bucket's: TLS-only.
+    [deny] = stack.resource_policy(put.resource)
+    assert deny.effect == "Deny" and "s3:*" in deny.actions
+    assert stack.implicit_requests(put) == [IamRequest("kms:GenerateDataKey", KEY_ARN)]
+    assert ConformanceCheck(template).check([call(put)])[0] == []
+
+    outside = IamRequest("s3:PutObject", f"arn:aws:s3:::{DEPLOYMENT.archive_bucket}/elsewhere/a")
+    [violation] = ConformanceCheck(template).check([call(outside)])[0]
+    assert "missing grant: s3:PutObject on arn:aws:s3:::" in violation.problem
+    assert "the stack's Archive" in violation.problem
+    [violation] = ConformanceCheck(template.without("receiver", "kms:GenerateDataKey")).check([call(put)])[0]
+    assert f"AWS adds it to that call: kms:GenerateDataKey on {KEY_ARN}" in violation.problem
+
+    s3_managed = with_archive_bucket({"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}})
+    assert s3_managed.bind(DEPLOYMENT).implicit_requests(put) == []  # SSE-S3: no key of the caller's

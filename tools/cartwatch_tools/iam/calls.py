@@ -4,8 +4,9 @@ An IAM request is an action, a resource ARN and the request's condition keys.  M
 are one request (``dynamodb:GetItem`` on the table); some are several (``BatchGetItem`` is one
 per table, ``DeleteParameters`` one per parameter); some are named differently from the
 operation (``PublishBatch`` is ``sns:Publish``, ``DeleteMessageBatch`` is
-``sqs:DeleteMessage``); a query of an index is authorized on the index's ARN.  Requests AWS
-adds on its own behalf (KMS for an encrypted topic) depend on the resource's configuration
+``sqs:DeleteMessage``, ``ListObjectsV2`` is ``s3:ListBucket`` on the bucket, ``HeadObject`` is
+``s3:GetObject``); a query of an index is authorized on the index's ARN.  Requests AWS
+adds on its own behalf (KMS for an encrypted topic or bucket) depend on the resource's configuration
 and are added from the template (``template.implicit_requests``).
 
 Only what IAM looks at is kept: no message bodies, no item attributes besides the key
@@ -98,7 +99,21 @@ def describe(
 ) -> str:
     """The call as a reader wants it in a violation: operation and the identifying parameters."""
     shown = []
-    for name in ("TableName", "IndexName", "QueueUrl", "TopicArn", "StreamArn", "Name", "Names", "KeyId"):
+    for name in (
+        "TableName",
+        "IndexName",
+        "QueueUrl",
+        "TopicArn",
+        "StreamArn",
+        "Name",
+        "Names",
+        "KeyId",
+        "Bucket",
+        "Key",
+        "Prefix",
+    ):
+        if name == "Key" and not isinstance(params.get(name), str):
+            continue  # a DynamoDB key: shown by its partition key below
         if name in params:
             shown.append(f"{name}={params[name]!r}")
     for name in ("Key", "Item"):
@@ -279,10 +294,58 @@ def _ssm(call: _Call) -> list[IamRequest]:
     raise UnmappedCall(f"no IAM translation for ssm.{operation}")
 
 
+# --- S3 -----------------------------------------------------------------------------------
+
+# Operations authorized on the object (``arn:aws:s3:::bucket/key``) under another action's name.
+_S3_OBJECT_ACTIONS = {
+    "PutObject": "s3:PutObject",
+    "GetObject": "s3:GetObject",
+    "HeadObject": "s3:GetObject",
+    "DeleteObject": "s3:DeleteObject",
+    "CreateMultipartUpload": "s3:PutObject",
+    "UploadPart": "s3:PutObject",
+    "CompleteMultipartUpload": "s3:PutObject",
+    "AbortMultipartUpload": "s3:AbortMultipartUpload",
+}
+# Operations authorized on the bucket (``arn:aws:s3:::bucket``).
+_S3_BUCKET_ACTIONS = {
+    "ListObjectsV2": "s3:ListBucket",
+    "ListObjects": "s3:ListBucket",
+    "HeadBucket": "s3:ListBucket",
+    "GetBucketLocation": "s3:GetBucketLocation",
+}
+
+
+def bucket_arn(bucket: str) -> str:
+    """S3 ARNs name neither region nor account: a bucket's name is global."""
+    return f"arn:aws:s3:::{bucket}"
+
+
+def _s3(call: _Call) -> list[IamRequest]:
+    operation, params = call.operation, call.params
+    if operation in _S3_OBJECT_ACTIONS:
+        resource = f"{bucket_arn(params['Bucket'])}/{params['Key']}"
+        return [IamRequest(_S3_OBJECT_ACTIONS[operation], resource)]
+    if operation in _S3_BUCKET_ACTIONS:
+        # ListBucket's s3:prefix condition key is what the request lists under ("" for all).
+        context: dict[str, ContextValue] = {}
+        if _S3_BUCKET_ACTIONS[operation] == "s3:ListBucket" and operation != "HeadBucket":
+            context["s3:prefix"] = (str(params.get("Prefix", "")),)
+        return [IamRequest(_S3_BUCKET_ACTIONS[operation], bucket_arn(params["Bucket"]), context)]
+    if operation == "DeleteObjects":
+        bucket = bucket_arn(params["Bucket"])
+        objects = params.get("Delete", {}).get("Objects", [])
+        return [IamRequest("s3:DeleteObject", f"{bucket}/{o['Key']}") for o in objects]
+    if operation == "ListBuckets":
+        return [IamRequest("s3:ListAllMyBuckets", "*")]
+    raise UnmappedCall(f"no IAM translation for s3.{operation}")
+
+
 _SERVICES: dict[str, Callable[[_Call], list[IamRequest]]] = {
     "dynamodb": _dynamodb,
     "dynamodb-streams": _dynamodb_streams,
     "sqs": _sqs,
     "sns": _sns,
     "ssm": _ssm,
+    "s3": _s3,
 }

@@ -9,8 +9,9 @@ clients of its own.  A botocore handler, installed once per process, reads eithe
 call (the client's name first) and records the IAM requests the call needs, attributed to
 that function.
 
-Other calls are not a function's (the operator's CLI, test set-up and assertions) and are
-not recorded — except when function code makes them: a call with a
+Other calls are not a function's (the operator's CLI — its clients say so with
+``no_function()`` —, test set-up and assertions) and are not recorded — except when function
+code makes them: a call with a
 handler or a function-only module on its stack and no caller named is recorded as a
 problem, so a test that forgets to say who is calling fails instead of going unchecked.
 """
@@ -73,6 +74,9 @@ class Deployment:
     purge_queue_url: str
     purge_dlq_url: str
     publisher_dlq_url: str
+    archive_bucket: str
+    archive_queue_url: str
+    archive_dlq_url: str
 
     @classmethod
     def of(cls, resources: Any, ssm_prefix: str) -> Deployment:
@@ -89,6 +93,9 @@ class Deployment:
             purge_queue_url=resources.purge_queue_url,
             purge_dlq_url=resources.purge_dlq_url,
             publisher_dlq_url=resources.publisher_dlq_url,
+            archive_bucket=resources.archive_bucket,
+            archive_queue_url=resources.archive_queue_url,
+            archive_dlq_url=resources.archive_dlq_url,
         )
 
 
@@ -164,8 +171,9 @@ def attributed_to(function: str, deployment: Deployment) -> tuple[str, Callable[
     return ("provide-client-params", name_the_caller)
 
 
-# A client of the test's own that runs inside a function's calls (a counting hook reading
-# the item before each write): its calls are no function's, whatever is on the stack.
+# A client whose calls are no function's, whatever is on the stack: the operator's CLI (it
+# runs some of the publisher's code), or a test's own client running inside a function's
+# calls (a counting hook reading the item before each write).
 _NOBODY = object()
 
 

@@ -3,13 +3,13 @@
 A function is found by its handler (``cartwatch.handlers.<name>.handler`` is function
 ``<name>``); its role's policies are every ``AWS::IAM::Policy`` attached to the role (and
 inline policies; managed policies cannot be evaluated and are refused).  Resource policies
-come from queue policies, topic policies and key policies.
+come from queue policies, topic policies, bucket policies and key policies.
 
 Intrinsics (``Ref``, ``Fn::GetAtt``, ``Fn::Join``, ``Fn::Sub``, ``Fn::Select``, ``Fn::Split`` and
 the pseudo parameters) are resolved against one environment's :class:`Deployment`: the
 resource a function's ``CARTWATCH_TABLE_NAME`` refers to *is* that environment's table, and
-so on for the queue, the topic, the stream and the dead-letter queue behind the intake queue
-(``BINDINGS``).  The deployment's SSM prefix (``ssmPrefix`` in ``cdk.json``, a literal in
+so on for the queue, the topic, the stream, the archive bucket and the dead-letter queue behind
+the intake queue (``BINDINGS``).  The deployment's SSM prefix (``ssmPrefix`` in ``cdk.json``, a literal in
 the template) is bound to the environment's.  Resources no environment provisions (the
 other dead-letter queues, log groups, keys) get names of their own that no call can hit by
 accident.  Adding a resource to the environment is one line in ``BINDINGS``.
@@ -25,7 +25,7 @@ from functools import cached_property
 from typing import Any
 
 from cartwatch.settings import ENV
-from cartwatch_tools.iam.calls import IamRequest, Where, queue_arn
+from cartwatch_tools.iam.calls import IamRequest, Where, bucket_arn, queue_arn
 from cartwatch_tools.iam.policy import PolicyError, Principal, Statement
 from cartwatch_tools.iam.recording import Deployment
 
@@ -38,13 +38,18 @@ BINDINGS: Mapping[str, str] = {
     ENV.INTAKE_QUEUE_URL: "intake_queue_url",
     ENV.TOPIC_ARN: "topic_arn",
     ENV.PURGE_QUEUE_URL: "purge_queue_url",
+    ENV.ARCHIVE_BUCKET: "archive_bucket",
 }
 # Resources bound through a property of a bound one: (the bound one's Deployment field, the
 # property's path) -> the Deployment field naming the resource the property refers to.
 BOUND_THROUGH: Mapping[tuple[str, tuple[str, ...]], str] = {
     ("intake_queue_url", ("RedrivePolicy", "deadLetterTargetArn")): "intake_dlq_url",
     ("purge_queue_url", ("RedrivePolicy", "deadLetterTargetArn")): "purge_dlq_url",
+    ("archive_queue_url", ("RedrivePolicy", "deadLetterTargetArn")): "archive_dlq_url",
 }
+# The source of a function's event source mapping no function's environment names (only
+# Lambda's poller reads it) -> the Deployment field.
+EVENT_SOURCES: Mapping[str, str] = {"archiver": "archive_queue_url"}
 # The on-failure destination of a function's event source mapping -> the Deployment field.
 FAILURE_DESTINATIONS: Mapping[str, str] = {"publisher": "publisher_dlq_url"}
 
@@ -214,20 +219,27 @@ class StackTemplate:
         for function in self.functions.values():
             for variable, field_name in BINDINGS.items():
                 bind(function.environment.get(variable), field_name)
+        for name, field_name in EVENT_SOURCES.items():
+            for properties in self._event_source_mappings(name):
+                bind(properties.get("EventSourceArn"), field_name)
         for (source, path), field_name in BOUND_THROUGH.items():
             for logical_id, bound_field in list(bound.items()):
                 if bound_field == source:
                     bind(_dig(self.resources[logical_id].get("Properties", {}), path), field_name)
         for name, field_name in FAILURE_DESTINATIONS.items():
-            function_id = self.functions[name].function_id if name in self.functions else None
-            for resource in self.resources.values():
-                properties = resource.get("Properties", {})
-                if (
-                    resource["Type"] == "AWS::Lambda::EventSourceMapping"
-                    and _dig(properties, ("FunctionName", "Ref")) == function_id
-                ):
-                    bind(_dig(properties, ("DestinationConfig", "OnFailure", "Destination")), field_name)
+            for properties in self._event_source_mappings(name):
+                bind(_dig(properties, ("DestinationConfig", "OnFailure", "Destination")), field_name)
         return bound
+
+    def _event_source_mappings(self, function: str) -> list[Mapping[str, Any]]:
+        """The properties of ``function``'s event source mappings."""
+        function_id = self.functions[function].function_id if function in self.functions else None
+        return [
+            resource.get("Properties", {})
+            for resource in self.resources.values()
+            if resource["Type"] == "AWS::Lambda::EventSourceMapping"
+            and _dig(resource.get("Properties", {}), ("FunctionName", "Ref")) == function_id
+        ]
 
     @cached_property
     def deployed_ssm_prefix(self) -> str | None:
@@ -269,6 +281,8 @@ class BoundStack:
                 targets = [self.resolve.attribute(_ref(q, policy_id), "Arn") for q in properties["Queues"]]
             elif kind == "AWS::SNS::TopicPolicy":
                 targets = [self.resolve.ref(_ref(t, policy_id)) for t in properties["Topics"]]
+            elif kind == "AWS::S3::BucketPolicy":
+                targets = [self.resolve.attribute(_ref(properties["Bucket"], policy_id), "Arn")]
             else:
                 continue
             statements = [
@@ -280,7 +294,8 @@ class BoundStack:
         return policies
 
     def resource_policy(self, resource: str) -> list[Statement]:
-        return self._resource_policies.get(resource, [])
+        # An object's policy is its bucket's.
+        return self._resource_policies.get(_bucket_of(resource) or resource, [])
 
     @cached_property
     def _keys(self) -> dict[str, list[Statement]]:
@@ -300,9 +315,10 @@ class BoundStack:
         return self._keys.get(resource) if resource.startswith("arn:aws:kms:") else None
 
     def implicit_requests(self, request: IamRequest) -> list[IamRequest]:
-        """What AWS asks of the caller on its own: KMS for a topic or queue under a customer key."""
+        """What AWS asks of the caller on its own: KMS for a topic, queue or bucket under a
+        customer key."""
         service = request.action.split(":")[0]
-        resource = self.resolve.owner_of(request.resource)
+        resource = self.resolve.owner_of(_bucket_of(request.resource) or request.resource)
         if resource is None:
             return []
         kind, properties = resource["Type"], resource.get("Properties", {})
@@ -314,8 +330,11 @@ class BoundStack:
             ("sns:Publish", "AWS::SNS::Topic"): ("kms:GenerateDataKey", "kms:Decrypt"),
             ("sqs:SendMessage", "AWS::SQS::Queue"): ("kms:GenerateDataKey", "kms:Decrypt"),
             ("sqs:ReceiveMessage", "AWS::SQS::Queue"): ("kms:Decrypt",),
+            # SSE-KMS: S3 asks for a data key to write an object and decrypts it to read one.
+            ("s3:PutObject", "AWS::S3::Bucket"): ("kms:GenerateDataKey",),
+            ("s3:GetObject", "AWS::S3::Bucket"): ("kms:Decrypt",),
         }.get((request.action, kind), ())
-        key = properties.get("KmsMasterKeyId")
+        key = properties.get("KmsMasterKeyId") if kind != "AWS::S3::Bucket" else _bucket_key(properties)
         if not key_actions or key is None:
             return []
         key_arn = self.resolve(key)
@@ -327,7 +346,7 @@ class BoundStack:
 
     def name_of(self, resource: str) -> str:
         """The template's name for a concrete resource ARN, for messages."""
-        owner = self.resolve.owner_id(resource)
+        owner = self.resolve.owner_id(_bucket_of(resource) or resource)
         if owner is None:
             return "not a resource of the stack"
         return f"the stack's {_readable(owner)}"
@@ -439,6 +458,10 @@ class _Resolver:
         if kind == "AWS::SNS::Topic":
             arn = name or f"arn:aws:sns:{region}:{account}:{logical_id}"
             return {"Ref": arn, "TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}[attribute]
+        if kind == "AWS::S3::Bucket":
+            # Bucket names are global and lower case: an unbound bucket gets one no call names.
+            bucket = name or f"unbound-{logical_id.lower()}"
+            return {"Ref": bucket, "Arn": bucket_arn(bucket)}[attribute]
         arns = {
             "AWS::KMS::Key": f"arn:aws:kms:{region}:{account}:key/{logical_id}",
             "AWS::IAM::Role": f"arn:aws:iam::{account}:role/{logical_id}",
@@ -486,6 +509,24 @@ _SYMBOLS = _Resolver(None, None)
 def _readable(logical_id: str) -> str:
     # CDK appends an 8-hex-digit hash of the construct path; the rest reads like the path.
     return re.sub(r"[0-9A-F]{8}$", "", logical_id) if len(logical_id) > 8 else logical_id
+
+
+def _bucket_of(resource: str) -> str | None:
+    """``arn:aws:s3:::bucket`` for an object's ARN (``arn:aws:s3:::bucket/key``)."""
+    if not resource.startswith("arn:aws:s3:::") or "/" not in resource:
+        return None
+    return resource.split("/", 1)[0]
+
+
+def _bucket_key(properties: Mapping[str, Any]) -> Any:
+    """The customer key a bucket encrypts new objects with by default (None: SSE-S3)."""
+    rules = _dig(properties, ("BucketEncryption", "ServerSideEncryptionConfiguration")) or []
+    for rule in rules:
+        default = rule.get("ServerSideEncryptionByDefault", {})
+        if default.get("SSEAlgorithm") in {"aws:kms", "aws:kms:dsse"}:
+            # Without a key named, S3 uses its AWS managed key (aws/s3): no grant of the caller.
+            return default.get("KMSMasterKeyID", "alias/aws/s3")
+    return None
 
 
 def _dig(value: Any, path: Sequence[str]) -> Any:
