@@ -28,7 +28,16 @@ from cartwatch_tools.iam.template import Grant
 pytestmark = pytest.mark.integration
 
 HOUR, DAY = 3600, 86400
-FUNCTIONS = {"receiver", "processor", "sweeper", "publisher", "query_api", "hook_health", "store_purge"}
+FUNCTIONS = {
+    "receiver",
+    "processor",
+    "sweeper",
+    "publisher",
+    "query_api",
+    "hook_health",
+    "store_purge",
+    "archiver",
+}
 TABLE = "${StateTable.Arn}"
 
 
