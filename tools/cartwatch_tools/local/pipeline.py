@@ -291,7 +291,9 @@ class LocalPipeline:
 
     def archive(self) -> int:
         """Published events waiting on the archive queue, written to the archive bucket."""
-        return self._archive.drain()
+        # The event source mapping polls the queue with the archiver's role, as in AWS.
+        with self.acting_as("archiver"):
+            return self._archive.drain()
 
     def purge(self) -> int:
         """Uninstall checks and purge steps waiting on the purge queue."""
