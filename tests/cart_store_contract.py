@@ -121,10 +121,23 @@ class CartStoreContract:
         written = store.apply(PLANNER.revision(base, bought.after, STAGES, recorded_at=T0 + 60, event=event))
         assert isinstance(written, CartRecord)
         assert stored(store, "c1").outbox == event
-        assert stored(store, "c1").due is None  # closed carts leave the due index
         late = apply_webhooks(written.state, [webhook("c1", WebhookKind.UPDATED, T0 + 30)])
         store.apply(PLANNER.revision(written, late.after, STAGES, recorded_at=T0 + 61))
         assert stored(store, "c1").outbox is None
+
+    def test_a_bought_cart_stays_in_the_due_index_until_its_event_is_out(self, store: CartStore) -> None:
+        base = created(store, "c1")
+        bought = apply_webhooks(base.state, [webhook("c1", WebhookKind.CONVERTED, T0 + 60, order_id=5)])
+        event = OutboxEvent("cartwatch.cart.converted", T0 + 60)
+        store.apply(PLANNER.revision(base, bought.after, STAGES, recorded_at=T0 + 60, event=event))
+        # The entry stays where it was (the purchase's rescue pointer), and shows the purchase.
+        assert stored(store, "c1").due == base.due
+        shard = base.due.shard if base.due else ""
+        due = [e for page in store.due_entries(shard, T0 + 24 * HOUR) for e in page]
+        assert [(e.cart_id, e.status) for e in due] == [("c1", CartStatus.CONVERTED)]
+        store.apply(PLANNER.released((STORE, "c1"), event))
+        assert stored(store, "c1").due is None and stored(store, "c1").unpublished is None
+        assert [e for page in store.due_entries(shard, T0 + 24 * HOUR) for e in page] == []
 
     def test_a_patch_without_an_event_clears_the_outbox_too(self, store: CartStore) -> None:
         created(store, "c1")

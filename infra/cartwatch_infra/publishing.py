@@ -15,7 +15,13 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from cartwatch.resources import OUTBOX_INDEX, OUTBOX_RESCUE_MINUTES, PUBLISHER_STREAM, PUBLISHER_STREAM_FILTER
+from cartwatch.resources import (
+    DUE_INDEX,
+    OUTBOX_INDEX,
+    OUTBOX_RESCUE_MINUTES,
+    PUBLISHER_STREAM,
+    PUBLISHER_STREAM_FILTER,
+)
 from cartwatch.settings import ENV
 from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
@@ -57,13 +63,16 @@ class EventPublishing(Construct):
         # Store settings and carts are read (GetItem; BatchGetItem: each cart as it is now —
         # erase wins, enrich once, at most once); only cart items are written: the snapshot,
         # the order and the outbox slot (UpdateItem) and the mark on a recovery link's cart
-        # copy (a PutItem when the copy is new to cartwatch).  The outbox index serves the
-        # scheduled safety net.
+        # copy (a PutItem when the copy is new to cartwatch).  The scheduled safety net reads
+        # the outbox index (abandonments) and the due index (a bought cart's entry holds its
+        # purchase event until it is published).
         self.publisher.allow(["dynamodb:GetItem", "dynamodb:BatchGetItem"], [state.table.table_arn])
         self.publisher.allow(
             ["dynamodb:UpdateItem", "dynamodb:PutItem"], [state.table.table_arn], conditions=CART_ITEMS_ONLY
         )
-        self.publisher.allow(["dynamodb:Query"], [state.index_arn(OUTBOX_INDEX.name)])
+        self.publisher.allow(
+            ["dynamodb:Query"], [state.index_arn(OUTBOX_INDEX.name), state.index_arn(DUE_INDEX.name)]
+        )
         self.publisher.allow_store_parameter("api")
         self.publisher.function.add_event_source(
             sources.DynamoEventSource(

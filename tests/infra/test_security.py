@@ -117,11 +117,13 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(r(publishing.topic.topic_arn), "sns:Publish")
             | on(r(publishing.key.key_arn), "kms:GenerateDataKey", "kms:Decrypt")
             # Each cart as it is now (erase wins, enrich once); the slot, snapshot, order and
-            # recovery copy (PutItem) on carts only; the outbox index for the safety net.
+            # recovery copy (PutItem) on carts only; the outbox index and the due index (a
+            # bought cart's entry holds its purchase) for the safety net.
             | on(
                 table, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"
             )
             | on(f"{table}/index/outbox", "dynamodb:Query")
+            | on(f"{table}/index/due", "dynamodb:Query")
             | on(SSM_STORES + "api", "ssm:GetParameter")
             | dead_letters(publishing.dead_letter_queue)
             # The stream event source: reading records, and ListStreams (no resource ARN).

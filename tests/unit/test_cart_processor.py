@@ -132,7 +132,14 @@ def test_a_conversion_commits_its_event_and_a_recovery_names_itself() -> None:
     assert report.conversions == 2
     assert cart(store, "bought").outbox is not None and cart(store, "bought").outbox.type == CONVERTED  # type: ignore[union-attr]
     assert cart(store, "back").outbox is not None and cart(store, "back").outbox.type == RECOVERED  # type: ignore[union-attr]
-    assert cart(store, "bought").due is None and cart(store, "bought").expires_at == T0 + 60 + 30 * DAY
+    assert cart(store, "bought").expires_at == T0 + 60 + 30 * DAY
+    # Until its event is out, a bought cart's due entry points the rescue run at it: left where
+    # it was when that is within the hour (no index move), else moved to the slot's rescue time.
+    bought, back = cart(store, "bought"), cart(store, "back")
+    assert bought.unpublished is not None and back.unpublished is not None
+    assert bought.unpublished.held_by_due_entry and back.unpublished.held_by_due_entry
+    assert bought.due is not None and bought.due.at == T0 + 3600
+    assert back.due is not None and back.due.at == back.unpublished.due
 
 
 def test_an_erased_cart_stays_erased_and_its_tombstone_lasts_while_webhooks_come() -> None:

@@ -194,6 +194,25 @@ def test_the_safety_net_publishes_an_event_the_stream_never_delivered_once() -> 
     assert len(sns.published) == 1
 
 
+def test_a_purchase_the_stream_never_delivered_is_found_on_its_due_entry_and_published_once() -> None:
+    store, _ = pipeline(bought=("paid",))
+    entry = cart(store, "paid").due
+    assert entry is not None  # the bought cart's entry stayed: no outbox-index entry was written
+    factory = Credentials({STORE: BigCommerce()})
+    # Not before the entry is a grace period past due: until then the stream has it.
+    assert make_relay(store, Sns(), factory, at=LATER).rescue(entry.at).rescued == 0
+    sns = Sns()
+    found = entry.at + PLANNER.OUTBOX_GRACE_SECONDS
+    report = make_relay(store, sns, factory, at=found).rescue(found)
+    assert report.rescued == 1 and [(e["type"], e["subject"]) for e in sns.published] == [
+        ("cartwatch.cart.converted", "paid")
+    ]
+    # Published: the slot and the entry are gone, so nothing reads it again.
+    assert cart(store, "paid").due is None and cart(store, "paid").unpublished is None
+    assert make_relay(store, sns, factory, at=found).rescue(found + 600).rescued == 0
+    assert len(sns.published) == 1
+
+
 def test_a_parked_event_is_redriven_after_the_fix_and_published_once() -> None:
     store, written = pipeline("a")
     factory = Credentials({})  # the store's credentials are gone

@@ -61,15 +61,24 @@ class OutboxSlot:
     good; a parked slot sits in the index's parked partition (``shard`` is ``PARKED_SHARD``)
     until ``cartwatch dlq redrive`` moves it back.
 
+    A purchase's event (``shard`` None) has no outbox-index entry: the bought cart keeps its
+    due-index entry instead, no later than ``due``, and the rescue run finds it there.  Closing
+    a cart takes it out of the due index anyway, so keeping the entry costs no more index
+    units than removing it would — where a separate outbox entry would cost one more.
+
     One slot, the latest event: an earlier unpublished event of the cart is obsolete once a
     later transition happened (a stage announced after the shopper came back, an abandonment
     after the purchase) — the stream still delivers it, the safety net does not resurrect it.
     """
 
     event: OutboxEvent
-    shard: str
+    shard: str | None  # None: held by the cart's due-index entry (a purchase's event)
     due: int
     parked: str | None = None
+
+    @property
+    def held_by_due_entry(self) -> bool:
+        return self.shard is None
 
     @property
     def is_parked(self) -> bool:

@@ -275,6 +275,21 @@ def due_slot(
     return DueSlot(shard, true_due)
 
 
+def rescue_entry(
+    base: CartRecord | None, cart_id: str, slot: OutboxSlot, shards: int, *, hold_until: int
+) -> DueSlot:
+    """A bought cart's due-index entry while its event is unpublished: the rescue run's pointer.
+
+    The entry stays where it was if that is no later than ``hold_until`` — the write then only
+    updates the entry's projected status, one index unit, what removing it would cost — and
+    otherwise moves to the slot's rescue time (two units), so no stuck purchase waits longer.
+    """
+    kept = base.due if base is not None else None
+    if kept is not None and kept.at <= hold_until:
+        return kept
+    return DueSlot(kept.shard if kept is not None else due_shard(cart_id, shards), slot.due)
+
+
 def listed_at(
     base: CartRecord | None, state: CartState, entry: Transition | None, recorded_at: int
 ) -> int | None:

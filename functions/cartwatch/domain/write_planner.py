@@ -20,6 +20,7 @@ from cartwatch.domain.cart_record import (
     outbox_shard_names,
     shard_names,
 )
+from cartwatch.domain.event_types import CONVERTED, RECOVERED
 from cartwatch.domain.history import Transition
 from cartwatch.domain.lifecycle import CartState, CartStatus, SweepAction, SweepDecision, next_due_at
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS, StageSchedule
@@ -46,6 +47,7 @@ from cartwatch.domain.write_plan import (
     expiry,
     listed_activity,
     listed_at,
+    rescue_entry,
 )
 
 
@@ -55,6 +57,9 @@ class WritePlanner:
     # How long the stream has to publish an event before the scheduled relay may take over.
     # The stream delivers in about a second; ten retries with bisection take a few minutes.
     OUTBOX_GRACE_SECONDS = 600
+    # How long a stuck purchase event may wait for the rescue run: a bought cart's due entry
+    # stays put when it falls due within this (the first stage, 1 h by default), else moves.
+    PURCHASE_RESCUE_SECONDS = 3600
 
     def __init__(self, *, due_shards: int, closed_retention_days: int) -> None:
         self.due_shards = due_shards
@@ -68,9 +73,10 @@ class WritePlanner:
         return outbox_shard_names(self.due_shards)
 
     def _slot(self, cart_id: str, event: OutboxEvent, recorded_at: int) -> OutboxSlot:
-        return OutboxSlot(
-            event, outbox_shard(cart_id, self.due_shards), recorded_at + self.OUTBOX_GRACE_SECONDS
-        )
+        # A purchase's event is held by the bought cart's due entry (``rescue_entry``); an
+        # abandonment's cart moves on in the due index, so its event gets an outbox entry.
+        shard = None if event.type in CLOSING_EVENTS else outbox_shard(cart_id, self.due_shards)
+        return OutboxSlot(event, shard, recorded_at + self.OUTBOX_GRACE_SECONDS)
 
     def revision(
         self,
@@ -85,18 +91,37 @@ class WritePlanner:
         scheduled: bool = True,
     ) -> Revision:
         """``state`` written over ``base``; ``scheduled=False`` keeps the cart out of the due index."""
+        unpublished = (
+            self._slot(state.cart_id, event, recorded_at)
+            if event is not None
+            else (base.unpublished if base is not None else None)
+        )
+        due = due_slot(base, state, stages, self.due_shards, exact=exact_due) if scheduled else None
+        if (
+            scheduled
+            and unpublished is not None
+            and unpublished.held_by_due_entry
+            and not state.status.is_open
+        ):
+            # A bought cart's unpublished event keeps it in the due index: the rescue's pointer.
+            due = rescue_entry(
+                base,
+                state.cart_id,
+                unpublished,
+                self.due_shards,
+                # Counted from the purchase, as the entry's time is from the cart's activity.
+                hold_until=(state.closed_at or recorded_at) + self.PURCHASE_RESCUE_SECONDS,
+            )
         record = CartRecord(
             state=replace(state, version=(base.state.version if base is not None else 0) + 1),
-            due=due_slot(base, state, stages, self.due_shards, exact=exact_due) if scheduled else None,
+            due=due,
             history=history.append(base.history if base else (), entry)
             if entry
             else (base.history if base else ()),
             listed_at=listed_at(base, state, entry, recorded_at),
             expires_at=expiry(state, self.retention_seconds),
             outbox=event,
-            unpublished=self._slot(state.cart_id, event, recorded_at)
-            if event is not None
-            else (base.unpublished if base is not None else None),
+            unpublished=unpublished,
         )
         record = replace(record, listed_activity_at=listed_activity(base, record.state, record.listed_at))
         if base is not None:
@@ -223,11 +248,13 @@ class WritePlanner:
     # --- the outbox slot: what the publisher did with the cart's unpublished event --------------
 
     def released(self, ref: CartRef, event: OutboxEvent) -> Patch:
-        """The event is out (or obsolete): its slot goes, unless a later event replaced it."""
-        return Patch(ref=ref, guard=HoldsUnpublished(event), slot=Released())
+        """The event is out (or obsolete): its slot goes, unless a later event replaced it —
+        and a bought cart's due entry, which held it, with it."""
+        return Patch(ref=ref, guard=HoldsUnpublished(event), slot=Released(), schedule=_unheld(event))
 
     def parked(self, ref: CartRef, event: OutboxEvent, reason: str) -> Patch:
-        return Patch(ref=ref, guard=HoldsUnpublished(event), slot=Parked(reason))
+        # Parked events are found in the outbox index's parked partition, whichever held them.
+        return Patch(ref=ref, guard=HoldsUnpublished(event), slot=Parked(reason), schedule=_unheld(event))
 
     def deferred(self, ref: CartRef, event: OutboxEvent, until: int) -> Patch:
         return Patch(ref=ref, guard=HoldsUnpublished(event), slot=Deferred(until))
@@ -237,3 +264,12 @@ class WritePlanner:
         # Always the first live partition: it exists whatever the shard count of the relay
         # that picks it up, and redrives are an operator's handful, not a write hot spot.
         return Patch(ref=ref, guard=HoldsUnpublished(event), slot=Redriven(outbox_shard_names(1)[0], now))
+
+
+# The events a purchase commits: the bought cart's due entry holds them (``rescue_entry``).
+CLOSING_EVENTS = frozenset({RECOVERED, CONVERTED})
+
+
+def _unheld(event: OutboxEvent) -> Unscheduled | None:
+    """A closed cart leaves the due index once its event no longer needs the entry."""
+    return Unscheduled() if event.type in CLOSING_EVENTS else None

@@ -40,7 +40,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -404,13 +404,11 @@ class OutboxRelay:
 
     def rescue(self, now: int, remaining_ms: Callable[[], int] | None = None) -> RelayReport:
         """Publish the events whose outbox slot is due: the stream never delivered them (or a
-        store's quota deferred them).  Reads the outbox index's due entries and their carts —
-        work proportional to the stuck events, not to the table."""
+        store's quota deferred them).  Reads the outbox index's due entries, the bought carts'
+        due entries, and their carts — work proportional to the stuck events, not to the table."""
         report = RelayReport()
-        for shard in self._planner.outbox_shards():
-            for refs in self._carts.outbox_entries(shard, now):
-                if not refs:
-                    continue
+        for refs in self._stuck(now):
+            if refs:
                 if remaining_ms is not None and remaining_ms() < DEADLINE_RESERVE_MS:
                     return report
                 current = self._carts.load_many(refs)
@@ -428,6 +426,17 @@ class OutboxRelay:
                 report.rescued += len(published)
                 report.failed += sum(1 for error in errors if error is not None)
         return report
+
+    def _stuck(self, now: int) -> Iterator[list[CartRef]]:
+        """Pages of carts that may hold a stuck event: abandonments in the outbox index, and
+        purchases on their bought cart's due entry (the only closed carts in the due index)."""
+        for shard in self._planner.outbox_shards():
+            yield from self._carts.outbox_entries(shard, now)
+        # A bought cart's entry is no later than its rescue time; read only those a grace
+        # period past due, so the open carts the sweeper is taking care of are not read too.
+        for shard in self._planner.shards():
+            for entries in self._carts.due_entries(shard, now - self._planner.OUTBOX_GRACE_SECONDS):
+                yield [(e.store_hash, e.cart_id) for e in entries if not e.status.is_open]
 
     def _still_current(self, record: CartRecord, report: RelayReport) -> bool:
         """Whether the cart is still where its event left it; if not, the event is moot."""

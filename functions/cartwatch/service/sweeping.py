@@ -73,6 +73,10 @@ class AbandonmentSweep:
         for shard in self._planner.shards():
             for page in self._carts.due_entries(shard, now, self._page_size):
                 for entry in page:
+                    if not entry.status.is_open:
+                        # A bought cart's entry holds its unpublished event for the rescue
+                        # run (``rescue_entry``): nothing to sweep, and no lag of ours.
+                        continue
                     if self._out_of_time():
                         report.stopped_early = True
                         return report
@@ -108,6 +112,9 @@ class AbandonmentSweep:
     def _sweep_stored(self, stored: CartRecord, now: int, stages: StageSchedule, report: SweepReport) -> None:
         decision = sweep(stored.state, now, stages)
         recorded_at = int(self._clock())
+        held = stored.unpublished is not None and stored.unpublished.held_by_due_entry
+        if decision.action is SweepAction.DROP and held:
+            return  # a bought cart: its entry points the rescue run at its unpublished event
         if decision.action in (SweepAction.RESCHEDULE, SweepAction.DROP):
             # Not due yet (or no longer open): the entry moves to the true due time, or leaves.
             plan = self._planner.revision(

@@ -113,11 +113,9 @@ def record_item(record: CartRecord) -> Item:
 
 
 def slot_attributes(slot: OutboxSlot) -> Item:
-    item: Item = {
-        attr.UNPUBLISHED: _s(slot.event.to_json()),
-        attr.OUTBOX_SHARD: _s(slot.shard),
-        attr.OUTBOX_DUE: _n(slot.due),
-    }
+    item: Item = {attr.UNPUBLISHED: _s(slot.event.to_json()), attr.OUTBOX_DUE: _n(slot.due)}
+    if slot.shard is not None:  # absent: the due-index entry holds the slot (no outbox entry)
+        item[attr.OUTBOX_SHARD] = _s(slot.shard)
     if slot.parked is not None:
         item[attr.PARKED_REASON] = _s(slot.parked)
     return item
@@ -186,7 +184,7 @@ def slot_from_item(item: Item) -> OutboxSlot | None:
         _text(item, attr.OUTBOX_SHARD),
         _number(item, attr.OUTBOX_DUE),
     )
-    if event is None or shard is None or due is None:
+    if event is None or due is None:
         return None
     return OutboxSlot(OutboxEvent.from_json(event), shard, due, _text(item, attr.PARKED_REASON))
 
