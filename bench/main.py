@@ -57,6 +57,24 @@ def main(argv: list[str] | None = None) -> int:
                     f"<= {figures['budget']:.3f}",
                 )
             )
+            if tracked == 10_000:
+                # Every shard's lag comes with its first page: no query of its own.
+                emit(
+                    metric(
+                        "sweep_due_queries_per_shard",
+                        figures["queries_per_shard"],
+                        "queries / shard / sweep (the lag of every shard included)",
+                        "== 1.0",
+                    )
+                )
+                emit(
+                    metric(
+                        "sweep_shard_queries_usd_per_month",
+                        figures["shard_queries_usd_per_month"],
+                        "USD / month, one sweep a minute, at any number of stores",
+                        None,
+                    )
+                )
         if len(amplifications) == 2:
             emit(
                 metric(

@@ -163,6 +163,21 @@ class CartStoreContract:
         assert all(e.status is CartStatus.ACTIVE and e.stage == 0 and e.abandoned_at is None for e in entries)
         assert all(e.due == stored(store, e.cart_id).due for e in entries)
 
+    def test_each_shard_pages_its_due_entries_oldest_first(self, store: CartStore) -> None:
+        # The sweep's lag of a shard is the head of its first page (service/sweeping.py).
+        for n in reversed(range(12)):
+            created(store, f"c{n}", T0 + 10 * n)
+        now = T0 + HOUR + 200  # c0 … c11 are due, spread over all four shards
+        seen = []
+        for shard in PLANNER.shards():
+            pages = list(store.due_entries(shard, now, page_size=2))
+            entries = [e for page in pages for e in page]
+            assert entries and all(e.due.shard == shard for e in entries)
+            assert [e.due.at for e in entries] == sorted(e.due.at for e in entries)
+            assert pages[0][0].due.at == min(e.due.at for e in entries)
+            seen += entries
+        assert sorted(e.cart_id for e in seen) == sorted(f"c{n}" for n in range(12))
+
     def test_the_index_path_guard_refuses_a_cart_that_moved_on(self, store: CartStore) -> None:
         base = created(store, "c1")
         (entry,) = [e for s in PLANNER.shards() for page in store.due_entries(s, T0 + HOUR) for e in page]

@@ -113,3 +113,21 @@ class FakeLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return self._remaining_ms
+
+
+def carts_per_shard(shards: int, per_shard: int, prefix: str = "c") -> list[str]:
+    """Cart ids, ``per_shard`` of them in each of the due index's ``shards`` shards, in the
+    order they were found (so each shard's carts interleave with the others')."""
+    from cartwatch.domain.cart_record import due_shard
+
+    found: list[str] = []
+    counts: dict[str, int] = {}
+    n = 0
+    while len(found) < shards * per_shard:
+        cart_id = f"{prefix}{n}"
+        shard = due_shard(cart_id, shards)
+        if counts.get(shard, 0) < per_shard:
+            counts[shard] = counts.get(shard, 0) + 1
+            found.append(cart_id)
+        n += 1
+    return found

@@ -79,6 +79,9 @@ class Monitoring(Construct):
                 description=f"The {name} function failed invocations; see its log group.",
             )
 
+        # Each sweep emits the lag of the most overdue due-index shard, measured on every
+        # shard whether the sweep reached its entries or not (decision 48): one alarm on the
+        # maximum covers them all, and a shard a sweep cannot advance cannot hide.
         sweep_lag = custom_metric("SweepLagSeconds", "Maximum")
         self._alarm(
             "SweepLag",
@@ -86,7 +89,9 @@ class Monitoring(Construct):
             # Three missed sweeps, and never less than five minutes of slack.
             threshold=max(300, 3 * settings.sweep_interval_minutes * 60),
             comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-            description="Due carts wait longer than three sweep intervals: abandonment events are late.",
+            description="Due carts of some due-index shard wait longer than three sweep intervals: "
+            "abandonment events are late.  Every shard is measured each sweep; the sweeper's "
+            "'sweep stopped early' log shows each shard's lag and the shards it could not advance.",
         )
         self._alarm(
             "SweepNotRunning",

@@ -392,6 +392,25 @@ def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synt
     synthesized.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
 
+def test_the_sweep_lag_alarm_watches_every_shard_of_the_due_index(synthesized: Synthesized) -> None:
+    [alarm] = [
+        a["Properties"]
+        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+        if a["Properties"].get("MetricName") == "SweepLagSeconds"
+    ]
+    # The sweeper emits, each run, the lag of the most overdue shard's oldest due entry,
+    # measured on every shard whether the sweep reached it or not
+    # (tests/unit/test_sweep_fairness.py): the maximum over a period covers all shards.
+    assert alarm["Namespace"] == METRICS_NAMESPACE
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Maximum", 300, 1)
+    # Three intervals of the one-minute sweep, and never under five minutes.
+    assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 300)
+    # A sweeper that stops emitting is SweepNotRunning's to report (missing data breaches there).
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert "Every shard is measured" in alarm["AlarmDescription"]
+
+
 def test_hooks_the_daily_check_cannot_restore_raise_an_alarm(synthesized: Synthesized) -> None:
     [alarm] = [
         a["Properties"]

@@ -10,12 +10,14 @@ import pytest
 from bench.counting import CallCounter
 from tests.integration.conftest import Aws, Store
 from tests.integration.test_processor import cart_item, message, run
-from tests.support import FakeLambdaContext
+from tests.support import FakeLambdaContext, carts_per_shard
 
 from cartwatch.adapters.cart_table.items import state_from_item
+from cartwatch.domain.cart_record import due_shard, shard_names
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.domain.stages import CART_LIFETIME_SECONDS
 from cartwatch.handlers import sweeper as sweeper_handler
+from cartwatch.resources import DUE_INDEX
 from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource
 
 T0 = 1_800_000_000
@@ -171,3 +173,46 @@ def test_sweep_reads_only_due_carts(aws: Aws, store: Store) -> None:
     assert counter.items_read == 10 + 1
     assert counter.calls["dynamodb.Query"] == 4  # one query page per shard
     assert counter.calls["dynamodb.GetItem"] == 1  # the store's stages, then cached
+
+
+def budgeted_sweep(aws: Aws, now: int, writes: int) -> tuple[dict[str, Any], list[str]]:
+    """One sweep through the handler with time for ``writes`` writes; the shards whose
+    due-index partition it queried, once per query."""
+    counter = CallCounter()
+    due_queries: list[str] = []
+
+    def count_due_query(params: dict[str, Any], **_: Any) -> None:
+        if params.get("IndexName") == DUE_INDEX.name:
+            due_queries.append(params["ExpressionAttributeValues"][":shard"]["S"])
+
+    handlers = [*counter.handlers, ("before-parameter-build.dynamodb.Query", count_due_query)]
+    job = aws.function("sweeper", event_handlers=handlers).abandonment_sweep(
+        remaining_ms=lambda: 60_000 if counter.writes < writes else 5_000
+    )
+    return sweeper_handler.handler({}, FakeLambdaContext(), sweep=job, now=now), due_queries
+
+
+@pytest.mark.integration
+def test_a_quarter_budget_run_four_times_advances_every_shard_and_reports_every_lag(
+    aws: Aws, store: Store
+) -> None:
+    """Issue 14's acceptance case through the handler: 4 shards, 8 due carts each, time for
+    8 writes a sweep.  Every run advances every shard and reports the lag of all four, and
+    the lag costs no query beyond the one page of each shard the sweep reads anyway."""
+    cart_ids = carts_per_shard(4, 8)
+    run(aws, *(message(store, "store/cart/created", c, T0 + n) for n, c in enumerate(cart_ids)))
+    in_shard = {shard: [c for c in cart_ids if due_shard(c, 4) == shard] for shard in shard_names(4)}
+    for turn in range(4):
+        now = T0 + HOUR + 60 + 60 * turn
+        result, due_queries = budgeted_sweep(aws, now, writes=8)
+        # Each shard's oldest cart left is its (2 * turn)-th, created at T0 + its position.
+        expected = {
+            shard: {"lag_seconds": now - (T0 + cart_ids.index(carts[2 * turn]) + HOUR), "swept": 2}
+            for shard, carts in in_shard.items()
+        }
+        assert result["shards"] == expected
+        assert result["starved_shards"] == [] and result["abandoned"] == 8
+        assert result["lag_seconds"] == max(s["lag_seconds"] for s in expected.values())
+        assert sorted(due_queries) == shard_names(4)  # one page each, the lag probe included
+    assert sorted(i["cart_id"] for i in published_intents(aws)) == sorted(cart_ids)
+    assert sweep(aws, T0 + HOUR + 300)["lag_seconds"] == 0

@@ -33,6 +33,15 @@ def handler(
         "conflicts": report.conflicts,
         "stopped_early": report.stopped_early,
         "lag_seconds": report.lag_seconds,
+        "shards": _shards(report),
+        "starved_shards": report.starved,
+    }
+
+
+def _shards(report: SweepReport) -> dict[str, dict[str, int]]:
+    return {
+        name: {"lag_seconds": shard.lag_seconds(report.now), "swept": shard.swept}
+        for name, shard in report.shards.items()
     }
 
 
@@ -40,9 +49,20 @@ def _emit(report: SweepReport) -> None:
     metrics.add_metric(name="DueCartsSeen", unit=MetricUnit.Count, value=report.due_seen)
     metrics.add_metric(name="CartsAbandoned", unit=MetricUnit.Count, value=report.abandoned_total)
     metrics.add_metric(name="CartsExpired", unit=MetricUnit.Count, value=report.expired)
+    # The oldest due entry of every shard, reached or not: the lag alarm watches all of them.
     metrics.add_metric(name="SweepLagSeconds", unit=MetricUnit.Seconds, value=report.lag_seconds)
     if report.stopped_early:
         metrics.add_metric(name="SweepsStoppedEarly", unit=MetricUnit.Count, value=1)
+        # Which shards were left behind, and how late each one is: the alarm names no shard.
+        logger.warning(
+            "sweep stopped early",
+            extra={"shards": _shards(report), "starved_shards": report.starved, "due": report.due_seen},
+        )
     logger.info(
-        "sweep finished", extra={"abandoned_by_stage": dict(report.abandoned), "due": report.due_seen}
+        "sweep finished",
+        extra={
+            "abandoned_by_stage": dict(report.abandoned),
+            "due": report.due_seen,
+            "lag_seconds": report.lag_seconds,
+        },
     )

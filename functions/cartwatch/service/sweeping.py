@@ -9,14 +9,21 @@ again from the truth: usually "not yet, come back at …".
 Two sweeps racing over the same cart both try the same guarded write; one wins, so each
 stage produces one event.  A sweep stops before its time runs out and leaves the rest to
 the next run.
+
+Fair to every shard (docs/architecture.md, decision 48): the sweep reads the first page of
+every shard before it decides anything — the head of each page is that shard's oldest due
+entry, so every shard's lag is measured, reached or not, at no extra read — and then takes
+the shards' entries in turns, one entry of each shard a turn, the most overdue head first.
+A sweep that runs out of time has advanced every shard that had anything due (as long as
+it had time for one entry per shard), and a shard it could not advance shows in the lag.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from cartwatch.adapters.store_registry import StoreDirectory
@@ -32,18 +39,42 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
+class ShardProgress:
+    """One due-index shard in one sweep: how overdue its oldest due entry was, how far it got."""
+
+    oldest_due_at: int | None = None  # the shard's oldest due entry as the sweep began; None: nothing due
+    swept: int = 0  # entries of the shard the sweep decided
+
+    def lag_seconds(self, now: int) -> int:
+        return 0 if self.oldest_due_at is None else max(0, now - self.oldest_due_at)
+
+
+@dataclass
 class SweepReport:
+    now: int = 0
     due_seen: int = 0
     abandoned: Counter[int] = field(default_factory=Counter)  # by stage
     expired: int = 0
     rescheduled: int = 0
     conflicts: int = 0
     stopped_early: bool = False
-    lag_seconds: int = 0  # how late the most overdue entry was found
+    shards: dict[str, ShardProgress] = field(default_factory=dict)  # every shard of the due index
 
     @property
     def abandoned_total(self) -> int:
         return sum(self.abandoned.values())
+
+    @property
+    def lag_seconds(self) -> int:
+        """How long the most overdue entry of any shard had been waiting when the sweep began."""
+        return max((shard.lag_seconds(self.now) for shard in self.shards.values()), default=0)
+
+    @property
+    def starved(self) -> list[str]:
+        """Shards with entries due that this sweep could not advance at all."""
+        return [
+            name for name, shard in self.shards.items() if shard.oldest_due_at is not None and not shard.swept
+        ]
 
 
 class AbandonmentSweep:
@@ -69,20 +100,29 @@ class AbandonmentSweep:
         self._clock = clock
 
     def run(self, now: int) -> SweepReport:
-        report = SweepReport()
-        for shard in self._planner.shards():
-            for page in self._carts.due_entries(shard, now, self._page_size):
-                for entry in page:
-                    if not entry.status.is_open:
-                        # A bought cart's entry holds its unpublished event for the rescue
-                        # run (``rescue_entry``): nothing to sweep, and no lag of ours.
-                        continue
-                    if self._out_of_time():
-                        report.stopped_early = True
-                        return report
-                    report.due_seen += 1
-                    report.lag_seconds = max(report.lag_seconds, now - entry.due.at)
-                    self._sweep_entry(entry, now, report)
+        report = SweepReport(now=now)
+        queues = [
+            _ShardQueue(shard, self._carts.due_entries(shard, now, self._page_size))
+            for shard in self._planner.shards()
+        ]
+        # Every shard's first page before any decision: its head is the shard's oldest due
+        # entry, so the lag of every shard is known even if time runs out at the first one.
+        for queue in queues:
+            head = queue.head()
+            report.shards[queue.shard] = ShardProgress(oldest_due_at=None if head is None else head.due.at)
+        while turn := sorted(
+            ((head, queue) for queue in queues if (head := queue.head()) is not None),
+            key=lambda pair: (pair[0].due.at, pair[1].shard),
+        ):
+            # One entry of every shard that has any left, the most overdue first.
+            for entry, queue in turn:
+                if self._out_of_time():
+                    report.stopped_early = True
+                    return report
+                queue.pop()
+                report.due_seen += 1
+                report.shards[queue.shard].swept += 1
+                self._sweep_entry(entry, now, report)
         return report
 
     def _out_of_time(self) -> bool:
@@ -161,3 +201,27 @@ def _estimated_state(entry: DueEntry, stages: StageSchedule) -> CartState:
         last_abandoned_stage=entry.stage,
         abandoned_at=entry.abandoned_at,
     )
+
+
+class _ShardQueue:
+    """One shard's due entries, oldest first, its pages read only as the sweep reaches them."""
+
+    def __init__(self, shard: str, pages: Iterator[list[DueEntry]]) -> None:
+        self.shard = shard
+        self._pages = pages
+        self._entries: deque[DueEntry] = deque()
+        self._exhausted = False
+
+    def head(self) -> DueEntry | None:
+        while not self._entries and not self._exhausted:
+            page = next(self._pages, None)
+            if page is None:
+                self._exhausted = True
+            else:
+                # A bought cart's entry holds its unpublished event for the rescue run
+                # (``rescue_entry``): nothing to sweep, and no lag of ours.
+                self._entries.extend(entry for entry in page if entry.status.is_open)
+        return self._entries[0] if self._entries else None
+
+    def pop(self) -> None:
+        self._entries.popleft()
