@@ -392,17 +392,23 @@ def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synt
     synthesized.template.resource_count_is("AWS::CloudWatch::Dashboard", 1)
 
 
-def test_the_sweep_lag_alarm_watches_every_shard_of_the_due_index(synthesized: Synthesized) -> None:
+def custom_metric_alarm(synthesized: Synthesized, metric_name: str) -> dict[str, Any]:
+    """The one alarm on a metric the functions emit (namespace Cartwatch, the service dimension)."""
     [alarm] = [
         a["Properties"]
         for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
-        if a["Properties"].get("MetricName") == "SweepLagSeconds"
+        if a["Properties"].get("MetricName") == metric_name
     ]
+    assert alarm["Namespace"] == METRICS_NAMESPACE
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
+    return alarm
+
+
+def test_the_sweep_lag_alarm_watches_every_shard_of_the_due_index(synthesized: Synthesized) -> None:
+    alarm = custom_metric_alarm(synthesized, "SweepLagSeconds")
     # The sweeper emits, each run, the lag of the most overdue shard's oldest due entry,
     # measured on every shard whether the sweep reached it or not
     # (tests/unit/test_sweep_fairness.py): the maximum over a period covers all shards.
-    assert alarm["Namespace"] == METRICS_NAMESPACE
-    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
     assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Maximum", 300, 1)
     # Three intervals of the one-minute sweep, and never under five minutes.
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanThreshold", 300)
@@ -412,15 +418,9 @@ def test_the_sweep_lag_alarm_watches_every_shard_of_the_due_index(synthesized: S
 
 
 def test_hooks_the_daily_check_cannot_restore_raise_an_alarm(synthesized: Synthesized) -> None:
-    [alarm] = [
-        a["Properties"]
-        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
-        if a["Properties"].get("MetricName") == "HooksUnrecoverable"
-    ]
+    alarm = custom_metric_alarm(synthesized, "HooksUnrecoverable")
     # The aggregate the hook-health handler emits (tests/integration/cli/test_hook_health.py),
     # summed over the day between two checks: one unrecoverable hook is enough.
-    assert alarm["Namespace"] == METRICS_NAMESPACE
-    assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
     assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 86400, 1)
     assert (alarm["ComparisonOperator"], alarm["Threshold"]) == ("GreaterThanOrEqualToThreshold", 1)
     assert alarm["TreatMissingData"] == "notBreaching"
