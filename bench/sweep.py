@@ -3,7 +3,7 @@
 The table is seeded with carts exactly as the processor stores them (same item layout,
 same due-index fields); ``due`` of them fall due before the sweep, the rest later.
 
-The lag of every shard (decision 48) is the head of the page the sweep reads from each
+The lag of every shard (decision 54) is the head of the page the sweep reads from each
 shard anyway, so it adds no query: ``queries`` counts the due-index queries, one per shard
 while a shard's due entries fit a page.  Their cost at the schedule is priced at DynamoDB's
 minimum per query (half a read unit, eventually consistent); it does not grow with stores.

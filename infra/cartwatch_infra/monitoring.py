@@ -80,7 +80,7 @@ class Monitoring(Construct):
             )
 
         # Each sweep emits the lag of the most overdue due-index shard, measured on every
-        # shard whether the sweep reached its entries or not (decision 48): one alarm on the
+        # shard whether the sweep reached its entries or not (decision 54): one alarm on the
         # maximum covers them all, and a shard a sweep cannot advance cannot hide.
         sweep_lag = custom_metric("SweepLagSeconds", "Maximum")
         self._alarm(

@@ -10,7 +10,7 @@ Two sweeps racing over the same cart both try the same guarded write; one wins, 
 stage produces one event.  A sweep stops before its time runs out and leaves the rest to
 the next run.
 
-Fair to every shard (docs/architecture.md, decision 48): the sweep reads the first page of
+Fair to every shard (docs/architecture.md, decision 54): the sweep reads the first page of
 every shard before it decides anything — the head of each page is that shard's oldest due
 entry, so every shard's lag is measured, reached or not, at no extra read — and then takes
 the shards' entries in turns, one entry of each shard a turn, the most overdue head first.
