@@ -183,7 +183,7 @@ def budgeted_sweep(aws: Aws, now: int, writes: int) -> tuple[dict[str, Any], lis
 
     def count_due_query(params: dict[str, Any], **_: Any) -> None:
         if params.get("IndexName") == DUE_INDEX.name:
-            due_queries.append(params["ExpressionAttributeValues"][":shard"]["S"])
+            due_queries.append(params["ExpressionAttributeValues"][":partition"]["S"])
 
     handlers = [*counter.handlers, ("before-parameter-build.dynamodb.Query", count_due_query)]
     job = aws.function("sweeper", event_handlers=handlers).abandonment_sweep(
