@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,27 @@ def archived_everything(world: World) -> list[dict[str, Any]]:
         for key in archive.keys(world.store_hash, 0, 4_000_000_000)
         for e in archive.events(key)
     ]
+
+
+def test_an_archive_write_s3_refuses_is_retried_from_the_queue_and_kept_once(world: World) -> None:
+    world.shop.storefront_add_to_cart(86, 1)
+    world.deliver()
+    pipeline = world.pipeline
+    pipeline.process_intake()
+    pipeline.sweep(later(HOUR + 5))
+    assert pipeline.publish() == 1
+    s3, bucket = pipeline.client("s3"), pipeline.resources.archive_bucket
+    # The bucket gone for a moment (an outage, a wrong policy): S3 refuses the object, and
+    # the archiver hands the event back to its queue (the poller shortens its visibility).
+    s3.delete_bucket(Bucket=bucket)
+    assert pipeline.archive() == 1
+    s3.create_bucket(Bucket=bucket)
+    assert archived_everything(world) == []
+    time.sleep(1.2)  # the event source's retry visibility
+    assert pipeline.archive() == 1
+    [event] = archived_everything(world)
+    assert event["type"] == ABANDONED
+    assert pipeline.archive() == 0
 
 
 def test_replay_to_a_queue_delivers_exactly_the_ranges_archived_events_with_their_ids(
