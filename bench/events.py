@@ -101,6 +101,7 @@ def run_events(endpoint: str, shoppers: int = 40) -> dict[str, Any]:
             "abandoned_carts": stage_one_events,
             "stage1_calls": stage_one_calls,
             "later_stage_calls": relay.bigcommerce_calls - stage_one_calls,
+            "later_stage_events": published["cartwatch.cart.abandoned"] - stage_one_events,
             "events": events,
             "by_type": dict(published),
             "sns_calls": publisher_calls.calls["sns.PublishBatch"],

@@ -93,7 +93,16 @@ def main(argv: list[str] | None = None) -> int:
                 "<= 3",
             )
         )
-        emit(metric("bigcommerce_calls_later_stages", events["later_stage_calls"], "calls", "== 0"))
+        if events["later_stage_events"] == 0:
+            raise RuntimeError("the events benchmark published no stage 2 or 3: the sweeps did not run")
+        emit(
+            metric(
+                "bigcommerce_calls_later_stages",
+                events["later_stage_calls"] / events["later_stage_events"],
+                "calls per stage-2/3 event (is the cart still open?)",
+                "<= 1",
+            )
+        )
         emit(
             metric(
                 "sns_publishes_per_event", events["sns_calls"] / max(events["events"], 1), "calls", "<= 1.0"

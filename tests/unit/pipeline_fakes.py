@@ -91,9 +91,12 @@ class BigCommerce:
         *,
         checkouts: Mapping[str, dict[str, Any] | BigCommerceError] | None = None,
         order: dict[str, Any] | BigCommerceError | None = None,
+        bought: Mapping[str, int] | None = None,
     ) -> None:
         self.checkouts = dict(checkouts or {})
         self.order = order if order is not None else fixture("order.json")
+        # Carts bought (deleted with their order, whose id this maps them to).
+        self.bought = dict(bought or {})
         self.calls = 0
         self.asked: list[str] = []
 
@@ -107,6 +110,17 @@ class BigCommerce:
         if isinstance(answer, BigCommerceError):
             raise answer
         return answer if not answer.get("gone") else None
+
+    def cart_is_open(self, cart_id: str) -> bool:
+        self._ask(f"cart {cart_id}")
+        return cart_id not in self.bought and not self.checkouts.get(cart_id, {}).get("gone")
+
+    def find_order_of_cart(self, cart_id: str) -> dict[str, Any] | None:
+        self._ask(f"order of cart {cart_id}")
+        order_id = self.bought.get(cart_id)
+        if order_id is None:
+            return None
+        return {**fixture("order.json"), "id": order_id, "cart_id": cart_id}
 
     def get_customers(self, ids: Sequence[int]) -> list[dict[str, Any]]:
         self._ask("customers")

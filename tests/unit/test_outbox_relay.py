@@ -113,7 +113,7 @@ def test_a_removed_store_has_nobody_to_tell_and_nothing_fails() -> None:
     assert slot is not None and slot.parked == "store_gone"
 
 
-def test_later_stages_reuse_the_stage_one_snapshot_without_calling_bigcommerce() -> None:
+def test_later_stages_reuse_the_stage_one_snapshot_and_only_ask_whether_the_cart_is_still_open() -> None:
     store, written = pipeline("a")
     api = BigCommerce()
     relay(store, Sns(), api).relay(written)
@@ -122,7 +122,7 @@ def test_later_stages_reuse_the_stage_one_snapshot_without_calling_bigcommerce()
     stage_two = [r for r in written_with_events(store) if r.outbox is not None and r.outbox.stage == 2]
     sns = Sns()
     assert relay(store, sns, api).relay(stage_two)[0] == [None]
-    assert api.calls == stage_one_calls
+    assert api.calls == stage_one_calls + 1 and api.asked[-1] == "cart a"
     assert sns.published[0]["data"]["stage"] == 2 and sns.published[0]["data"]["line_items"]
 
 

@@ -97,6 +97,10 @@ class BigCommerceClient:
         body = self._call("GET", path, {"include": _CART_OPTIONS_INCLUDE}, missing_is_none=True)
         return None if body is None else _data_object(body)
 
+    def cart_is_open(self, cart_id: str) -> bool:
+        """Whether BigCommerce still has the cart: a bought cart is deleted with its order."""
+        return self._call("GET", f"/v3/carts/{_segment(cart_id)}", missing_is_none=True) is not None
+
     def create_cart(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /v3/carts?include=redirect_urls``: a REST Management cart with its redirect URLs."""
         return _data_object(self._call("POST", "/v3/carts", {"include": "redirect_urls"}, body=body))
@@ -122,6 +126,15 @@ class BigCommerceClient:
         if not isinstance(body, dict):
             raise BigCommerceError("GET /v2/orders/{id}: the answer is not an order object")
         return body
+
+    def find_order_of_cart(self, cart_id: str) -> dict[str, Any] | None:
+        """The order placed from the cart (v2 orders keep their ``cart_id``), or None."""
+        body = self._call("GET", "/v2/orders", {"cart_id": cart_id, "limit": 1}, missing_is_none=True)
+        if body is None:  # 204: no order
+            return None
+        if not isinstance(body, list):
+            raise BigCommerceError("GET /v2/orders: the answer is not a list of orders")
+        return next((order for order in body if isinstance(order, dict)), None)
 
     # --- webhooks ------------------------------------------------------------------------
 

@@ -16,6 +16,8 @@ plus, for stores that opted into recovery links, one ``POST /v3/carts?include=re
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from cartwatch.adapters.bigcommerce import (
@@ -31,6 +33,9 @@ from cartwatch.domain.bigcommerce_cart import (
 )
 from cartwatch.domain.cart import CartSnapshot, OrderSummary, RecoveryLink
 from cartwatch.domain.eligibility import EligibilityRules, skip_reason
+
+# BigCommerce's order status 0: an order whose checkout was never completed.
+INCOMPLETE_ORDER_STATUS = 0
 
 
 class CartSource(Protocol):
@@ -191,6 +196,42 @@ def _catalog_line(item: Mapping[str, Any]) -> dict[str, Any]:
     elif item.get("variant_id") is not None:
         line["variant_id"] = _int(item["variant_id"])
     return line
+
+
+class CartFate(Protocol):
+    def cart_is_open(self, cart_id: str) -> bool: ...
+    def find_order_of_cart(self, cart_id: str) -> dict[str, Any] | None: ...
+
+
+@dataclass(frozen=True)
+class Purchase:
+    """The order a gone cart became, and when it was placed (None: not stated)."""
+
+    order: OrderSummary
+    at: int | None
+
+
+def purchase_of_gone_cart(client: CartFate, cart_id: str) -> Purchase | None:
+    """Why BigCommerce no longer has a cart: bought (its order) or deleted/expired (None).
+
+    One ``GET /v2/orders?cart_id=…``, asked only once the cart is known to be gone.  An
+    *Incomplete* order (status 0) is a checkout never finished, not a purchase.
+    """
+    order = client.find_order_of_cart(cart_id)
+    if order is None:
+        return None
+    summary = order_from_bigcommerce(order)
+    if summary.status_id == INCOMPLETE_ORDER_STATUS or summary.id is None:
+        return None
+    return Purchase(summary, _rfc2822_seconds(order.get("date_created")))
+
+
+def _rfc2822_seconds(value: Any) -> int | None:
+    # v2 orders write dates as RFC 2822 ("Tue, 20 Nov 2012 00:00:00 +0000").
+    try:
+        return int(parsedate_to_datetime(str(value)).timestamp()) if value else None
+    except (TypeError, ValueError):
+        return None
 
 
 def fetch_order_summary(client: OrderSource, order_id: int) -> OrderSummary | None:

@@ -71,15 +71,22 @@ from cartwatch.domain.cart_record import (
     Tombstone,
 )
 from cartwatch.domain.cart_store import CartStore
+from cartwatch.domain.cart_webhooks import CartWebhook, WebhookKind
 from cartwatch.domain.cloud_events import CartConverted, CartRecovered, CloudEvent
 from cartwatch.domain.eligibility import EligibilityRules, SkipReason, skip_reason
 from cartwatch.domain.event_types import ABANDONED, CONVERTED, RECOVERED
-from cartwatch.domain.lifecycle import CartStatus
+from cartwatch.domain.history import webhook_transition
+from cartwatch.domain.lifecycle import CartStatus, apply_webhooks
 from cartwatch.domain.listing import normalize_email
 from cartwatch.domain.store import StoreSettings
-from cartwatch.domain.write_plan import Conflict, WritePlan
+from cartwatch.domain.write_plan import Conflict, WritePlan, conversion_event
 from cartwatch.domain.write_planner import WritePlanner
-from cartwatch.service.enrichment import fetch_order_summary, snapshot_abandoned_cart
+from cartwatch.service.enrichment import (
+    Purchase,
+    fetch_order_summary,
+    purchase_of_gone_cart,
+    snapshot_abandoned_cart,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +128,8 @@ class DeadlineReached(RuntimeError):
 class RelayReport:
     published: Counter[str] = field(default_factory=Counter)
     dropped_cart_gone: int = 0
+    # Gone from BigCommerce with an order of its own: the lost ``converted`` webhook, applied.
+    purchases_found: int = 0
     dropped_store_gone: int = 0
     # Erased (or no longer stored), or suppressed after the event was committed.
     dropped_erased: int = 0
@@ -288,6 +297,8 @@ class OutboxRelay:
             if reason is not None:
                 self._skip(record, pending, reason, report)
                 return None
+            if pending.stage > 1 and not self._still_open(record, stored, pending, report):
+                return None
             event: CloudEvent = abandoned_event(
                 state, snapshot, stage=pending.stage, stage_count=pending.stage_count, occurred_at=pending.at
             )
@@ -340,12 +351,7 @@ class OutboxRelay:
         finally:
             self._count_calls(report, client.calls - calls_before)
         if fresh is None:
-            # BigCommerce no longer has the cart: it was bought or deleted and the webhook
-            # has not reached us yet.  No event; close the cart.
-            now = int(self._clock())
-            self._carts.apply(self._planner.gone(state, now=now, recorded_at=now))
-            self._release(record.ref, pending)
-            report.dropped_cart_gone += 1
+            self._gone(record, stored, pending, report)
             return None
         snapshot_json = fresh.model_dump_json()
         # Stored before the publish, so a retry publishes these very bytes.  A conflict means
@@ -357,6 +363,70 @@ class OutboxRelay:
             # this cart, and the copy must never be announced itself.
             self._mark_recovery_copy(state.store_hash, copy_id, state.cart_id)
         return CartSnapshot.model_validate_json(snapshot_json)
+
+    # --- a cart BigCommerce no longer has -----------------------------------------------------
+
+    def _still_open(
+        self, record: CartRecord, stored: CartRecord, pending: OutboxEvent, report: RelayReport
+    ) -> bool:
+        """A later stage reminds only a shopper who has not bought: one call says the cart is
+        still there — if the ``converted`` webhook was lost, or never came, it is not."""
+        client = self._client(record.state.store_hash)
+        calls_before = client.calls
+        try:
+            is_open = client.cart_is_open(record.state.cart_id)
+        finally:
+            self._count_calls(report, client.calls - calls_before)
+        if not is_open:
+            self._gone(record, stored, pending, report)
+        return is_open
+
+    def _gone(
+        self, record: CartRecord, stored: CartRecord, pending: OutboxEvent, report: RelayReport
+    ) -> None:
+        """BigCommerce no longer has the cart: bought (its webhook lost, or still on the way)
+        — then the purchase is applied as its webhook would have been, and the stream
+        publishes it — or deleted: closed, no event.  Either way this event is moot."""
+        state = record.state
+        client = self._client(state.store_hash)
+        calls_before = client.calls
+        try:
+            purchase = purchase_of_gone_cart(client, state.cart_id)
+        finally:
+            self._count_calls(report, client.calls - calls_before)
+        now = int(self._clock())
+        if purchase is None:
+            self._carts.apply(self._planner.gone(state, now=now, recorded_at=now))
+            report.dropped_cart_gone += 1
+        else:
+            report.purchases_found += 1
+            self._apply_purchase(stored, purchase, now)
+        self._release(record.ref, pending)
+
+    def _apply_purchase(self, stored: CartRecord, purchase: Purchase, now: int) -> None:
+        state = stored.state
+        order_id = purchase.order.id
+        bought = CartWebhook(
+            store_hash=state.store_hash,
+            cart_id=state.cart_id,
+            kind=WebhookKind.CONVERTED,
+            occurred_at=purchase.at or now,
+            dedupe_key=f"order-of-cart:{order_id}",
+            order_id=order_id,
+        )
+        result = apply_webhooks(state, [bought])
+        if not result.changed:
+            return
+        plan = self._planner.revision(
+            stored,
+            result.after,
+            self._stores.stages_for(state.store_hash),
+            recorded_at=now,
+            event=conversion_event(result),
+            entry=webhook_transition(result, [bought]),
+        )
+        # A conflict: the cart changed since it was read — its own webhook came; nothing to add.
+        self._carts.apply(plan)
 
     def _publish(
         self, prepared: list[_Prepared], errors: list[BaseException | None], report: RelayReport
