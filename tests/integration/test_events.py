@@ -62,7 +62,7 @@ def test_idle_cart_gets_one_abandoned_event_per_stage_with_everything_a_reminder
     stage_one_calls = world.pipeline.functions["publisher"].outbox_relay.bigcommerce_calls
     assert stage_one_calls <= 3
 
-    # Later stages follow, from the stage-1 snapshot: no BigCommerce calls.
+    # Later stages follow, from the stage-1 snapshot: one BigCommerce call each (still open?).
     world.pipeline.drain(now=later(DAY + 5))
     world.pipeline.drain(now=later(2 * DAY + 5))
     later_events = world.received(queue)
@@ -71,7 +71,7 @@ def test_idle_cart_gets_one_abandoned_event_per_stage_with_everything_a_reminder
         validate(e)
         assert e["data"]["line_items"] == data["line_items"]
     assert len({e["id"] for e in [event, *later_events]}) == 3
-    assert world.pipeline.functions["publisher"].outbox_relay.bigcommerce_calls == stage_one_calls
+    assert world.pipeline.functions["publisher"].outbox_relay.bigcommerce_calls == stage_one_calls + 2
 
 
 @pytest.mark.integration
@@ -90,6 +90,28 @@ def test_conversion_after_abandonment_is_one_recovered_event_with_the_order(worl
     assert recovered["data"]["order"]["total"] is not None
     assert recovered["data"]["stage_reached"] == 1
     assert len(world.received(abandoned_q)) == 1
+
+
+@pytest.mark.integration
+def test_a_lost_converted_webhook_means_no_stage_two_reminder_but_a_recovered_event(world: World) -> None:
+    abandoned_q, outcome_q = world.consumer_queue(ABANDONED), world.consumer_queue(RECOVERED, CONVERTED)
+    cart_id, _ = registered_shopper(world)
+    world.pipeline.drain(now=later(HOUR + 5))
+    assert [e["data"]["stage"] for e in world.received(abandoned_q)] == [1]
+    # BigCommerce gave up on the hooks (48 h of failures): the purchase sends no webhook.
+    for scope in ("store/cart/converted", "store/channel/1/cart/converted"):
+        for hook in world.shop.hooks.matching(scope):
+            world.shop.deactivate_hook(hook.id)
+    order_id = world.shop.storefront_convert(cart_id)
+    world.deliver()
+    world.pipeline.drain(now=later(DAY + 5))
+    # Stage 2 asked BigCommerce, found the cart bought: no reminder, the purchase instead.
+    assert world.received(abandoned_q) == []
+    outcomes = world.received(outcome_q)
+    assert [(e["type"], e["data"]["order"]["id"]) for e in outcomes] == [(RECOVERED, order_id)]
+    validate(outcomes[0])
+    world.pipeline.drain(now=later(2 * DAY + 5))
+    assert world.received(abandoned_q) == [] and world.received(outcome_q) == []
 
 
 @pytest.mark.integration
