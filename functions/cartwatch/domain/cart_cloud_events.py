@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from cartwatch.domain.cart import CartSnapshot, OrderSummary, fit_snapshot
 from cartwatch.domain.cloud_events import (
@@ -53,18 +54,13 @@ def abandoned_event(
         raise ValueError(f"cart {state.cart_id} is abandoned without an abandoned_at")
     transition = f"stage={stage};last_activity_at={state.last_activity_at}"
 
+    reached_at = occurred_at if occurred_at is not None else abandoned_at
+
     def build(contents: CartSnapshot) -> CartAbandoned:
         return CartAbandoned(
-            id=event_id(state.store_hash, ABANDONED, state.cart_id, transition),
-            source=source_for(state.store_hash),
-            subject=state.cart_id,
-            time=_at(occurred_at if occurred_at is not None else abandoned_at),
+            **_envelope(state, ABANDONED, transition, reached_at),
             data=CartAbandonedData(
-                store_hash=state.store_hash,
-                cart_id=state.cart_id,
-                channel_id=_channel(state, contents),
-                created_at=_at(state.cart_created_at),
-                last_activity_at=_at(state.last_activity_at),
+                **_cart_fields(state, _channel(state, contents)),
                 stage=stage,
                 stage_count=stage_count,
                 abandoned_at=_at(abandoned_at),
@@ -86,16 +82,9 @@ def recovered_event(
 
     def build(contents: CartSnapshot | None) -> CartRecovered:
         return CartRecovered(
-            id=event_id(state.store_hash, RECOVERED, state.cart_id, _conversion_transition(state)),
-            source=source_for(state.store_hash),
-            subject=state.cart_id,
-            time=_at(closed_at),
+            **_envelope(state, RECOVERED, _conversion_transition(state), closed_at),
             data=CartRecoveredData(
-                store_hash=state.store_hash,
-                cart_id=state.cart_id,
-                channel_id=_channel(state, contents),
-                created_at=_at(state.cart_created_at),
-                last_activity_at=_at(state.last_activity_at),
+                **_cart_fields(state, _channel(state, contents)),
                 abandoned_at=_at_or_none(state.abandoned_at),
                 abandoned_token=state.abandoned_token,
                 recovered_at=_at(closed_at),
@@ -116,16 +105,9 @@ def converted_event(state: CartState, order: OrderSummary | None) -> CartConvert
     _expect(state, CartStatus.CONVERTED)
     closed_at = _closed_at(state)
     return CartConverted(
-        id=event_id(state.store_hash, CONVERTED, state.cart_id, _conversion_transition(state)),
-        source=source_for(state.store_hash),
-        subject=state.cart_id,
-        time=_at(closed_at),
+        **_envelope(state, CONVERTED, _conversion_transition(state), closed_at),
         data=CartConvertedData(
-            store_hash=state.store_hash,
-            cart_id=state.cart_id,
-            channel_id=state.channel_id,
-            created_at=_at(state.cart_created_at),
-            last_activity_at=_at(state.last_activity_at),
+            **_cart_fields(state, state.channel_id),
             converted_at=_at(closed_at),
             order=_order(state, order),
         ),
@@ -161,6 +143,27 @@ def _fitted[E: CloudEvent](build: Callable[[CartSnapshot], E], snapshot: CartSna
     if fits_one_message(event):
         return event
     return build(fit_snapshot(snapshot, lambda candidate: fits_one_message(build(candidate))))
+
+
+def _envelope(state: CartState, event_type: str, transition: str, at: int) -> dict[str, Any]:
+    """What every cart event carries outside ``data``: its deterministic id, source, subject, time."""
+    return {
+        "id": event_id(state.store_hash, event_type, state.cart_id, transition),
+        "source": source_for(state.store_hash),
+        "subject": state.cart_id,
+        "time": _at(at),
+    }
+
+
+def _cart_fields(state: CartState, channel_id: int | None) -> dict[str, Any]:
+    """The fields every event's ``data`` opens with: which cart, where, when made and last used."""
+    return {
+        "store_hash": state.store_hash,
+        "cart_id": state.cart_id,
+        "channel_id": channel_id,
+        "created_at": _at(state.cart_created_at),
+        "last_activity_at": _at(state.last_activity_at),
+    }
 
 
 def _expect(state: CartState, status: CartStatus) -> None:
