@@ -10,7 +10,15 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from cartwatch.domain.cart_record import CartRecord, CartSummary, DueSlot, OutboxEvent, Tombstone, due_shard
+from cartwatch.domain.cart_record import (
+    CartRecord,
+    CartSummary,
+    DueSlot,
+    OutboxEvent,
+    ShopperSlot,
+    Tombstone,
+    due_shard,
+)
 from cartwatch.domain.cart_store import CartStore
 from cartwatch.domain.cart_webhooks import CartWebhook, WebhookKind
 from cartwatch.domain.event_types import ABANDONED
@@ -21,6 +29,7 @@ from cartwatch.domain.lifecycle import (
     SweepAction,
     SweepDecision,
     apply_webhooks,
+    stop_series,
     sweep,
 )
 from cartwatch.domain.stages import StageSchedule
@@ -70,6 +79,21 @@ def abandon_from_index(store: CartStore, cart_id: str, now: int) -> CartRecord |
     record = stored(store, cart_id)
     decision = sweep(record.state, now, STAGES)
     return store.apply(PLANNER.sweep_from_index(entry, decision, STAGES, now=now, recorded_at=now))
+
+
+def abandon_from_index_all(store: CartStore, now: int) -> int:
+    """Every due cart abandoned from its index entry, as a sweep would; how many."""
+    entries = [e for shard in PLANNER.shards() for page in store.due_entries(shard, now) for e in page]
+    for entry in entries:
+        decision = sweep(stored(store, entry.cart_id).state, now, STAGES)
+        store.apply(PLANNER.sweep_from_index(entry, decision, STAGES, now=now, recorded_at=now))
+    return len(entries)
+
+
+def stored_elsewhere(store: CartStore) -> CartRecord:
+    record = store.load("elsewhere", "x")
+    assert isinstance(record, CartRecord)
+    return record
 
 
 class CartStoreContract:
@@ -293,6 +317,78 @@ class CartStoreContract:
         assert [
             e for s in PLANNER.shards() for page in store.due_entries(s, T0 + 9 * HOUR) for e in page
         ] == []
+
+    # --- the shopper index and stopped series -----------------------------------------------------
+
+    def test_a_shopper_is_recorded_with_the_snapshot_or_the_order_and_found_latest_first(
+        self, store: CartStore
+    ) -> None:
+        for n in range(4):
+            created(store, f"c{n}", T0 + n)
+        assert abandon_from_index_all(store, T0 + HOUR + 10) == 4
+        for n in range(3):
+            state = stored(store, f"c{n}").state
+            store.apply(PLANNER.snapshot(state, "{}", CartSummary(), ShopperSlot("c:7", T0 + 2 * HOUR + n)))
+        # Another shopper, and the same key in another store: not this shopper's carts.
+        state = stored(store, "c3").state
+        store.apply(PLANNER.snapshot(state, "{}", CartSummary(), ShopperSlot("e:other", T0 + 3 * HOUR)))
+        elsewhere = CartState("elsewhere", "x", CartStatus.ACTIVE, T0, T0)
+        store.apply(PLANNER.revision(None, elsewhere, STAGES, recorded_at=T0))
+        bought = apply_webhooks(
+            stored_elsewhere(store).state,
+            [CartWebhook("elsewhere", "x", WebhookKind.CONVERTED, T0 + 9, "k", order_id=1)],
+        )
+        base = stored_elsewhere(store)
+        written = store.apply(PLANNER.revision(base, bought.after, STAGES, recorded_at=T0 + 9))
+        assert isinstance(written, CartRecord)
+        order = PLANNER.order(
+            written.state, "{}", CartSummary(), recorded_at=T0 + 10, shopper=ShopperSlot("c:7", T0 + 10)
+        )
+        assert order is not None and isinstance(store.apply(order), CartRecord)
+
+        assert store.shopper_carts(STORE, "c:7") == [(STORE, "c2"), (STORE, "c1"), (STORE, "c0")]
+        assert store.shopper_carts(STORE, "c:7", limit=2) == [(STORE, "c2"), (STORE, "c1")]
+        assert store.shopper_carts("elsewhere", "c:7") == [("elsewhere", "x")]
+        assert store.shopper_carts(STORE, "c:8") == []
+        assert stored(store, "c0").shopper == ShopperSlot("c:7", T0 + 2 * HOUR)
+        # A revision (the processor's next write) keeps it; an erasure takes the cart out.
+        c1 = stored(store, "c1")
+        back = apply_webhooks(c1.state, [webhook("c1", WebhookKind.UPDATED, T0 + 5 * HOUR)])
+        revised = store.apply(PLANNER.revision(c1, back.after, STAGES, recorded_at=T0 + 5 * HOUR))
+        assert isinstance(revised, CartRecord) and revised.shopper == ShopperSlot("c:7", T0 + 2 * HOUR + 1)
+        store.erase(Tombstone(STORE, "c2", erased_at=T0, expires_at=T0 + 1))
+        assert store.shopper_carts(STORE, "c:7") == [(STORE, "c1"), (STORE, "c0")]
+
+    def test_a_stopped_series_leaves_the_due_index_and_the_sweep_guard_refuses_it(
+        self, store: CartStore
+    ) -> None:
+        created(store, "c1")
+        abandoned = abandon_from_index(store, "c1", T0 + HOUR)
+        assert isinstance(abandoned, CartRecord) and abandoned.due is not None
+        (entry,) = [
+            e for s in PLANNER.shards() for page in store.due_entries(s, T0 + 24 * HOUR) for e in page
+        ]
+        after = stop_series(abandoned.state, T0 + 2 * HOUR)
+        written = store.apply(
+            PLANNER.stopped(abandoned, after, STAGES, now=T0 + 2 * HOUR + 5, bought_cart_id="other")
+        )
+        assert isinstance(written, CartRecord) and written.state.series_stopped
+        assert written.state.shopper_bought_at == T0 + 2 * HOUR and written.due is None
+        assert written.history[-1] == Transition(
+            T0 + 2 * HOUR + 5, CartStatus.ABANDONED, 1, "stopped:shopper_bought:other", T0
+        )
+        assert stored(store, "c1") == written
+        # A stale index entry (eventually consistent) cannot announce stage 2.
+        decision = sweep(replace(abandoned.state, last_activity_at=T0), T0 + 24 * HOUR, STAGES)
+        stale = store.apply(
+            PLANNER.sweep_from_index(entry, decision, STAGES, now=T0 + 24 * HOUR, recorded_at=T0)
+        )
+        assert stale == Conflict(current=written)
+        # Activity after the purchase starts a series of its own: back in the due index.
+        back = apply_webhooks(written.state, [webhook("c1", WebhookKind.UPDATED, T0 + 3 * HOUR)])
+        revived = store.apply(PLANNER.revision(written, back.after, STAGES, recorded_at=T0 + 3 * HOUR))
+        assert isinstance(revived, CartRecord) and not revived.state.series_stopped
+        assert revived.due == DueSlot(due_shard("c1", 4), T0 + 4 * HOUR) and revived.expires_at is None
 
     # --- recovery copies, erasure, purges -------------------------------------------------------------
 

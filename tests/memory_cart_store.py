@@ -27,6 +27,7 @@ from cartwatch.domain.cart_record import (
     Tombstone,
 )
 from cartwatch.domain.lifecycle import CartState
+from cartwatch.domain.shopper import SHOPPER_CARTS_READ
 from cartwatch.domain.write_plan import (
     Conflict,
     Deferred,
@@ -85,6 +86,21 @@ class MemoryCartStore:
         refs = [ref for _, ref in slots]
         for start in range(0, max(len(refs), 1), page_size):
             yield refs[start : start + page_size]
+
+    def shopper_carts(self, store_hash: str, key: str, limit: int = SHOPPER_CARTS_READ) -> list[CartRef]:
+        with self._lock:
+            slots = sorted(
+                (
+                    (r.shopper.at, r.ref)
+                    for r in self._carts.values()
+                    if isinstance(r, CartRecord)
+                    and r.shopper is not None
+                    and r.shopper.key == key
+                    and r.state.store_hash == store_hash
+                ),
+                reverse=True,
+            )
+        return [ref for _, ref in slots[:limit]]
 
     def index_entries(self) -> list[DueEntry]:
         """What the due index shows now (the frozen view, if one is served)."""
@@ -183,7 +199,7 @@ def _patch(current: Any, plan: Patch) -> CartRecord:
         changes["listed_activity_at"] = record.state.last_activity_at  # the item's value, before the write
     if plan.details is not None:
         details = plan.details
-        for name in ("snapshot", "order", "recovery_of"):
+        for name in ("snapshot", "order", "recovery_of", "shopper"):
             if getattr(details, name) is not None:
                 changes[name] = getattr(details, name)
         if details.summary is not None:

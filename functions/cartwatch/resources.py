@@ -145,6 +145,18 @@ OUTBOX_INDEX = GlobalIndex(
     projection="KEYS_ONLY",
 )
 
+# The shopper index serves the shopper rules (domain/shopper.py): one partition per store and
+# shopper (``SHOPPER#<store>#<key>``), a shopper's latest recorded carts first.  Sparse and
+# written by the publisher only — when it learns who the shopper is: with a stage-1
+# snapshot, or with a purchase's order — so no webhook ever writes it.  Keys only: the
+# publisher reads the carts it finds strongly consistent before it decides anything.
+SHOPPER_INDEX = GlobalIndex(
+    name="shopper",
+    partition_key=KeyAttribute(attr.SHOPPER, "S"),
+    sort_key=KeyAttribute(attr.SHOPPER_AT, "N"),
+    projection="KEYS_ONLY",
+)
+
 # How often the scheduled relay looks for stuck or deferred events (the publisher, on an
 # EventBridge schedule; `cartwatch local` runs it on the same period).
 OUTBOX_RESCUE_MINUTES = 1
@@ -152,7 +164,7 @@ OUTBOX_RESCUE_MINUTES = 1
 TABLE = TableDefinition(
     partition_key=KeyAttribute(attr.PK, "S"),
     sort_key=KeyAttribute(attr.SK, "S"),
-    indexes=(DUE_INDEX, LISTING_INDEX, OUTBOX_INDEX),
+    indexes=(DUE_INDEX, LISTING_INDEX, OUTBOX_INDEX, SHOPPER_INDEX),
     ttl_attribute=attr.EXPIRES_AT,
     # The stream is the outbox: a transition writes its event intent (``pending_event``)
     # into the cart item in the same write, and the publisher consumes stream records

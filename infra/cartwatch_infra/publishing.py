@@ -21,6 +21,7 @@ from cartwatch.resources import (
     OUTBOX_RESCUE_MINUTES,
     PUBLISHER_STREAM,
     PUBLISHER_STREAM_FILTER,
+    SHOPPER_INDEX,
 )
 from cartwatch.settings import ENV
 from cartwatch_infra.compliance import acknowledge
@@ -65,13 +66,19 @@ class EventPublishing(Construct):
         # the order and the outbox slot (UpdateItem) and the mark on a recovery link's cart
         # copy (a PutItem when the copy is new to cartwatch).  The scheduled safety net reads
         # the outbox index (abandonments) and the due index (a bought cart's entry holds its
-        # purchase event until it is published).
+        # purchase event until it is published).  The shopper rules read the shopper index (a
+        # shopper's other carts, as an abandonment or a purchase is about to be published).
         self.publisher.allow(["dynamodb:GetItem", "dynamodb:BatchGetItem"], [state.table.table_arn])
         self.publisher.allow(
             ["dynamodb:UpdateItem", "dynamodb:PutItem"], [state.table.table_arn], conditions=CART_ITEMS_ONLY
         )
         self.publisher.allow(
-            ["dynamodb:Query"], [state.index_arn(OUTBOX_INDEX.name), state.index_arn(DUE_INDEX.name)]
+            ["dynamodb:Query"],
+            [
+                state.index_arn(OUTBOX_INDEX.name),
+                state.index_arn(DUE_INDEX.name),
+                state.index_arn(SHOPPER_INDEX.name),
+            ],
         )
         self.publisher.allow_store_parameter("api")
         self.publisher.function.add_event_source(

@@ -118,12 +118,14 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(r(publishing.key.key_arn), "kms:GenerateDataKey", "kms:Decrypt")
             # Each cart as it is now (erase wins, enrich once); the slot, snapshot, order and
             # recovery copy (PutItem) on carts only; the outbox index and the due index (a
-            # bought cart's entry holds its purchase) for the safety net.
+            # bought cart's entry holds its purchase) for the safety net; the shopper index
+            # (a shopper's other carts) for the shopper rules — no other index.
             | on(
                 table, "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:UpdateItem", "dynamodb:PutItem"
             )
             | on(f"{table}/index/outbox", "dynamodb:Query")
             | on(f"{table}/index/due", "dynamodb:Query")
+            | on(f"{table}/index/shopper", "dynamodb:Query")
             | on(SSM_STORES + "api", "ssm:GetParameter")
             | dead_letters(publishing.dead_letter_queue)
             # The stream event source: reading records, and ListStreams (no resource ARN).

@@ -232,6 +232,21 @@ def test_table_is_built_from_the_resources_module(synthesized: Synthesized) -> N
     )
 
 
+def test_the_shopper_index_is_sparse_keys_only_and_keyed_by_store_and_shopper(
+    synthesized: Synthesized,
+) -> None:
+    props = synthesized.json["Resources"][synthesized.logical_id(synthesized.stack.state.table)]["Properties"]
+    (index,) = [i for i in props["GlobalSecondaryIndexes"] if i["IndexName"] == "shopper"]
+    assert index["KeySchema"] == [
+        {"AttributeName": "shopper", "KeyType": "HASH"},
+        {"AttributeName": "shopper_at", "KeyType": "RANGE"},
+    ]
+    # Keys only: the publisher reads each cart it finds, consistent, before it decides.
+    assert index["Projection"] == {"ProjectionType": "KEYS_ONLY"}
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    assert (types["shopper"], types["shopper_at"]) == ("S", "N")
+
+
 # --- encryption and transport --------------------------------------------------------
 
 

@@ -123,6 +123,7 @@ def test_a_sweep_from_the_index_is_one_update_guarded_by_what_the_entry_showed()
     condition = re.sub(r"#n\d+", lambda m: names[m[0]], condition)
     assert condition == (
         f"status = active AND stage = 0 AND last_activity_at <= {T0} AND attribute_not_exists(suppressed_at)"
+        " AND (attribute_not_exists(shopper_bought_at) OR last_activity_at > shopper_bought_at)"
     )
     expression = parameters["UpdateExpression"]
     set_part, added = expression.split(" ADD ")

@@ -9,7 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from tests.memory_cart_store import MemoryCartStore
-from tests.unit.pipeline_fakes import PLANNER, STORE, BigCommerce, Sns, Stores, fixture
+from tests.unit.pipeline_fakes import PLANNER, STORE, BigCommerce, Sns, Stores, fixture, guest_checkout
 from tests.unit.test_outbox_relay import SWEPT, cart, pipeline
 
 from cartwatch.adapters.bigcommerce import BigCommerceUnauthorized, BigCommerceUnavailable
@@ -42,9 +42,9 @@ def make_relay(
     return OutboxRelay(store, PLANNER, options.pop("stores", Stores()), sns, factory, clock=lambda: at)
 
 
-def large_checkout() -> dict[str, Any]:
-    """The guest checkout with enough line items for an event of about 40 KiB."""
-    checkout = fixture("checkout_guest.json")["data"]
+def large_checkout(cart_id: str) -> dict[str, Any]:
+    """A guest's checkout with enough line items for an event of about 40 KiB."""
+    checkout = guest_checkout(cart_id)
     template = checkout["cart"]["line_items"]["physical_items"][0]
     checkout["cart"]["line_items"]["physical_items"] = [
         {
@@ -68,7 +68,7 @@ def test_a_batch_with_a_refused_token_and_large_events_publishes_each_good_once_
     written = sorted(written, key=lambda r: order.index(r.state.cart_id))
     # The refused cart belongs to another store (same carts, moved there).
     written[1] = _moved_to(store, written[1], "s2")
-    api = BigCommerce(checkouts={cart_id: large_checkout() for cart_id in big})
+    api = BigCommerce(checkouts={cart_id: large_checkout(cart_id) for cart_id in big})
     refused = BigCommerce(checkouts={"revoked": BigCommerceUnauthorized("401", status=401)})
     factory = Credentials({STORE: api, "s2": refused})
     sns = Sns()

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from cartwatch.adapters.cart_table.purge import CartPurge
 from cartwatch.domain.app_install import AppCredentials
 from cartwatch.domain.eligibility import EligibilityRules
+from cartwatch.domain.shopper import DEFAULT_REMINDERS, ReminderScope
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ApiCredentials, StoreConnection, StoreSettings, StoreStatus, WebhookAuth
 
@@ -211,6 +212,8 @@ def store_from_item(item: dict[str, Any], default_stages: StageSchedule) -> Stor
         status=StoreStatus(item.get("status", {}).get("S", StoreStatus.ACTIVE.value)),
         connection=StoreConnection(item.get("connection", {}).get("S", StoreConnection.API_ACCOUNT.value)),
         eligibility=eligibility_from_item(item),
+        # A row written before the setting existed has the default.
+        reminders=ReminderScope(item.get("reminders", {}).get("S", DEFAULT_REMINDERS.value)),
     )
 
 
@@ -248,6 +251,7 @@ def store_to_item(
         "status": {"S": settings.status.value},
         "connection": {"S": settings.connection.value},
         "created_at": {"N": str(created_at)},
+        "reminders": {"S": settings.reminders.value},
         **eligibility_attributes(settings.eligibility),
     }
     item.update(extra or {})

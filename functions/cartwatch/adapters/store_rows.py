@@ -71,14 +71,21 @@ class StoreRows:
             return  # removed meanwhile (e.g. uninstalled): nothing to record
 
     def update_settings(self, settings: StoreSettings, *, own_stages: bool) -> bool:
-        """Write a store's row-kept settings (stages, recovery links, eligibility); False: no such row."""
+        """Write a store's row-kept settings (stages, recovery links, eligibility, reminders per
+        shopper or per cart); False: no such row."""
         rules = eligibility_attributes(settings.eligibility)
         values: dict[str, Any] = {
             ":links": {"BOOL": settings.recovery_links},
             ":email": rules["require_email"],
             ":consent": rules["require_consent"],
+            ":reminders": {"S": settings.reminders.value},
         }
-        assignments = ["recovery_links = :links", "require_email = :email", "require_consent = :consent"]
+        assignments = [
+            "recovery_links = :links",
+            "require_email = :email",
+            "require_consent = :consent",
+            "reminders = :reminders",
+        ]
         removals: list[str] = []
         if own_stages:
             assignments.append("stages = :stages")

@@ -99,6 +99,15 @@ def order_from_bigcommerce(order: Mapping[str, Any]) -> OrderSummary:
     )
 
 
+def order_buyer(order: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """Who placed a v2 order: the customer id (None for a guest, whose id is 0) and the
+    billing address's email."""
+    customer_id = _int_or_none(order.get("customer_id"))
+    billing = order.get("billing_address")
+    email = _first_text(billing.get("email")) if isinstance(billing, Mapping) else None
+    return (customer_id if customer_id is not None and customer_id > 0 else None), email
+
+
 def _line_items(groups: Mapping[str, Any]) -> list[LineItem]:
     items: list[LineItem] = []
     for kind in ("physical", "digital"):

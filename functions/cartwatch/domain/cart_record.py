@@ -115,6 +115,15 @@ def shard_names(shards: int) -> list[str]:
 
 
 @dataclass(frozen=True)
+class ShopperSlot:
+    """A cart's entry in the shopper index: its shopper's key (``shopper.shopper_key``) and when
+    the publisher recorded it (the index's sort key: a shopper's latest carts come first)."""
+
+    key: str
+    at: int
+
+
+@dataclass(frozen=True)
 class DueEntry:
     """What the due index shows of a cart: its key, a few slow-moving fields, and its slot.
 
@@ -159,6 +168,9 @@ class CartRecord:
     # Set on the copy BigCommerce made of an abandoned cart for its recovery link: the
     # original cart's id.  A copy is never scheduled; buying it recovers the original.
     recovery_of: str | None = None
+    # Who the shopper is, once the publisher learnt it (a stage-1 snapshot, or the order of a
+    # purchase); None: unknown, and the cart is reminded about on its own.
+    shopper: ShopperSlot | None = None
     expires_at: int | None = None  # when the table's TTL may delete it
     outbox: OutboxEvent | None = None
     unpublished: OutboxSlot | None = None

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Protocol
 
 from cartwatch.domain.cart_record import CartRecord, CartRef, DueEntry, Tombstone
+from cartwatch.domain.shopper import SHOPPER_CARTS_READ
 from cartwatch.domain.write_plan import Conflict, WritePlan
 
 
@@ -34,6 +35,11 @@ class CartStore(Protocol):
     def outbox_entries(self, shard: str, due_by: int, page_size: int = 100) -> Iterator[list[CartRef]]:
         """Pages of the carts whose outbox slot sits in ``shard`` (``OUTBOX#nn`` or ``PARKED``)
         and is due by ``due_by``.  Eventually consistent: a hint the relay re-reads."""
+        ...
+
+    def shopper_carts(self, store_hash: str, key: str, limit: int = SHOPPER_CARTS_READ) -> list[CartRef]:
+        """Up to ``limit`` carts whose shopper is ``key`` (``ShopperSlot.key``), the latest
+        recorded first.  Eventually consistent: a hint the publisher re-reads."""
         ...
 
     def apply(self, plan: WritePlan) -> CartRecord | Conflict:

@@ -8,9 +8,13 @@ cart's ``cart_created_at``.  An entry reads ``<at>|<status>|<stage>|<cause>|<idl
 * ``at`` — when the transition happened (the sweep's clock, the webhook's ``created_at``,
   the API's clock);
 * ``status`` / ``stage`` — the cart's status and stage after it;
-* ``cause`` — ``webhook:<kind>``, ``sweep``, ``api:suppress``, ``bigcommerce:gone``, or
+* ``cause`` — ``webhook:<kind>``, ``sweep``, ``api:suppress``, ``bigcommerce:gone``,
   ``skipped:<reason>`` — the stage the entry before it announced was not published: the cart
-  failed an eligibility rule (``domain/eligibility.py``); status and stage are unchanged;
+  failed an eligibility rule (``domain/eligibility.py``), or its shopper had a newer cart or
+  had bought (``skipped:newer_cart:<cart>``, ``skipped:shopper_bought[:<cart>]``,
+  ``domain/shopper.py``); status and stage are unchanged — or
+  ``stopped:shopper_bought:<cart>`` — the shopper bought that cart, and this cart's series
+  stopped (status and stage are unchanged; no later stage of it is announced);
 * ``idle_since`` — the cart's ``last_activity_at`` just before the transition, where the
   writer knew it (empty for the sweeper's index path: the due index does not project it).
 
@@ -46,6 +50,7 @@ SWEEP = "sweep"
 SUPPRESS = "api:suppress"
 GONE = "bigcommerce:gone"
 WEBHOOK_PREFIX = "webhook:"
+STOPPED_PREFIX = "stopped:"
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,9 @@ class Transition:
 
     @classmethod
     def decode(cls, text: str) -> Transition:
-        at, status, stage, cause, idle = text.split("|")
+        # A cause may name another cart, whose id BigCommerce does not promise free of "|".
+        at, status, stage, rest = text.split("|", 3)
+        cause, idle = rest.rsplit("|", 1)
         return cls(int(at), CartStatus(status), int(stage), cause, int(idle) if idle else None)
 
 
@@ -131,17 +138,30 @@ def skipped(state: CartState, stage: int, cause: str, now: int) -> Transition:
     return Transition(now, CartStatus.ABANDONED, stage, cause, state.last_activity_at)
 
 
+def stopped(state: CartState, now: int, bought_cart_id: str) -> Transition:
+    """The shopper bought ``bought_cart_id``: this cart's abandonment series stopped."""
+    return Transition(
+        now,
+        state.status,
+        state.stage,
+        f"{STOPPED_PREFIX}shopper_bought:{bought_cart_id}",
+        state.last_activity_at,
+    )
+
+
 def published_events(state: CartState, history: Sequence[Transition]) -> list[PublishedEvent]:
     """The events published for this cart's recorded transitions, oldest first.
 
     A stage-1 abandonment that BigCommerce answered with 404 closes the cart instead of
-    being published (``GONE`` follows it), so it has no event.
+    being published (``GONE`` follows it), so it has no event; a stage whose publisher
+    skipped it says so in the entry after it — past any ``stopped:`` entry another cart's
+    purchase wrote in between (a stop alone does not withdraw an event already out).
     """
     published: list[PublishedEvent] = []
     for index, entry in enumerate(history):
         if entry.cause != SWEEP or entry.status is not CartStatus.ABANDONED:
             continue
-        following = history[index + 1] if index + 1 < len(history) else None
+        following = next((e for e in history[index + 1 :] if not e.cause.startswith(STOPPED_PREFIX)), None)
         if entry.stage == 1 and following is not None and following.cause == GONE:
             continue
         if following is not None and following.cause.startswith(SKIPPED_PREFIX):

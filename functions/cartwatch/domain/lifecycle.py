@@ -82,6 +82,10 @@ class CartState:
     activity_seen: bool = True
     # When a merchant stopped the reminders (``POST …/suppress``); webhooks never change it.
     suppressed_at: int | None = None
+    # When the same shopper bought with another cart (the latest such purchase applied to
+    # this one, ``stop_series``): the abandonment series of any activity until then is over.
+    # Webhooks never change it; activity after it starts a series of its own.
+    shopper_bought_at: int | None = None
     # Optimistic-concurrency counter of the stored item; not part of the lifecycle.
     version: int = 0
 
@@ -92,6 +96,11 @@ class CartState:
     @property
     def suppressed(self) -> bool:
         return self.suppressed_at is not None
+
+    @property
+    def series_stopped(self) -> bool:
+        """The shopper bought with another cart after this cart's last activity: no more stages."""
+        return self.shopper_bought_at is not None and self.last_activity_at <= self.shopper_bought_at
 
     def lifecycle_view(self) -> CartState:
         """The state without its storage counter, for comparing outcomes."""
@@ -298,13 +307,28 @@ def suppress(state: CartState, now: int) -> CartState:
     return replace(state, suppressed_at=now)
 
 
+def stop_series(state: CartState, bought_at: int) -> CartState:
+    """The same shopper bought with another cart at ``bought_at``: this cart's series stops.
+
+    Only the series of activity until the purchase: a shopper who comes back to this cart
+    afterwards starts a series of its own (``CartState.series_stopped``).  Keeps the latest
+    purchase, so applying the same (or an older) one again changes nothing.
+    """
+    if not state.status.is_open or state.last_activity_at > bought_at:
+        return state
+    if state.shopper_bought_at is not None and state.shopper_bought_at >= bought_at:
+        return state
+    return replace(state, shopper_bought_at=bought_at)
+
+
 def next_due_at(state: CartState, stages: StageSchedule) -> int | None:
     """When this cart next needs the sweeper: its next stage, or its expiry.
 
-    None when it never will: closed, or suppressed (a suppressed cart leaves the due index;
-    DynamoDB's TTL retires it, see ``write_plan.expiry``).
+    None when it never will: closed, suppressed, or its series stopped by the shopper's
+    purchase with another cart (such a cart leaves the due index; DynamoDB's TTL retires it,
+    see ``write_plan.expiry``).
     """
-    if not state.status.is_open or state.suppressed:
+    if not state.status.is_open or state.suppressed or state.series_stopped:
         return None
     if state.stage < stages.count:
         return state.last_activity_at + stages.delay(state.stage + 1)
@@ -343,7 +367,7 @@ def sweep(state: CartState, now: int, stages: StageSchedule) -> SweepDecision:
     When the sweeper fell behind and several stages are already due, only the highest is
     announced: a shopper should never get three reminders in one minute.
     """
-    if not state.status.is_open or state.suppressed:
+    if not state.status.is_open or state.suppressed or state.series_stopped:
         return SweepDecision(SweepAction.DROP, state)
     idle = now - state.last_activity_at
     if idle >= CART_LIFETIME_SECONDS:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cartwatch.domain.eligibility import EligibilityRules
+from cartwatch.domain.shopper import DEFAULT_REMINDERS, ReminderScope
 from cartwatch.domain.stages import StageSchedule
 
 # BigCommerce store hashes are short lowercase alphanumerics (e.g. "abc123xyz").
@@ -49,6 +50,8 @@ class StoreSettings:
     status: StoreStatus = StoreStatus.ACTIVE
     eligibility: EligibilityRules = field(default_factory=EligibilityRules)
     connection: StoreConnection = StoreConnection.API_ACCOUNT
+    # Several abandoned carts of one shopper: one announcement per stage, or one per cart.
+    reminders: ReminderScope = DEFAULT_REMINDERS
 
 
 @dataclass(frozen=True)

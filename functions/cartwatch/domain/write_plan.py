@@ -32,6 +32,7 @@ from cartwatch.domain.cart_record import (
     DueSlot,
     OutboxEvent,
     OutboxSlot,
+    ShopperSlot,
     Tombstone,
     due_shard,
 )
@@ -65,7 +66,8 @@ class AtVersion:
 
 @dataclass(frozen=True)
 class IdleSince:
-    """The sweep's re-check of an index entry: same status and stage, idle since ``cutoff``, unsuppressed."""
+    """The sweep's re-check of an index entry: same status and stage, idle since ``cutoff``,
+    unsuppressed, and its series not stopped by the shopper's purchase of another cart."""
 
     status: CartStatus
     stage: int
@@ -121,7 +123,7 @@ def admits(guard: Guard, current: CartRecord | Tombstone | None) -> bool:
             return state.version == version
         case IdleSince(status, stage, cutoff):
             return (state.status, state.stage) == (status, stage) and (
-                state.last_activity_at <= cutoff and not state.suppressed
+                state.last_activity_at <= cutoff and not state.suppressed and not state.series_stopped
             )
         case StillAbandoned(last_activity_at):
             return state.status is CartStatus.ABANDONED and state.last_activity_at == last_activity_at
@@ -193,6 +195,7 @@ class Details:
     order: str | None = None
     summary: CartSummary | None = None
     recovery_of: str | None = None
+    shopper: ShopperSlot | None = None
 
 
 @dataclass(frozen=True)
@@ -324,9 +327,9 @@ def expiry(state: CartState, retention_seconds: int) -> int | None:
     """When the table's TTL may delete the cart."""
     if state.closed_at is not None and not state.status.is_open:
         return state.closed_at + retention_seconds
-    if state.suppressed:
-        # Out of the due index, a suppressed cart never expires through a sweep: TTL
-        # retires it when BigCommerce would have, plus the usual retention.
+    if state.suppressed or state.series_stopped:
+        # Out of the due index, a suppressed or stopped cart never expires through a sweep:
+        # TTL retires it when BigCommerce would have, plus the usual retention.
         return state.last_activity_at + CART_LIFETIME_SECONDS + retention_seconds
     return None
 

@@ -16,6 +16,7 @@ from cartwatch.domain.cart_record import (
     DueEntry,
     OutboxEvent,
     OutboxSlot,
+    ShopperSlot,
     outbox_shard,
     outbox_shard_names,
     shard_names,
@@ -132,6 +133,7 @@ class WritePlanner:
                 order=base.order,
                 summary=base.summary,
                 recovery_of=base.recovery_of,
+                shopper=base.shopper,
             )
         return Revision(base, record)
 
@@ -172,12 +174,15 @@ class WritePlanner:
             else None,
         )
 
-    def snapshot(self, state: CartState, snapshot_json: str, summary: CartSummary) -> Patch:
-        """The stage-1 snapshot, kept for later stages while the cart is in that abandonment."""
+    def snapshot(
+        self, state: CartState, snapshot_json: str, summary: CartSummary, shopper: ShopperSlot | None = None
+    ) -> Patch:
+        """The stage-1 snapshot, kept for later stages while the cart is in that abandonment —
+        and who the shopper is, learnt from it, in the same write (the shopper index's one unit)."""
         return Patch(
             ref=(state.store_hash, state.cart_id),
             guard=StillAbandoned(state.last_activity_at),
-            details=Details(snapshot=snapshot_json, summary=summary),
+            details=Details(snapshot=snapshot_json, summary=summary, shopper=shopper),
         )
 
     def skipped(
@@ -202,20 +207,39 @@ class WritePlanner:
         )
 
     def order(
-        self, state: CartState, order_json: str, summary: CartSummary, *, recorded_at: int
+        self,
+        state: CartState,
+        order_json: str,
+        summary: CartSummary,
+        *,
+        recorded_at: int,
+        shopper: ShopperSlot | None = None,
     ) -> Patch | None:
         """A bought cart's order, and its listing: a cart bought without an abandonment is listed here.
 
         The processor's conversion write stays at its table and due-index units; this one
-        write records the order value and lists the cart.
+        write records the order value and lists the cart — and the buyer, where the cart had
+        no shopper yet, so the shopper's other carts find the purchase.
         """
         if state.closed_at is None or state.status not in (CartStatus.CONVERTED, CartStatus.RECOVERED):
             return None
         return Patch(
             ref=(state.store_hash, state.cart_id),
             guard=StillBought(state.status, state.closed_at),
-            details=Details(order=order_json, summary=summary),
+            details=Details(order=order_json, summary=summary, shopper=shopper),
             listing=Listing(state.status, max(state.closed_at, recorded_at), keep_earlier=True),
+        )
+
+    def stopped(
+        self, base: CartRecord, state: CartState, stages: StageSchedule, *, now: int, bought_cart_id: str
+    ) -> Revision:
+        """The shopper bought another cart: ``state`` (``lifecycle.stop_series``) written over the
+        cart it was judged on — out of the due index, its history naming the cart bought.
+
+        Guarded by the version read, like every revision: a cart busy meanwhile is judged again.
+        """
+        return self.revision(
+            base, state, stages, recorded_at=now, entry=history.stopped(state, now, bought_cart_id)
         )
 
     def gone(self, state: CartState, *, now: int, recorded_at: int) -> Patch:

@@ -82,6 +82,8 @@ def emit(report: RelayReport, message: str) -> None:
         ("StoreGone", report.dropped_store_gone),
         ("EventsDroppedErased", report.dropped_erased),
         ("EventsRescued", report.rescued),
+        # Carts whose abandonment series stopped because their shopper bought another cart.
+        ("SeriesStopped", report.stopped),
     ):
         if value:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
@@ -99,5 +101,6 @@ def emit(report: RelayReport, message: str) -> None:
             "obsolete": report.dropped_obsolete,
             "rescued": report.rescued,
             "skipped": dict(report.skipped),
+            "stopped": report.stopped,
         },
     )

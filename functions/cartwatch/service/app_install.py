@@ -33,6 +33,7 @@ from cartwatch.adapters.store_rows import StoreRows, hooks_attribute
 from cartwatch.domain.app_install import AppCredentials, missing_scopes, store_hash_of
 from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.eligibility import EligibilityRules
+from cartwatch.domain.shopper import DEFAULT_REMINDERS
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreConnection, StoreRow, StoreSettings, StoreStatus
 from cartwatch.service.store_hooks import delete_store_hooks, hook_destination, reconcile_hooks
@@ -224,6 +225,7 @@ class AppInstaller:
             recovery_links=row.settings.recovery_links if row else False,
             connection=StoreConnection.APP,
             eligibility=row.settings.eligibility if row else EligibilityRules(),
+            reminders=row.settings.reminders if row else DEFAULT_REMINDERS,
         )
         users = {str(owner_id), str(user_id), *(str(u) for u in (row.app_users if row else ()))}
         self._writer.put_row(

@@ -27,12 +27,14 @@ from cartwatch.adapters.bigcommerce import (
 )
 from cartwatch.domain.bigcommerce_cart import (
     cart_and_billing,
+    order_buyer,
     order_from_bigcommerce,
     shopper_email,
     snapshot_from_bigcommerce,
 )
 from cartwatch.domain.cart import CartSnapshot, OrderSummary, RecoveryLink
 from cartwatch.domain.eligibility import EligibilityRules, skip_reason
+from cartwatch.domain.shopper import shopper_key
 
 # BigCommerce's order status 0: an order whose checkout was never completed.
 INCOMPLETE_ORDER_STATUS = 0
@@ -234,14 +236,26 @@ def _rfc2822_seconds(value: Any) -> int | None:
         return None
 
 
-def fetch_order_summary(client: OrderSource, order_id: int) -> OrderSummary | None:
-    """The order's total and status; None when BigCommerce has no such order.
+@dataclass(frozen=True)
+class BoughtOrder:
+    """A purchase's order: its summary for the event, and who bought (their shopper key)."""
 
-    Raises :class:`~cartwatch.adapters.bigcommerce.BigCommerceError` when BigCommerce cannot
-    be reached; callers that must publish anyway use ``OrderSummary`` with a null total.
+    summary: OrderSummary
+    shopper: str | None
+
+
+def fetch_order(client: OrderSource, order_id: int) -> BoughtOrder | None:
+    """The order's total and status, and its buyer; None when BigCommerce has no such order.
+
+    The same one call that gives the order's value tells who bought it, so the shopper's
+    other carts can be stopped at no extra BigCommerce call.  Raises
+    :class:`~cartwatch.adapters.bigcommerce.BigCommerceError` when BigCommerce cannot be
+    reached; callers that must publish anyway use ``OrderSummary`` with a null total.
     """
     order = client.get_order(order_id)
-    return None if order is None else order_from_bigcommerce(order)
+    if order is None:
+        return None
+    return BoughtOrder(order_from_bigcommerce(order), shopper_key(*order_buyer(order)))
 
 
 def _int(value: Any) -> int:

@@ -28,7 +28,12 @@ Before anything goes out the relay reads each cart as it is now (one batch read)
 * **at most once per record** — a slot already released means the event is out;
 * **enrich once** — a stage-1 snapshot (with its recovery link) is stored *before* the
   publish, and a retry publishes from it: the same ``data`` under the same id, and never a
-  second recovery cart.
+  second recovery cart;
+* **the shopper, not the cart** (``domain/shopper.py``) — the snapshot names the shopper,
+  stored with it in the shopper index; a purchase stops the shopper's other carts' series
+  before its own event goes out, and just before a batch is published each abandonment of
+  a known shopper is looked at once more, with the shopper's other carts as they are now:
+  a purchase since, or (per shopper) a more recently active cart, withdraws the stage.
 
 After a publish the relay releases the slot and keeps a bought cart's order (its value for
 the listing and the stats), each in one conditional write.  :meth:`OutboxRelay.rescue` is
@@ -43,6 +48,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from enum import StrEnum
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -68,31 +74,55 @@ from cartwatch.domain.cart_record import (
     CartRef,
     CartSummary,
     OutboxEvent,
+    ShopperSlot,
     Tombstone,
 )
 from cartwatch.domain.cart_store import CartStore
 from cartwatch.domain.cart_webhooks import CartWebhook, WebhookKind
 from cartwatch.domain.cloud_events import CartConverted, CartRecovered, CloudEvent
-from cartwatch.domain.eligibility import EligibilityRules, SkipReason, skip_reason
+from cartwatch.domain.eligibility import EligibilityRules, skip_reason
 from cartwatch.domain.event_types import ABANDONED, CONVERTED, RECOVERED
 from cartwatch.domain.history import webhook_transition
-from cartwatch.domain.lifecycle import CartStatus, apply_webhooks
+from cartwatch.domain.lifecycle import CartState, CartStatus, apply_webhooks
 from cartwatch.domain.listing import normalize_email
+from cartwatch.domain.shopper import (
+    DEFAULT_REMINDERS,
+    ShopperSkip,
+    Sibling,
+    announcement,
+    bought_since,
+    shopper_key,
+    stopped_by_purchase,
+)
+from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.domain.write_plan import Conflict, WritePlan, conversion_event
 from cartwatch.domain.write_planner import WritePlanner
 from cartwatch.service.enrichment import (
+    BoughtOrder,
     Purchase,
-    fetch_order_summary,
+    fetch_order,
     purchase_of_gone_cart,
     snapshot_abandoned_cart,
 )
 
 logger = logging.getLogger(__name__)
 
+
+class SiblingBusy(RuntimeError):
+    """Another cart of the buyer kept changing while its series was being stopped: retry the purchase."""
+
+
 # Failures of the AWS services the relay depends on: transient by nature, retried by the
 # stream (or the next scheduled run) for the record that met them.
-RETRYABLE: tuple[type[BaseException], ...] = (ClientError, BotoCoreError, StoreRegistryUnavailable)
+RETRYABLE: tuple[type[BaseException], ...] = (
+    ClientError,
+    BotoCoreError,
+    StoreRegistryUnavailable,
+    SiblingBusy,
+)
+# How often a stop is tried on a cart that changes under it (each try re-judges the cart).
+STOP_ATTEMPTS = 3
 
 # The longest one BigCommerce call may wait (for its quota, or between retries) inside an
 # invocation; a longer wait defers the store's events to the scheduled relay instead.
@@ -138,7 +168,10 @@ class RelayReport:
     # The safety net found the cart moved on since the event (a later transition made it moot).
     dropped_obsolete: int = 0
     parked: Counter[str] = field(default_factory=Counter)  # reason → events
-    skipped: Counter[str] = field(default_factory=Counter)  # eligibility rule failed → carts
+    # A stage not announced, by reason (an eligibility rule failed, or the shopper's newer cart
+    # or purchase) → carts.
+    skipped: Counter[str] = field(default_factory=Counter)
+    stopped: int = 0  # carts whose series a purchase of their shopper's stopped
     deferred: int = 0
     failed: int = 0
     rescued: int = 0  # published by the safety net, not the stream
@@ -152,6 +185,9 @@ class _Prepared:
     event: CloudEvent
     record: CartRecord
     pending: OutboxEvent
+    # Who the shopper is (their keys): an abandonment's, for the last look before the
+    # publish; a purchase's, so that look also sees a purchase of this very batch.
+    shoppers: frozenset[str] = frozenset()
 
 
 class OutboxRelay:
@@ -221,6 +257,12 @@ class OutboxRelay:
                 continue
             if ready is not None:
                 prepared.append(ready)
+        try:
+            prepared = self._last_look(prepared, report)
+        except RETRYABLE as error:
+            for ready in prepared:
+                errors[ready.index] = error
+            prepared = []
         published = self._publish(prepared, errors, report)
         report.failed = sum(1 for error in errors if error is not None)
         return published
@@ -288,6 +330,12 @@ class OutboxRelay:
             return None
         state = record.state
         if pending.type == ABANDONED:
+            if bought_since(stored.state, state.last_activity_at):
+                # The shopper bought with another cart after this abandonment began.
+                self._skip(
+                    record, pending, ShopperSkip.SHOPPER_BOUGHT, ShopperSkip.SHOPPER_BOUGHT.cause, report
+                )
+                return None
             settings = self._stores.get(state.store_hash)
             rules = settings.eligibility if settings else EligibilityRules()
             snapshot = self._snapshot(record, stored, pending, report, settings, rules)
@@ -295,24 +343,49 @@ class OutboxRelay:
                 return None
             reason = skip_reason(rules, snapshot)
             if reason is not None:
-                self._skip(record, pending, reason, report)
+                self._skip(record, pending, reason, reason.cause, report)
                 return None
             if pending.stage > 1 and not self._still_open(record, stored, pending, report):
                 return None
             event: CloudEvent = abandoned_event(
                 state, snapshot, stage=pending.stage, stage_count=pending.stage_count, occurred_at=pending.at
             )
-        elif pending.type == RECOVERED:
-            order = self._order(state.store_hash, state.order_id, report) if state.order_id else None
-            event = recovered_event(state, _snapshot(stored) or _snapshot(record), order)
-        elif pending.type == CONVERTED:
-            order = self._order(state.store_hash, state.order_id, report) if state.order_id else None
-            event = converted_event(state, order)
-        else:
+            key = snapshot_shopper(snapshot)
+            return _Prepared(index, event, record, pending, shoppers=frozenset({key} if key else ()))
+        if pending.type not in (RECOVERED, CONVERTED):
             logger.warning("unknown outbox event type", extra={"type": pending.type})
             self._release(record.ref, pending)
             return None
-        return _Prepared(index, event, record, pending)
+        bought = self._order(state.store_hash, state.order_id, report) if state.order_id else None
+        order = bought.summary if bought else None
+        purchase: CartRecovered | CartConverted = (
+            recovered_event(state, _snapshot(stored) or _snapshot(record), order)
+            if pending.type == RECOVERED
+            else converted_event(state, order)
+        )
+        buyer = bought.shopper if bought else None
+        self._record_order(record, stored, purchase, buyer)
+        # Before the purchase goes out: no reminder of the shopper's other carts may follow it.
+        shoppers = self._stop_series(record, stored, buyer, report)
+        return _Prepared(index, purchase, record, pending, shoppers=shoppers)
+
+    def _record_order(
+        self, record: CartRecord, stored: CartRecord, event: CartRecovered | CartConverted, buyer: str | None
+    ) -> None:
+        """Keep a bought cart's order (its value, for the listing and the stats) — and its buyer,
+        where the cart had no shopper yet — before the purchase is published: the shopper's
+        other carts find the purchase from then on.  A retry writes the same again."""
+        order = event.data.order
+        now = int(self._clock())
+        plan = self._planner.order(
+            record.state,
+            order.model_dump_json(),
+            order_summary(order),
+            recorded_at=now,
+            shopper=ShopperSlot(buyer, now) if buyer is not None and stored.shopper is None else None,
+        )
+        if plan is not None:
+            self._carts.apply(plan)
 
     def _snapshot(
         self,
@@ -354,9 +427,12 @@ class OutboxRelay:
             self._gone(record, stored, pending, report)
             return None
         snapshot_json = fresh.model_dump_json()
-        # Stored before the publish, so a retry publishes these very bytes.  A conflict means
-        # the shopper is back: the event (committed before) still goes out once, as built now.
-        self._carts.apply(self._planner.snapshot(state, snapshot_json, snapshot_summary(fresh)))
+        # Stored before the publish, so a retry publishes these very bytes — with who the
+        # shopper is, so their other carts find this one.  A conflict means the shopper is
+        # back: the event (committed before) still goes out once, as built now.
+        key = snapshot_shopper(fresh)
+        shopper = ShopperSlot(key, fresh.captured_at) if key is not None else None
+        self._carts.apply(self._planner.snapshot(state, snapshot_json, snapshot_summary(fresh), shopper))
         copy_id = fresh.recovery_link.cart_id
         if copy_id:
             # The recovery link points at a copy of the cart: buying the copy must recover
@@ -453,22 +529,98 @@ class OutboxRelay:
             try:
                 self._record(ready)
             except RETRYABLE as error:
-                # Out, but not recorded: the retry finds the slot held and publishes the
+                # Out, but not released: the retry finds the slot held and publishes the
                 # same event (same id, same data) again — consumers drop the duplicate.
                 errors[ready.index] = error
         return published
 
     def _record(self, ready: _Prepared) -> None:
-        """Keep what the publish learnt on the cart, and release its slot."""
-        state = ready.record.state
-        if isinstance(ready.event, CartRecovered | CartConverted):
-            order = ready.event.data.order
-            plan = self._planner.order(
-                state, order.model_dump_json(), order_summary(order), recorded_at=int(self._clock())
-            )
-            if plan is not None:
-                self._carts.apply(plan)
+        """The event is out: release its slot."""
         self._release(ready.record.ref, ready.pending)
+
+    # --- the shopper -----------------------------------------------------------------------
+
+    def _stop_series(
+        self, record: CartRecord, stored: CartRecord, buyer: str | None, report: RelayReport
+    ) -> frozenset[str]:
+        """The shopper bought: every other open cart of theirs idle since before the purchase
+        stops its series (one guarded write each).  The shopper is who the cart's snapshot named
+        and who the order names — a guest who signed in to pay is both; their keys."""
+        bought = record.state
+        keys = frozenset(key for key in (stored.shopper.key if stored.shopper else None, buyer) if key)
+        refs = {ref for key in sorted(keys) for ref in self._carts.shopper_carts(bought.store_hash, key)}
+        refs.discard(record.ref)
+        if refs:
+            stages = self._stores.stages_for(bought.store_hash)
+            for sibling in self._carts.load_many(sorted(refs)).values():
+                if isinstance(sibling, CartRecord):
+                    report.stopped += self._stop(sibling, bought, stages)
+        return keys
+
+    def _stop(self, sibling: CartRecord, bought: CartState, stages: StageSchedule) -> int:
+        """Stop one cart's series, re-judged on every lost race; 1 if it was stopped now."""
+        current: CartRecord | None = sibling
+        for _attempt in range(STOP_ATTEMPTS):
+            if current is None:
+                return 0  # erased meanwhile
+            stopped = stopped_by_purchase(bought, [current.state])
+            if not stopped:
+                return 0  # closed, active since the purchase, or stopped already
+            plan = self._planner.stopped(
+                current, stopped[0], stages, now=int(self._clock()), bought_cart_id=bought.cart_id
+            )
+            written = self._carts.apply(plan)
+            if not isinstance(written, Conflict):
+                return 1
+            current = written.current
+        raise SiblingBusy(f"cart {sibling.state.cart_id} kept changing while its series was being stopped")
+
+    def _last_look(self, prepared: list[_Prepared], report: RelayReport) -> list[_Prepared]:
+        """Just before the publish: each abandonment of a known shopper, with the shopper's carts
+        as they are now — one query per shopper and one consistent batch read for the batch.
+
+        A purchase since the abandonment began (or a stop), a more recently active cart (per
+        shopper), a suppression or an erasure meanwhile: the stage is withdrawn.  Coming last,
+        it sees the carts of this very batch with their shoppers recorded, whatever the index
+        shows yet, and leaves a race of milliseconds (decision 56).
+        """
+        looked = [p for p in prepared if p.pending.type == ABANDONED and p.shoppers]
+        if not looked:
+            return prepared
+        shoppers: dict[tuple[str, str], set[CartRef]] = {}
+        for ready in looked:
+            for key in ready.shoppers:
+                shoppers.setdefault((ready.record.state.store_hash, key), set()).add(ready.record.ref)
+        for ready in prepared:  # this batch's purchases, whatever the index shows of them yet
+            for key in ready.shoppers:
+                if ready.pending.type != ABANDONED and (ready.record.state.store_hash, key) in shoppers:
+                    shoppers[(ready.record.state.store_hash, key)].add(ready.record.ref)
+        for (store_hash, key), refs in shoppers.items():
+            refs.update(self._carts.shopper_carts(store_hash, key))
+        current = self._carts.load_many(sorted(set().union(*shoppers.values())))
+        withdrawn: set[int] = set()
+        for ready in looked:
+            record, pending = ready.record, ready.pending
+            now = current.get(record.ref)
+            if not isinstance(now, CartRecord) or now.state.suppressed:
+                report.dropped_erased += 1
+                self._release(record.ref, pending)
+                withdrawn.add(ready.index)
+                continue
+            settings = self._stores.get(record.state.store_hash)
+            rules = settings.eligibility if settings else EligibilityRules()
+            mine = {ref for key in ready.shoppers for ref in shoppers[(record.state.store_hash, key)]}
+            siblings = [
+                Sibling(cart.state, announceable=_announceable(cart, rules))
+                for ref in sorted(mine - {record.ref})
+                if isinstance(cart := current.get(ref), CartRecord)
+            ]
+            scope = settings.reminders if settings else DEFAULT_REMINDERS
+            verdict = announcement(now.state, record.state.last_activity_at, siblings, scope)
+            if verdict is not None:
+                self._skip(record, pending, verdict.reason, verdict.cause, report)
+                withdrawn.add(ready.index)
+        return [ready for ready in prepared if ready.index not in withdrawn]
 
     # --- the safety net ----------------------------------------------------------------------
 
@@ -543,13 +695,14 @@ class OutboxRelay:
         self._apply_if_held(self._planner.parked(record.ref, pending, reason))
 
     def _skip(
-        self, record: CartRecord, pending: OutboxEvent, reason: SkipReason, report: RelayReport
+        self, record: CartRecord, pending: OutboxEvent, reason: StrEnum, cause: str, report: RelayReport
     ) -> None:
-        """No event for a cart that failed an eligibility rule: the rule goes into its history.
-        (Its stage-1 snapshot was stored already, so later stages judge the same cart.)"""
+        """No event for this stage (an eligibility rule failed, or the shopper's newer cart or
+        purchase): why goes into its history.  (Its stage-1 snapshot was stored already, so
+        later stages judge the same cart.)"""
         report.skipped[reason.value] += 1
         now = int(self._clock())
-        self._carts.apply(self._planner.skipped(record.state, pending.stage, reason.cause, now=now))
+        self._carts.apply(self._planner.skipped(record.state, pending.stage, cause, now=now))
         self._release(record.ref, pending)
 
     def _defer(self, record: CartRecord, pending: OutboxEvent, until: int, report: RelayReport) -> None:
@@ -562,14 +715,14 @@ class OutboxRelay:
 
     # --- BigCommerce -------------------------------------------------------------------------
 
-    def _order(self, store_hash: str, order_id: int, report: RelayReport) -> OrderSummary | None:
+    def _order(self, store_hash: str, order_id: int, report: RelayReport) -> BoughtOrder | None:
         try:
             client = self._client(store_hash)
         except StoreUnavailable:
             return None
         calls_before = client.calls
         try:
-            return fetch_order_summary(client, order_id)
+            return fetch_order(client, order_id)
         except BigCommerceUnavailable:
             raise
         except BigCommerceError:
@@ -657,6 +810,17 @@ def snapshot_summary(snapshot: CartSnapshot) -> CartSummary:
         total=snapshot.totals.cart_amount,
         currency=snapshot.currency or None,
     )
+
+
+def snapshot_shopper(snapshot: CartSnapshot) -> str | None:
+    """Who the shopper of a snapshot is: their customer id if logged in, else their email."""
+    return shopper_key(snapshot.customer.id, snapshot.customer.email)
+
+
+def _announceable(cart: CartRecord, rules: EligibilityRules) -> bool:
+    """Whether the store's rules would announce the cart as its snapshot shows it."""
+    snapshot = _snapshot(cart)
+    return snapshot is None or skip_reason(rules, snapshot) is None
 
 
 def order_summary(order: OrderSummary) -> CartSummary:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cartwatch.service.enrichment import fetch_order_summary, snapshot_abandoned_cart
+from cartwatch.service.enrichment import fetch_order, snapshot_abandoned_cart
 
 pytestmark = pytest.mark.integration
 
@@ -65,10 +65,11 @@ def test_a_cart_gone_from_bigcommerce_costs_one_call(client, fake_bigcommerce):
     assert client.calls == 1
 
 
-def test_order_total_costs_one_call(client):
-    summary = fetch_order_summary(client, 218)
+def test_order_total_and_buyer_cost_one_call(client):
+    order = fetch_order(client, 218)
 
-    assert summary is not None
-    assert summary.model_dump(mode="json")["total"] == "69.84"
-    assert fetch_order_summary(client, 404) is None
+    assert order is not None
+    assert order.summary.model_dump(mode="json")["total"] == "69.84"
+    assert order.shopper == "c:11"  # the order's customer: who bought, for the shopper rules
+    assert fetch_order(client, 404) is None
     assert client.calls == 2

@@ -246,3 +246,30 @@ def test_a_bad_min_value_is_one_line_and_writes_nothing(cli: Cli, shop: Shop, aw
 def test_update_of_an_unknown_store_is_one_line(cli: Cli, shop: Shop) -> None:
     refused = cli("stores", "update", shop.hash, "--min-value", "5")
     assert f"unknown store {shop.hash}" in assert_one_error_line(refused)
+
+
+def test_reminders_per_shopper_by_default_and_per_cart_when_asked(cli: Cli, shop: Shop, aws: Aws) -> None:
+    added = cli(*shop.add_args())
+    assert added.code == 0, added.err
+    [row] = store_items(aws)
+    assert row["reminders"]["S"] == "per_shopper"
+    assert "reminders          per_shopper" in cli("stores", "show", shop.hash).out
+
+    updated = cli("stores", "update", shop.hash, "--reminders", "per_cart")
+    assert updated.code == 0, updated.err
+    assert "reminders       per_cart" in updated.out
+    [after] = store_items(aws)
+    assert after["reminders"]["S"] == "per_cart"
+    # Other settings stay; re-adding without the option keeps it.
+    assert after["require_email"] == row["require_email"] and after["hooks"] == row["hooks"]
+    assert cli(*shop.add_args()).code == 0
+    assert store_items(aws)[0]["reminders"]["S"] == "per_cart"
+    assert cli(*shop.add_args(), "--reminders", "per_shopper").code == 0
+    assert store_items(aws)[0]["reminders"]["S"] == "per_shopper"
+
+
+def test_an_unknown_reminders_setting_is_one_line_and_writes_nothing(cli: Cli, shop: Shop, aws: Aws) -> None:
+    refused = cli(*shop.add_args(), "--reminders", "per_household")
+    assert refused.code == 2 and "--reminders" in refused.err and "per_shopper, per_cart" in refused.err
+    assert "Traceback" not in refused.err
+    assert store_items(aws) == []

@@ -13,7 +13,8 @@ from cartwatch.adapters.bigcommerce import (
     BigCommerceUnauthorized,
     BigCommerceUnavailable,
 )
-from cartwatch.service.enrichment import fetch_order_summary, snapshot_abandoned_cart
+from cartwatch.domain.shopper import shopper_key
+from cartwatch.service.enrichment import fetch_order, snapshot_abandoned_cart
 
 NOW = 1_754_408_488
 
@@ -206,11 +207,18 @@ def test_a_failing_checkout_call_propagates(bigcommerce):
         snapshot_abandoned_cart(Down(None), "x", now=NOW, recovery_links=False)
 
 
-def test_order_summary(bigcommerce):
-    api = FakeBigCommerce(None, orders={218: bigcommerce("order.json")})
+def test_order_summary_and_buyer(bigcommerce):
+    order = bigcommerce("order.json")
+    guest = {**order, "customer_id": 0, "billing_address": {**order["billing_address"], "email": " Jane@X.com "}}
+    api = FakeBigCommerce(None, orders={218: order, 220: guest, 221: {**guest, "billing_address": {}}})
 
-    summary = fetch_order_summary(api, 218)
+    fetched = fetch_order(api, 218)
 
-    assert summary is not None
+    assert fetched is not None
+    summary = fetched.summary
     assert (summary.id, str(summary.total), summary.status) == (218, "69.8400", "Awaiting Payment")
-    assert fetch_order_summary(api, 219) is None
+    assert fetched.shopper == shopper_key(11, None) == "c:11"  # a registered buyer: their customer id
+    # A guest (customer_id 0) by the billing email, normalized; none without either.
+    assert (bought := fetch_order(api, 220)) is not None and bought.shopper == shopper_key(None, "jane@x.com")
+    assert (anonymous := fetch_order(api, 221)) is not None and anonymous.shopper is None
+    assert fetch_order(api, 219) is None

@@ -32,6 +32,7 @@ from cartwatch.adapters.store_registry import (
 )
 from cartwatch.adapters.store_rows import StoreRows, hooks_attribute
 from cartwatch.domain.eligibility import EligibilityRules
+from cartwatch.domain.shopper import DEFAULT_REMINDERS, ReminderScope
 from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
 from cartwatch.domain.store import (
     ROTATION_GRACE_SECONDS,
@@ -77,6 +78,7 @@ class NewStore:
     require_signature: bool | None = None  # None: keep the store's (False for a new one)
     recovery_links: bool | None = None
     rules: RulesChange = field(default_factory=RulesChange)
+    reminders: ReminderScope | None = None  # None: keep the store's (per shopper for a new one)
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,7 @@ class SettingsUpdate:
     stages: StageSchedule | None = None
     recovery_links: bool | None = None
     rules: RulesChange = field(default_factory=RulesChange)
+    reminders: ReminderScope | None = None
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,7 @@ class StoreAdmin:
             require_signature=_choose(new.require_signature, before.require_signature if before else False),
             recovery_links=_choose(new.recovery_links, before.recovery_links if before else False),
             eligibility=new.rules.applied_to(before.eligibility if before else EligibilityRules()),
+            reminders=new.reminders or (before.reminders if before else DEFAULT_REMINDERS),
         )
         self._save(
             settings,
@@ -183,6 +187,7 @@ class StoreAdmin:
             stages=update.stages or row.settings.stages,
             recovery_links=_choose(update.recovery_links, row.settings.recovery_links),
             eligibility=update.rules.applied_to(row.settings.eligibility),
+            reminders=update.reminders or row.settings.reminders,
         )
         if not self.rows.update_settings(settings, own_stages=update.stages is not None or row.own_stages):
             raise self._unknown(store_hash)

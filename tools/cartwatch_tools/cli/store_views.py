@@ -105,6 +105,7 @@ def details_lines(details: StoreDetails, now: float | None = None) -> list[str]:
             ("require signature", _yes_no(settings.require_signature)),
             ("recovery links", _yes_no(settings.recovery_links)),
             ("eligibility", settings.eligibility.describe()),
+            ("reminders", settings.reminders.value),
             ("added", created),
             ("webhook url", details.destination),
             ("access token", mask(details.credentials.access_token if details.credentials else None)),

@@ -8,6 +8,7 @@ from typing import Any
 
 from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.eligibility import parse_min_value
+from cartwatch.domain.shopper import ReminderScope
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreStatus, is_store_hash
 from cartwatch_tools.cli.errors import CliError
@@ -44,6 +45,13 @@ def register(subparsers: Any) -> None:
         "--require-consent",
         "skip shoppers who did not consent to abandoned-cart emails (default: not required)",
     )
+    settings.add_argument(
+        "--reminders",
+        type=_reminders,
+        metavar="|".join(ReminderScope),
+        help="several abandoned carts of one shopper: announce only the most recently active one "
+        "per stage (per_shopper, the default) or every cart (per_cart)",
+    )
 
     add = commands.add_parser(
         "add",
@@ -62,7 +70,7 @@ def register(subparsers: Any) -> None:
     update = commands.add_parser(
         "update",
         parents=[target, settings],
-        help="change a store's stages, recovery links or eligibility rules",
+        help="change a store's stages, recovery links, eligibility rules or reminders",
         description="Change settings of a store cartwatch serves, without its secrets and without "
         "calling BigCommerce; settings left out keep their value.",
     )
@@ -119,6 +127,13 @@ def _rules(args: argparse.Namespace) -> RulesChange:
     return RulesChange(args.min_value, args.require_email, args.require_consent)
 
 
+def _reminders(text: str) -> ReminderScope:
+    try:
+        return ReminderScope(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not one of {', '.join(ReminderScope)}") from None
+
+
 def _stages(text: str) -> StageSchedule:
     try:
         return StageSchedule.parse(text)
@@ -143,6 +158,7 @@ def _add(args: argparse.Namespace) -> int:
         require_signature=args.require_signature,
         recovery_links=args.recovery_links,
         rules=_rules(args),
+        reminders=args.reminders,
     )
     result = _admin(args).add(new)
     print(
@@ -159,12 +175,15 @@ def _add(args: argparse.Namespace) -> int:
 
 
 def _update(args: argparse.Namespace) -> int:
-    change = SettingsUpdate(stages=args.stages, recovery_links=args.recovery_links, rules=_rules(args))
+    change = SettingsUpdate(
+        stages=args.stages, recovery_links=args.recovery_links, rules=_rules(args), reminders=args.reminders
+    )
     settings = _admin(args).update(args.store_hash, change)
     print(f"store {args.store_hash} updated")
     print(f"  stages          {settings.stages}")
     print(f"  recovery links  {'yes' if settings.recovery_links else 'no'}")
     print(f"  eligibility     {settings.eligibility.describe()}")
+    print(f"  reminders       {settings.reminders}")
     return 0
 
 

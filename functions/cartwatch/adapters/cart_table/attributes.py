@@ -34,6 +34,7 @@ CHANNEL_ID: Final = "channel_id"
 ORDER_ID: Final = "order_id"
 CLOSED_AT: Final = "closed_at"
 SUPPRESSED_AT: Final = "suppressed_at"
+SHOPPER_BOUGHT_AT: Final = "shopper_bought_at"  # the shopper bought another cart: series stopped
 # Stored only in the rare "no activity seen yet" case, to keep items small.
 NO_ACTIVITY: Final = "no_activity"
 
@@ -47,6 +48,11 @@ MODIFIED_AT: Final = "modified_at"
 # index unit; exact for every listed cart but an open one (which came back after an
 # abandonment and may have been active since its transition).
 LISTED_ACTIVITY_AT: Final = "listed_activity_at"
+
+# The shopper index (carts whose shopper the publisher learnt): partition ``shopper``
+# (``SHOPPER#<store>#<key>``), sort key ``shopper_at`` (when the publisher recorded it).
+SHOPPER: Final = "shopper"
+SHOPPER_AT: Final = "shopper_at"
 
 HISTORY: Final = "history"
 SNAPSHOT: Final = "snapshot"
@@ -94,6 +100,16 @@ def cart_ref_of(pk: str) -> tuple[str, str]:
 def cart_id_of(pk: str) -> str:
     # CART#<store>#<cart>: cart ids may themselves contain '#'.
     return pk.split("#", 2)[2]
+
+
+def shopper_partition(store_hash: str, key: str) -> str:
+    """A shopper's partition in the shopper index: one per store and shopper key."""
+    return f"SHOPPER#{store_hash}#{key}"
+
+
+def shopper_key_of(partition: str) -> str:
+    # SHOPPER#<store>#<key>: store hashes hold no '#'.
+    return partition.split("#", 2)[2]
 
 
 def listing_partition(store_hash: str, status: str) -> str:

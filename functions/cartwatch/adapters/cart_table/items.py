@@ -18,6 +18,7 @@ from cartwatch.domain.cart_record import (
     DueSlot,
     OutboxEvent,
     OutboxSlot,
+    ShopperSlot,
     Tombstone,
 )
 from cartwatch.domain.history import Transition
@@ -33,6 +34,7 @@ _OPTIONAL_NUMBERS = (
     attr.ORDER_ID,
     attr.CLOSED_AT,
     attr.SUPPRESSED_AT,
+    attr.SHOPPER_BOUGHT_AT,
 )
 _NUMBERS = (attr.VERSION, attr.CART_CREATED_AT, attr.LAST_ACTIVITY_AT, attr.STAGE, attr.LAST_ABANDONED_STAGE)
 
@@ -103,6 +105,8 @@ def record_item(record: CartRecord) -> Item:
     ):
         if text is not None:
             item[name] = _s(text)
+    if record.shopper is not None:
+        item.update(shopper_attributes(state.store_hash, record.shopper))
     if record.expires_at is not None:
         item[attr.EXPIRES_AT] = _n(record.expires_at)
     if record.outbox is not None:
@@ -119,6 +123,20 @@ def slot_attributes(slot: OutboxSlot) -> Item:
     if slot.parked is not None:
         item[attr.PARKED_REASON] = _s(slot.parked)
     return item
+
+
+def shopper_attributes(store_hash: str, shopper: ShopperSlot) -> Item:
+    return {
+        attr.SHOPPER: _s(attr.shopper_partition(store_hash, shopper.key)),
+        attr.SHOPPER_AT: _n(shopper.at),
+    }
+
+
+def shopper_from_item(item: Item) -> ShopperSlot | None:
+    partition, at = _text(item, attr.SHOPPER), _number(item, attr.SHOPPER_AT)
+    if partition is None or at is None:
+        return None
+    return ShopperSlot(attr.shopper_key_of(partition), at)
 
 
 def summary_attributes(summary: CartSummary) -> Item:
@@ -154,6 +172,7 @@ def state_from_item(item: Item) -> CartState:
         order_id=_number(item, attr.ORDER_ID),
         closed_at=_number(item, attr.CLOSED_AT),
         suppressed_at=_number(item, attr.SUPPRESSED_AT),
+        shopper_bought_at=_number(item, attr.SHOPPER_BOUGHT_AT),
         activity_seen=attr.NO_ACTIVITY not in item,
         version=int(item[attr.VERSION]["N"]),
     )
@@ -172,6 +191,7 @@ def record_from_item(item: Item) -> CartRecord:
         order=_text(item, attr.ORDER),
         summary=summary_from_item(item),
         recovery_of=_text(item, attr.RECOVERY_OF),
+        shopper=shopper_from_item(item),
         expires_at=_number(item, attr.EXPIRES_AT),
         outbox=OutboxEvent.from_json(outbox) if outbox else None,
         unpublished=slot_from_item(item),

@@ -23,6 +23,7 @@ from cartwatch.adapters.cart_table.items import (
     Item,
     history_value,
     record_item,
+    shopper_attributes,
     slot_attributes,
     summary_attributes,
 )
@@ -32,6 +33,7 @@ from cartwatch.domain.write_plan import (
     Absent,
     AtVersion,
     Deferred,
+    Details,
     DueAt,
     Guard,
     HoldsUnpublished,
@@ -187,17 +189,7 @@ def _patch(expression: Expression, plan: Patch) -> None:
             # the due index): the item's own value is copied, in the same write.
             expression.copy(attr.LISTED_ACTIVITY_AT, attr.LAST_ACTIVITY_AT)
     if plan.details is not None:
-        details = plan.details
-        for name, text in (
-            (attr.SNAPSHOT, details.snapshot),
-            (attr.ORDER, details.order),
-            (attr.RECOVERY_OF, details.recovery_of),
-        ):
-            if text is not None:
-                expression.set(name, {"S": text})
-        if details.summary is not None:
-            for name, value in summary_attributes(details.summary).items():
-                expression.set(name, value)
+        _details(expression, plan.ref[0], plan.details)
     if plan.unpublished is not None:
         for name, value in slot_attributes(plan.unpublished).items():
             expression.set(name, value)
@@ -219,6 +211,23 @@ def _patch(expression: Expression, plan: Patch) -> None:
         expression.increment(attr.VERSION)
 
 
+def _details(expression: Expression, store_hash: str, details: Details) -> None:
+    """What the publisher learnt: the snapshot, the order, a copy's original, the summary, the shopper."""
+    for name, text in (
+        (attr.SNAPSHOT, details.snapshot),
+        (attr.ORDER, details.order),
+        (attr.RECOVERY_OF, details.recovery_of),
+    ):
+        if text is not None:
+            expression.set(name, {"S": text})
+    if details.summary is not None:
+        for name, value in summary_attributes(details.summary).items():
+            expression.set(name, value)
+    if details.shopper is not None:
+        for name, value in shopper_attributes(store_hash, details.shopper).items():
+            expression.set(name, value)
+
+
 def condition_expression(guard: Guard, expression: Expression) -> str:
     """The guard, as DynamoDB evaluates it (``write_plan.admits`` is its meaning)."""
     name, value = expression.name, expression.value
@@ -232,6 +241,9 @@ def condition_expression(guard: Guard, expression: Expression) -> str:
                 f"{name(attr.STATUS)} = {value(_s(status))} AND {name(attr.STAGE)} = {value(_n(stage))}"
                 f" AND {name(attr.LAST_ACTIVITY_AT)} <= {value(_n(cutoff))}"
                 f" AND attribute_not_exists({name(attr.SUPPRESSED_AT)})"
+                # Not stopped by the shopper's purchase of another cart (``series_stopped``).
+                f" AND (attribute_not_exists({name(attr.SHOPPER_BOUGHT_AT)})"
+                f" OR {name(attr.LAST_ACTIVITY_AT)} > {name(attr.SHOPPER_BOUGHT_AT)})"
             )
         case StillAbandoned(last_activity_at):
             return (

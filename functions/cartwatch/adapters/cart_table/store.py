@@ -12,10 +12,11 @@ from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from cartwatch.adapters.cart_table import attributes as attr
-from cartwatch.adapters.cart_table import due_index, erasure, outbox_index
+from cartwatch.adapters.cart_table import due_index, erasure, outbox_index, shopper_index
 from cartwatch.adapters.cart_table.items import Item, is_tombstone, record_from_item, stored_from_item
 from cartwatch.adapters.cart_table.rendering import render
 from cartwatch.domain.cart_record import CartRecord, CartRef, DueEntry, Tombstone
+from cartwatch.domain.shopper import SHOPPER_CARTS_READ
 from cartwatch.domain.write_plan import Conflict, Revision, WritePlan
 
 if TYPE_CHECKING:
@@ -59,6 +60,10 @@ class DynamoCartStore:
     def outbox_entries(self, shard: str, due_by: int, page_size: int = 100) -> Iterator[list[CartRef]]:
         """Pages of the outbox index's carts in ``shard`` due by ``due_by`` (eventually consistent)."""
         return outbox_index.outbox_entries(self._client, self._table, shard, due_by, page_size)
+
+    def shopper_carts(self, store_hash: str, key: str, limit: int = SHOPPER_CARTS_READ) -> list[CartRef]:
+        """The shopper's carts in the store, the latest recorded first (eventually consistent)."""
+        return shopper_index.shopper_carts(self._client, self._table, store_hash, key, limit)
 
     # --- writes --------------------------------------------------------------------------------
 
