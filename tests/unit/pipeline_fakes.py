@@ -16,6 +16,7 @@ from cartwatch.adapters.bigcommerce import BigCommerceError
 from cartwatch.adapters.event_publisher import OutgoingMessage, PublishFailure
 from cartwatch.domain.cart_webhooks import CartWebhook, WebhookKind
 from cartwatch.domain.eligibility import EligibilityRules
+from cartwatch.domain.shopper import DEFAULT_REMINDERS, ReminderScope
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings, StoreStatus
 from cartwatch.domain.write_planner import WritePlanner
@@ -45,10 +46,12 @@ class Stores:
         stages: StageSchedule = STAGES,
         recovery_links: bool = False,
         eligibility: EligibilityRules | None = None,
+        reminders: ReminderScope = DEFAULT_REMINDERS,
     ) -> None:
         self.stages = stages
         self.recovery_links = recovery_links
         self.eligibility = eligibility or EligibilityRules()
+        self.reminders = reminders
         self.unknown: set[str] = set()
         self.uninstalled: set[str] = set()
 
@@ -62,6 +65,7 @@ class Stores:
             recovery_links=self.recovery_links,
             status=status,
             eligibility=self.eligibility,
+            reminders=self.reminders,
         )
 
     refresh = get

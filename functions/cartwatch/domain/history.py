@@ -192,6 +192,26 @@ def published_events(state: CartState, history: Sequence[Transition]) -> list[Pu
     return published
 
 
+def announced_stages(
+    state: CartState, history: Sequence[Transition], in_flight_stage: int | None = None
+) -> dict[int, int]:
+    """The stages of the cart's current abandonment that were announced, and when.
+
+    ``in_flight_stage``: a stage whose event is still unpublished (the cart's outbox slot holds
+    it) — not announced yet, whatever its history says.
+    """
+    if state.status is not CartStatus.ABANDONED or state.abandoned_at is None:
+        return {}
+    return {
+        event.stage: event.at
+        for event in published_events(state, history)
+        if event.type == ABANDONED
+        and event.stage is not None
+        and event.stage != in_flight_stage
+        and event.at >= state.abandoned_at
+    }
+
+
 def _idle_period_activity(state: CartState, history: Sequence[Transition], index: int) -> int:
     # Only webhook activity moves ``last_activity_at``, and activity ends an abandonment with
     # a transition whose writer knew the value before it; so the first later entry that

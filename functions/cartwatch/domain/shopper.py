@@ -17,7 +17,8 @@ Two rules follow (``docs/architecture.md``, decision 56):
 * **One announcement per stage per shopper** (a store's ``reminders``: ``per_shopper``, the
   default, or ``per_cart``).  Of a shopper's open carts, only the most recently active one
   its store would announce is announced; an older cart's stage is skipped, with the newer
-  cart in its history.
+  cart in its history.  And a stage the shopper was already reminded of — another cart of
+  theirs, still abandoned, announced it while this one existed — is not announced again.
 
 Pure: no I/O.
 """
@@ -25,8 +26,8 @@ Pure: no I/O.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from cartwatch.domain.eligibility import SKIPPED_PREFIX
@@ -68,6 +69,8 @@ class ShopperSkip(StrEnum):
 
     # Another open cart of the shopper was active later (``per_shopper``).
     NEWER_CART = "newer_cart"
+    # Another abandoned cart of the shopper announced this stage already (``per_shopper``).
+    SHOPPER_REMINDED = "shopper_reminded"
     # The shopper bought with another cart after this cart's last activity.
     SHOPPER_BOUGHT = "shopper_bought"
 
@@ -97,10 +100,13 @@ class Sibling:
 
     ``announceable``: its store would announce it — its snapshot passes the eligibility
     rules.  A newer cart the store would never announce does not silence an older one.
+    ``announced``: the stages of its current abandonment that went out, and when
+    (``history.announced_stages``).
     """
 
     state: CartState
     announceable: bool = True
+    announced: Mapping[int, int] = field(default_factory=dict)
 
 
 def bought_since(cart: CartState, idle_since: int) -> bool:
@@ -109,38 +115,44 @@ def bought_since(cart: CartState, idle_since: int) -> bool:
 
 
 def announcement(
-    cart: CartState, idle_since: int, siblings: Iterable[Sibling], scope: ReminderScope
+    cart: CartState, idle_since: int, siblings: Iterable[Sibling], scope: ReminderScope, stage: int = 0
 ) -> ShopperVerdict | None:
-    """Whether a stage of ``cart`` — of its abandonment idle since ``idle_since`` — is announced.
+    """Whether ``stage`` of ``cart`` — of its abandonment idle since ``idle_since`` — is announced.
 
     ``cart`` is the cart as stored now, ``siblings`` the shopper's other carts.  None: it is.
-    Otherwise the verdict says why not: the shopper bought (with this cart's series stopped,
-    or another cart bought since ``idle_since``), or — per shopper — another open cart was
-    active later (ties go to the greater cart id, so of two carts exactly one is announced).
+    Otherwise the verdict says why not: the shopper bought since ``idle_since`` (this cart —
+    its stage was committed before the purchase —, another cart, or a purchase that stopped
+    this cart's series); or, per shopper, another open cart was active later (ties go to the
+    greater cart id, so of two carts exactly one is announced), or another abandoned cart
+    announced this stage while this one existed.
     """
     if bought_since(cart, idle_since):
         return ShopperVerdict(ShopperSkip.SHOPPER_BOUGHT)
     others = [s for s in siblings if s.state.cart_id != cart.cart_id]
-    for other in others:
-        bought = other.state
+    for bought in (cart, *(other.state for other in others)):
         if bought.status in BOUGHT and bought.closed_at is not None and bought.closed_at >= idle_since:
             return ShopperVerdict(ShopperSkip.SHOPPER_BOUGHT, bought.cart_id)
     if scope is ReminderScope.PER_CART:
         return None
+    live = [
+        other
+        for other in others
+        if other.state.status.is_open and not other.state.suppressed and not other.state.series_stopped
+    ]
     mine = (cart.last_activity_at, cart.cart_id)
     newer = [
         other.state
-        for other in others
-        if other.announceable
-        and other.state.status.is_open
-        and not other.state.suppressed
-        and not other.state.series_stopped
-        and (other.state.last_activity_at, other.state.cart_id) > mine
+        for other in live
+        if other.announceable and (other.state.last_activity_at, other.state.cart_id) > mine
     ]
-    if not newer:
-        return None
-    latest = max(newer, key=lambda state: (state.last_activity_at, state.cart_id))
-    return ShopperVerdict(ShopperSkip.NEWER_CART, latest.cart_id)
+    if newer:
+        latest = max(newer, key=lambda state: (state.last_activity_at, state.cart_id))
+        return ShopperVerdict(ShopperSkip.NEWER_CART, latest.cart_id)
+    for other in live:
+        announced_at = other.announced.get(stage)
+        if announced_at is not None and announced_at >= cart.cart_created_at:
+            return ShopperVerdict(ShopperSkip.SHOPPER_REMINDED, other.state.cart_id)
+    return None
 
 
 def stopped_by_purchase(bought: CartState, siblings: Iterable[CartState]) -> list[CartState]:

@@ -61,6 +61,7 @@ from cartwatch.adapters.bigcommerce import (
 from cartwatch.adapters.event_publisher import OutgoingMessage, SnsEventPublisher
 from cartwatch.adapters.store_clients import ClientFactory
 from cartwatch.adapters.store_registry import StoreDirectory, StoreRegistryUnavailable
+from cartwatch.domain import history
 from cartwatch.domain.cart import CartSnapshot, OrderSummary
 from cartwatch.domain.cart_cloud_events import (
     abandoned_event,
@@ -87,10 +88,9 @@ from cartwatch.domain.lifecycle import CartState, CartStatus, apply_webhooks
 from cartwatch.domain.listing import normalize_email
 from cartwatch.domain.shopper import (
     DEFAULT_REMINDERS,
-    ShopperSkip,
+    ReminderScope,
     Sibling,
     announcement,
-    bought_since,
     shopper_key,
     stopped_by_purchase,
 )
@@ -330,11 +330,11 @@ class OutboxRelay:
             return None
         state = record.state
         if pending.type == ABANDONED:
-            if bought_since(stored.state, state.last_activity_at):
-                # The shopper bought with another cart after this abandonment began.
-                self._skip(
-                    record, pending, ShopperSkip.SHOPPER_BOUGHT, ShopperSkip.SHOPPER_BOUGHT.cause, report
-                )
+            bought = announcement(stored.state, state.last_activity_at, (), ReminderScope.PER_CART)
+            if bought is not None:
+                # The shopper bought since this abandonment began (this cart, or another whose
+                # purchase stopped its series): no reminder, and no BigCommerce call for one.
+                self._skip(record, pending, bought.reason, bought.cause, report)
                 return None
             settings = self._stores.get(state.store_hash)
             rules = settings.eligibility if settings else EligibilityRules()
@@ -356,14 +356,14 @@ class OutboxRelay:
             logger.warning("unknown outbox event type", extra={"type": pending.type})
             self._release(record.ref, pending)
             return None
-        bought = self._order(state.store_hash, state.order_id, report) if state.order_id else None
-        order = bought.summary if bought else None
+        fetched = self._order(state.store_hash, state.order_id, report) if state.order_id else None
+        order = fetched.summary if fetched else None
         purchase: CartRecovered | CartConverted = (
             recovered_event(state, _snapshot(stored) or _snapshot(record), order)
             if pending.type == RECOVERED
             else converted_event(state, order)
         )
-        buyer = bought.shopper if bought else None
+        buyer = fetched.shopper if fetched else None
         self._record_order(record, stored, purchase, buyer)
         # Before the purchase goes out: no reminder of the shopper's other carts may follow it.
         shoppers = self._stop_series(record, stored, buyer, report)
@@ -611,12 +611,12 @@ class OutboxRelay:
             rules = settings.eligibility if settings else EligibilityRules()
             mine = {ref for key in ready.shoppers for ref in shoppers[(record.state.store_hash, key)]}
             siblings = [
-                Sibling(cart.state, announceable=_announceable(cart, rules))
+                _sibling(cart, rules)
                 for ref in sorted(mine - {record.ref})
                 if isinstance(cart := current.get(ref), CartRecord)
             ]
             scope = settings.reminders if settings else DEFAULT_REMINDERS
-            verdict = announcement(now.state, record.state.last_activity_at, siblings, scope)
+            verdict = announcement(now.state, record.state.last_activity_at, siblings, scope, pending.stage)
             if verdict is not None:
                 self._skip(record, pending, verdict.reason, verdict.cause, report)
                 withdrawn.add(ready.index)
@@ -817,10 +817,18 @@ def snapshot_shopper(snapshot: CartSnapshot) -> str | None:
     return shopper_key(snapshot.customer.id, snapshot.customer.email)
 
 
-def _announceable(cart: CartRecord, rules: EligibilityRules) -> bool:
-    """Whether the store's rules would announce the cart as its snapshot shows it."""
+def _sibling(cart: CartRecord, rules: EligibilityRules) -> Sibling:
+    """Another cart of the shopper: whether the store's rules would announce it as its snapshot
+    shows it, and which stages of its current abandonment went out (an event still in its
+    outbox slot has not)."""
     snapshot = _snapshot(cart)
-    return snapshot is None or skip_reason(rules, snapshot) is None
+    slot = cart.unpublished
+    in_flight = slot.event.stage if slot is not None and slot.event.type == ABANDONED else None
+    return Sibling(
+        cart.state,
+        announceable=snapshot is None or skip_reason(rules, snapshot) is None,
+        announced=history.announced_stages(cart.state, cart.history, in_flight),
+    )
 
 
 def order_summary(order: OrderSummary) -> CartSummary:

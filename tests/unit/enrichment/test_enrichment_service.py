@@ -209,7 +209,11 @@ def test_a_failing_checkout_call_propagates(bigcommerce):
 
 def test_order_summary_and_buyer(bigcommerce):
     order = bigcommerce("order.json")
-    guest = {**order, "customer_id": 0, "billing_address": {**order["billing_address"], "email": " Jane@X.com "}}
+    guest = {
+        **order,
+        "customer_id": 0,
+        "billing_address": {**order["billing_address"], "email": " Jane@X.com "},
+    }
     api = FakeBigCommerce(None, orders={218: order, 220: guest, 221: {**guest, "billing_address": {}}})
 
     fetched = fetch_order(api, 218)
