@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -188,6 +189,9 @@ class _Prepared:
     # Who the shopper is (their keys): an abandonment's, for the last look before the
     # publish; a purchase's, so that look also sees a purchase of this very batch.
     shoppers: frozenset[str] = frozenset()
+    # A later stage's cart as stored: BigCommerce confirms it still open just before the
+    # publish, once the last look kept it (a withdrawn stage costs no call).
+    confirm_open: CartRecord | None = None
 
 
 class OutboxRelay:
@@ -251,7 +255,9 @@ class OutboxRelay:
                 errors[index] = DeadlineReached("the invocation's deadline is near")
                 continue
             try:
-                ready = self._isolated(index, record, current.get(record.ref), report)
+                ready = self._isolated(
+                    record, partial(self._prepare, index, record, current.get(record.ref), report), report
+                )
             except RETRYABLE as error:
                 errors[index] = error
                 continue
@@ -263,25 +269,46 @@ class OutboxRelay:
             for ready in prepared:
                 errors[ready.index] = error
             prepared = []
+        prepared = self._confirmed_open(prepared, errors, report)
         published = self._publish(prepared, errors, report)
         report.failed = sum(1 for error in errors if error is not None)
         return published
 
+    def _confirmed_open(
+        self, prepared: list[_Prepared], errors: list[BaseException | None], report: RelayReport
+    ) -> list[_Prepared]:
+        """The later stages the last look kept, each confirmed still open (one call)."""
+        confirmed: list[_Prepared] = []
+        for ready in prepared:
+            if ready.confirm_open is None:
+                confirmed.append(ready)
+                continue
+            try:
+                still = self._isolated(
+                    ready.record, partial(self._still_open, ready, ready.confirm_open, report), report
+                )
+            except RETRYABLE as error:
+                errors[ready.index] = error
+                continue
+            if still is not None:
+                confirmed.append(still)
+        return confirmed
+
     def _isolated(
-        self, index: int, record: CartRecord, stored: CartRecord | Tombstone | None, report: RelayReport
+        self, record: CartRecord, step: Callable[[], _Prepared | None], report: RelayReport
     ) -> _Prepared | None:
-        """The per-record step, with every failure classified: retryable ones propagate."""
+        """A per-record step, with every failure classified: retryable ones propagate."""
         pending = record.outbox
         if pending is None:
             return None
         store_hash = record.state.store_hash
         try:
             try:
-                return self._prepare(index, record, stored, report)
+                return step()
             except BigCommerceUnauthorized:
                 # A rotated token or a re-install: read the store's credentials again, once.
                 self._forget_client(store_hash)
-                return self._prepare(index, record, stored, report)
+                return step()
         except RETRYABLE:
             raise
         except StoreResting as resting:
@@ -345,13 +372,18 @@ class OutboxRelay:
             if reason is not None:
                 self._skip(record, pending, reason, reason.cause, report)
                 return None
-            if pending.stage > 1 and not self._still_open(record, stored, pending, report):
-                return None
             event: CloudEvent = abandoned_event(
                 state, snapshot, stage=pending.stage, stage_count=pending.stage_count, occurred_at=pending.at
             )
             key = snapshot_shopper(snapshot)
-            return _Prepared(index, event, record, pending, shoppers=frozenset({key} if key else ()))
+            return _Prepared(
+                index,
+                event,
+                record,
+                pending,
+                shoppers=frozenset({key} if key else ()),
+                confirm_open=stored if pending.stage > 1 else None,
+            )
         if pending.type not in (RECOVERED, CONVERTED):
             logger.warning("unknown outbox event type", extra={"type": pending.type})
             self._release(record.ref, pending)
@@ -442,11 +474,10 @@ class OutboxRelay:
 
     # --- a cart BigCommerce no longer has -----------------------------------------------------
 
-    def _still_open(
-        self, record: CartRecord, stored: CartRecord, pending: OutboxEvent, report: RelayReport
-    ) -> bool:
+    def _still_open(self, ready: _Prepared, stored: CartRecord, report: RelayReport) -> _Prepared | None:
         """A later stage reminds only a shopper who has not bought: one call says the cart is
         still there — if the ``converted`` webhook was lost, or never came, it is not."""
+        record = ready.record
         client = self._client(record.state.store_hash)
         calls_before = client.calls
         try:
@@ -454,8 +485,9 @@ class OutboxRelay:
         finally:
             self._count_calls(report, client.calls - calls_before)
         if not is_open:
-            self._gone(record, stored, pending, report)
-        return is_open
+            self._gone(record, stored, ready.pending, report)
+            return None
+        return ready
 
     def _gone(
         self, record: CartRecord, stored: CartRecord, pending: OutboxEvent, report: RelayReport
