@@ -7,7 +7,8 @@ sets its fields and appends its history entry, and every write without an event 
 outbox.  ``tests/cart_store_contract.py`` holds both stores to the same behaviour.
 
 The due index is a view of the stored carts; ``serve_index`` freezes what it shows, as an
-eventually consistent index read may show entries the table has moved on from.
+eventually consistent index read may show entries the table has moved on from.  ``stream``
+is the table's stream: every write, the cart before and after it, in order.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class MemoryCartStore:
         self._frozen_index: list[DueEntry] | None = None
         self.applied: list[WritePlan] = []  # every plan that was written, in order
         self.conflicts: list[WritePlan] = []  # every plan whose guard did not hold
+        # Every write as the table's stream shows it (NEW_AND_OLD_IMAGES): before, after.
+        self.stream: list[tuple[CartRecord | Tombstone | None, CartRecord | Tombstone]] = []
 
     # --- reads ---------------------------------------------------------------------------------
 
@@ -141,14 +144,17 @@ class MemoryCartStore:
                 written = _patch(current, plan)
             self._carts[plan.ref] = written
             self.applied.append(plan)
+            self.stream.append((current, written))
             return written
 
     def erase(self, tombstone: Tombstone) -> bool:
         with self._lock:
             ref = (tombstone.store_hash, tombstone.cart_id)
-            if not isinstance(self._carts.get(ref), CartRecord):
+            erased = self._carts.get(ref)
+            if not isinstance(erased, CartRecord):
                 return False
             self._carts[ref] = tombstone
+            self.stream.append((erased, tombstone))
             return True
 
     def extend_tombstone(self, tombstone: Tombstone, expires_at: int) -> None:
@@ -156,7 +162,8 @@ class MemoryCartStore:
             ref = (tombstone.store_hash, tombstone.cart_id)
             stored = self._carts.get(ref)
             if isinstance(stored, Tombstone) and stored.expires_at < expires_at:
-                self._carts[ref] = replace(stored, expires_at=expires_at)
+                self._carts[ref] = extended = replace(stored, expires_at=expires_at)
+                self.stream.append((stored, extended))
 
 
 def _changed(before: Any, after: Any, names: list[str]) -> dict[str, Any]:

@@ -131,3 +131,20 @@ def carts_per_shard(shards: int, per_shard: int, prefix: str = "c") -> list[str]
             found.append(cart_id)
         n += 1
     return found
+
+
+def emf_metrics(stdout: str) -> list[dict[str, Any]]:
+    """Every metric in the EMF lines the handler printed: name, value, dimensions."""
+    found = []
+    for line in stdout.splitlines():
+        if not line.startswith("{") or "_aws" not in line:
+            continue
+        blob = json.loads(line)
+        for directive in blob["_aws"]["CloudWatchMetrics"]:
+            dimensions = {d: blob[d] for group in directive["Dimensions"] for d in group}
+            for metric in directive["Metrics"]:
+                value = blob[metric["Name"]]
+                # One data point is a number; several recorded together are a list.
+                total = sum(value) if isinstance(value, list) else value
+                found.append({"name": metric["Name"], "value": total, "dimensions": dimensions})
+    return found

@@ -55,7 +55,8 @@ class QueueDefinition:
 
 @dataclass(frozen=True)
 class StreamSourceDefinition:
-    """The publisher's DynamoDB stream event source mapping, as AWS Lambda runs it.
+    """A DynamoDB stream event source mapping (the publisher's, the figure tally's), as AWS
+    Lambda runs it.
 
     The CDK stack configures the mapping from these values and `cartwatch local`'s stream
     poller enacts the same semantics (tools/cartwatch_tools/local/event_sources.py).
@@ -63,13 +64,19 @@ class StreamSourceDefinition:
 
     batch_size: int
     # Retries of a failing batch after its first attempt; then the batch's stream
-    # coordinates go to the on-failure destination and the shard moves on.
+    # coordinates go to the on-failure destination and the shard moves on.  -1: retried
+    # until the records leave the stream (24 hours).
     max_retry_attempts: int
     bisect_batch_on_error: bool
     # Records older than this are not retried but discarded to the on-failure destination;
     # None is AWS's default (-1): retried until the stream drops them after 24 hours.
     max_record_age_seconds: int | None
     report_batch_item_failures: bool = True
+    # A tumbling window (Lambda's stateful stream processing): each invocation gets the
+    # window's state from the one before, and the window's last invocation is marked final.
+    tumbling_window_seconds: int | None = None
+    # How long Lambda gathers records before an invocation (fewer, larger batches).
+    max_batching_window_seconds: int = 0
 
 
 @dataclass(frozen=True)
@@ -168,8 +175,10 @@ TABLE = TableDefinition(
     ttl_attribute=attr.EXPIRES_AT,
     # The stream is the outbox: a transition writes its event intent (``pending_event``)
     # into the cart item in the same write, and the publisher consumes stream records
-    # whose new image carries one.  NEW_IMAGE is all it needs.
-    stream_view="NEW_IMAGE",
+    # whose new image carries one.  The figure tally reads every write of a cart with the
+    # cart before it (what the write changed of the store's figures), hence the old image
+    # too: stream records cost no write units, and Lambda reads them at no charge.
+    stream_view="NEW_AND_OLD_IMAGES",
 )
 
 # The processor's timeout is 60 s; SQS visibility must be at least 6x the consumer's
@@ -196,6 +205,23 @@ PUBLISHER_STREAM = StreamSourceDefinition(
     max_record_age_seconds=None,
 )
 
+# The figure tally (store figures per day, decision 48) reads every write of a cart in
+# tumbling windows of 15 minutes — Lambda's longest — and adds each window's figures once,
+# so the counters cost one write per store and day per window, whatever the traffic.  A
+# failing window end is retried until it succeeds (-1: until the records leave the stream,
+# 24 hours; alarmed long before by the mapping's iterator age), never bisected: a window's
+# figures are added whole.
+FIGURE_TALLY_STREAM = StreamSourceDefinition(
+    batch_size=1000,
+    max_retry_attempts=-1,
+    bisect_batch_on_error=False,
+    max_record_age_seconds=None,
+    report_batch_item_failures=False,
+    tumbling_window_seconds=900,
+    # A window is at most 15 invocations and its end, however busy the table.
+    max_batching_window_seconds=60,
+)
+
 # Service limits cartwatch designs against (AWS enforces them; the embedded moto server is
 # wrapped to enforce them too, see tools/cartwatch_tools/local/aws_limits.py).
 # SNS: a message, and a PublishBatch request in total, each at most 256 KiB counting
@@ -218,6 +244,13 @@ RUNTIME_ENVIRONMENT: dict[str, str] = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 PUBLISHER_STREAM_FILTER = {
     "eventName": ["INSERT", "MODIFY"],
     "dynamodb": {"NewImage": {attr.PENDING_EVENT: {"S": [{"exists": True}]}}},
+}
+
+# The figure tally reads writes of cart items (``sk = STATE``: carts and their tombstones),
+# never those of store rows, the app's ledger or the figures it writes itself.
+FIGURE_TALLY_STREAM_FILTER = {
+    "eventName": ["INSERT", "MODIFY"],
+    "dynamodb": {"Keys": {attr.SK: {"S": [attr.STATE_SK]}}},
 }
 
 # The query API's routes on the same HTTP API, every one IAM-authorized (SigV4).  The CDK

@@ -1,9 +1,10 @@
 """Alarms and the dashboard.
 
 Alarmed: every dead-letter queue that holds anything, every function that errors, a sweep
-that lags or stops running, a burst of rejected webhook deliveries (usually a store whose
-secret changed), deliveries deferred because store secrets could not be read, an uninstall
-webhook BigCommerce refutes, and a daily hook check that found hooks it could not restore.
+that lags or stops running, a figure tally an hour behind the stream, a burst of rejected
+webhook deliveries (usually a store whose secret changed), deliveries deferred because store
+secrets could not be read, an uninstall webhook BigCommerce refutes, and a daily hook check
+that found hooks it could not restore.
 With context ``alarmEmail`` set, every alarm also e-mails.
 
 The custom metrics come from the functions through Powertools' embedded metric format:
@@ -34,6 +35,8 @@ AT_LEAST = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 # More rejections than this in five minutes, twice in a row, is a misconfiguration rather
 # than the odd stray request.
 REJECTED_DELIVERIES_THRESHOLD = 20
+# A tumbling window is 15 minutes; an hour's delay means its ends keep failing.
+TALLY_BEHIND_MS = 60 * 60 * 1000
 
 
 def custom_metric(name: str, statistic: str, period: cdk.Duration = FIVE_MINUTES) -> cloudwatch.Metric:
@@ -59,6 +62,7 @@ class Monitoring(Construct):
         api: apigw.HttpApi,
         sweeper: CartwatchFunction,
         publisher: CartwatchFunction,
+        tally: CartwatchFunction,
     ) -> None:
         super().__init__(scope, id)
         self.alarms: list[cloudwatch.Alarm] = []
@@ -166,6 +170,19 @@ class Monitoring(Construct):
             "stream's retries were exhausted or its records expired.  Check the publisher's errors "
             "and its stream DLQ; nothing is lost.",
         )
+        # The figure tally's window ends are retried until they succeed, and the stream keeps
+        # records for 24 hours: an hour behind is well before any figure could be lost.
+        tally_delay = tally.function.metric("IteratorAge", statistic="Maximum", period=FIVE_MINUTES)
+        self._alarm(
+            "FiguresBehind",
+            tally_delay,
+            threshold=TALLY_BEHIND_MS,
+            comparison=cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+            evaluation_periods=2,
+            description="The figure tally is more than an hour behind the table's stream (its window "
+            "ends keep failing: see its log group). The stats lag; past 24 hours writes leave the "
+            "stream uncounted.",
+        )
 
         if settings.alarm_email:
             self.alarm_topic = self._alarm_topic(settings.alarm_email)
@@ -174,7 +191,14 @@ class Monitoring(Construct):
 
         publishing_delay = publisher.function.metric("IteratorAge", statistic="Maximum", period=FIVE_MINUTES)
         self.dashboard = self._dashboard(
-            functions, dead_letter_queues, intake_queue, api, sweep_lag, rejected, publishing_delay
+            functions,
+            dead_letter_queues,
+            intake_queue,
+            api,
+            sweep_lag,
+            rejected,
+            publishing_delay,
+            tally_delay,
         )
 
     def _alarm(
@@ -241,6 +265,7 @@ class Monitoring(Construct):
         sweep_lag: cloudwatch.Metric,
         rejected: cloudwatch.Metric,
         publishing_delay: cloudwatch.Metric,
+        tally_delay: cloudwatch.Metric,
     ) -> cloudwatch.Dashboard:
         def graph(title: str, *metrics: cloudwatch.IMetric) -> cloudwatch.GraphWidget:
             return cloudwatch.GraphWidget(title=title, left=list(metrics), width=8)
@@ -284,5 +309,6 @@ class Monitoring(Construct):
         dashboard.add_widgets(
             per_function("Throttles", "Throttles", "Sum"),
             graph("Outbox -> SNS delay (stream iterator age, ms)", publishing_delay),
+            graph("Figure tally delay (stream iterator age, ms)", tally_delay),
         )
         return dashboard

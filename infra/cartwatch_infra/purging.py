@@ -8,7 +8,8 @@ so it needs neither a table scan nor the right to delete secrets.
 Grants, each to exactly what a step touches:
 
 * Scan of the table (a store's carts have no index: architecture decision 14), and
-  BatchWriteItem only on ``CART#…`` items (``dynamodb:LeadingKeys``);
+  BatchWriteItem only on ``CART#…`` items and the store's figures, ``STATS#…``
+  (``dynamodb:LeadingKeys``);
 * GetItem/UpdateItem of store rows only (``STORE``): the purge's cursors and status;
 * DeleteParameters of the stores' two parameters, GetParameter of their API token (an
   uninstall check asks BigCommerce with it); SendMessage to its own queue.
@@ -24,7 +25,17 @@ from cartwatch.resources import PURGE_JOB_TIMEOUT_SECONDS, PURGE_QUEUE
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.messaging import queue_with_dead_letters
-from cartwatch_infra.state import CART_ITEMS_ONLY, STORE_ROWS_ONLY
+from cartwatch_infra.state import CART_ITEMS_ONLY, FIGURE_ITEMS_ONLY, STORE_ROWS_ONLY
+
+# A purge deletes the store's carts and its daily figures.
+CARTS_AND_FIGURES_ONLY = {
+    "ForAllValues:StringLike": {
+        "dynamodb:LeadingKeys": [
+            *CART_ITEMS_ONLY["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            *FIGURE_ITEMS_ONLY["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        ]
+    }
+}
 
 # Purge steps of one purge run side by side (one per scan segment); more would only let a
 # burst of uninstalls crowd the table's write capacity.
@@ -49,7 +60,7 @@ class StorePurging(Construct):
             ),
         )
         self.function.allow(["dynamodb:Scan"], [table.table_arn])
-        self.function.allow(["dynamodb:BatchWriteItem"], [table.table_arn], conditions=CART_ITEMS_ONLY)
+        self.function.allow(["dynamodb:BatchWriteItem"], [table.table_arn], conditions=CARTS_AND_FIGURES_ONLY)
         self.function.allow(
             ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table_arn], conditions=STORE_ROWS_ONLY
         )

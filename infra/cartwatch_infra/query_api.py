@@ -2,10 +2,11 @@
 
 Every ``/v1`` route uses API Gateway's IAM authorization: consumers sign requests with
 SigV4 and need ``execute-api:Invoke`` on the routes their policy names — scoped to one
-store's paths if need be (docs/query-api.md).  The function reads the listing index and
-single carts (never BigCommerce), and writes only what the API changes: a suppression
-(UpdateItem) and an erasure (a conditional PutItem of the cart's tombstone), on cart items
-only.  It keeps its cursor key in one SSM SecureString, which it creates on first use.
+store's paths if need be (docs/query-api.md).  The function reads the listing index,
+single carts and the stores' daily figures (never BigCommerce), and writes only what the API
+changes: a suppression (UpdateItem) and an erasure (a conditional PutItem of the cart's
+tombstone), on cart items only.  It keeps its cursor key in one SSM SecureString, which it
+creates on first use.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from cartwatch.adapters.cursor_key import cursor_key_parameter
 from cartwatch.resources import LISTING_INDEX, QUERY_ROUTES
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
-from cartwatch_infra.state import CART_ITEMS_ONLY
+from cartwatch_infra.state import CART_ITEMS_ONLY, FIGURE_ITEMS_ONLY
 
 # API Gateway gives an integration at most 30 s.
 QUERY_TIMEOUT_SECONDS = 29
@@ -42,6 +43,8 @@ class QueryApi(Construct):
             ),
         )
         self.function.allow(["dynamodb:Query"], [state.index_arn(LISTING_INDEX.name)])
+        # A store's daily figures: one partition of the table (``STATS#<store>``).
+        self.function.allow(["dynamodb:Query"], [state.table.table_arn], conditions=FIGURE_ITEMS_ONLY)
         # Carts and store rows (a listing checks its store exists).
         self.function.allow(["dynamodb:GetItem"], [state.table.table_arn])
         self.function.allow(

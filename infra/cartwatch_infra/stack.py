@@ -12,6 +12,7 @@ from cartwatch.settings import ENV
 from cartwatch_infra.app_callbacks import AppCallbacks
 from cartwatch_infra.archiving import EventArchiving
 from cartwatch_infra.bundling import lambda_code
+from cartwatch_infra.figures import FigureTallying
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import ARCHITECTURE, FunctionFactory
 from cartwatch_infra.intake import WebhookIntake
@@ -57,6 +58,7 @@ class CartwatchStack(cdk.Stack):
         )
         self.publishing = publishing = EventPublishing(self, "Publishing", foundation)
         self.archiving = archiving = EventArchiving(self, "Archiving", foundation, topic=publishing.topic)
+        self.figures = figures = FigureTallying(self, "Figures", foundation)
         self.query_api = query_api = QueryApi(self, "QueryApi", foundation, api=intake.api)
         self.app = app = AppCallbacks(
             self,
@@ -77,6 +79,7 @@ class CartwatchStack(cdk.Stack):
                 "HookHealth": jobs.hook_health,
                 "Publisher": publishing.publisher,
                 "Archiver": archiving.archiver,
+                "Tally": figures.function,
                 "Query": query_api.function,
                 "App": app.function,
                 "Purge": purging.function,
@@ -92,6 +95,7 @@ class CartwatchStack(cdk.Stack):
             api=intake.api,
             sweeper=jobs.sweeper,
             publisher=publishing.publisher,
+            tally=figures.function,
         )
 
         cdk.CfnOutput(

@@ -10,12 +10,16 @@ import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from constructs import Construct
 
+from cartwatch.adapters.cart_table import attributes as attr
 from cartwatch.adapters.store_registry import STORE_PK
 from cartwatch.resources import TABLE, KeyAttribute
 
 # A condition for write grants that may touch cart items (keys ``CART#<store>#<cart>``) but
 # never a store's row (``STORE``): IAM checks the partition key of every item written.
 CART_ITEMS_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
+# The stores' daily figures (keys ``STATS#<store>``), written by the figure tally and read by
+# the query API.
+FIGURE_ITEMS_ONLY = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{attr.STATS_PREFIX}*"]}}
 # The converse, for the one write that removes a store's row.
 STORE_ROWS_ONLY = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [STORE_PK]}}
 
@@ -37,7 +41,8 @@ def _attribute(key: KeyAttribute) -> dynamodb.Attribute:
 
 
 class CartState(Construct):
-    """Carts, stores and the outbox in one table; its stream feeds the publisher."""
+    """Carts, stores, the outbox and the stores' figures in one table; its stream feeds the
+    publisher and the figure tally."""
 
     def __init__(self, scope: Construct, id: str, *, deletion_protection: bool) -> None:
         super().__init__(scope, id)

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.parser.models import DynamoDBStreamLambdaOn
 from tests.integration.conftest import Aws
 
 from cartwatch.adapters.cart_table import attributes as attr
-from cartwatch.resources import PUBLISHER_STREAM
+from cartwatch.resources import FIGURE_TALLY_STREAM, FIGURE_TALLY_STREAM_FILTER, PUBLISHER_STREAM
 from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource
 
 pytestmark = pytest.mark.integration
@@ -203,3 +203,88 @@ def test_records_older_than_the_maximum_age_are_discarded_without_an_invocation(
     [discarded] = failures
     assert discarded["requestContext"]["condition"] == "RecordAgeExceeded"
     assert discarded["DDBStreamBatchInfo"]["batchSize"] == 3
+
+
+class WindowRecorder:
+    """A tally stand-in: counts the records of a window in its state; fails its first ends."""
+
+    def __init__(self, *, failing_ends: int = 0) -> None:
+        self.invocations: list[dict[str, Any]] = []
+        self.ended: list[int] = []
+        self._failing_ends = failing_ends
+
+    def __call__(self, event: dict[str, Any]) -> dict[str, Any]:
+        self.invocations.append(event)
+        seen = int(event["state"].get("seen", 0)) + len(event["Records"])
+        if not event["isFinalInvokeForWindow"]:
+            return {"state": {"seen": seen}}
+        if self._failing_ends > 0:
+            self._failing_ends -= 1
+            raise RuntimeError("DynamoDB throttled the window's end")
+        self.ended.append(seen)
+        return {"state": {}}
+
+
+def windowed(aws: Aws, handler: WindowRecorder, clock: Any = None) -> DynamoDBStreamEventSource:
+    return DynamoDBStreamEventSource(
+        aws.client("dynamodbstreams"),
+        aws.resources.stream_arn,
+        handler,
+        settings=FIGURE_TALLY_STREAM,
+        filter_pattern=FIGURE_TALLY_STREAM_FILTER,
+        window_seconds=3600,
+        **({"clock": clock} if clock else {}),
+    )
+
+
+def test_a_tumbling_window_passes_its_state_along_and_ends_with_a_final_invocation(aws: Aws) -> None:
+    write_outbox(aws, [f"c{n}" for n in range(5)])
+    aws.client("dynamodb").put_item(  # not a cart: the tally's filter leaves it out
+        TableName=aws.resources.table_name, Item={"pk": {"S": "STATS#s1"}, "sk": {"S": "DAY#2027-01-15"}}
+    )
+    recorder = WindowRecorder()
+    events = windowed(aws, recorder)
+    events.drain()
+    # The window is not over yet (an hour long): its records are handed over, its end waits.
+    assert recorder.ended == []
+    assert sum(len(e["Records"]) for e in recorder.invocations) == 5
+    first = recorder.invocations[0]
+    assert first["shardId"] and first["eventSourceARN"] == aws.resources.stream_arn
+    assert first["window"]["start"] < first["window"]["end"]
+    assert all(
+        r["dynamodb"]["Keys"]["sk"]["S"] == "STATE" for e in recorder.invocations for r in e["Records"]
+    )
+    events.close_windows()
+    events.drain()
+    assert recorder.ended == [5]
+    final = recorder.invocations[-1]
+    assert final["isFinalInvokeForWindow"] and final["Records"] == [] and final["state"] == {"seen": 5}
+    # The next window starts afresh.
+    write_outbox(aws, ["c9"])
+    events.close_windows()
+    events.drain()
+    assert recorder.ended == [5, 1]
+
+
+def test_a_failing_window_end_is_retried_with_the_same_state_until_it_succeeds(aws: Aws) -> None:
+    write_outbox(aws, ["a", "b"])
+    recorder = WindowRecorder(failing_ends=3)
+    events = windowed(aws, recorder)
+    events.close_windows()
+    for _ in range(6):  # as the mapping keeps invoking (a failed end moves nothing on)
+        events.poll_once()
+    ends = [e for e in recorder.invocations if e["isFinalInvokeForWindow"]]
+    assert len(ends) == 4 and all(e["state"] == {"seen": 2} for e in ends)
+    assert recorder.ended == [2]
+
+
+def test_a_window_ends_when_its_time_is_up(aws: Aws) -> None:
+    write_outbox(aws, ["a"])
+    now = [0.0]
+    recorder = WindowRecorder()
+    events = windowed(aws, recorder, clock=lambda: now[0])
+    events.drain()
+    assert recorder.ended == []
+    now[0] = 4e9  # long after the window's end
+    events.drain()
+    assert recorder.ended == [1]

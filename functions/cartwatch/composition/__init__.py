@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
     from cartwatch.adapters.cart_table.store import DynamoCartStore
+    from cartwatch.adapters.daily_counters import DynamoDailyCounters
     from cartwatch.adapters.event_archive import EventArchive
     from cartwatch.adapters.purge_queue import PurgeQueue
     from cartwatch.adapters.store_clients import ClientFactory
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from cartwatch.domain.write_planner import WritePlanner
     from cartwatch.service.app_install import AppInstaller
     from cartwatch.service.cart_queries import CartQueries
+    from cartwatch.service.figure_tally import FigureTally
     from cartwatch.service.hook_health import HookHealthCheck
     from cartwatch.service.intake import WebhookIntake
     from cartwatch.service.merchant_page import MerchantPage
@@ -55,6 +57,7 @@ FUNCTIONS = (
     "processor",
     "sweeper",
     "publisher",
+    "figure_tally",
     "query_api",
     "hook_health",
     "store_purge",
@@ -114,6 +117,8 @@ class Composition:
                 self.abandonment_sweep()
             case "publisher":
                 self.outbox_relay  # noqa: B018
+            case "figure_tally":
+                self.figure_tally  # noqa: B018
             case "query_api":
                 self.cart_queries  # noqa: B018
             case "hook_health":
@@ -170,6 +175,15 @@ class Composition:
             return DynamoCartStore(self.clients.client("dynamodb"), self.settings.table_name)
 
         return self._once("carts", build)
+
+    @property
+    def daily_counters(self) -> DynamoDailyCounters:
+        def build() -> DynamoDailyCounters:
+            from cartwatch.adapters.daily_counters import DynamoDailyCounters
+
+            return DynamoDailyCounters(self.clients.client("dynamodb"), self.settings.table_name)
+
+        return self._once("daily_counters", build)
 
     @property
     def planner(self) -> WritePlanner:
@@ -267,6 +281,15 @@ class Composition:
         return self._once("outbox_relay", build)
 
     @property
+    def figure_tally(self) -> FigureTally:
+        def build() -> FigureTally:
+            from cartwatch.service.figure_tally import FigureTally
+
+            return FigureTally(self.daily_counters)
+
+        return self._once("figure_tally", build)
+
+    @property
     def cart_queries(self) -> CartQueries:
         def build() -> CartQueries:
             from cartwatch.adapters.cart_table.listing import CartListingIndex
@@ -282,6 +305,7 @@ class Composition:
                 CartListingIndex(self.clients.client("dynamodb"), settings.table_name),
                 self.store_directory,
                 CursorCodec(key),
+                self.daily_counters,
                 clock=self.clock,
             )
 

@@ -1,4 +1,4 @@
-"""What the query API answers: listed carts, one cart's history, a store's stats.
+"""What the query API answers: listed carts, one cart's history, a store's daily figures.
 
 Pydantic models (their JSON Schemas are part of the committed OpenAPI document) and pure
 builders from what the table holds.  Money is an exact decimal string, times are RFC 3339
@@ -7,9 +7,8 @@ UTC — as in the events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
-from decimal import Decimal
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,10 +24,17 @@ from cartwatch.domain.cart import (
     Timestamp,
     Totals,
 )
+from cartwatch.domain.daily_figures import (
+    Day,
+    Figures,
+    FigureTotal,
+    PeriodFigures,
+    days_between,
+    period_figures,
+)
 from cartwatch.domain.history import PublishedEvent, Transition
 from cartwatch.domain.lifecycle import CartState
 from cartwatch.domain.listing import ListedCart
-from cartwatch.domain.store_figures import Tally, listed_value, tally_store
 
 StatusName = Literal["active", "abandoned", "recovered", "converted", "deleted", "expired"]
 
@@ -153,20 +159,53 @@ class Amount(_View):
 
 class StatsFigure(_View):
     count: int = Field(ge=0)
-    value: list[Amount] = Field(description="Summed per currency.")
+    value: list[Amount] = Field(
+        description="Summed per currency (amounts in different currencies never add up)."
+    )
     without_value: int = Field(ge=0, description="Carts counted whose value cartwatch does not know.")
 
 
-class StoreStats(_View):
-    store_hash: str
-    from_: Timestamp = Field(alias="from", serialization_alias="from")
-    to: Timestamp
-    abandoned: StatsFigure = Field(description="Carts whose latest abandonment started in the range.")
-    recovered: StatsFigure = Field(description="Abandoned carts bought in the range.")
-    converted: StatsFigure = Field(description="Carts bought in the range without being abandoned.")
-    recovery_rate: float | None = Field(
-        ge=0, le=1, description="Of the carts abandoned in the range, the share recovered since."
+class PeriodStats(_View):
+    """A store's figures over a period (a day, or the whole range)."""
+
+    created: int = Field(
+        ge=0,
+        description="Carts created in the period (with at least one item: BigCommerce deletes a cart "
+        "whose last item is removed).",
     )
+    abandoned: StatsFigure = Field(
+        description="Carts whose latest abandonment started in the period (they reached stage 1), "
+        "valued at their cart total when abandoned."
+    )
+    recovered: StatsFigure = Field(
+        description="Abandoned carts bought in the period; `value` is the recovered revenue, the "
+        "order totals per currency."
+    )
+    converted: StatsFigure = Field(
+        description="Carts bought in the period without having been abandoned, valued at their order total."
+    )
+    abandonment_rate: float | None = Field(
+        ge=0, description="`abandoned` / `created` in the period; null when no cart was created."
+    )
+    recovery_rate: float | None = Field(
+        ge=0, description="`recovered` / `abandoned` in the period; null when no cart was abandoned."
+    )
+
+
+class DayStats(PeriodStats):
+    day: date = Field(description="The UTC day.")
+
+
+class StoreStats(_View):
+    """A store's figures per UTC day and for the whole range, from counters kept as carts change."""
+
+    store_hash: str
+    from_: Timestamp = Field(
+        alias="from", serialization_alias="from", description="The start of the range's first day."
+    )
+    to: Timestamp = Field(description="The end of the range's last day.")
+    total: PeriodStats = Field(description="The whole range.")
+    days: list[DayStats] = Field(description="Every day of the range, oldest first.")
 
     model_config = ConfigDict(frozen=True, populate_by_name=True)
 
@@ -261,31 +300,39 @@ def detail_view(
     )
 
 
-def store_stats(store_hash: str, start: int, end: int, carts: Iterable[ListedCart]) -> StoreStats:
-    """Counts and values of a store's carts over ``[start, end]`` (epoch seconds)."""
-    figures = tally_store(start, end, carts, _abandoned_value)
+def store_stats(store_hash: str, first: Day, last: Day, counted: Mapping[Day, Figures]) -> StoreStats:
+    """A store's figures from ``first`` to ``last`` (UTC days), from its daily counters."""
+    days = days_between(first, last)
     return StoreStats(
         store_hash=store_hash,
-        from_=at(start),
-        to=at(end),
-        abandoned=_figure(figures.abandoned),
-        recovered=_figure(figures.recovered),
-        converted=_figure(figures.converted),
-        recovery_rate=figures.recovery_rate,
+        from_=datetime.fromisoformat(first).replace(tzinfo=UTC),
+        to=datetime.fromisoformat(last).replace(tzinfo=UTC) + timedelta(days=1, seconds=-1),
+        total=_period(period_figures(counted.get(day, {}) for day in days)),
+        days=[
+            DayStats(day=date.fromisoformat(day), **_period_fields(period_figures([counted.get(day, {})])))
+            for day in days
+        ],
     )
 
 
-def _abandoned_value(cart: ListedCart) -> tuple[str | None, Decimal | None]:
-    # What was left in the cart when it was abandoned (a bought cart's total is its order's).
-    if cart.snapshot_json:
-        snapshot = CartSnapshot.model_validate_json(cart.snapshot_json)
-        return snapshot.currency or None, snapshot.totals.cart_amount
-    return listed_value(cart)
+def _period(figures: PeriodFigures) -> PeriodStats:
+    return PeriodStats(**_period_fields(figures))
 
 
-def _figure(tally: Tally) -> StatsFigure:
+def _period_fields(figures: PeriodFigures) -> dict[str, Any]:
+    return {
+        "created": figures.created,
+        "abandoned": _figure(figures.abandoned),
+        "recovered": _figure(figures.recovered),
+        "converted": _figure(figures.converted),
+        "abandonment_rate": figures.abandonment_rate,
+        "recovery_rate": figures.recovery_rate,
+    }
+
+
+def _figure(total: FigureTotal) -> StatsFigure:
     return StatsFigure(
-        count=tally.count,
-        value=[Amount(currency=c, amount=a) for c, a in tally.per_currency()],
-        without_value=tally.without_value,
+        count=total.count,
+        value=[Amount(currency=c, amount=a) for c, a in total.values],
+        without_value=total.without_value,
     )

@@ -37,6 +37,7 @@ from cartwatch.domain.cart_views import (
     StoreStats,
     select_fields,
 )
+from cartwatch.domain.daily_figures import RETENTION_DAYS
 from cartwatch.domain.lifecycle import CartStatus
 from cartwatch.domain.listing import MAX_PAGE_SIZE, CartFilter
 from cartwatch.domain.store import STORE_HASH
@@ -260,7 +261,10 @@ def erase_shopper(
 
 @app.get(
     "/v1/stores/<store_hash>/stats",
-    summary="Abandoned, recovered and converted carts over a time range",
+    summary="A store's figures per day: carts created, abandoned, recovered, converted; rates; revenue",
+    description="Counted per UTC day as carts change (never from BigCommerce, never by reading the "
+    "carts): every day from `from`'s to `to`'s, and the whole range. Values are summed per currency. "
+    "The counters trail the carts by up to 15 minutes, and keep each day for 400 days.",
     responses=_responses(200, StoreStats, "The store's figures."),
     tags=["stats"],
     security=[{_SIGV4: []}],
@@ -268,9 +272,12 @@ def erase_shopper(
 def store_stats(
     store_hash: StoreHash,
     start: Annotated[
-        datetime | None, Query(alias="from", description="Default: 30 days before `to`.")
+        datetime | None,
+        Query(alias="from", description="A time in the first day. Default: 30 days before `to`."),
     ] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Default: now.")] = None,
+    end: Annotated[
+        datetime | None, Query(alias="to", description="A time in the last day. Default: now.")
+    ] = None,
 ) -> StoreStats:
     import time
 
@@ -280,6 +287,8 @@ def store_stats(
         start_at = end_at - DEFAULT_STATS_DAYS * 86400
     if start_at > end_at:
         raise InvalidParameter("query.from", "must not be after `to`")
+    if end_at - start_at >= RETENTION_DAYS * 86400:
+        raise InvalidParameter("query.from", f"a range covers at most {RETENTION_DAYS} days")
     return _queries().stats(store_hash, start_at, end_at)
 
 

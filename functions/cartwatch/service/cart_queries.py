@@ -1,4 +1,4 @@
-"""The query API's use cases: list carts, show one, suppress its reminders, erase it, stats.
+"""The query API's use cases: list carts, show one, suppress its reminders, erase it, a store's figures.
 
 Everything is answered from cartwatch's own state — never from BigCommerce, whose API quota
 belongs to the store.  Listings read the listing index only (``domain.listing.ListingIndex``);
@@ -26,6 +26,7 @@ from cartwatch.domain.cart_views import (
     store_stats,
     summary_view,
 )
+from cartwatch.domain.daily_figures import DailyCounters, day_of
 from cartwatch.domain.lifecycle import CartStatus, suppress
 from cartwatch.domain.listing import (
     MAX_EVALUATE,
@@ -92,6 +93,7 @@ class CartQueries:
         listing: ListingIndex,
         stores: StoreDirectory,
         cursors: CursorCodec,
+        figures: DailyCounters,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -100,6 +102,7 @@ class CartQueries:
         self._listing = listing
         self._stores = stores
         self._cursors = cursors
+        self._figures = figures
         self._clock = clock
 
     # --- listing ----------------------------------------------------------------------------
@@ -163,18 +166,14 @@ class CartQueries:
                 stream.done = chunk.resume_at is None
 
     def stats(self, store_hash: str, start: int, end: int) -> StoreStats:
-        """Abandoned, recovered and converted counts and values over ``[start, end]``.
+        """The store's figures for every UTC day from ``start``'s to ``end``'s, and for them all.
 
-        Reads every listed cart whose latest transition is at or after ``start`` (no
-        abandonment or purchase in the range can be older than that), across all statuses.
+        One query of the store's daily counters (``adapters/daily_counters.py``), which the
+        figure tally keeps as carts change — never a read of the carts themselves.
         """
         self._require_store(store_hash)
-        return store_stats(
-            store_hash,
-            start,
-            end,
-            every_listed(self._listing, store_hash, CartFilter(transitioned_from=start)),
-        )
+        first, last = day_of(start), day_of(end)
+        return store_stats(store_hash, first, last, self._figures.read(store_hash, first, last))
 
     # --- one cart ---------------------------------------------------------------------------
 

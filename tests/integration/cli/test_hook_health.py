@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from tests.integration.cli.cli_support import (
@@ -17,7 +15,7 @@ from tests.integration.cli.cli_support import (
     webhook_token,
 )
 from tests.integration.conftest import Aws
-from tests.support import FakeLambdaContext, unique_name
+from tests.support import FakeLambdaContext, emf_metrics, unique_name
 
 from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.handlers.hook_health import handler
@@ -31,23 +29,6 @@ def check(aws: Aws, sandbox: BigCommerceSandbox) -> HookHealthCheck:
     """The hook-health function's check, as the composition root builds it."""
     function = aws.function("hook_health", bigcommerce_api_url=sandbox.url, webhook_base_url=WEBHOOK_BASE_URL)
     return function.hook_health_check()
-
-
-def emf_metrics(stdout: str) -> list[dict[str, Any]]:
-    """Every metric in the EMF lines the handler printed: name, value, dimensions."""
-    found = []
-    for line in stdout.splitlines():
-        if not line.startswith("{") or "_aws" not in line:
-            continue
-        blob = json.loads(line)
-        for directive in blob["_aws"]["CloudWatchMetrics"]:
-            dimensions = {d: blob[d] for group in directive["Dimensions"] for d in group}
-            for metric in directive["Metrics"]:
-                value = blob[metric["Name"]]
-                # One data point is a number; several recorded together are a list.
-                total = sum(value) if isinstance(value, list) else value
-                found.append({"name": metric["Name"], "value": total, "dimensions": dimensions})
-    return found
 
 
 @pytest.fixture

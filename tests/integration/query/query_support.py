@@ -18,6 +18,7 @@ import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -234,6 +235,39 @@ def truths(items: list[dict[str, Any]]) -> list[Truth]:
             )
         )
     return found
+
+
+def daily_truths(items: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The stats' figures per UTC day, counted over the raw cart items (docs/query-api.md, Stats):
+    created carts by creation day, abandoned by their latest abandonment's start (valued at the
+    captured cart total), recovered and converted by purchase day (valued at the order total)."""
+    days: dict[str, dict[str, Any]] = {}
+
+    def count(at: int, name: str, worth: tuple[str, Decimal] | None = None, valued: bool = False) -> None:
+        figures = days.setdefault(datetime.fromtimestamp(at, UTC).date().isoformat(), {})
+        figures[name] = figures.get(name, 0) + 1
+        if valued and worth is None:
+            figures[f"{name}_unvalued"] = figures.get(f"{name}_unvalued", 0) + 1
+        elif worth is not None:
+            key = f"{name}_value_{worth[0]}"
+            figures[key] = figures.get(key, Decimal(0)) + worth[1]
+
+    for item in items:
+        if item.get("kind", {}).get("S") != "cart" or "recovery_of" in item:
+            continue
+        if "no_activity" not in item:
+            count(int(item["cart_created_at"]["N"]), "created")
+        if int(item["last_abandoned_stage"]["N"]) > 0:
+            snapshot = json.loads(item["snapshot"]["S"]) if "snapshot" in item else None
+            worth = (snapshot["currency"], Decimal(snapshot["totals"]["cart_amount"])) if snapshot else None
+            count(int(item["abandoned_at"]["N"]), "abandoned", worth, valued=True)
+        status = item["status"]["S"]
+        if status in BOUGHT:
+            order = json.loads(item["order"]["S"]) if "order" in item else None
+            known = order and order.get("total") is not None and order.get("currency")
+            worth = (order["currency"], Decimal(order["total"])) if known and order else None
+            count(int(item["closed_at"]["N"]), status, worth, valued=True)
+    return days
 
 
 def listed_activity(item: dict[str, Any]) -> int:

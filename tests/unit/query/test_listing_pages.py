@@ -19,7 +19,7 @@ STATUSES = list(CartStatus)
 
 
 def queries(index: FakeListingIndex) -> CartQueries:
-    return CartQueries(None, None, index, FakeStores("s1"), CursorCodec(b"k" * 32))  # type: ignore[arg-type]
+    return CartQueries(None, None, index, FakeStores("s1"), CursorCodec(b"k" * 32), None)  # type: ignore[arg-type]
 
 
 def cart(

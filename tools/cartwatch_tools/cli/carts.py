@@ -84,11 +84,17 @@ def register(subparsers: Any) -> None:
     shopper.set_defaults(run=_erase_shopper)
 
     stats = commands.add_parser(
-        "stats", parents=[target], help="abandoned, recovered, converted over a time range"
+        "stats",
+        parents=[target],
+        help="per day: carts created, abandoned, recovered, converted; rates; revenue per currency",
     )
     _store_argument(stats)
-    stats.add_argument("--from", dest="start", help="start (RFC 3339 or epoch seconds; default 30 days ago)")
-    stats.add_argument("--to", dest="end", help="end (default now)")
+    stats.add_argument(
+        "--from",
+        dest="start",
+        help="a time in the first day (RFC 3339 or epoch seconds; default 30 days ago)",
+    )
+    stats.add_argument("--to", dest="end", help="a time in the last day (default now)")
     stats.set_defaults(run=_stats)
 
 
@@ -174,19 +180,41 @@ def _erase_shopper(args: argparse.Namespace) -> int:
     return 0
 
 
+_STATS_COLUMNS = ("created", "abandoned", "recovered", "converted")
+
+
 def _stats(args: argparse.Namespace) -> int:
     stats = _ok(api_client(args).stats(args.store_hash, **{"from": args.start, "to": args.end}))
     if args.json:
         print(json.dumps(stats))
         return 0
-    print(f"store {stats['store_hash']}  {stats['from']} .. {stats['to']}")
-    for name in ("abandoned", "recovered", "converted"):
-        figure = stats[name]
+    print(f"store {stats['store_hash']}  {stats['from'][:10]} .. {stats['to'][:10]} (UTC days)")
+    print(_stats_row("", ("created", "abandoned", "recovered", "converted", "abandon%", "recover%")))
+    for day in stats["days"]:
+        if day["created"] or any(day[name]["count"] for name in _STATS_COLUMNS[1:]):
+            print(_stats_row(day["day"], _figures(day)))
+    total = stats["total"]
+    print(_stats_row("total", _figures(total)))
+    for name, label in (
+        ("recovered", "recovered revenue"),
+        ("abandoned", "abandoned value"),
+        ("converted", "converted value"),
+    ):
+        figure = total[name]
         values = ", ".join(f"{v['amount']} {v['currency']}" for v in figure["value"]) or "-"
-        print(f"  {name:<10} {figure['count']:>6}  {values}")
-    rate = stats["recovery_rate"]
-    print(f"  recovery rate  {'-' if rate is None else f'{rate:.1%}'}")
+        unknown = f"  ({figure['without_value']} of unknown value)" if figure["without_value"] else ""
+        print(f"{label:<18} {values}{unknown}")
     return 0
+
+
+def _figures(period: dict[str, Any]) -> tuple[str, ...]:
+    counts = (str(period["created"]), *(str(period[name]["count"]) for name in _STATS_COLUMNS[1:]))
+    rates = (period["abandonment_rate"], period["recovery_rate"])
+    return (*counts, *("-" if rate is None else f"{rate:.1%}" for rate in rates))
+
+
+def _stats_row(label: str, cells: tuple[str, ...]) -> str:
+    return f"{label:<10}" + "".join(f"{cell:>10}" for cell in cells)
 
 
 # --- plumbing ------------------------------------------------------------------------------------

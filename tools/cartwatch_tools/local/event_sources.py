@@ -9,6 +9,7 @@ finally discarded to its on-failure destination by the mapping's settings.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -18,12 +19,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cartwatch.adapters.cart_table import attributes as attr
-from cartwatch.resources import PUBLISHER_STREAM, StreamSourceDefinition
+from cartwatch.resources import PUBLISHER_STREAM, PUBLISHER_STREAM_FILTER, StreamSourceDefinition
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], dict[str, Any] | None]
+# Lambda's limit on a tumbling window's state, per shard.
+_WINDOW_STATE_MAX_BYTES = 1024 * 1024
 
 
 class SqsEventSource:
@@ -134,6 +136,9 @@ class _Shard:
     # Retries already spent on the head batch, and invocations of it so far.
     retries: int = 0
     invocations: int = 0
+    # A tumbling window: when the open one started (None: none open) and its state.
+    window_start: int | None = None
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,9 +150,10 @@ class _Outcome:
 class DynamoDBStreamEventSource:
     """Reads a table's stream and feeds the handler Lambda-shaped DynamoDB stream events.
 
-    Applies the same filter as the stack's event source mapping (records whose new image
-    carries a pending event), and the mapping's error handling as AWS Lambda documents it,
-    from the settings the stack deploys (``cartwatch.resources.PUBLISHER_STREAM``):
+    Applies the same filter as the stack's event source mapping (by default the publisher's:
+    records whose new image carries a pending event), and the mapping's error handling as AWS
+    Lambda documents it, from the settings the stack deploys (by default
+    ``cartwatch.resources.PUBLISHER_STREAM``):
 
     * a shard is processed in order, one batch at a time; a failing batch blocks its shard;
     * partial batch responses (``ReportBatchItemFailures``): the records before the lowest
@@ -159,7 +165,15 @@ class DynamoDBStreamEventSource:
     * ``MaximumRecordAgeInSeconds``: records older than that are discarded unprocessed;
     * discarded records are skipped — the shard moves on — and the on-failure destination
       receives what Lambda sends: the batch's stream coordinates (shard, sequence number
-      range, size, arrival times) and the request context, never the records themselves.
+      range, size, arrival times) and the request context, never the records themselves;
+    * ``TumblingWindowInSeconds``: records are grouped in windows aligned on their arrival
+      time; each invocation gets the window (``window``), the state the previous one
+      answered (an answer without ``state`` is a failure), ``shardId`` and
+      ``eventSourceARN``; once the window is over, one last invocation with no records and
+      ``isFinalInvokeForWindow`` — retried like any batch — ends it.  A window is over when
+      the clock passes its end, a later window's records are waiting, or
+      :meth:`close_windows` says so (tests and ``drain`` in `cartwatch local`); a state
+      over 1 MB ends it early (``isWindowTerminatedEarly``).
 
     One ``poll_once`` is one invocation per shard (retries happen on later polls), so tests
     and ``cartwatch local`` can watch every step.
@@ -172,14 +186,21 @@ class DynamoDBStreamEventSource:
         handler: Handler,
         *,
         settings: StreamSourceDefinition = PUBLISHER_STREAM,
+        filter_pattern: dict[str, Any] = PUBLISHER_STREAM_FILTER,
+        window_seconds: int | None = None,
         on_failure: Callable[[dict[str, Any]], None] | None = None,
         function_arn: str = "arn:aws:lambda:us-east-1:000000000000:function:cartwatch-local-publisher",
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``window_seconds``: the tumbling window's length, when shorter than the mapping's
+        (`cartwatch local` shows its figures within seconds, not a quarter of an hour)."""
         self._streams = streams
         self._arn = stream_arn
         self._handler = handler
         self._settings = settings
+        self._filter = filter_pattern
+        self._window = window_seconds or settings.tumbling_window_seconds
+        self._close_windows = False
         self._on_failure = on_failure
         self._function_arn = function_arn
         self._clock = clock
@@ -188,10 +209,20 @@ class DynamoDBStreamEventSource:
         self.invocations = 0
 
     def poll_once(self) -> int:
-        """Read new records and invoke once per shard; returns how many records were checkpointed."""
+        """Read new records and invoke once per shard; returns how many records were checkpointed
+        (a window's last invocation counts as one)."""
         with self._lock:
             self._discover_shards()
-            return sum(self._poll_shard(shard) for shard in self._shards.values())
+            poll = self._poll_window if self._window else self._poll_shard
+            moved = sum(poll(shard) for shard in self._shards.values())
+            if self._close_windows and all(shard.window_start is None for shard in self._shards.values()):
+                self._close_windows = False  # every window asked to end has ended
+            return moved
+
+    def close_windows(self) -> None:
+        """Let every open tumbling window end on the next polls, as if its time were up."""
+        with self._lock:
+            self._close_windows = True
 
     def drain(self, max_rounds: int = 50) -> int:
         handled = 0
@@ -222,7 +253,7 @@ class DynamoDBStreamEventSource:
         if shard.iterator and len(shard.pending) < self._settings.batch_size:
             response = self._streams.get_records(ShardIterator=shard.iterator, Limit=1000)
             shard.iterator = response.get("NextShardIterator")
-            shard.pending += [r for r in response.get("Records", []) if _matches_filter(r)]
+            shard.pending += [r for r in response.get("Records", []) if matches(self._filter, r)]
         if not shard.pending:
             return 0
         if not shard.batches:
@@ -261,6 +292,71 @@ class DynamoDBStreamEventSource:
             return done + remaining
         shard.retries = retries + 1
         return done
+
+    def _poll_window(self, shard: _Shard) -> int:
+        """One invocation of a tumbling window: a batch of the open window's records, or its end."""
+        window = self._window or 0
+        if shard.iterator and len(shard.pending) < self._settings.batch_size:
+            response = self._streams.get_records(ShardIterator=shard.iterator, Limit=1000)
+            shard.iterator = response.get("NextShardIterator")
+            shard.pending += [r for r in response.get("Records", []) if matches(self._filter, r)]
+        if shard.window_start is None:
+            if not shard.pending:
+                return 0
+            shard.window_start = int(_created_at(shard.pending[0])) // window * window
+        end = shard.window_start + window
+        head = shard.pending[: self._settings.batch_size]
+        batch = head[: next((i for i, r in enumerate(head) if _created_at(r) >= end), len(head))]
+        early = len(json.dumps(shard.state)) > _WINDOW_STATE_MAX_BYTES
+        if batch and not early:
+            return len(batch) if self._invoke_window(shard, batch, final=False) else 0
+        over = early or self._close_windows or self._clock() >= end or bool(shard.pending)
+        if not over:
+            return 0
+        if self._invoke_window(shard, [], final=True, early=early):
+            shard.window_start, shard.state = None, {}
+            return 1
+        return 0
+
+    def _invoke_window(
+        self, shard: _Shard, batch: list[dict[str, Any]], *, final: bool, early: bool = False
+    ) -> bool:
+        start = shard.window_start or 0
+        event = {
+            "Records": [_lambda_record(r, self._arn) for r in batch],
+            "window": {"start": _iso(start), "end": _iso(start + (self._window or 0))},
+            "state": shard.state,
+            "shardId": shard.shard_id,
+            "eventSourceARN": self._arn,
+            "isFinalInvokeForWindow": final,
+            "isWindowTerminatedEarly": early,
+        }
+        shard.invocations += 1
+        self.invocations += 1
+        try:
+            state = (self._handler(event) or {}).get("state")
+        except Exception:
+            logger.exception("stream window invocation failed")
+            state = None
+        if not isinstance(state, dict):
+            # Raised, or answered without a state (Lambda's rule): the same invocation again.
+            if 0 <= self._settings.max_retry_attempts <= shard.retries:
+                # Given up: the batch's records (or the window's end, and its state) are dropped.
+                if batch and self._on_failure is not None:
+                    outcome = _Outcome(0, function_error=True)
+                    self._on_failure(self._invocation_record(shard, batch, "RetryAttemptsExhausted", outcome))
+                shard.pending = shard.pending[len(batch) :]
+                if not batch:
+                    shard.window_start, shard.state = None, {}
+                shard.retries, shard.invocations = 0, 0
+                return False
+            shard.retries += 1
+            return False
+        shard.state = state
+        if batch:
+            shard.pending = shard.pending[len(batch) :]
+        shard.retries, shard.invocations = 0, 0
+        return True
 
     def _invoke(self, batch: list[dict[str, Any]]) -> _Outcome:
         event = {"Records": [_lambda_record(r, self._arn) for r in batch]}
@@ -348,10 +444,29 @@ def _iso(epoch: float, *, milliseconds: bool = False) -> str:
     return moment.isoformat(timespec="milliseconds" if milliseconds else "seconds").replace("+00:00", "Z")
 
 
-def _matches_filter(record: dict[str, Any]) -> bool:
-    image = record.get("dynamodb", {}).get("NewImage") or {}
-    # The publisher's filter (``resources.PUBLISHER_STREAM_FILTER``).
-    return record.get("eventName") in ("INSERT", "MODIFY") and attr.PENDING_EVENT in image
+def matches(pattern: Any, value: Any) -> bool:
+    """Whether a stream record matches a Lambda filter pattern (the subset cartwatch uses: exact
+    values and ``{"exists": bool}`` in lists, nested objects)."""
+    if isinstance(pattern, dict):
+        if not isinstance(value, dict):
+            return False
+        return all(
+            _matches_values(expected, value.get(key), key in value)
+            if isinstance(expected, list)
+            else matches(expected, value.get(key))
+            for key, expected in pattern.items()
+        )
+    return bool(pattern == value)
+
+
+def _matches_values(expected: list[Any], value: Any, present: bool) -> bool:
+    for option in expected:
+        if isinstance(option, dict) and "exists" in option:
+            if bool(option["exists"]) == present:
+                return True
+        elif present and option == value:
+            return True
+    return False
 
 
 def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
@@ -364,10 +479,14 @@ def _lambda_record(record: dict[str, Any], arn: str) -> dict[str, Any]:
         "dynamodb": {
             "ApproximateCreationDateTime": int(_created_at(record)),
             "Keys": record["dynamodb"].get("Keys", {}),
-            "NewImage": record["dynamodb"].get("NewImage", {}),
+            **{
+                name: record["dynamodb"][name]
+                for name in ("NewImage", "OldImage")
+                if name in record["dynamodb"]
+            },
             "SequenceNumber": record["dynamodb"]["SequenceNumber"],
             "SizeBytes": record["dynamodb"].get("SizeBytes", 0),
-            "StreamViewType": record["dynamodb"].get("StreamViewType", "NEW_IMAGE"),
+            "StreamViewType": record["dynamodb"].get("StreamViewType", "NEW_AND_OLD_IMAGES"),
         },
         "eventSourceARN": arn,
     }

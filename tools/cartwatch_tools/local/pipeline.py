@@ -2,8 +2,8 @@
 
 Every part runs the Lambda handler the stack deploys, fed the event shapes AWS would
 feed it: the gateway plays API Gateway for the receiver, pollers play the SQS and
-DynamoDB-stream event source mappings for the processor and the publisher, and a
-ticker plays the EventBridge schedule for the sweeper.  ``drain()`` runs them to
+DynamoDB-stream event source mappings for the processor, the publisher and the figure
+tally, and a ticker plays the EventBridge schedule for the sweeper.  ``drain()`` runs them to
 quiescence for deterministic tests; ``start()`` runs them in background threads.
 """
 
@@ -28,6 +28,7 @@ from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.handlers import app_callbacks as app_handler
 from cartwatch.handlers import archiver as archiver_handler
+from cartwatch.handlers import figure_tally as tally_handler
 from cartwatch.handlers import processor as processor_handler
 from cartwatch.handlers import publisher as publisher_handler
 from cartwatch.handlers import query_api as query_api_handler
@@ -35,7 +36,13 @@ from cartwatch.handlers import receiver as receiver_handler
 from cartwatch.handlers import store_purge as purge_handler
 from cartwatch.handlers import sweeper as sweeper_handler
 from cartwatch.handlers.publisher import SCHEDULED_SOURCE
-from cartwatch.resources import APP_ROUTES, ARCHIVE_BATCH_SIZE, OUTBOX_RESCUE_MINUTES
+from cartwatch.resources import (
+    APP_ROUTES,
+    ARCHIVE_BATCH_SIZE,
+    FIGURE_TALLY_STREAM,
+    FIGURE_TALLY_STREAM_FILTER,
+    OUTBOX_RESCUE_MINUTES,
+)
 from cartwatch.settings import DEFAULT_FRAME_ANCESTORS, Settings
 from cartwatch_tools.iam.recording import Deployment, acting_as, attributed_to
 from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource, SqsEventSource
@@ -58,6 +65,7 @@ LOCAL_FUNCTIONS = (
     "processor",
     "sweeper",
     "publisher",
+    "figure_tally",
     "query_api",
     "store_purge",
     "app_callbacks",
@@ -117,9 +125,12 @@ class LocalPipeline:
         login_url: str | None = None,
         frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS,
         purge_start_delay_seconds: int = 2,
+        tally_window_seconds: int = 5,
     ) -> None:
         """``login_url``: BigCommerce's login service (default: the API URL — the sandbox serves
-        both).  ``purge_start_delay_seconds`` outlasts the 1-second store caches used here."""
+        both).  ``purge_start_delay_seconds`` outlasts the 1-second store caches used here.
+        ``tally_window_seconds``: the figure tally's tumbling window here (15 minutes in AWS),
+        so the stats follow the carts within seconds."""
         self.session = boto3.Session(region_name=region)
         self.resources: ProvisionedResources = provision(self.session, endpoint_url, name=name)
         self.ssm_prefix = ssm_prefix
@@ -196,6 +207,18 @@ class LocalPipeline:
             ),
             function_arn=publisher.invoked_function_arn,
         )
+        tally = _Context("figure_tally")
+        self._figures = DynamoDBStreamEventSource(
+            self.client("dynamodbstreams"),
+            self.resources.stream_arn,
+            lambda event: tally_handler.handler(
+                event, _Context("figure_tally"), tally=self.functions["figure_tally"].figure_tally
+            ),
+            settings=FIGURE_TALLY_STREAM,
+            filter_pattern=FIGURE_TALLY_STREAM_FILTER,
+            window_seconds=tally_window_seconds,
+            function_arn=tally.invoked_function_arn,
+        )
         with self.acting_as("store_purge"):
             self._purges = SqsEventSource(
                 self.client("sqs"),
@@ -220,8 +243,8 @@ class LocalPipeline:
         self._threads: list[threading.Thread] = []
         # One lock per function, not one for all: in AWS the processor, the sweeper, the
         # publisher and the purge job run side by side, each never overlapping itself here.
-        self._intake_lock, self._sweep_lock, self._publish_lock, self._purge_lock = (
-            threading.Lock() for _ in range(4)
+        self._intake_lock, self._sweep_lock, self._publish_lock, self._purge_lock, self._tally_lock = (
+            threading.Lock() for _ in range(5)
         )
 
     def client(self, service: str) -> Any:
@@ -295,6 +318,14 @@ class LocalPipeline:
         with self.acting_as("archiver"):
             return self._archive.drain()
 
+    def tally(self, *, close_windows: bool = True) -> int:
+        """The figure tally over the writes the stream holds; ``close_windows``: end its open
+        window now, as if the window's time were up (the stats then show every write)."""
+        with self._tally_lock, self.acting_as("figure_tally"):
+            if close_windows:
+                self._figures.close_windows()
+            return self._figures.drain()
+
     def purge(self) -> int:
         """Uninstall checks and purge steps waiting on the purge queue."""
         with self._purge_lock:
@@ -307,7 +338,8 @@ class LocalPipeline:
             return self._purges.drain()
 
     def drain(self, now: int | None = None, *, sweep: bool = True) -> None:
-        """Run intake, (a sweep,) publishing and purging until nothing is left to do."""
+        """Run intake, (a sweep,) publishing and purging until nothing is left to do, then the
+        figure tally over everything written."""
         for _ in range(20):
             moved = self.process_intake() + self.purge()
             if sweep:
@@ -315,7 +347,8 @@ class LocalPipeline:
             moved += self.publish()
             moved += self.archive()
             if moved == 0:
-                return
+                break
+        self.tally()
 
     # --- background mode -------------------------------------------------------------------
 
@@ -330,6 +363,7 @@ class LocalPipeline:
         self._spawn("intake", poll_every, self.process_intake)
         self._spawn("publisher", poll_every, self.publish)
         self._spawn("archiver", poll_every, self.archive)
+        self._spawn("tally", poll_every, lambda: self.tally(close_windows=False))
         # Its own lock-free loop: a purge runs beside the processor, as it does in AWS.
         self._spawn("purge", poll_every, self._purge_steps)
         self._spawn("sweeper", sweep_every, self.sweep)

@@ -2,6 +2,8 @@
 
     pk = CART#<store>#<cart>   sk = STATE   a cart (kind "cart"), or its tombstone once erased
                                             (kind "erased")
+    pk = STATS#<store>         sk = DAY#<yyyy-mm-dd>   the store's figures of one UTC day
+                                            (``adapters/daily_counters.py``)
 
 The table and index definitions (``cartwatch.resources``), the stream filter, the adapter
 and the tooling all name attributes through these constants.
@@ -115,3 +117,18 @@ def shopper_key_of(partition: str) -> str:
 def listing_partition(store_hash: str, status: str) -> str:
     """A listed cart's partition in the listing index: one per store and status."""
     return f"CARTS#{store_hash}#{status}"
+
+
+# The store's daily figures (``adapters/daily_counters.py``): one item per store and UTC day.
+STATS_PREFIX: Final = "STATS#"
+DAY_PREFIX: Final = "DAY#"
+# The marker of the latest window of writes added to a day (see ``service/figure_tally.py``).
+TALLY_MARKER: Final = "tally"
+
+
+def stats_pk(store_hash: str) -> str:
+    return f"{STATS_PREFIX}{store_hash}"
+
+
+def day_sk(day: str) -> str:
+    return f"{DAY_PREFIX}{day}"

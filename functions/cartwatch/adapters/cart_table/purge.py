@@ -1,4 +1,4 @@
-"""Deleting every item of one store's carts, a page at a time.
+"""Deleting every item of one store's carts — and its daily figures — a page at a time.
 
 A filtered scan, not an index: purges are rare (uninstall, ``stores remove``), and an index
 over every cart by store would cost a write unit for every cart ever seen (architecture
@@ -48,7 +48,7 @@ class CartPurge:
     def page(
         self, store_hash: str, *, segment: int, segments: int, start: Item | None
     ) -> tuple[int, Item | None]:
-        """Delete the store's cart items in one page of one scan segment.
+        """Delete the store's cart items and daily figures in one page of one scan segment.
 
         Returns the items deleted and where the segment goes on (None: it is finished).
         """
@@ -57,9 +57,12 @@ class CartPurge:
             "Segment": segment,
             "TotalSegments": segments,
             "Limit": self._page_items,
-            "FilterExpression": "begins_with(#pk, :prefix)",
+            "FilterExpression": "begins_with(#pk, :prefix) OR #pk = :figures",
             "ExpressionAttributeNames": {"#pk": attr.PK, "#sk": attr.SK},
-            "ExpressionAttributeValues": {":prefix": {"S": attr.store_carts_prefix(store_hash)}},
+            "ExpressionAttributeValues": {
+                ":prefix": {"S": attr.store_carts_prefix(store_hash)},
+                ":figures": {"S": attr.stats_pk(store_hash)},
+            },
             "ProjectionExpression": "#pk, #sk",
         }
         if start:
