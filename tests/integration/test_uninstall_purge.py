@@ -65,6 +65,18 @@ def store_carts(world: World, store_hash: str) -> int:
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
+def store_figures(world: World, store_hash: str) -> int:
+    """The store's daily figure items (``STATS#<store>``)."""
+    return int(
+        world.pipeline.client("dynamodb").query(
+            TableName=world.pipeline.resources.table_name,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": f"STATS#{store_hash}"}},
+            Select="COUNT",
+        )["Count"]
+    )
+
+
 def status(world: World, store_hash: str) -> StoreStatus | None:
     row = StoreRows(world.pipeline.client("dynamodb"), world.pipeline.resources.table_name).get(store_hash)
     return row.settings.status if row else None
@@ -104,6 +116,8 @@ def test_a_forged_uninstall_webhook_purges_nothing(world: World) -> None:
 def test_an_uninstall_webhook_bigcommerce_confirms_purges_the_store(world: World) -> None:
     world.shop.storefront_add_to_cart(product_id=111, quantity=1)
     world.deliver()
+    world.pipeline.tally()
+    assert store_figures(world, world.store_hash) == 1
     # The store is cancelled: BigCommerce sends the webhook, and its tokens stop working.
     world.shop.fire_app_uninstalled()
     world.deliver()
@@ -114,6 +128,7 @@ def test_an_uninstall_webhook_bigcommerce_confirms_purges_the_store(world: World
         world.pipeline.purge()
     assert status(world, world.store_hash) is StoreStatus.UNINSTALLED
     assert store_carts(world, world.store_hash) == 0
+    assert store_figures(world, world.store_hash) == 0  # its figures went with its carts
     world.pipeline.secrets.forget(world.store_hash)
     assert world.pipeline.secrets.api_credentials(world.store_hash) is None
     assert world.pipeline.secrets.webhook_auth(world.store_hash) is None

@@ -207,7 +207,10 @@ class Store:
         customer_id: int = 0,
         channel_id: int = 1,
         origin: CartOrigin = CartOrigin.MANAGEMENT_API,
+        currency: str = "USD",
     ) -> Cart:
+        """``currency``: the cart's transactional currency (a multi-currency storefront's shopper
+        picks one; its order is in the same)."""
         with self.lock:
             now = self._now()
             cart = Cart(
@@ -220,6 +223,7 @@ class Store:
                 channel_id=channel_id,
                 customer_id=customer_id,
                 email=self._customer_email(customer_id),
+                currency=currency,
             )
             line_events = self._add_lines(cart, lines)
             self._carts[cart.id] = cart
@@ -426,12 +430,18 @@ class Store:
         options: Mapping[int, int] | None = None,
         customer_id: int | None = None,
         channel_id: int = 1,
+        currency: str = "USD",
     ) -> str:
-        """Add to the session's cart (``cart_id``), or start a new one; returns the cart id."""
+        """Add to the session's cart (``cart_id``), or start a new one in the shopper's
+        ``currency``; returns the cart id."""
         line = LineRequest(product_id, quantity, variant_id, dict(options or {}))
         if cart_id is None:
             return self.create_cart(
-                [line], customer_id=customer_id or 0, channel_id=channel_id, origin=CartOrigin.STOREFRONT
+                [line],
+                customer_id=customer_id or 0,
+                channel_id=channel_id,
+                origin=CartOrigin.STOREFRONT,
+                currency=currency,
             ).id
         return self.add_items(cart_id, [line]).id
 
