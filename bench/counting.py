@@ -66,7 +66,9 @@ class WriteUnits:
 
     DynamoDB's sizing rules (``bench/capacity.py``) applied to the item before and after each
     write: the item before is read just before the call, with ``reader`` — a client that
-    carries no handlers, so the read is counted nowhere.
+    carries no handlers, so the read is counted nowhere — and the item after is the write's
+    ``ALL_NEW`` answer, or read just after it when the write asked for none (the figure
+    tally's counters).
     """
 
     reader: Any
@@ -91,12 +93,14 @@ class WriteUnits:
         item = params.get("Item")
         key = {name: item[name] for name in (attr.PK, attr.SK)} if item is not None else params["Key"]
         before = self.reader.get_item(TableName=params["TableName"], Key=key, ConsistentRead=True).get("Item")
-        context["cartwatch_write"] = (before, item)
+        context["cartwatch_write"] = (before, item, params["TableName"], key)
 
     def _account(self, http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-        before, put_item = context.pop("cartwatch_write", (None, None))
+        before, put_item, table, key = context.pop("cartwatch_write", (None, None, None, None))
         if http_response.status_code >= 300 or "Error" in parsed:
             return
         after = put_item if put_item is not None else parsed.get("Attributes")
+        if after is None and table is not None:
+            after = self.reader.get_item(TableName=table, Key=key, ConsistentRead=True).get("Item")
         if after is not None:
             self.writes.append(write_units(before, after))

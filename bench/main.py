@@ -41,8 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(local_environment(server.endpoint_url))
     failures = 0
     try:
-        intake = run_intake(server.endpoint_url, shoppers=60 if args.quick else args.shoppers)
-        for line in intake.lines():
+        shoppers = 60 if args.quick else args.shoppers
+        for line in run_intake(server.endpoint_url, shoppers=shoppers).lines():
+            emit(line)
+        # The same mix with the store listing its active carts (`stores add --list-active`).
+        for line in run_intake(server.endpoint_url, shoppers=shoppers, list_active=True).lines():
             emit(line)
         sizes = (10_000,) if args.quick else (10_000, 100_000)
         amplifications = {}

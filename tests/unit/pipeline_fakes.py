@@ -47,9 +47,11 @@ class Stores:
         recovery_links: bool = False,
         eligibility: EligibilityRules | None = None,
         reminders: ReminderScope = DEFAULT_REMINDERS,
+        list_active: bool = False,
     ) -> None:
         self.stages = stages
         self.recovery_links = recovery_links
+        self.list_active = list_active
         self.eligibility = eligibility or EligibilityRules()
         self.reminders = reminders
         self.unknown: set[str] = set()
@@ -66,12 +68,16 @@ class Stores:
             status=status,
             eligibility=self.eligibility,
             reminders=self.reminders,
+            list_active=self.list_active,
         )
 
     refresh = get
 
     def stages_for(self, store_hash: str) -> StageSchedule:
         return self.stages
+
+    def lists_active(self, store_hash: str) -> bool:
+        return self.list_active
 
 
 @dataclass

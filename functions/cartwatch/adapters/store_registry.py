@@ -201,6 +201,11 @@ class StoreDirectory:
         settings = self.get(store_hash)
         return settings.stages if settings else self._default_stages
 
+    def lists_active(self, store_hash: str) -> bool:
+        """Whether the store lists its active carts (an unknown store does not)."""
+        settings = self.get(store_hash)
+        return settings.list_active if settings else False
+
 
 def store_from_item(item: dict[str, Any], default_stages: StageSchedule) -> StoreSettings:
     stages_text = item.get("stages", {}).get("S")
@@ -214,6 +219,7 @@ def store_from_item(item: dict[str, Any], default_stages: StageSchedule) -> Stor
         eligibility=eligibility_from_item(item),
         # A row written before the setting existed has the default.
         reminders=ReminderScope(item.get("reminders", {}).get("S", DEFAULT_REMINDERS.value)),
+        list_active=item.get("list_active", {}).get("BOOL", False),
     )
 
 
@@ -253,6 +259,7 @@ def store_to_item(
         "created_at": {"N": str(created_at)},
         "reminders": {"S": settings.reminders.value},
         **eligibility_attributes(settings.eligibility),
+        "list_active": {"BOOL": settings.list_active},
     }
     item.update(extra or {})
     return item

@@ -72,19 +72,21 @@ class StoreRows:
 
     def update_settings(self, settings: StoreSettings, *, own_stages: bool) -> bool:
         """Write a store's row-kept settings (stages, recovery links, eligibility, reminders per
-        shopper or per cart); False: no such row."""
+        shopper or per cart, active-cart listing); False: no such row."""
         rules = eligibility_attributes(settings.eligibility)
         values: dict[str, Any] = {
             ":links": {"BOOL": settings.recovery_links},
             ":email": rules["require_email"],
             ":consent": rules["require_consent"],
             ":reminders": {"S": settings.reminders.value},
+            ":active": {"BOOL": settings.list_active},
         }
         assignments = [
             "recovery_links = :links",
             "require_email = :email",
             "require_consent = :consent",
             "reminders = :reminders",
+            "list_active = :active",
         ]
         removals: list[str] = []
         if own_stages:

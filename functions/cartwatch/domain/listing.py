@@ -3,8 +3,10 @@
 A cart is *listed* once cartwatch has something to say about it: it was abandoned (reached
 stage 1), a merchant suppressed it, or it was bought and the publisher recorded its order.
 A cart that is open and was never abandoned is not listed: listing every cart as it opens
-would cost an index write per cart (architecture decision 16), so ``status=active`` lists
-the carts that came back after an abandonment (or were suppressed while active).
+would cost an index write per cart (architecture decision 17), so ``status=active`` lists
+the carts that came back after an abandonment (or were suppressed while active) — unless its
+store opted in (``list_active``), which lists every cart with shopper activity from its first
+write and pays those index writes.
 
 ``modified_at`` is the time of a listed cart's latest *transition* (abandonment stage,
 reactivation, conversion, deletion, expiry, suppression) — not of every BigCommerce edit,
@@ -43,8 +45,12 @@ Position = tuple[int, str]  # (modified_at, cart_id) of the last cart read: wher
 MAX_EVALUATE = 1000
 
 
-def is_listed(state: CartState, *, order_recorded: bool) -> bool:
+def is_listed(state: CartState, *, order_recorded: bool, list_active: bool = False) -> bool:
+    """Whether the cart is listed; ``list_active``: its store lists every cart with shopper
+    activity from its first write (``stores add|update --list-active``), at an index write each."""
     if state.ever_abandoned or state.suppressed:
+        return True
+    if list_active and state.activity_seen:
         return True
     return state.status in (CartStatus.CONVERTED, CartStatus.RECOVERED) and order_recorded
 

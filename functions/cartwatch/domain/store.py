@@ -52,6 +52,9 @@ class StoreSettings:
     connection: StoreConnection = StoreConnection.API_ACCOUNT
     # Several abandoned carts of one shopper: one announcement per stage, or one per cart.
     reminders: ReminderScope = DEFAULT_REMINDERS
+    # List every cart with shopper activity (``status=active`` then lists open carts never
+    # abandoned), at a listing-index write per cart (docs/query-api.md).
+    list_active: bool = False
 
 
 @dataclass(frozen=True)

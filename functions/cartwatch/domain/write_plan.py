@@ -294,17 +294,27 @@ def rescue_entry(
 
 
 def listed_at(
-    base: CartRecord | None, state: CartState, entry: Transition | None, recorded_at: int
+    base: CartRecord | None,
+    state: CartState,
+    entry: Transition | None,
+    recorded_at: int,
+    *,
+    list_active: bool = False,
 ) -> int | None:
     """The listing index's sort key after a write: moved by transitions only, never backwards.
 
     Never earlier than the transition, nor than any earlier one: ``modified_at`` bounds a
     cart's creation and abandonment times from above (the listing's key range relies on it).
+    A store that lists active carts (``list_active``) lists a cart at the write that first
+    sees its activity — its creation, to the listing — and then at its transitions only.
     """
     previous = base.listed_at if base is not None else None
     if entry is None:
+        if previous is None and list_active and state.activity_seen:
+            return max(state.cart_created_at, recorded_at)
         return previous
-    if not is_listed(state, order_recorded=base is not None and base.order_recorded):
+    order_recorded = base is not None and base.order_recorded
+    if not is_listed(state, order_recorded=order_recorded, list_active=list_active):
         return None
     return max(previous or 0, entry.at, recorded_at)
 

@@ -90,8 +90,10 @@ class WritePlanner:
         entry: Transition | None = None,
         exact_due: bool = False,
         scheduled: bool = True,
+        list_active: bool = False,
     ) -> Revision:
-        """``state`` written over ``base``; ``scheduled=False`` keeps the cart out of the due index."""
+        """``state`` written over ``base``; ``scheduled=False`` keeps the cart out of the due index;
+        ``list_active``: the cart's store lists active carts (``listing.is_listed``)."""
         unpublished = (
             self._slot(state.cart_id, event, recorded_at)
             if event is not None
@@ -119,7 +121,7 @@ class WritePlanner:
             history=history.append(base.history if base else (), entry)
             if entry
             else (base.history if base else ()),
-            listed_at=listed_at(base, state, entry, recorded_at),
+            listed_at=listed_at(base, state, entry, recorded_at, list_active=list_active),
             expires_at=expiry(state, self.retention_seconds),
             outbox=event,
             unpublished=unpublished,
@@ -138,13 +140,21 @@ class WritePlanner:
         return Revision(base, record)
 
     def sweep_from_index(
-        self, entry: DueEntry, decision: SweepDecision, stages: StageSchedule, *, now: int, recorded_at: int
+        self,
+        entry: DueEntry,
+        decision: SweepDecision,
+        stages: StageSchedule,
+        *,
+        now: int,
+        recorded_at: int,
+        list_active: bool = False,
     ) -> Patch:
         """An abandonment stage or an expiry decided from the index entry alone.
 
         The guard re-checks it against the stored cart: still in the status and stage the
         index showed, idle since the stage's cutoff, not suppressed.  Every abandoned cart is
-        listed; an expiring one only if it had been abandoned before.
+        listed; an expiring one only if it had been abandoned before, or its store lists
+        active carts (every cart in the due index had activity).
         """
         after = decision.after
         abandoning = decision.action is SweepAction.ABANDON
@@ -152,7 +162,7 @@ class WritePlanner:
         due = next_due_at(after, stages)
         entry_made = history.sweep_transition(decision, now, idle_known=False)
         event = abandonment_event(decision, stages, now)
-        listed = after.ever_abandoned or entry.abandoned_at is not None
+        listed = after.ever_abandoned or entry.abandoned_at is not None or list_active
         return Patch(
             ref=(entry.store_hash, entry.cart_id),
             guard=IdleSince(entry.status, entry.stage, cutoff),

@@ -168,6 +168,7 @@ class CartProcessor:
                 recorded_at=int(self._clock()),
                 event=event,
                 entry=webhook_transition(result, cart_webhooks),
+                list_active=self._stores.lists_active(ref[0]),
             )
             written = self._carts.apply(plan)
             if not isinstance(written, Conflict):

@@ -134,7 +134,12 @@ class AbandonmentSweep:
         current: CartRecord | None = None
         if decision.action in (SweepAction.ABANDON, SweepAction.EXPIRE):
             plan = self._planner.sweep_from_index(
-                entry, decision, stages, now=now, recorded_at=int(self._clock())
+                entry,
+                decision,
+                stages,
+                now=now,
+                recorded_at=int(self._clock()),
+                list_active=self._stores.lists_active(entry.store_hash),
             )
             written = self._carts.apply(plan)
             if not isinstance(written, Conflict):
@@ -171,6 +176,7 @@ class AbandonmentSweep:
             event=abandonment_event(decision, stages, now),
             entry=sweep_transition(decision, now, idle_known=True),
             exact_due=True,
+            list_active=self._stores.lists_active(stored.state.store_hash),
         )
         if isinstance(self._carts.apply(plan), Conflict):
             # Changed again since we looked (a webhook, or another sweep won): it stays

@@ -72,7 +72,11 @@ def test_each_currency_is_summed_on_its_own_and_matches_the_stored_carts(
             assert (day[name]["count"], amounts(day[name])) == (truth.get(name, 0), expected), (day, name)
     total = stats["total"]
     assert total["created"] == 8
-    assert (total["abandoned"]["count"], total["recovered"]["count"], total["converted"]["count"]) == (5, 3, 2)
+    assert (total["abandoned"]["count"], total["recovered"]["count"], total["converted"]["count"]) == (
+        5,
+        3,
+        2,
+    )
     # Recovered revenue per currency — never one sum of dollars, euros and yen.
     recovered = amounts(total["recovered"])
     assert set(recovered) == {"USD", "EUR"} and all(amount > 0 for amount in recovered.values())

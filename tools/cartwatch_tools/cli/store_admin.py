@@ -79,6 +79,7 @@ class NewStore:
     recovery_links: bool | None = None
     rules: RulesChange = field(default_factory=RulesChange)
     reminders: ReminderScope | None = None  # None: keep the store's (per shopper for a new one)
+    list_active: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class SettingsUpdate:
     recovery_links: bool | None = None
     rules: RulesChange = field(default_factory=RulesChange)
     reminders: ReminderScope | None = None
+    list_active: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class StoreAdmin:
             recovery_links=_choose(new.recovery_links, before.recovery_links if before else False),
             eligibility=new.rules.applied_to(before.eligibility if before else EligibilityRules()),
             reminders=new.reminders or (before.reminders if before else DEFAULT_REMINDERS),
+            list_active=_choose(new.list_active, before.list_active if before else False),
         )
         self._save(
             settings,
@@ -188,6 +191,7 @@ class StoreAdmin:
             recovery_links=_choose(update.recovery_links, row.settings.recovery_links),
             eligibility=update.rules.applied_to(row.settings.eligibility),
             reminders=update.reminders or row.settings.reminders,
+            list_active=_choose(update.list_active, row.settings.list_active),
         )
         if not self.rows.update_settings(settings, own_stages=update.stages is not None or row.own_stages):
             raise self._unknown(store_hash)

@@ -106,6 +106,7 @@ def details_lines(details: StoreDetails, now: float | None = None) -> list[str]:
             ("recovery links", _yes_no(settings.recovery_links)),
             ("eligibility", settings.eligibility.describe()),
             ("reminders", settings.reminders.value),
+            ("list active carts", _yes_no(settings.list_active)),
             ("added", created),
             ("webhook url", details.destination),
             ("access token", mask(details.credentials.access_token if details.credentials else None)),

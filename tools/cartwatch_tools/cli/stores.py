@@ -52,6 +52,12 @@ def register(subparsers: Any) -> None:
         help="several abandoned carts of one shopper: announce only the most recently active one "
         "per stage (per_shopper, the default) or every cart (per_cart)",
     )
+    _switch(
+        settings,
+        "--list-active",
+        "list open carts never abandoned too (`status=active`); costs a listing-index write per cart "
+        "(default: off)",
+    )
 
     add = commands.add_parser(
         "add",
@@ -159,6 +165,7 @@ def _add(args: argparse.Namespace) -> int:
         recovery_links=args.recovery_links,
         rules=_rules(args),
         reminders=args.reminders,
+        list_active=args.list_active,
     )
     result = _admin(args).add(new)
     print(
@@ -176,7 +183,11 @@ def _add(args: argparse.Namespace) -> int:
 
 def _update(args: argparse.Namespace) -> int:
     change = SettingsUpdate(
-        stages=args.stages, recovery_links=args.recovery_links, rules=_rules(args), reminders=args.reminders
+        stages=args.stages,
+        recovery_links=args.recovery_links,
+        rules=_rules(args),
+        reminders=args.reminders,
+        list_active=args.list_active,
     )
     settings = _admin(args).update(args.store_hash, change)
     print(f"store {args.store_hash} updated")
@@ -184,6 +195,7 @@ def _update(args: argparse.Namespace) -> int:
     print(f"  recovery links  {'yes' if settings.recovery_links else 'no'}")
     print(f"  eligibility     {settings.eligibility.describe()}")
     print(f"  reminders       {settings.reminders}")
+    print(f"  list active     {'yes' if settings.list_active else 'no'}")
     return 0
 
 
