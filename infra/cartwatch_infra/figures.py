@@ -34,7 +34,8 @@ class FigureTallying(Construct):
                 description="Tallies each store's daily figures from the writes of its carts",
                 timeout=cdk.Duration.seconds(60),
                 memory_mb=256,
-                environment=foundation.state_environment,
+                # No due shards, retention or BigCommerce: it only adds up what the stream shows.
+                environment=foundation.store_environment,
             ),
         )
         self.function.allow(["dynamodb:UpdateItem"], [state.table.table_arn], conditions=FIGURE_ITEMS_ONLY)

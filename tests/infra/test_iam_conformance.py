@@ -67,6 +67,7 @@ def test_conformance_knows_every_function_of_the_stack(template: StackTemplate) 
         "sweeper",
         "hook_health",
         "publisher",
+        "figure_tally",
         "query_api",
         "app_callbacks",
         "store_purge",

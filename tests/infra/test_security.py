@@ -137,10 +137,24 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             )
             | {("dynamodb:ListStreams", "*")},
         ),
+        "tally": (
+            stack.figures.function,
+            base(stack.figures.function)
+            | on(table, "dynamodb:UpdateItem")  # figure items only
+            # The stream event source: reading records, and ListStreams (no resource ARN).
+            | on(
+                r(stack.state.table.table_stream_arn),
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+            )
+            | {("dynamodb:ListStreams", "*")},
+        ),
         "query": (
             stack.query_api.function,
             base(stack.query_api.function)
             | on(f"{table}/index/listing", "dynamodb:Query")
+            | on(table, "dynamodb:Query")  # figure items only
             | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
             | on(SSM_CURSOR_KEY, "ssm:GetParameter", "ssm:PutParameter"),
         ),
@@ -188,24 +202,47 @@ def conditions_of(synth: Synthesized, function: CartwatchFunction, action: str) 
 
 
 def test_app_and_purge_writes_are_fenced_to_their_items(synthesized: Synthesized) -> None:
-    """The public app function writes only store rows and its ledger; the purge deletes only carts."""
+    """The public app function writes only store rows and its ledger; the purge deletes only carts
+    and the store's figures."""
     stack = synthesized.stack
     rows_and_ledger = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["STORE", "APP#*"]}}
     for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"):
         assert conditions_of(synthesized, stack.app.function, action) == [rows_and_ledger], action
-    carts_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
-    assert conditions_of(synthesized, stack.purging.function, "dynamodb:BatchWriteItem") == [carts_only]
+    carts_and_figures = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*", "STATS#*"]}}
+    assert conditions_of(synthesized, stack.purging.function, "dynamodb:BatchWriteItem") == [
+        carts_and_figures
+    ]
     store_rows = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["STORE"]}}
     assert conditions_of(synthesized, stack.purging.function, "dynamodb:UpdateItem") == [store_rows]
 
 
 @pytest.mark.parametrize(
     "name",
-    ["receiver", "processor", "sweeper", "hook_health", "publisher", "query", "app", "purge", "archiver"],
+    [
+        "receiver",
+        "processor",
+        "sweeper",
+        "hook_health",
+        "publisher",
+        "tally",
+        "query",
+        "app",
+        "purge",
+        "archiver",
+    ],
 )
 def test_role_allows_exactly_what_its_function_needs(synthesized: Synthesized, name: str) -> None:
     function, expected = expected_grants(synthesized)[name]
     assert sorted(granted(synthesized, function)) == sorted(expected)
+
+
+def test_the_figures_are_written_by_the_tally_and_read_by_the_query_api_only(
+    synthesized: Synthesized,
+) -> None:
+    stack = synthesized.stack
+    figures_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["STATS#*"]}}
+    assert conditions_of(synthesized, stack.figures.function, "dynamodb:UpdateItem") == [figures_only]
+    assert figures_only in conditions_of(synthesized, stack.query_api.function, "dynamodb:Query")
 
 
 def test_cart_writers_write_only_cart_items(synthesized: Synthesized) -> None:

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Match
 
 from cartwatch.resources import (
     APP_ROUTES,
+    FIGURE_TALLY_STREAM,
     INTAKE_QUEUE,
     PROCESSOR_TIMEOUT_SECONDS,
     PUBLISHER_STREAM,
@@ -32,6 +33,7 @@ HANDLERS = {
     "processor": "cartwatch.handlers.processor.handler",
     "sweeper": "cartwatch.handlers.sweeper.handler",
     "publisher": "cartwatch.handlers.publisher.handler",
+    "tally": "cartwatch.handlers.figure_tally.handler",
     "hook_health": "cartwatch.handlers.hook_health.handler",
     "query": "cartwatch.handlers.query_api.handler",
     "app": "cartwatch.handlers.app_callbacks.handler",
@@ -183,17 +185,43 @@ def test_hook_health_runs_daily(synthesized: Synthesized) -> None:
 # --- publishing ---------------------------------------------------------------------
 
 
-def test_publisher_reads_only_images_carrying_an_event_intent(synthesized: Synthesized) -> None:
-    table = synthesized.logical_id(synthesized.stack.state.table)
-    dlq = synthesized.logical_id(synthesized.stack.publishing.dead_letter_queue)
-    mapping = only(
+def stream_mapping(synthesized: Synthesized, handler: str) -> dict[str, Any]:
+    """The properties of the stream event source mapping of one function."""
+    function = {"Ref": function_id(synthesized, HANDLERS[handler])}
+    return only(
         {
             k: v
             for k, v in synthesized.resources("AWS::Lambda::EventSourceMapping").items()
-            if v["Properties"]["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
+            if v["Properties"]["FunctionName"] == function and "StartingPosition" in v["Properties"]
         }
     )[1]["Properties"]
-    assert mapping["FunctionName"] == {"Ref": function_id(synthesized, HANDLERS["publisher"])}
+
+
+def test_the_figure_tally_reads_every_cart_write_in_tumbling_windows(synthesized: Synthesized) -> None:
+    table = synthesized.logical_id(synthesized.stack.state.table)
+    stream = synthesized.resources("AWS::DynamoDB::Table")[table]["Properties"]["StreamSpecification"]
+    # The cart before each write is what a write changed of the figures.
+    assert stream == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    mapping = stream_mapping(synthesized, "tally")
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
+    assert [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]] == [
+        {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"sk": {"S": ["STATE"]}}}}
+    ]
+    # The settings `cartwatch local`'s poller enacts (local/event_sources.py).
+    assert mapping["TumblingWindowInSeconds"] == FIGURE_TALLY_STREAM.tumbling_window_seconds == 900
+    assert mapping["MaximumBatchingWindowInSeconds"] == FIGURE_TALLY_STREAM.max_batching_window_seconds
+    assert mapping["BatchSize"] == FIGURE_TALLY_STREAM.batch_size
+    assert mapping["BisectBatchOnFunctionError"] is False
+    # A window's end is retried until it succeeds (Lambda's default, -1).
+    assert mapping.get("MaximumRetryAttempts", -1) == -1
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+
+
+def test_publisher_reads_only_images_carrying_an_event_intent(synthesized: Synthesized) -> None:
+    table = synthesized.logical_id(synthesized.stack.state.table)
+    dlq = synthesized.logical_id(synthesized.stack.publishing.dead_letter_queue)
+    mapping = stream_mapping(synthesized, "publisher")
+    assert mapping["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
     assert [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]] == [
         {
             "eventName": ["INSERT", "MODIFY"],
@@ -326,6 +354,7 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         "processor": shared | state | {ENV.PURGE_QUEUE_URL},
         "sweeper": shared | state,
         "publisher": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.TOPIC_ARN},
+        "tally": shared,
         "hook_health": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.WEBHOOK_BASE_URL},
         "query": shared | state,
         "purge": shared | uninstall,

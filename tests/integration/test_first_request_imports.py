@@ -30,6 +30,7 @@ FIRST_REQUEST_CALLS = {
     "processor": _COMPOSE + 'composition_for("processor").cart_processor',
     "sweeper": _COMPOSE + 'composition_for("sweeper").abandonment_sweep()',
     "publisher": _COMPOSE + 'composition_for("publisher").outbox_relay',
+    "tally": _COMPOSE + 'composition_for("figure_tally").figure_tally',
     "query": _COMPOSE + 'composition_for("query_api").cart_queries',
     "hook_health": _COMPOSE + 'composition_for("hook_health").hook_health_check()',
     "app": _COMPOSE + 'composition_for("app_callbacks").app_callbacks\nimport jwt',
