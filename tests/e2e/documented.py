@@ -67,3 +67,21 @@ def start_documented(command: str, cwd: Path) -> subprocess.Popen[str]:
         text=True,
         start_new_session=True,
     )
+
+
+def stats_totals(command: str, cwd: Path, expected: list[int], timeout: float = 30.0) -> list[int]:
+    """The ``total`` row of a documented ``carts stats`` (created, abandoned, recovered,
+    converted), run as written until it shows ``expected`` or ``timeout`` passes: the figures
+    trail the carts by the figure tally's window (a few seconds in `cartwatch local`)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        done = run_documented(command, cwd)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        total = next(line.split() for line in done.stdout.splitlines() if line.startswith("total"))
+        counts = [int(cell) for cell in total[1:5]]
+        if counts == expected or time.monotonic() > deadline:
+            return counts
+        time.sleep(1.0)

@@ -33,6 +33,7 @@ FUNCTIONS = {
     "processor",
     "sweeper",
     "publisher",
+    "figure_tally",
     "query_api",
     "hook_health",
     "store_purge",

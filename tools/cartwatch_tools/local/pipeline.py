@@ -125,7 +125,7 @@ class LocalPipeline:
         login_url: str | None = None,
         frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS,
         purge_start_delay_seconds: int = 2,
-        tally_window_seconds: int = 5,
+        tally_window_seconds: int = 2,
     ) -> None:
         """``login_url``: BigCommerce's login service (default: the API URL — the sandbox serves
         both).  ``purge_start_delay_seconds`` outlasts the 1-second store caches used here.
