@@ -59,6 +59,13 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
         return on(r(queue.queue_arn), "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 
     intake, processing, jobs, publishing = stack.intake, stack.processing, stack.jobs, stack.publishing
+    # A stream event source: reading records, and ListStreams (no resource ARN).
+    stream_reads = on(
+        r(stack.state.table.table_stream_arn),
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+    ) | {("dynamodb:ListStreams", "*")}
     archiving = stack.archiving
     return {
         "archiver": (
@@ -128,27 +135,13 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(f"{table}/index/shopper", "dynamodb:Query")
             | on(SSM_STORES + "api", "ssm:GetParameter")
             | dead_letters(publishing.dead_letter_queue)
-            # The stream event source: reading records, and ListStreams (no resource ARN).
-            | on(
-                r(stack.state.table.table_stream_arn),
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-            )
-            | {("dynamodb:ListStreams", "*")},
+            | stream_reads,
         ),
         "tally": (
             stack.figures.function,
             base(stack.figures.function)
             | on(table, "dynamodb:UpdateItem")  # figure items only
-            # The stream event source: reading records, and ListStreams (no resource ARN).
-            | on(
-                r(stack.state.table.table_stream_arn),
-                "dynamodb:DescribeStream",
-                "dynamodb:GetRecords",
-                "dynamodb:GetShardIterator",
-            )
-            | {("dynamodb:ListStreams", "*")},
+            | stream_reads,
         ),
         "query": (
             stack.query_api.function,

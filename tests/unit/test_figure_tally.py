@@ -299,3 +299,20 @@ def test_a_recovery_link_copy_counts_for_nothing() -> None:
         day: {name: -amount for name, amount in figures.items()}
         for day, figures in contribution(record).items()
     }
+
+
+def test_a_window_whose_pending_figures_grow_too_large_adds_them_early_and_goes_on() -> None:
+    found = [Life(f"s{n % 2 + 1}", f"c{n}", n * 3000, (), "buy_late", "EUR", 700 + n) for n in range(6)]
+    store = live(found, random.Random(9))
+    counters = MemoryDailyCounters()
+    figures = FigureTally(counters, max_pending_bytes=120)  # a few store-days at most
+    writes = [(f"{n:08d}", change_) for n, change_ in enumerate(store.stream)]
+    pending, report = Pending(), TallyReport()
+    for start in range(0, len(writes), 4):
+        pending = figures.fold(pending, writes[start : start + 4], shard="s-1", report=report)
+        assert pending.size() <= 120 or not pending.figures
+    assert counters.writes > 0  # added before the window ended
+    figures.add(pending, shard="s-1", report=report)
+    first, last = day_of(T0 - 86400), day_of(T0 + 9 * 86400)
+    for store_hash in STORES:
+        assert counters.read(store_hash, first, last) == brute_force(store, store_hash)

@@ -150,7 +150,7 @@ def _drop_zeros(figures: Figures) -> Figures:
     return figures
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)
 def _snapshot_value(snapshot: str | None) -> tuple[str, Decimal] | None:
     # Cached: a snapshot (up to 248 KiB) is the same on both sides of most writes.
     if not snapshot:
