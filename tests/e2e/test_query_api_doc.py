@@ -88,13 +88,13 @@ def test_the_documented_cli_commands_print_the_expected_carts(quickstart: Quicks
     assert gone.stderr == f"cartwatch: error: no cart {cart_id} in store mystore\n"
 
     # The erased cart left every index, but not the store's anonymous figures.
-    expected = [
+    totals = [
         len(quickstart.report["carts"]),
         len(quickstart.carts("abandons")) + len(quickstart.carts("returns")),
         len(quickstart.carts("returns")),
         len(quickstart.carts("buys")),
     ]
-    assert stats_totals(stats, workdir, expected) == expected
+    assert stats_totals(stats, workdir, totals) == totals
 
     # The shopper of one abandoned cart asks to be forgotten: every cart with their email goes.
     shopper = sorted(emails[cart] for cart in expected)[0]
