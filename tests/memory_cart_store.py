@@ -118,6 +118,7 @@ class MemoryCartStore:
                     r.state.stage,
                     r.due,
                     r.state.abandoned_at,
+                    r.state.channel_id,
                 )
                 for r in self._carts.values()
                 if isinstance(r, CartRecord) and r.due is not None

@@ -91,13 +91,21 @@ class TopicDefinition:
 # a *lower bound* of when the cart's next stage falls due: ordinary activity does not move
 # it (that would cost two index writes per webhook); the sweep finds the entry, lets a
 # conditional write re-check the base item, and pushes the entry forward when the cart
-# was busy.  The projection carries only slow-moving attributes for the same reason.
+# was busy.  The projection carries only slow-moving attributes for the same reason — the
+# channel among them: it picks the cart's stages, and it is written once, when it becomes known.
 DUE_INDEX = GlobalIndex(
     name="due",
     partition_key=KeyAttribute(attr.DUE_SHARD, "S"),
     sort_key=KeyAttribute(attr.DUE_AT, "N"),
     projection="INCLUDE",
-    non_key_attributes=(attr.STORE_HASH, attr.CART_ID, attr.STATUS, attr.STAGE, attr.ABANDONED_AT),
+    non_key_attributes=(
+        attr.STORE_HASH,
+        attr.CART_ID,
+        attr.STATUS,
+        attr.STAGE,
+        attr.ABANDONED_AT,
+        attr.CHANNEL_ID,
+    ),
 )
 
 # The listing index serves the query API (``GET /v1/stores/{store}/carts``): one partition

@@ -383,7 +383,7 @@ def test_a_purge_step_stops_before_its_time_runs_out_and_the_next_step_finishes(
     writer = StoreWriter(dynamodb, pipeline.client("ssm"), table, pipeline.ssm_prefix)
     writer.save(
         StoreSettings(
-            "leaving", pipeline.functions["processor"].store_directory.stages_for(world.store_hash)
+            "leaving", pipeline.functions["processor"].store_directory.stages_for(world.store_hash, None)
         ),
         access_token="t",
         client_secret="s",

@@ -184,7 +184,7 @@ def test_purging_20000_carts_runs_in_bounded_steps_beside_the_processor(world: W
     big = replace(world, store_hash=BIG_STORE)
     StoreWriter(dynamodb, pipeline.client("ssm"), table, pipeline.ssm_prefix).save(
         StoreSettings(
-            BIG_STORE, pipeline.functions["processor"].store_directory.stages_for(world.store_hash)
+            BIG_STORE, pipeline.functions["processor"].store_directory.stages_for(world.store_hash, None)
         ),
         access_token="big-token",
         client_secret="big-secret",

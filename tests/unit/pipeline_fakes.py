@@ -17,7 +17,7 @@ from cartwatch.adapters.event_publisher import OutgoingMessage, PublishFailure
 from cartwatch.domain.cart_webhooks import CartWebhook, WebhookKind
 from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.shopper import DEFAULT_REMINDERS, ReminderScope
-from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.stages import ChannelStages, StageSchedule
 from cartwatch.domain.store import StoreSettings, StoreStatus
 from cartwatch.domain.write_planner import WritePlanner
 
@@ -48,12 +48,14 @@ class Stores:
         eligibility: EligibilityRules | None = None,
         reminders: ReminderScope = DEFAULT_REMINDERS,
         list_active: bool = False,
+        channel_stages: tuple[ChannelStages, ...] = (),
     ) -> None:
         self.stages = stages
         self.recovery_links = recovery_links
         self.list_active = list_active
         self.eligibility = eligibility or EligibilityRules()
         self.reminders = reminders
+        self.channel_stages = channel_stages
         self.unknown: set[str] = set()
         self.uninstalled: set[str] = set()
 
@@ -69,12 +71,14 @@ class Stores:
             eligibility=self.eligibility,
             reminders=self.reminders,
             list_active=self.list_active,
+            channel_stages=self.channel_stages,
         )
 
     refresh = get
 
-    def stages_for(self, store_hash: str) -> StageSchedule:
-        return self.stages
+    def stages_for(self, store_hash: str, channel_id: int | None) -> StageSchedule:
+        settings = self.get(store_hash)
+        return settings.stages_for(channel_id) if settings else self.stages
 
     def lists_active(self, store_hash: str) -> bool:
         return self.list_active

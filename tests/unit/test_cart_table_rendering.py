@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,10 @@ from cartwatch.adapters.cart_table.rendering import render
 from cartwatch.domain.cart_record import CartRecord, CartSummary, DueEntry, DueSlot, OutboxEvent
 from cartwatch.domain.history import Transition
 from cartwatch.domain.lifecycle import CartState, CartStatus, sweep
+from cartwatch.domain.stages import StageSchedule
 from cartwatch.resources import DUE_INDEX, LISTING_INDEX
+
+CHANNEL_TWO = StageSchedule.parse("30m,6h")
 
 times = st.integers(min_value=T0, max_value=T0 + 10**7)
 optional_times = st.one_of(st.none(), times)
@@ -116,14 +120,12 @@ def test_a_sweep_from_the_index_is_one_update_guarded_by_what_the_entry_showed()
     decision = sweep(state, T0 + 3600, STAGES)
     request = render(PLANNER.sweep_from_index(entry, decision, STAGES, now=T0 + 3600, recorded_at=T0), "t")
     parameters = request.parameters
-    names, values = parameters["ExpressionAttributeNames"], parameters["ExpressionAttributeValues"]
-    condition = re.sub(
-        r":v\d+", lambda m: str(next(iter(values[m[0]].values()))), parameters["ConditionExpression"]
-    )
-    condition = re.sub(r"#n\d+", lambda m: names[m[0]], condition)
+    names = parameters["ExpressionAttributeNames"]
+    condition = readable_condition(parameters)
     assert condition == (
         f"status = active AND stage = 0 AND last_activity_at <= {T0} AND attribute_not_exists(suppressed_at)"
         " AND (attribute_not_exists(shopper_bought_at) OR last_activity_at > shopper_bought_at)"
+        " AND attribute_not_exists(channel_id)"  # the entry showed no channel: the store's stages
     )
     expression = parameters["UpdateExpression"]
     set_part, added = expression.split(" ADD ")
@@ -139,3 +141,27 @@ def test_a_sweep_from_the_index_is_one_update_guarded_by_what_the_entry_showed()
         attr.LISTING_KEY,
     } <= written
     assert attr.DUE_SHARD not in written and "list_append(if_not_exists(" in set_part
+
+
+def test_a_sweep_from_an_entry_with_a_channel_is_guarded_by_that_channel() -> None:
+    """The channel picked the stages the cutoff was computed with: a cart whose stored channel
+    differs (the index lagged behind the write that learnt it) refuses the write."""
+    entry = DueEntry(STORE, "c1", CartStatus.ACTIVE, 0, DueSlot("DUE#02", T0 + 1800), None, channel_id=2)
+    state = CartState(STORE, "c1", CartStatus.ACTIVE, T0, T0, channel_id=2)
+    decision = sweep(state, T0 + 1800, CHANNEL_TWO)
+    parameters = render(
+        PLANNER.sweep_from_index(entry, decision, CHANNEL_TWO, now=T0 + 1800, recorded_at=T0), "t"
+    ).parameters
+    condition = readable_condition(parameters)
+    assert condition.endswith(
+        f"last_activity_at <= {T0} AND attribute_not_exists(suppressed_at) AND channel_id = 2"
+    )
+
+
+def readable_condition(parameters: dict[str, Any]) -> str:
+    """A request's condition with its placeholders' names and values filled in."""
+    names, values = parameters["ExpressionAttributeNames"], parameters["ExpressionAttributeValues"]
+    condition = re.sub(
+        r":v\d+", lambda m: str(next(iter(values[m[0]].values()))), parameters["ConditionExpression"]
+    )
+    return re.sub(r"#n\d+", lambda m: names[m[0]], condition)

@@ -1,7 +1,7 @@
 """The store registry: store settings in DynamoDB, store secrets in SSM SecureStrings.
 
 Layout
-    DynamoDB  pk="STORE", sk=<store_hash>          settings (stages, flags, status, hook ids)
+    DynamoDB  pk="STORE", sk=<store_hash>          settings (stages, channel stages, flags, status, hook ids)
     SSM       {prefix}/stores/<hash>/webhook-auth  SecureString {client_secret, token, require_signature,
                                                                 previous_token, previous_token_until}
     SSM       {prefix}/stores/<hash>/api           SecureString {access_token}
@@ -25,7 +25,7 @@ from cartwatch.adapters.cart_table.purge import CartPurge
 from cartwatch.domain.app_install import AppCredentials
 from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.shopper import DEFAULT_REMINDERS, ReminderScope
-from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.stages import ChannelStages, StageSchedule
 from cartwatch.domain.store import ApiCredentials, StoreConnection, StoreSettings, StoreStatus, WebhookAuth
 
 if TYPE_CHECKING:
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 STORE_PK = "STORE"
+# The row's per-channel stages: ``{"<channel id>": "<stages>"}`` (absent: none).
+CHANNEL_STAGES = "channel_stages"
 
 
 class StoreRegistryUnavailable(RuntimeError):
@@ -196,10 +198,11 @@ class StoreDirectory:
         self._cache.pop(store_hash, None)
         return self.get(store_hash)
 
-    def stages_for(self, store_hash: str) -> StageSchedule:
-        """A store's stages; an unknown (e.g. just-removed) store falls back to the defaults."""
+    def stages_for(self, store_hash: str, channel_id: int | None) -> StageSchedule:
+        """A cart's stages: its channel's if the store gives the channel its own, else the store's
+        (``StoreSettings.stages_for``); an unknown (e.g. just-removed) store has the defaults."""
         settings = self.get(store_hash)
-        return settings.stages if settings else self._default_stages
+        return settings.stages_for(channel_id) if settings else self._default_stages
 
     def lists_active(self, store_hash: str) -> bool:
         """Whether the store lists its active carts (an unknown store does not)."""
@@ -220,7 +223,22 @@ def store_from_item(item: dict[str, Any], default_stages: StageSchedule) -> Stor
         # A row written before the setting existed has the default.
         reminders=ReminderScope(item.get("reminders", {}).get("S", DEFAULT_REMINDERS.value)),
         list_active=item.get("list_active", {}).get("BOOL", False),
+        channel_stages=channel_stages_from_item(item),
     )
+
+
+def channel_stages_from_item(item: dict[str, Any]) -> tuple[ChannelStages, ...]:
+    """``channel_stages``: a map of channel id to stages text; absent on rows without any."""
+    stored = item.get(CHANNEL_STAGES, {}).get("M", {})
+    return tuple(
+        ChannelStages(int(channel), StageSchedule.parse(value["S"]))
+        for channel, value in stored.items()
+        if "S" in value
+    )
+
+
+def channel_stages_attribute(schedules: tuple[ChannelStages, ...]) -> dict[str, Any]:
+    return {"M": {str(s.channel_id): {"S": str(s.stages)} for s in schedules}}
 
 
 def eligibility_from_item(item: dict[str, Any]) -> EligibilityRules:
@@ -261,6 +279,8 @@ def store_to_item(
         **eligibility_attributes(settings.eligibility),
         "list_active": {"BOOL": settings.list_active},
     }
+    if settings.channel_stages:
+        item[CHANNEL_STAGES] = channel_stages_attribute(settings.channel_stages)
     item.update(extra or {})
     return item
 

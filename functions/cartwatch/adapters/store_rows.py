@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from cartwatch.adapters.store_registry import STORE_PK, eligibility_attributes, store_from_item, store_key
+from cartwatch.adapters.store_registry import (
+    CHANNEL_STAGES,
+    STORE_PK,
+    channel_stages_attribute,
+    eligibility_attributes,
+    store_from_item,
+    store_key,
+)
 from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
 from cartwatch.domain.store import StoreRow, StoreSettings
 
@@ -71,8 +78,8 @@ class StoreRows:
             return  # removed meanwhile (e.g. uninstalled): nothing to record
 
     def update_settings(self, settings: StoreSettings, *, own_stages: bool) -> bool:
-        """Write a store's row-kept settings (stages, recovery links, eligibility, reminders per
-        shopper or per cart, active-cart listing); False: no such row."""
+        """Write a store's row-kept settings (stages, channel stages, recovery links, eligibility,
+        reminders per shopper or per cart, active-cart listing); False: no such row."""
         rules = eligibility_attributes(settings.eligibility)
         values: dict[str, Any] = {
             ":links": {"BOOL": settings.recovery_links},
@@ -94,6 +101,11 @@ class StoreRows:
             values[":stages"] = {"S": str(settings.stages)}
         else:
             removals.append("stages")  # follows the deployment's default stages
+        if settings.channel_stages:
+            assignments.append(f"{CHANNEL_STAGES} = :channels")
+            values[":channels"] = channel_stages_attribute(settings.channel_stages)
+        else:
+            removals.append(CHANNEL_STAGES)
         if "min_value" in rules:
             assignments.append("min_value = :min")
             values[":min"] = rules["min_value"]

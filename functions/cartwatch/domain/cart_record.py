@@ -137,6 +137,8 @@ class DueEntry:
     stage: int
     due: DueSlot
     abandoned_at: int | None
+    # The cart's channel as far as known: which stages it follows (``StoreSettings.stages_for``).
+    channel_id: int | None = None
 
 
 @dataclass(frozen=True)

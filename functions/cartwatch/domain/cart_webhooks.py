@@ -5,11 +5,14 @@ types but never parse a webhook, so their cold start should not pay for pydantic
 Parsing BigCommerce's bodies into them is ``cartwatch.domain.webhooks``' job.
 
 The webhook scopes cartwatch registers and reads are spelled here once: one
-``store/cart/<kind>`` scope per :class:`WebhookKind`, and ``store/app/uninstalled``.
+``store/cart/<kind>`` scope per :class:`WebhookKind`, ``store/app/uninstalled``, and for
+each channel with stages of its own ``store/channel/{id}/cart/created``.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
@@ -85,5 +88,26 @@ def cart_scope(kind: WebhookKind) -> str:
     return CART_SCOPE_PREFIX + kind.value
 
 
-# Every scope cartwatch registers a hook for, one hook each.
+# Every scope cartwatch registers a hook for in every store, one hook each.
 HOOK_SCOPES: Final = (*(cart_scope(kind) for kind in WebhookKind), APP_UNINSTALLED_SCOPE)
+
+# The store-wide scopes do not say which channel (storefront) a cart belongs to; its
+# channel-scoped twins do.  For a channel with stages of its own, cartwatch registers the
+# twin of one webhook every cart fires exactly once — its creation — so the cart's channel is
+# known from its first webhooks at the cost of one more delivery per cart of that channel.
+_CHANNEL_HOOK_SCOPE = re.compile(r"^store/channel/(?P<channel>\d+)/cart/created$")
+
+
+def channel_hook_scope(channel_id: int) -> str:
+    """The hook that tells cartwatch a cart's channel: ``store/channel/{id}/cart/created``."""
+    return f"store/channel/{channel_id}/cart/{WebhookKind.CREATED.value}"
+
+
+def is_channel_hook_scope(scope: str) -> bool:
+    """A scope cartwatch registers for a channel with its own stages (and retires with them)."""
+    return _CHANNEL_HOOK_SCOPE.match(scope) is not None
+
+
+def hook_scopes(channel_ids: Iterable[int] = ()) -> tuple[str, ...]:
+    """A store's hooks: :data:`HOOK_SCOPES`, then one per channel with its own stages."""
+    return (*HOOK_SCOPES, *(channel_hook_scope(channel) for channel in sorted(set(channel_ids))))

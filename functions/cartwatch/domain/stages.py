@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
@@ -64,3 +66,44 @@ class StageSchedule:
 
     def __str__(self) -> str:
         return ",".join(format_duration(d) for d in self.delays)
+
+
+@dataclass(frozen=True)
+class ChannelStages:
+    """One channel's own stages (``2:30m,6h``): a BigCommerce storefront with an audience of its own.
+
+    A multi-storefront store runs each storefront as a channel; carts of a channel with its
+    own stages follow them, every other cart the store's stages.
+    """
+
+    channel_id: int
+    stages: StageSchedule
+
+    def __post_init__(self) -> None:
+        if isinstance(self.channel_id, bool) or self.channel_id <= 0:
+            raise ValueError(f"channel {self.channel_id!r}: a channel id is a positive whole number")
+
+    @classmethod
+    def parse(cls, text: str) -> ChannelStages:
+        """``CHANNEL:STAGES``, e.g. ``2:30m,6h``; ValueError says what is wrong."""
+        channel, colon, stages = text.partition(":")
+        if not colon or not channel.strip() or not stages.strip():
+            raise ValueError(f"{text!r} is not CHANNEL:STAGES, e.g. 2:30m,6h")
+        if not channel.strip().isdecimal() or int(channel) <= 0:
+            raise ValueError(f"{channel.strip()!r} is not a channel id (a positive whole number) in {text!r}")
+        try:
+            return cls(int(channel), StageSchedule.parse(stages))
+        except ValueError as error:
+            raise ValueError(f"channel {int(channel)}: {error}") from None
+
+    def __str__(self) -> str:
+        return f"{self.channel_id}:{self.stages}"
+
+
+def by_channel(schedules: Iterable[ChannelStages]) -> tuple[ChannelStages, ...]:
+    """Channel schedules in channel order; a channel given twice is refused (ValueError)."""
+    ordered = sorted(schedules, key=lambda schedule: schedule.channel_id)
+    for first, second in pairwise(ordered):
+        if first.channel_id == second.channel_id:
+            raise ValueError(f"channel {first.channel_id} is given more than one schedule")
+    return tuple(ordered)

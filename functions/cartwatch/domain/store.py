@@ -7,9 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from cartwatch.domain.cart_webhooks import hook_scopes
 from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.shopper import DEFAULT_REMINDERS, ReminderScope
-from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.stages import ChannelStages, StageSchedule, by_channel
 
 # BigCommerce store hashes are short lowercase alphanumerics (e.g. "abc123xyz").
 STORE_HASH = re.compile(r"^[a-z0-9]{1,32}$")
@@ -55,6 +56,27 @@ class StoreSettings:
     # List every cart with shopper activity (``status=active`` then lists open carts never
     # abandoned), at a listing-index write per cart (docs/query-api.md).
     list_active: bool = False
+    # Channels (storefronts) with stages of their own, in channel order, one schedule each.
+    channel_stages: tuple[ChannelStages, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channel_stages", by_channel(self.channel_stages))
+
+    def stages_for(self, channel_id: int | None) -> StageSchedule:
+        """The one rule: the channel's own stages if it has them, else the store's.
+
+        A cart whose channel is not known yet (no channel-scoped webhook seen) follows the
+        store's stages until it is.
+        """
+        for schedule in self.channel_stages:
+            if schedule.channel_id == channel_id:
+                return schedule.stages
+        return self.stages
+
+    @property
+    def hook_scopes(self) -> tuple[str, ...]:
+        """Every hook the store needs: the store-wide ones, and one per channel with its own stages."""
+        return hook_scopes(schedule.channel_id for schedule in self.channel_stages)
 
 
 @dataclass(frozen=True)

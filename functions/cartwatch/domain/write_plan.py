@@ -66,12 +66,14 @@ class AtVersion:
 
 @dataclass(frozen=True)
 class IdleSince:
-    """The sweep's re-check of an index entry: same status and stage, idle since ``cutoff``,
-    unsuppressed, and its series not stopped by the shopper's purchase of another cart."""
+    """The sweep's re-check of an index entry: same status, stage and channel, idle since
+    ``cutoff``, unsuppressed, and its series not stopped by the shopper's purchase of another
+    cart.  The channel picked the stages the cutoff was computed with."""
 
     status: CartStatus
     stage: int
     cutoff: int
+    channel_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -121,8 +123,8 @@ def admits(guard: Guard, current: CartRecord | Tombstone | None) -> bool:
     match guard:
         case AtVersion(version):
             return state.version == version
-        case IdleSince(status, stage, cutoff):
-            return (state.status, state.stage) == (status, stage) and (
+        case IdleSince(status, stage, cutoff, channel_id):
+            return (state.status, state.stage, state.channel_id) == (status, stage, channel_id) and (
                 state.last_activity_at <= cutoff and not state.suppressed and not state.series_stopped
             )
         case StillAbandoned(last_activity_at):

@@ -165,7 +165,7 @@ class WritePlanner:
         listed = after.ever_abandoned or entry.abandoned_at is not None or list_active
         return Patch(
             ref=(entry.store_hash, entry.cart_id),
-            guard=IdleSince(entry.status, entry.stage, cutoff),
+            guard=IdleSince(entry.status, entry.stage, cutoff, entry.channel_id),
             state=StatePatch(
                 status=after.status,
                 stage=after.stage,

@@ -20,7 +20,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -31,7 +31,6 @@ from cartwatch.adapters.callback_ledger import CallbackLedger, CodeOutcome
 from cartwatch.adapters.store_registry import StoreSecrets, StoreWriter
 from cartwatch.adapters.store_rows import StoreRows, hooks_attribute
 from cartwatch.domain.app_install import AppCredentials, missing_scopes, store_hash_of
-from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.shopper import DEFAULT_REMINDERS
 from cartwatch.domain.stages import StageSchedule
@@ -179,8 +178,9 @@ class AppInstaller:
                 webhook_token=token,
                 require_signature=True,
             )
-            self._save_row(store_hash, before if connected else None, grant.user_id, grant.owner_id)
-            hooks = self._register_hooks(store_hash, grant.access_token, token)
+            kept = before if connected else None
+            settings = self._save_row(store_hash, kept, grant.user_id, grant.owner_id)
+            hooks = self._register_hooks(store_hash, grant.access_token, token, settings.hook_scopes)
         except BaseException:
             if not connected:
                 self._undo(store_hash, grant.access_token, previous_item)
@@ -191,15 +191,15 @@ class AppInstaller:
             self._retire_account_hooks(store_hash, replaced.access_token)
         return Installed(store_hash, hooks)
 
-    def _register_hooks(self, store_hash: str, access_token: str, token: str) -> int:
+    def _register_hooks(self, store_hash: str, access_token: str, token: str, scopes: Sequence[str]) -> int:
         api = self._clients(store_hash, access_token)
-        report = reconcile_hooks(api, self._destination(store_hash), token)
+        report = reconcile_hooks(api, self._destination(store_hash), token, scopes)
         self._rows.record(store_hash, hook_ids=report.hook_ids)
         if report.failures:
             reasons = "; ".join(sorted({r.reason for r in report.failures}))
             raise InstallFailed(
                 InstallFailure.HOOKS_REFUSED,
-                f"{len(report.failures)} of {len(HOOK_SCOPES)} hooks not registered: {reasons}",
+                f"{len(report.failures)} of {len(report.results)} hooks not registered: {reasons}",
                 store_hash,
             )
         return len(report.hook_ids)
@@ -217,7 +217,8 @@ class AppInstaller:
             return
         logger.info("former API account hooks deleted", extra={"store_hash": store_hash, "hooks": deleted})
 
-    def _save_row(self, store_hash: str, row: StoreRow | None, user_id: int, owner_id: int) -> None:
+    def _save_row(self, store_hash: str, row: StoreRow | None, user_id: int, owner_id: int) -> StoreSettings:
+        """The store's row as the install leaves it: a re-authorized store keeps its settings."""
         settings = StoreSettings(
             store_hash,
             row.settings.stages if row else self._default_stages,
@@ -226,6 +227,7 @@ class AppInstaller:
             connection=StoreConnection.APP,
             eligibility=row.settings.eligibility if row else EligibilityRules(),
             reminders=row.settings.reminders if row else DEFAULT_REMINDERS,
+            channel_stages=row.settings.channel_stages if row else (),
         )
         users = {str(owner_id), str(user_id), *(str(u) for u in (row.app_users if row else ()))}
         self._writer.put_row(
@@ -240,6 +242,7 @@ class AppInstaller:
                 "installed_at": {"N": str(int(self._clock()))},
             },
         )
+        return settings
 
     def _undo(self, store_hash: str, access_token: str, previous_item: dict[str, Any] | None) -> None:
         """Put a store that was not connected back as it was; hooks go first, while the token works."""

@@ -191,7 +191,7 @@ class CartQueries:
             plan = self._planner.revision(
                 stored,
                 after,
-                self._stores.stages_for(store_hash),
+                self._stores.stages_for(store_hash, after.channel_id),
                 recorded_at=now,
                 entry=history.suppression(after, now),
             )

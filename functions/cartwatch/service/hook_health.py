@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from cartwatch.adapters.bigcommerce import BigCommerceError, BigCommerceUnauthorized
-from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.store import StoreRow, StoreStatus
 from cartwatch.service.store_hooks import HookOutcome, StoreApi, check_store, hook_destination
 
@@ -88,16 +87,18 @@ class HookHealthCheck:
     def check(self, row: StoreRow) -> StoreCheck:
         store_hash = row.settings.store_hash
         if row.settings.status is StoreStatus.UNINSTALLED:
-            return _unrecoverable(store_hash, "the app was uninstalled")
+            return _unrecoverable(row, "the app was uninstalled")
         api = self._clients(store_hash)
         if api is None:
-            return _unrecoverable(store_hash, "no API credentials stored")
+            return _unrecoverable(row, "no API credentials stored")
         try:
-            health = check_store(api, hook_destination(self._base_url, store_hash), token=None)
+            health = check_store(
+                api, hook_destination(self._base_url, store_hash), token=None, scopes=row.settings.hook_scopes
+            )
         except BigCommerceUnauthorized:
-            return _unrecoverable(store_hash, "BigCommerce refused the access token")
+            return _unrecoverable(row, "BigCommerce refused the access token")
         except BigCommerceError as error:
-            return _unrecoverable(store_hash, f"BigCommerce failed: {error}")
+            return _unrecoverable(row, f"BigCommerce failed: {error}")
         return StoreCheck(
             store_hash,
             reactivated=health.hooks.count(HookOutcome.REACTIVATED),
@@ -107,6 +108,7 @@ class HookHealthCheck:
         )
 
 
-def _unrecoverable(store_hash: str, reason: str) -> StoreCheck:
+def _unrecoverable(row: StoreRow, reason: str) -> StoreCheck:
     # Nothing could be checked, so every hook the store should have counts as lost.
-    return StoreCheck(store_hash, unrecoverable=len(HOOK_SCOPES), problems=(reason,))
+    settings = row.settings
+    return StoreCheck(settings.store_hash, unrecoverable=len(settings.hook_scopes), problems=(reason,))

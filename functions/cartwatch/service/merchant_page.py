@@ -22,7 +22,6 @@ from cartwatch.adapters.bigcommerce import BigCommerceError
 from cartwatch.adapters.merchant_rows import MerchantRows
 from cartwatch.adapters.store_clients import ClientFactory
 from cartwatch.adapters.store_rows import StoreRows
-from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.listing import CartFilter, ListingIndex, every_listed
 from cartwatch.domain.merchant_settings import SETTINGS_FIELDS, InvalidSettings, read_settings_form
 from cartwatch.domain.stages import StageSchedule
@@ -191,7 +190,7 @@ class MerchantPage:
         return PageView(
             store_hash=store_hash,
             connected_by=row.settings.connection.value,
-            hooks=self._hook_health(store_hash),
+            hooks=self._hook_health(row),
             figures=self._figures(store_hash),
             fields=fields,
             default_stages=str(self._default_stages),
@@ -213,7 +212,8 @@ class MerchantPage:
             recovered_revenue=tuple(figures.recovered.per_currency()),
         )
 
-    def _hook_health(self, store_hash: str) -> HookHealth:
+    def _hook_health(self, row: StoreRow) -> HookHealth:
+        store_hash = row.settings.store_hash
         api = self._clients(store_hash)
         if api is None:
             return HookHealth(None, "no API token stored")
@@ -224,7 +224,9 @@ class MerchantPage:
             logger.warning("hooks could not be listed for the merchant page", extra={"error": str(error)})
             return HookHealth(None, "BigCommerce did not answer; reload to try again")
         by_scope = {h.get("scope"): h for h in hooks}
-        return HookHealth(tuple(HookState(scope, _state(by_scope.get(scope))) for scope in HOOK_SCOPES))
+        return HookHealth(
+            tuple(HookState(scope, _state(by_scope.get(scope))) for scope in row.settings.hook_scopes)
+        )
 
 
 def _state(hook: Mapping[str, object] | None) -> str:

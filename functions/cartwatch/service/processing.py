@@ -164,7 +164,7 @@ class CartProcessor:
             plan = self._planner.revision(
                 stored,
                 result.after,
-                self._stores.stages_for(ref[0]),
+                self._stores.stages_for(ref[0], result.after.channel_id),
                 recorded_at=int(self._clock()),
                 event=event,
                 entry=webhook_transition(result, cart_webhooks),
@@ -216,7 +216,7 @@ class CartProcessor:
             plan = self._planner.revision(
                 stored,
                 result.after,
-                self._stores.stages_for(ref[0]),
+                self._stores.stages_for(ref[0], result.after.channel_id),
                 recorded_at=int(self._clock()),
                 scheduled=False,
             )

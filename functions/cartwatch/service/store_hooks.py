@@ -3,7 +3,9 @@
 One reconciliation serves ``cartwatch stores add|verify|rotate-token`` and the daily
 hook-health function, so the CLI and the schedule can never disagree on what "healthy" means:
 
-* one hook per scope in :data:`HOOK_SCOPES`, all pointing at ``{webhook base}/{store_hash}``;
+* one hook per scope in :data:`HOOK_SCOPES`, and one per channel with stages of its own
+  (``StoreSettings.hook_scopes``), all pointing at ``{webhook base}/{store_hash}``; a channel's
+  hook is retired when its channel no longer has stages of its own;
 * each active (BigCommerce deactivates a hook after ~48 h of failed deliveries, FACTS §2.2)
   and sending ``X-Cartwatch-Token``;
 * hooks for any other destination belong to someone else and are never touched.
@@ -25,7 +27,7 @@ from cartwatch.adapters.bigcommerce import (
     BigCommerceUnauthorized,
     BigCommerceUnavailable,
 )
-from cartwatch.domain.cart_webhooks import HOOK_SCOPES
+from cartwatch.domain.cart_webhooks import HOOK_SCOPES, is_channel_hook_scope
 from cartwatch.domain.store import TOKEN_HEADER
 
 # A cart id no store can hold: reading it proves the Carts scope without touching a real cart.
@@ -59,6 +61,7 @@ class HookOutcome(StrEnum):
     CREATED = "created"
     REACTIVATED = "reactivated"
     UPDATED = "updated"  # headers rewritten: a new or rotated token
+    RETIRED = "retired"  # a channel's hook, deleted: the channel no longer has stages of its own
     FAILED = "failed"
 
 
@@ -88,31 +91,47 @@ class HookReport:
         return {r.scope: r.hook_id for r in self.results if r.hook_id is not None}
 
 
-def reconcile_hooks(api: StoreApi, destination: str, token: str | None) -> HookReport:
-    """Make the store's hooks match :data:`HOOK_SCOPES`; idempotent.
+def reconcile_hooks(
+    api: StoreApi, destination: str, token: str | None, scopes: Sequence[str] = HOOK_SCOPES
+) -> HookReport:
+    """Make the store's hooks match ``scopes`` (``StoreSettings.hook_scopes``); idempotent.
 
     ``token`` None (the scheduled function may not read the webhook secret) means the token the
     store's hooks agree on; when they do not agree, headers are left alone and a missing hook
-    cannot be re-created.
+    cannot be re-created.  A channel's hook at the destination whose channel is no longer in
+    ``scopes`` is retired.
     Listing the hooks is not guarded: when that fails, nothing was done and the caller says why.
     """
     ours = [h for h in api.list_hooks() if h.get("destination") == destination]
     token = token or agreed_token(ours)
     results: list[HookResult] = []
     deleted = 0
-    for index, scope in enumerate(HOOK_SCOPES):
+    retiring = sorted(
+        {str(h.get("scope")) for h in ours if is_channel_hook_scope(str(h.get("scope")))} - {*scopes}
+    )
+    steps = [*((scope, False) for scope in scopes), *((scope, True) for scope in retiring)]
+    for index, (scope, retire) in enumerate(steps):
         same_scope = [h for h in ours if h.get("scope") == scope]
         try:
-            result, removed = _reconcile_scope(api, scope, destination, token, same_scope)
+            if retire:
+                result, removed = _retire_scope(api, scope, same_scope), 0
+            else:
+                result, removed = _reconcile_scope(api, scope, destination, token, same_scope)
         except (BigCommerceUnauthorized, BigCommerceUnavailable) as error:
             # Every later call would fail the same way: stop, and say what was left undone.
-            results += [HookResult(s, HookOutcome.FAILED, reason=str(error)) for s in HOOK_SCOPES[index:]]
+            results += [HookResult(s, HookOutcome.FAILED, reason=str(error)) for s, _ in steps[index:]]
             return HookReport(tuple(results), deleted, stopped=True)
         except BigCommerceError as error:
             result, removed = HookResult(scope, HookOutcome.FAILED, reason=str(error)), 0
         results.append(result)
         deleted += removed
     return HookReport(tuple(results), deleted)
+
+
+def _retire_scope(api: StoreApi, scope: str, existing: list[dict[str, Any]]) -> HookResult:
+    for hook in existing:
+        api.delete_hook(_hook_id(hook))
+    return HookResult(scope, HookOutcome.RETIRED)
 
 
 def _reconcile_scope(
@@ -239,9 +258,11 @@ class StoreHealth:
         return problems
 
 
-def check_store(api: StoreApi, destination: str, token: str | None) -> StoreHealth:
+def check_store(
+    api: StoreApi, destination: str, token: str | None, scopes: Sequence[str] = HOOK_SCOPES
+) -> StoreHealth:
     """`stores verify` and the daily check: repair the hooks, then look at what cannot be repaired."""
-    hooks = reconcile_hooks(api, destination, token)
+    hooks = reconcile_hooks(api, destination, token, scopes)
     if hooks.stopped:
         return StoreHealth(hooks, None, {})  # more calls would only fail (or wait) the same way
     return StoreHealth(hooks, blocked_domains(api), probe_scopes(api))

@@ -129,7 +129,9 @@ class AbandonmentSweep:
         return self._remaining_ms is not None and self._remaining_ms() < self._reserve_ms
 
     def _sweep_entry(self, entry: DueEntry, now: int, report: SweepReport) -> None:
-        stages = self._stores.stages_for(entry.store_hash)
+        # The entry's channel picks the stages; the write's guard re-checks the channel too, so
+        # a stale entry never decides with another channel's stages.
+        stages = self._stores.stages_for(entry.store_hash, entry.channel_id)
         decision = sweep(_estimated_state(entry, stages), now, stages)
         current: CartRecord | None = None
         if decision.action in (SweepAction.ABANDON, SweepAction.EXPIRE):
@@ -152,9 +154,10 @@ class AbandonmentSweep:
             loaded = self._carts.load(entry.store_hash, entry.cart_id)
             current = loaded if isinstance(loaded, CartRecord) else None
         if current is not None:
-            self._sweep_stored(current, now, stages, report)
+            self._sweep_stored(current, now, report)
 
-    def _sweep_stored(self, stored: CartRecord, now: int, stages: StageSchedule, report: SweepReport) -> None:
+    def _sweep_stored(self, stored: CartRecord, now: int, report: SweepReport) -> None:
+        stages = self._stores.stages_for(stored.state.store_hash, stored.state.channel_id)
         decision = sweep(stored.state, now, stages)
         recorded_at = int(self._clock())
         held = stored.unpublished is not None and stored.unpublished.held_by_due_entry
@@ -206,6 +209,7 @@ def _estimated_state(entry: DueEntry, stages: StageSchedule) -> CartState:
         stage=entry.stage,
         last_abandoned_stage=entry.stage,
         abandoned_at=entry.abandoned_at,
+        channel_id=entry.channel_id,
     )
 
 

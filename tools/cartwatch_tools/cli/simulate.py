@@ -18,6 +18,7 @@ from cartwatch.domain.event_types import EVENT_TYPES
 from cartwatch_tools.cli.errors import CliError
 from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, LocalInfo
 from cartwatch_tools.cli.simulation import (
+    STOREFRONT_CHANNEL,
     EventInbox,
     SimulationResult,
     Storefront,
@@ -100,7 +101,9 @@ class LocalStore:
         token = json.loads(parameter["Parameter"]["Value"])["access_token"]
         from cartwatch.adapters.store_registry import store_from_item
 
-        stages = store_from_item(stores[store_hash], StageSchedule.parse(info.default_stages)).stages
+        settings = store_from_item(stores[store_hash], StageSchedule.parse(info.default_stages))
+        # The simulated shoppers fill carts on the default storefront, channel 1.
+        stages = settings.stages_for(STOREFRONT_CHANNEL)
         return cls(store_hash, token, stages.count, stages.delays[-1])
 
 

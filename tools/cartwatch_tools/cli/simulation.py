@@ -112,8 +112,12 @@ class SimulationResult:
         }
 
 
+# The channel the simulated storefront's carts belong to: BigCommerce's default storefront.
+STOREFRONT_CHANNEL = 1
+
+
 class Storefront:
-    """A headless storefront on BigCommerce's REST management API."""
+    """A headless storefront on BigCommerce's REST management API, on :data:`STOREFRONT_CHANNEL`."""
 
     def __init__(self, api_url: str, store_hash: str, access_token: str, rng: random.Random) -> None:
         self._base = f"{api_url.rstrip('/')}/stores/{store_hash}/v3"
@@ -136,7 +140,7 @@ class Storefront:
 
     def open_cart(self) -> str:
         items = [{"product_id": self._rng.choice(PRODUCTS), "quantity": self._rng.randint(1, 3)}]
-        cart = self._call("POST", "/carts", {"line_items": items})
+        cart = self._call("POST", "/carts", {"line_items": items, "channel_id": STOREFRONT_CHANNEL})
         cart_id: str = cart["data"]["id"]
         if self._rng.random() < 0.5:
             self.add_item(cart_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -33,7 +33,7 @@ from cartwatch.adapters.store_registry import (
 from cartwatch.adapters.store_rows import StoreRows, hooks_attribute
 from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.shopper import DEFAULT_REMINDERS, ReminderScope
-from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
+from cartwatch.domain.stages import DEFAULT_STAGES, ChannelStages, StageSchedule, by_channel
 from cartwatch.domain.store import (
     ROTATION_GRACE_SECONDS,
     ApiCredentials,
@@ -70,6 +70,26 @@ class RulesChange:
 
 
 @dataclass(frozen=True)
+class ChannelStagesChange:
+    """Per-channel stages as given on the command line: channels given get these stages,
+    channels cleared follow the store's again, every other channel keeps what it has."""
+
+    given: tuple[ChannelStages, ...] = ()
+    cleared: frozenset[int] = frozenset()
+
+    def __post_init__(self) -> None:
+        given = by_channel(self.given)  # a channel given twice: ValueError
+        both = sorted(self.cleared & {schedule.channel_id for schedule in given})
+        if both:
+            raise ValueError(f"channel {both[0]} is both given stages and cleared")
+        object.__setattr__(self, "given", given)
+
+    def applied_to(self, current: tuple[ChannelStages, ...]) -> tuple[ChannelStages, ...]:
+        replaced = self.cleared | {schedule.channel_id for schedule in self.given}
+        return by_channel([*(s for s in current if s.channel_id not in replaced), *self.given])
+
+
+@dataclass(frozen=True)
 class NewStore:
     store_hash: str
     access_token: str = field(repr=False)
@@ -80,6 +100,7 @@ class NewStore:
     rules: RulesChange = field(default_factory=RulesChange)
     reminders: ReminderScope | None = None  # None: keep the store's (per shopper for a new one)
     list_active: bool | None = None
+    channels: ChannelStagesChange = field(default_factory=ChannelStagesChange)
 
 
 @dataclass(frozen=True)
@@ -91,6 +112,15 @@ class SettingsUpdate:
     rules: RulesChange = field(default_factory=RulesChange)
     reminders: ReminderScope | None = None
     list_active: bool | None = None
+    channels: ChannelStagesChange = field(default_factory=ChannelStagesChange)
+
+
+@dataclass(frozen=True)
+class UpdateResult:
+    settings: StoreSettings
+    # The hooks registered or retired because the channels with their own stages changed;
+    # None: they did not, and BigCommerce was not called.
+    hooks: HookReport | None = None
 
 
 @dataclass(frozen=True)
@@ -167,6 +197,7 @@ class StoreAdmin:
             eligibility=new.rules.applied_to(before.eligibility if before else EligibilityRules()),
             reminders=new.reminders or (before.reminders if before else DEFAULT_REMINDERS),
             list_active=_choose(new.list_active, before.list_active if before else False),
+            channel_stages=new.channels.applied_to(before.channel_stages if before else ()),
         )
         self._save(
             settings,
@@ -179,11 +210,12 @@ class StoreAdmin:
             # A rotation's grace period survives re-adding the store while it lasts.
             replaced_token=auth.replaced_token_at(self._clock()) if auth else None,
         )
-        report = self._register_hooks(api, store_hash, token)
+        report = self._register_hooks(api, store_hash, token, settings.hook_scopes)
         return AddResult(existing is None, self.destination(store_hash), report)
 
-    def update(self, store_hash: str, update: SettingsUpdate) -> StoreSettings:
-        """Change settings kept in the store's row only: no secret, no hook, no BigCommerce call."""
+    def update(self, store_hash: str, update: SettingsUpdate) -> UpdateResult:
+        """Change settings kept in the store's row; BigCommerce is called only when the channels
+        with stages of their own change, to register (or retire) their hooks."""
         row = self._row(store_hash)
         settings = replace(
             row.settings,
@@ -192,10 +224,17 @@ class StoreAdmin:
             eligibility=update.rules.applied_to(row.settings.eligibility),
             reminders=update.reminders or row.settings.reminders,
             list_active=_choose(update.list_active, row.settings.list_active),
+            channel_stages=update.channels.applied_to(row.settings.channel_stages),
         )
         if not self.rows.update_settings(settings, own_stages=update.stages is not None or row.own_stages):
             raise self._unknown(store_hash)
-        return settings
+        if settings.hook_scopes == row.settings.hook_scopes:
+            return UpdateResult(settings)
+        # The row first, as `add` does: a failure below leaves a store that `stores verify`
+        # (or the daily hook check) completes from the row.
+        api = self._client(store_hash, self._credentials(store_hash).access_token)
+        report = self._register_hooks(api, store_hash, self._auth(store_hash).token, settings.hook_scopes)
+        return UpdateResult(settings, report)
 
     def remove(self, store_hash: str, *, force: bool = False) -> RemoveResult:
         row = self.rows.get(store_hash)
@@ -224,11 +263,11 @@ class StoreAdmin:
         return RemoveResult(hooks_deleted, self._purge(store_hash), warning)
 
     def verify(self, store_hash: str) -> StoreHealth:
-        self._row(store_hash)
+        row = self._row(store_hash)
         api = self._client(store_hash, self._credentials(store_hash).access_token)
         token = self._auth(store_hash).token
         with self._bigcommerce(store_hash):
-            health = check_store(api, self.destination(store_hash), token)
+            health = check_store(api, self.destination(store_hash), token, row.settings.hook_scopes)
         self.rows.record(store_hash, hook_ids=health.hooks.hook_ids)
         return health
 
@@ -255,7 +294,7 @@ class StoreAdmin:
             hook_ids=row.hook_ids,
             replaced_token=replaced,
         )
-        return self._register_hooks(api, store_hash, token)
+        return self._register_hooks(api, store_hash, token, row.settings.hook_scopes)
 
     def details(self, store_hash: str) -> StoreDetails:
         row = self._row(store_hash)
@@ -279,9 +318,11 @@ class StoreAdmin:
 
     # --- helpers -------------------------------------------------------------------------------
 
-    def _register_hooks(self, api: BigCommerceClient, store_hash: str, token: str) -> HookReport:
+    def _register_hooks(
+        self, api: BigCommerceClient, store_hash: str, token: str | None, scopes: Sequence[str]
+    ) -> HookReport:
         with self._bigcommerce(store_hash):
-            report = reconcile_hooks(api, self.destination(store_hash), token)
+            report = reconcile_hooks(api, self.destination(store_hash), token, scopes)
         self.rows.record(store_hash, hook_ids=report.hook_ids)
         return report
 

@@ -6,8 +6,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from cartwatch.domain.cart_webhooks import HOOK_SCOPES
-from cartwatch.domain.store import StoreConnection, StoreRow, StoreStatus
+from cartwatch.domain.store import StoreConnection, StoreRow, StoreSettings, StoreStatus
 from cartwatch.service.store_hooks import HookOutcome, HookReport, StoreHealth, hook_token
 from cartwatch_tools.cli.secret_input import mask
 from cartwatch_tools.cli.store_admin import StoreDetails
@@ -25,6 +24,11 @@ def stages_text(row: StoreRow) -> str:
     return str(row.settings.stages) if row.own_stages else "default"
 
 
+def channel_stages_text(settings: StoreSettings) -> str:
+    """``2:30m,6h 3:15m``, or ``-``: every channel follows the store's stages."""
+    return " ".join(str(schedule) for schedule in settings.channel_stages) or "-"
+
+
 _CONNECTIONS = {StoreConnection.APP: "BigCommerce app", StoreConnection.API_ACCOUNT: "API account"}
 
 
@@ -38,13 +42,14 @@ def store_table(rows: Sequence[StoreRow]) -> list[str]:
     if not rows:
         return ["no stores yet: add one with `cartwatch stores add`"]
     return table(
-        ("STORE", "STAGES", "STATUS", "HOOKS"),
+        ("STORE", "STAGES", "CHANNEL STAGES", "STATUS", "HOOKS"),
         [
             (
                 r.settings.store_hash,
                 stages_text(r),
+                channel_stages_text(r.settings),
                 r.settings.status.value,
-                f"{len(r.hook_ids)}/{len(HOOK_SCOPES)}",
+                f"{len(r.hook_ids)}/{len(r.settings.hook_scopes)}",
             )
             for r in sorted(rows, key=lambda r: r.settings.store_hash)
         ],
@@ -102,6 +107,10 @@ def details_lines(details: StoreDetails, now: float | None = None) -> list[str]:
                 "BigCommerce app" if settings.connection is StoreConnection.APP else "API account",
             ),
             ("stages", stages_text(details.row)),
+            *(
+                (f"channel {schedule.channel_id} stages", str(schedule.stages))
+                for schedule in settings.channel_stages
+            ),
             ("require signature", _yes_no(settings.require_signature)),
             ("recovery links", _yes_no(settings.recovery_links)),
             ("eligibility", settings.eligibility.describe()),
@@ -122,7 +131,7 @@ def details_lines(details: StoreDetails, now: float | None = None) -> list[str]:
     by_scope = {h.get("scope"): h for h in details.live_hooks}
     token = auth.token if auth else None
     rows = []
-    for scope in HOOK_SCOPES:
+    for scope in settings.hook_scopes:
         hook = by_scope.get(scope)
         if hook is None:
             rows.append((scope, "-", "missing"))

@@ -9,12 +9,24 @@ from typing import Any
 from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.eligibility import parse_min_value
 from cartwatch.domain.shopper import ReminderScope
-from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.stages import ChannelStages, StageSchedule
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreStatus, is_store_hash
-from cartwatch_tools.cli.errors import CliError
+from cartwatch_tools.cli.errors import CliError, UsageError
 from cartwatch_tools.cli.secret_input import ACCESS_TOKEN, CLIENT_SECRET, add_secret_argument, read_secret
-from cartwatch_tools.cli.store_admin import NewStore, RulesChange, SettingsUpdate, StoreAdmin
-from cartwatch_tools.cli.store_views import details_lines, health_lines, hook_lines, store_table
+from cartwatch_tools.cli.store_admin import (
+    ChannelStagesChange,
+    NewStore,
+    RulesChange,
+    SettingsUpdate,
+    StoreAdmin,
+)
+from cartwatch_tools.cli.store_views import (
+    channel_stages_text,
+    details_lines,
+    health_lines,
+    hook_lines,
+    store_table,
+)
 from cartwatch_tools.cli.target import add_target_arguments, resolve_target
 
 
@@ -31,6 +43,23 @@ def register(subparsers: Any) -> None:
     settings = argparse.ArgumentParser(add_help=False)
     settings.add_argument(
         "--stages", type=_stages, help="abandonment stage delays, e.g. 1h,24h,48h (default: the deployment's)"
+    )
+    settings.add_argument(
+        "--channel-stages",
+        type=_channel_stages,
+        action="append",
+        default=[],
+        metavar="CHANNEL:STAGES",
+        help="a channel's (storefront's) own stage delays, e.g. 2:30m,6h; repeatable, one per channel "
+        "(channels without their own follow the store's stages)",
+    )
+    settings.add_argument(
+        "--clear-channel-stages",
+        type=_channel_id,
+        action="append",
+        default=[],
+        metavar="CHANNEL",
+        help="the channel follows the store's stages again; repeatable",
     )
     _switch(settings, "--recovery-links", "create cart recovery links for abandoned-cart events")
     settings.add_argument(
@@ -64,8 +93,8 @@ def register(subparsers: Any) -> None:
         parents=[target, settings],
         help="add a store (or bring it up to date) and register its webhooks",
         description="Store the store's credentials (encrypted in SSM) and register one webhook per "
-        f"cart scope ({len(HOOK_SCOPES)} in all) through BigCommerce's /v3/hooks; safe to repeat. "
-        "Settings left out keep their value.",
+        f"cart scope ({len(HOOK_SCOPES)} in all, and one per channel with its own stages) through "
+        "BigCommerce's /v3/hooks; safe to repeat. Settings left out keep their value.",
     )
     _store_hash_argument(add)
     add_secret_argument(add, ACCESS_TOKEN)
@@ -76,9 +105,10 @@ def register(subparsers: Any) -> None:
     update = commands.add_parser(
         "update",
         parents=[target, settings],
-        help="change a store's stages, recovery links, eligibility rules or reminders",
-        description="Change settings of a store cartwatch serves, without its secrets and without "
-        "calling BigCommerce; settings left out keep their value.",
+        help="change a store's stages, channel stages, recovery links, eligibility rules or reminders",
+        description="Change settings of a store cartwatch serves, without its secrets; settings left "
+        "out keep their value. BigCommerce is called only when the channels with their own stages "
+        "change, to register or retire their hooks.",
     )
     _store_hash_argument(update)
     update.set_defaults(run=_update)
@@ -147,6 +177,27 @@ def _stages(text: str) -> StageSchedule:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _channel_stages(text: str) -> ChannelStages:
+    try:
+        return ChannelStages.parse(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _channel_id(text: str) -> int:
+    if not text.strip().isdecimal() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a channel id (a positive whole number)")
+    return int(text)
+
+
+def _channels(args: argparse.Namespace) -> ChannelStagesChange:
+    """The per-channel options, checked together before anything is looked up or stored."""
+    try:
+        return ChannelStagesChange(tuple(args.channel_stages), frozenset(args.clear_channel_stages))
+    except ValueError as error:
+        raise UsageError(f"--channel-stages: {error}") from None
+
+
 # --- the commands ------------------------------------------------------------------------------
 
 
@@ -156,6 +207,7 @@ def _admin(args: argparse.Namespace) -> StoreAdmin:
 
 def _add(args: argparse.Namespace) -> int:
     # Usage first: a missing secret is reported before anything is looked up.
+    channels = _channels(args)
     new = NewStore(
         args.store_hash,
         access_token=read_secret(args, ACCESS_TOKEN),
@@ -166,6 +218,7 @@ def _add(args: argparse.Namespace) -> int:
         rules=_rules(args),
         reminders=args.reminders,
         list_active=args.list_active,
+        channels=channels,
     )
     result = _admin(args).add(new)
     print(
@@ -175,8 +228,8 @@ def _add(args: argparse.Namespace) -> int:
     failures = result.hooks.failures
     if failures:
         raise CliError(
-            f"{len(failures)} of {len(HOOK_SCOPES)} hooks of store {new.store_hash} could not be registered "
-            "(see above); the store is saved: run the same `cartwatch stores add` again"
+            f"{len(failures)} of {len(result.hooks.results)} hooks of store {new.store_hash} could not be "
+            "registered (see above); the store is saved: run the same `cartwatch stores add` again"
         )
     return 0
 
@@ -188,14 +241,24 @@ def _update(args: argparse.Namespace) -> int:
         rules=_rules(args),
         reminders=args.reminders,
         list_active=args.list_active,
+        channels=_channels(args),
     )
-    settings = _admin(args).update(args.store_hash, change)
+    result = _admin(args).update(args.store_hash, change)
+    settings = result.settings
     print(f"store {args.store_hash} updated")
     print(f"  stages          {settings.stages}")
+    print(f"  channel stages  {channel_stages_text(settings)}")
     print(f"  recovery links  {'yes' if settings.recovery_links else 'no'}")
     print(f"  eligibility     {settings.eligibility.describe()}")
     print(f"  reminders       {settings.reminders}")
     print(f"  list active     {'yes' if settings.list_active else 'no'}")
+    if result.hooks is not None:
+        _print(hook_lines(result.hooks))
+        if result.hooks.failures:
+            raise CliError(
+                f"{len(result.hooks.failures)} hooks of store {args.store_hash} could not be registered or "
+                "retired (see above); the settings are saved: run `cartwatch stores verify` to finish"
+            )
     return 0
 
 

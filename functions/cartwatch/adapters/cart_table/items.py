@@ -261,6 +261,7 @@ def due_entry_from_item(item: Item) -> DueEntry:
         stage=int(item[attr.STAGE]["N"]),
         due=DueSlot(item[attr.DUE_SHARD]["S"], int(item[attr.DUE_AT]["N"])),
         abandoned_at=_number(item, attr.ABANDONED_AT),
+        channel_id=_number(item, attr.CHANNEL_ID),
     )
 
 

@@ -236,7 +236,12 @@ def condition_expression(guard: Guard, expression: Expression) -> str:
             return f"attribute_not_exists({name(attr.PK)})"
         case AtVersion(version):
             return f"{name(attr.VERSION)} = {value(_n(version))}"
-        case IdleSince(status, stage, cutoff):
+        case IdleSince(status, stage, cutoff, channel_id):
+            channel = (
+                f"attribute_not_exists({name(attr.CHANNEL_ID)})"
+                if channel_id is None
+                else f"{name(attr.CHANNEL_ID)} = {value(_n(channel_id))}"
+            )
             return (
                 f"{name(attr.STATUS)} = {value(_s(status))} AND {name(attr.STAGE)} = {value(_n(stage))}"
                 f" AND {name(attr.LAST_ACTIVITY_AT)} <= {value(_n(cutoff))}"
@@ -244,6 +249,7 @@ def condition_expression(guard: Guard, expression: Expression) -> str:
                 # Not stopped by the shopper's purchase of another cart (``series_stopped``).
                 f" AND (attribute_not_exists({name(attr.SHOPPER_BOUGHT_AT)})"
                 f" OR {name(attr.LAST_ACTIVITY_AT)} > {name(attr.SHOPPER_BOUGHT_AT)})"
+                f" AND {channel}"
             )
         case StillAbandoned(last_activity_at):
             return (
