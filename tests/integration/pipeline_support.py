@@ -19,7 +19,7 @@ from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.composition import EventHandler
 from cartwatch.domain.cart_record import CartRecord, Tombstone
 from cartwatch.domain.eligibility import EligibilityRules
-from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.stages import ChannelStages, StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch.service.store_hooks import hook_destination, reconcile_hooks
 from cartwatch_tools.local.pipeline import LocalPipeline
@@ -115,6 +115,7 @@ def make_world(
     recovery_links: bool = False,
     client_event_handlers: Callable[[str], Sequence[EventHandler]] | None = None,
     eligibility: EligibilityRules = LIFECYCLE_RULES,
+    channel_stages: tuple[ChannelStages, ...] = (),
 ) -> Iterator[World]:
     sandbox = BigCommerceSandbox(
         time_scale=0.001, allow_http_destinations=True, seed=3, abandon_after=None
@@ -131,15 +132,20 @@ def make_world(
     store_hash = unique_name("s")
     access_token, client_secret, webhook_token = (secrets.token_hex(16) for _ in range(3))
     shop = sandbox.add_store(store_hash, access_token=access_token, client_secret=client_secret)
+    settings = StoreSettings(
+        store_hash,
+        StageSchedule.parse(stages),
+        recovery_links=recovery_links,
+        eligibility=eligibility,
+        channel_stages=channel_stages,
+    )
     StoreWriter(
         pipeline.client("dynamodb"),
         pipeline.client("ssm"),
         pipeline.resources.table_name,
         pipeline.ssm_prefix,
     ).save(
-        StoreSettings(
-            store_hash, StageSchedule.parse(stages), recovery_links=recovery_links, eligibility=eligibility
-        ),
+        settings,
         access_token=access_token,
         client_secret=client_secret,
         webhook_token=webhook_token,
@@ -148,7 +154,7 @@ def make_world(
     # Hooks registered the way `cartwatch stores add` registers them.
     client = BigCommerceClient(store_hash, access_token, api_url=sandbox.url)
     destination = hook_destination(f"{pipeline.gateway.url}/webhooks/bigcommerce", store_hash)
-    reconcile_hooks(client, destination, webhook_token)
+    reconcile_hooks(client, destination, webhook_token, settings.hook_scopes)
     try:
         yield World(sandbox, pipeline, store_hash, shop, webhook_token, client_secret)
     finally:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from tests.unit.cli.fake_store_api import FakeStoreApi
 
 from cartwatch.adapters.bigcommerce import BigCommerceUnauthorized
 from cartwatch.composition import Composition
 from cartwatch.domain.cart_webhooks import HOOK_SCOPES
-from cartwatch.domain.stages import StageSchedule
+from cartwatch.domain.stages import ChannelStages, StageSchedule
 from cartwatch.domain.store import StoreRow, StoreSettings, StoreStatus
 from cartwatch.service.hook_health import HookHealthCheck
 from cartwatch.service.store_hooks import StoreApi, hook_destination, reconcile_hooks
@@ -83,3 +85,20 @@ def test_the_check_names_the_variable_it_was_not_given(monkeypatch: pytest.Monke
     monkeypatch.delenv(ENV.WEBHOOK_BASE_URL, raising=False)
     with pytest.raises(SettingsError, match=ENV.WEBHOOK_BASE_URL):
         Composition("hook_health", Settings.from_env()).hook_health_check()
+
+
+def test_a_channel_hook_the_store_needs_is_recreated_and_counted_when_it_cannot_be() -> None:
+    channel = StoreSettings("chan", StageSchedule.parse("1h"), channel_stages=(ChannelStages.parse("3:15m"),))
+    rows = Rows()
+    rows.rows = [
+        StoreRow(channel, {}, 0, own_stages=True),
+        StoreRow(replace(channel, store_hash="gone"), {}, 0, True),
+    ]
+    api = healthy_api("chan")  # the store-wide hooks only: the channel's is missing
+
+    summary = run_check(rows, {"chan": api})
+
+    assert summary["hooks_recreated"] == 1
+    assert "store/channel/3/cart/created" in {h["scope"] for h in api.hooks.values()}
+    # Nothing could be checked for "gone" (no credentials): every hook it needs counts as lost.
+    assert summary["hooks_unrecoverable"] == len(HOOK_SCOPES) + 1

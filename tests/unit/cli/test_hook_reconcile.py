@@ -12,7 +12,8 @@ from cartwatch.adapters.bigcommerce import (
     BigCommerceUnavailable,
 )
 from cartwatch.domain.cart_webhooks import HOOK_SCOPES
-from cartwatch.domain.store import TOKEN_HEADER, WebhookAuth
+from cartwatch.domain.stages import ChannelStages, StageSchedule
+from cartwatch.domain.store import TOKEN_HEADER, StoreSettings, WebhookAuth
 from cartwatch.service import verification
 from cartwatch.service.store_hooks import (
     HookOutcome,
@@ -200,3 +201,33 @@ def test_health_lists_what_could_not_be_fixed_and_blocked_domains() -> None:
 
     assert health.unfixed == ["the token cannot read carts"]
     assert [(b.destination, b.seconds_left) for b in health.blocked or ()] == [("hooks.example", 120)]
+
+
+def test_a_channel_with_its_own_stages_gets_its_creation_hook_and_loses_it_with_them() -> None:
+    api = registered(FakeStoreApi())
+    settings = StoreSettings(
+        "abc123", StageSchedule.parse("1h"), channel_stages=(ChannelStages.parse("2:30m"),)
+    )
+
+    report = reconcile_hooks(api, DESTINATION, TOKEN, settings.hook_scopes)
+
+    assert [(r.scope, r.outcome) for r in report.results if r.outcome is not HookOutcome.OK] == [
+        ("store/channel/2/cart/created", HookOutcome.CREATED)
+    ]
+    assert sorted(h["scope"] for h in api.of(DESTINATION)) == sorted(settings.hook_scopes)
+    assert report.hook_ids["store/channel/2/cart/created"] in api.hooks
+
+    # Channel 2 follows the store's stages again: its hook goes; someone else's channel hook
+    # (another destination) and scopes cartwatch never registers stay.
+    api.hooks[900] = hook(900, "store/channel/2/cart/created", destination="https://someone.else/hook")
+    api.hooks[901] = hook(901, "store/channel/2/cart/updated")
+    report = reconcile_hooks(api, DESTINATION, TOKEN, HOOK_SCOPES)
+
+    assert [(r.scope, r.outcome) for r in report.results if r.outcome is not HookOutcome.OK] == [
+        ("store/channel/2/cart/created", HookOutcome.RETIRED)
+    ]
+    assert "store/channel/2/cart/created" not in report.hook_ids
+    assert sorted(h["scope"] for h in api.of(DESTINATION)) == sorted(
+        [*HOOK_SCOPES, "store/channel/2/cart/updated"]
+    )
+    assert 900 in api.hooks
