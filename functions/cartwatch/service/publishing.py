@@ -528,7 +528,7 @@ class OutboxRelay:
         plan = self._planner.revision(
             stored,
             result.after,
-            self._stores.stages_for(state.store_hash),
+            self._stores.stages_for(state.store_hash, result.after.channel_id),
             recorded_at=now,
             event=conversion_event(result),
             entry=webhook_transition(result, [bought]),
