@@ -582,11 +582,11 @@ class OutboxRelay:
         keys = frozenset(key for key in (stored.shopper.key if stored.shopper else None, buyer) if key)
         refs = {ref for key in sorted(keys) for ref in self._carts.shopper_carts(bought.store_hash, key)}
         refs.discard(record.ref)
-        if refs:
-            stages = self._stores.stages_for(bought.store_hash)
-            for sibling in self._carts.load_many(sorted(refs)).values():
-                if isinstance(sibling, CartRecord):
-                    report.stopped += self._stop(sibling, bought, stages)
+        for sibling in self._carts.load_many(sorted(refs)).values() if refs else ():
+            if isinstance(sibling, CartRecord):
+                # Each cart keeps the stages of its own channel (a shopper may use two storefronts).
+                stages = self._stores.stages_for(bought.store_hash, sibling.state.channel_id)
+                report.stopped += self._stop(sibling, bought, stages)
         return keys
 
     def _stop(self, sibling: CartRecord, bought: CartState, stages: StageSchedule) -> int:
