@@ -270,3 +270,55 @@ APP_ROUTES: dict[str, tuple[str, str]] = {
     "uninstall": ("GET", f"{APP_CALLBACK_PATH}/uninstall"),
     "remove_user": ("GET", f"{APP_CALLBACK_PATH}/remove-user"),
 }
+
+# The webhook route: BigCommerce posts every delivery here.
+WEBHOOK_ROUTE: tuple[str, str] = ("POST", "/webhooks/bigcommerce/{store_hash}")
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """A token bucket, as API Gateway throttles: ``rate_limit`` requests per second refill
+    it, ``burst_limit`` is its size."""
+
+    rate_limit: int
+    burst_limit: int
+
+
+@dataclass(frozen=True)
+class ThrottlePlan:
+    """One throttle per route of the HTTP API, by kind of caller.
+
+    Every route has its own bucket (API Gateway's route-level throttling), so a query client
+    or a flood of merchant-page requests drains only its own route's bucket.  What they
+    still share is the account's regional quota (every API of the account counts against
+    it), so the plan is valid only when every route at its limit fits in that quota: then
+    no amount of query traffic can take a token the webhook route needs.
+    """
+
+    intake: Throttle  # the webhook route: BigCommerce's deliveries
+    query: Throttle  # each /v1 route: consumers of the query API
+    app: Throttle  # each app callback route: BigCommerce's callbacks and merchants' browsers
+
+    def routes(self) -> dict[str, Throttle]:
+        """Route key (``METHOD /path``, as API Gateway writes it) -> its throttle."""
+        plan = {f"{WEBHOOK_ROUTE[0]} {WEBHOOK_ROUTE[1]}": self.intake}
+        plan.update({f"{method} {path}": self.query for method, path in QUERY_ROUTES})
+        plan.update({f"{method} {path}": self.app for method, path in APP_ROUTES.values()})
+        return plan
+
+    def total(self) -> Throttle:
+        """What every route at its limit adds up to (against the account's quota)."""
+        routes = self.routes().values()
+        return Throttle(sum(t.rate_limit for t in routes), sum(t.burst_limit for t in routes))
+
+
+# Intake has room for twice the design peak (1,000 webhooks/s, docs/capacity.md): a 429
+# counts against BigCommerce's 90 % delivery rule for the whole destination domain.  The
+# query API and the app's callbacks get what their callers need, no more.
+DEFAULT_THROTTLES = ThrottlePlan(
+    intake=Throttle(rate_limit=2000, burst_limit=3000),
+    query=Throttle(rate_limit=50, burst_limit=100),
+    app=Throttle(rate_limit=10, burst_limit=20),
+)
+# API Gateway's default account quota per region, shared by every API of the account.
+API_GATEWAY_ACCOUNT_QUOTA = Throttle(rate_limit=10_000, burst_limit=5_000)

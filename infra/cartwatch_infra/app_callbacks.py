@@ -68,6 +68,9 @@ class AppCallbacks(Construct):
                     ENV.APP_AUTH_CALLBACK_URL: self.urls["auth"],
                     ENV.APP_FRAME_ANCESTORS: " ".join(settings.app_frame_ancestors),
                 },
+                # A callback waits on BigCommerce (token exchange, hooks): a slow BigCommerce
+                # must not let merchants' page loads pile up into the receiver's concurrency.
+                reserved_concurrency=settings.app_reserved_concurrency,
             ),
         )
         self.function.allow(

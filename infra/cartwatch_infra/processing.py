@@ -54,5 +54,8 @@ class IntakeProcessing(Construct):
                 max_batching_window=cdk.Duration.seconds(window) if window else None,
                 # Failed messages are retried alone; the rest of the batch is deleted.
                 report_batch_item_failures=True,
+                # However deep a backlog, the processor takes at most this much of the
+                # account's Lambda concurrency: the receiver (the ack path) keeps the rest.
+                max_concurrency=settings.processor_max_concurrency,
             )
         )

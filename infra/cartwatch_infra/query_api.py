@@ -39,6 +39,9 @@ class QueryApi(Construct):
                 timeout=cdk.Duration.seconds(QUERY_TIMEOUT_SECONDS),
                 memory_mb=512,
                 environment=foundation.state_environment,
+                # Its routes' throttles bound the request rate, not how long requests take:
+                # a slow table must not let queries pile up into the receiver's concurrency.
+                reserved_concurrency=foundation.settings.query_reserved_concurrency,
             ),
         )
         self.function.allow(["dynamodb:Query"], [state.index_arn(LISTING_INDEX.name)])

@@ -66,6 +66,7 @@ class CartwatchStack(cdk.Stack):
             webhook_base_url=intake.webhook_base_url,
             purge_queue=purging.queue,
         )
+        intake.throttle_routes([*intake.routes, *query_api.routes, *app.routes], settings.throttles)
         self.monitoring = Monitoring(
             self,
             "Monitoring",

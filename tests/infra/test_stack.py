@@ -15,6 +15,7 @@ from cartwatch.resources import (
     PUBLISHER_STREAM,
     PURGE_JOB_TIMEOUT_SECONDS,
     PURGE_QUEUE,
+    QUERY_ROUTES,
     RUNTIME_ENVIRONMENT,
     TABLE,
 )
@@ -87,19 +88,88 @@ def test_webhook_route_proxies_to_the_receiver(synthesized: Synthesized) -> None
     )
 
 
-def test_stage_is_throttled_and_access_logged(synthesized: Synthesized) -> None:
+def test_stage_is_access_logged(synthesized: Synthesized) -> None:
     _, stage = only(synthesized.resources("AWS::ApiGatewayV2::Stage"))
     props = stage["Properties"]
     assert props["StageName"] == "$default"
     assert props["AutoDeploy"] is True
-    assert props["DefaultRouteSettings"] == {
-        "ThrottlingRateLimit": DEFAULTS["apiThrottleRateLimit"],
-        "ThrottlingBurstLimit": DEFAULTS["apiThrottleBurstLimit"],
-    }
     access_logs = synthesized.logical_id(synthesized.stack.intake.access_logs)
     assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": [access_logs, "Arn"]}
     log_format = json.loads(props["AccessLogSettings"]["Format"])
     assert {"requestId", "ip", "routeKey", "status", "integrationError"} <= set(log_format)
+
+
+def route_throttles(synthesized: Synthesized) -> dict[str, tuple[float, float]]:
+    """Route key -> (rate, burst) of the bucket API Gateway keeps for that route."""
+    _, stage = only(synthesized.resources("AWS::ApiGatewayV2::Stage"))
+    settings = stage["Properties"]["RouteSettings"]
+    return {
+        key: (value["ThrottlingRateLimit"], value["ThrottlingBurstLimit"]) for key, value in settings.items()
+    }
+
+
+def test_every_route_has_a_throttle_of_its_own(synthesized: Synthesized) -> None:
+    route_keys = {
+        r["Properties"]["RouteKey"] for r in synthesized.resources("AWS::ApiGatewayV2::Route").values()
+    }
+    throttles = route_throttles(synthesized)
+    assert set(throttles) == route_keys
+    assert throttles[f"POST {WEBHOOK_ROUTE}"] == (
+        DEFAULTS["intakeThrottleRateLimit"],
+        DEFAULTS["intakeThrottleBurstLimit"],
+    )
+    for method, path in QUERY_ROUTES:
+        assert throttles[f"{method} {path}"] == (
+            DEFAULTS["queryThrottleRateLimit"],
+            DEFAULTS["queryThrottleBurstLimit"],
+        )
+    for method, path in APP_ROUTES.values():
+        assert throttles[f"{method} {path}"] == (
+            DEFAULTS["appThrottleRateLimit"],
+            DEFAULTS["appThrottleBurstLimit"],
+        )
+    # CloudFormation can only set a route's throttle once the route exists.
+    _, stage = only(synthesized.resources("AWS::ApiGatewayV2::Stage"))
+    routes = {k for k in synthesized.resources("AWS::ApiGatewayV2::Route")}
+    assert routes <= set(stage["DependsOn"])
+
+
+def test_a_query_flood_cannot_take_the_webhook_routes_tokens(synthesized: Synthesized) -> None:
+    """Every route but the webhook route at its limit still leaves the webhook route its
+    whole bucket within the account's regional quota, which all routes share."""
+    throttles = route_throttles(synthesized)
+    webhook = throttles.pop(f"POST {WEBHOOK_ROUTE}")
+    others_rate = sum(rate for rate, _ in throttles.values())
+    others_burst = sum(burst for _, burst in throttles.values())
+    assert webhook[0] + others_rate <= DEFAULTS["apiAccountRateLimit"]
+    assert webhook[1] + others_burst <= DEFAULTS["apiAccountBurstLimit"]
+    # …and the webhook route has room for twice the design peak of 1,000 deliveries/s.
+    assert webhook[0] >= 2 * 1000
+
+
+def test_no_backlog_can_take_the_receivers_concurrency(synthesized: Synthesized) -> None:
+    """Every queue consumer runs at most a fixed number of batches at once, and the
+    API-triggered functions other than the receiver reserve (and are capped at) theirs;
+    the receiver alone draws from the account's pool without a cap."""
+    functions = synthesized.resources("AWS::Lambda::Function")
+    queue_consumers = {
+        m["Properties"]["FunctionName"]["Ref"]: m["Properties"]
+        .get("ScalingConfig", {})
+        .get("MaximumConcurrency")
+        for m in synthesized.resources("AWS::Lambda::EventSourceMapping").values()
+        if "StartingPosition" not in m["Properties"]  # SQS; the stream's concurrency is its shard count
+    }
+    assert queue_consumers == {
+        function_id(synthesized, HANDLERS["processor"]): DEFAULTS["processorMaxConcurrency"],
+        function_id(synthesized, HANDLERS["purge"]): 4,
+    }
+    reserved = {
+        name: functions[function_id(synthesized, handler)]["Properties"].get("ReservedConcurrentExecutions")
+        for name, handler in HANDLERS.items()
+    }
+    assert reserved["query"] == DEFAULTS["queryReservedConcurrency"]
+    assert reserved["app"] == DEFAULTS["appReservedConcurrency"]
+    assert reserved["receiver"] is None
 
 
 def test_intake_queue_redrives_to_its_dead_letter_queue(synthesized: Synthesized) -> None:
