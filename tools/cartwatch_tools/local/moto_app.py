@@ -11,11 +11,14 @@ passes, in order, through:
    atomicity, so the tests must not pass because of the emulator.  SQS, SNS and SSM stay
    concurrent.
 2. ``AwsLimits`` — AWS's message size limits, which moto does not enforce.
-3. ``CachedDispatcher`` — moto's dispatcher, its per-request backend lookup done once per host.
+3. ``CallTally`` — counts every call by service and operation (``GET /_cartwatch/calls``), so a
+   benchmark can tell the AWS calls a whole running `cartwatch local` made.
+4. ``CachedDispatcher`` — moto's dispatcher, its per-request backend lookup done once per host.
 
 ``speed_up_sqs`` removes moto's SQS costs that grow with a queue's depth (see there): a
 burst of deliveries leaves thousands of messages in the intake queue, and every one of
-them made each receive slower.
+them made each receive slower.  ``speed_up_dynamodb`` writes DynamoDB's items into its
+answers as they are instead of walking botocore's shape model through every attribute.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import make_server
 
 from cartwatch_tools.local.aws_limits import AwsLimits
+from cartwatch_tools.local.call_tally import CallTally
 
 
 class DynamoDBSerialized:
@@ -145,6 +149,46 @@ def speed_up_sqs() -> None:
     models.Queue.delete_message = delete_message  # type: ignore[method-assign,assignment]
 
 
+def speed_up_dynamodb() -> None:
+    """Same answers from moto's DynamoDB, without the shape walk through every item.
+
+    moto serializes a response by walking botocore's output shape, member by member, down to
+    every attribute of every item it returns — for an UpdateItem that returns a cart item
+    (snapshot and history included) that walk cost more than the update itself.  An item's
+    attribute values are already in DynamoDB's wire format (``{"S": "…"}``, ``{"M": {…}}``),
+    which is what the walk produces from them, so they are copied as they are.  Binary values
+    (``B``, ``BS``), which the wire format carries in base64, still take the walk.
+    """
+    from moto.core.serialize import BaseJSONSerializer
+
+    walk = BaseJSONSerializer._serialize_type_structure
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and _wire_format(value):
+            serialized[key] = value
+            return
+        walk(self, serialized, value, shape, key)
+
+    BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+
+
+_SCALAR_TYPES = frozenset({"S", "N", "SS", "NS", "NULL", "BOOL"})
+
+
+def _wire_format(value: Any) -> bool:
+    """An attribute value with no binary in it, as a plain ``{type: value}`` mapping."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    ((kind, inner),) = value.items()
+    if kind in _SCALAR_TYPES:
+        return True
+    if kind == "M":
+        return isinstance(inner, dict) and all(_wire_format(v) for v in inner.values())
+    if kind == "L":
+        return isinstance(inner, list) and all(_wire_format(v) for v in inner)
+    return False
+
+
 def serve(port: int) -> None:
     """Serve until our stdin closes: the parent stopped us, or is gone."""
     # Ctrl-C in a terminal signals the whole process group: the parent shuts down in order
@@ -153,7 +197,8 @@ def serve(port: int) -> None:
     # werkzeug logs every request at INFO; the emulator should be quiet.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     speed_up_sqs()
-    app = DynamoDBSerialized(AwsLimits(CachedDispatcher(create_backend_app)))
+    speed_up_dynamodb()
+    app = DynamoDBSerialized(AwsLimits(CallTally(CachedDispatcher(create_backend_app))))
     try:
         server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
     except OSError as error:
