@@ -38,7 +38,7 @@ class CallTally:
     def __init__(self, app: Any) -> None:
         self._app = app
         self._calls: Counter[str] = Counter()
-        self._cpu: Counter[str] = Counter()
+        self._cpu: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -56,7 +56,7 @@ class CallTally:
         spent = time.thread_time() - started
         with self._lock:
             self._calls[call] += 1
-            self._cpu[call] += spent
+            self._cpu[call] = self._cpu.get(call, 0.0) + spent
         return response
 
 
