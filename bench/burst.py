@@ -32,8 +32,7 @@ from urllib.parse import urlsplit
 
 from tests.support import signed_headers
 
-from bench.local_run import LocalProcess, client, queue_depth, wait_for_intake
-from cartwatch.adapters.store_registry import StoreWriter
+from bench.local_run import LocalProcess, client, queue_depth, store_writer, wait_for_intake
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 
@@ -151,7 +150,7 @@ def run_burst(rate: float, seconds: float, *, drain_timeout: float = 300.0) -> B
 def _onboard(info: dict[str, Any]) -> str:
     """The store's settings and secrets, written as `stores add --local` writes them."""
     client_secret = secrets.token_hex(16)
-    StoreWriter(client(info, "dynamodb"), client(info, "ssm"), info["table_name"], info["ssm_prefix"]).save(
+    store_writer(info).save(
         StoreSettings(STORE, StageSchedule.parse("1h,24h,48h")),
         access_token=secrets.token_hex(16),
         client_secret=client_secret,

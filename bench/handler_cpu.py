@@ -69,28 +69,29 @@ def _quiet() -> None:
     sys.stdout = devnull
 
 
-class MeteredClient:
-    """A boto3 client whose calls' CPU time is added up, to be subtracted from the total."""
+class CallMeter:
+    """The CPU time of a function's DynamoDB calls, added up (to be subtracted from the total).
 
-    def __init__(self, client: Any) -> None:
-        self._client = client
+    botocore event handlers on the function's clients (``AwsClients.event_handlers``): a call
+    starts at ``provide-client-params``, before its request is serialized, and ends at
+    ``after-call``, once its answer is parsed — the stand-in's work lies in between.
+    """
+
+    def __init__(self) -> None:
         self.seconds = 0.0
         self.calls = 0
+        self._started = 0.0
 
-    def __getattr__(self, name: str) -> Any:
-        attribute = getattr(self._client, name)
-        if not callable(attribute) or name.startswith("_") or name in {"exceptions", "meta"}:
-            return attribute
+    @property
+    def handlers(self) -> list[tuple[str, Any]]:
+        return [("provide-client-params.dynamodb", self._start), ("after-call.dynamodb", self._stop)]
 
-        def metered(*args: Any, **kwargs: Any) -> Any:
-            started = time.process_time()
-            try:
-                return attribute(*args, **kwargs)
-            finally:
-                self.seconds += time.process_time() - started
-                self.calls += 1
+    def _start(self, **_: Any) -> None:
+        self._started = time.process_time()
 
-        return metered
+    def _stop(self, **_: Any) -> None:
+        self.seconds += time.process_time() - self._started
+        self.calls += 1
 
 
 def _deliveries(count: int) -> list[tuple[str, bytes, dict[str, str]]]:
@@ -128,15 +129,17 @@ def _receiver(deliveries: list[tuple[str, bytes, dict[str, str]]]) -> tuple[floa
 
     from cartwatch.domain.store import WebhookAuth
     from cartwatch.handlers import receiver
+    from cartwatch.service.intake import WebhookIntake
 
     auth = {"benchstore": WebhookAuth(client_secret=CLIENT_SECRET, token=None)}
     queue: list[str] = []
+    intake = WebhookIntake(auth.get, None, queue.append)
     events = [http_api_event(store, body, headers) for store, body, headers in deliveries]
     context = FakeLambdaContext()
 
     def run(batch: list[dict[str, Any]]) -> None:
         for event in batch:
-            response = receiver.handler(event, context, lookup_auth=auth.get, enqueue=queue.append)
+            response = receiver.handler(event, context, intake=intake)
             if response["statusCode"] != 200:
                 raise RuntimeError(f"the receiver refused a bench delivery: {response}")
 
@@ -156,21 +159,23 @@ def _processor(messages: list[str]) -> float:
         import boto3
         from tests.support import FakeLambdaContext
 
-        from bench.storefront import no_uninstalls
-        from cartwatch.adapters.cart_repository import CartRepository
-        from cartwatch.adapters.store_registry import StoreDirectory
-        from cartwatch.domain.stages import StageSchedule
+        from cartwatch.composition import AwsClients, Composition
         from cartwatch.handlers import processor as processor_handler
-        from cartwatch.service.processing import CartProcessor
+        from cartwatch.settings import Settings
         from cartwatch_tools.local.provision import table_request
 
-        dynamodb = MeteredClient(boto3.client("dynamodb", region_name="us-east-1"))
-        dynamodb.create_table(**table_request("bench-cpu"))
-        processor = CartProcessor(
-            CartRepository(dynamodb, "bench-cpu", due_shards=16, closed_retention_days=30),  # type: ignore[arg-type]
-            StoreDirectory(dynamodb, "bench-cpu", StageSchedule.parse("1h,24h,48h")),  # type: ignore[arg-type]
-            check_uninstall=no_uninstalls,
+        boto3.client("dynamodb", region_name="us-east-1").create_table(**table_request("bench-cpu"))
+        dynamodb = CallMeter()
+        # The processor as its composition root builds it (the storefront mix uninstalls no
+        # store, so its purge queue is never sent to).
+        settings = Settings(
+            table_name="bench-cpu",
+            purge_queue_url="https://sqs.us-east-1.amazonaws.com/123456789012/bench-purge",
         )
+        function = Composition(
+            "processor", settings, AwsClients(region="us-east-1", event_handlers=dynamodb.handlers)
+        )
+        processor = function.cart_processor
         batches = [_sqs_event(messages[i : i + 100], i) for i in range(0, len(messages), 100)]
         context = FakeLambdaContext()
 

@@ -93,7 +93,9 @@ def run_intake(endpoint: str, shoppers: int = 300) -> IntakeFigures:
         session.client("dynamodb", endpoint_url=endpoint),
         session.client("ssm", endpoint_url=endpoint),
     )
-    StoreWriter(dynamodb, ssm, resources.table_name, prefix).save(
+    StoreWriter(
+        dynamodb, ssm, resources.table_name, prefix, credentials_table=resources.credentials_table_name
+    ).save(
         StoreSettings(store_hash, StageSchedule.parse("1h,24h,48h")),
         access_token=secrets.token_hex(16),
         client_secret=client_secret,
@@ -107,6 +109,7 @@ def run_intake(endpoint: str, shoppers: int = 300) -> IntakeFigures:
         ssm_prefix=prefix,
         intake_queue_url=resources.intake_queue_url,
         purge_queue_url=resources.purge_queue_url,
+        credentials_table_name=resources.credentials_table_name,
     )
     ack_counter = CallCounter()
     receiver_function = Composition(

@@ -51,9 +51,8 @@ from urllib.parse import urlsplit
 
 from tests.support import signed_headers
 
-from bench.local_run import LocalProcess, aws_calls, client, queue_depth, wait_for_intake
+from bench.local_run import LocalProcess, aws_calls, client, queue_depth, store_writer, wait_for_intake
 from bench.storefront import Delivery, storefront_mix
-from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
 from cartwatch_tools.sandbox import BigCommerceSandbox
@@ -209,9 +208,7 @@ class _Store:
 
 def _onboard(info: dict[str, Any], sandbox: BigCommerceSandbox, count: int) -> list[_Store]:
     """``count`` stores in the sandbox and in cartwatch (row and secrets, as `stores add`)."""
-    writer = StoreWriter(
-        client(info, "dynamodb"), client(info, "ssm"), info["table_name"], info["ssm_prefix"]
-    )
+    writer = store_writer(info)
     stages = StageSchedule.parse(STAGES)
 
     def add(number: int) -> _Store:

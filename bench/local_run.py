@@ -19,6 +19,8 @@ from typing import Any
 
 import boto3
 
+from cartwatch.adapters.store_registry import StoreWriter
+
 
 class LocalProcess:
     """`cartwatch local --port 0` in a child process, quiet, stopped with Ctrl-C (SIGINT).
@@ -136,3 +138,14 @@ def aws_calls(info: dict[str, Any]) -> tuple[dict[str, int], dict[str, float]]:
     with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 — loopback
         tally: dict[str, Any] = json.loads(response.read())
     return tally["calls"], tally["cpu_seconds"]
+
+
+def store_writer(info: dict[str, Any]) -> StoreWriter:
+    """What `stores add --local` writes a store with."""
+    return StoreWriter(
+        client(info, "dynamodb"),
+        client(info, "ssm"),
+        info["table_name"],
+        info["ssm_prefix"],
+        credentials_table=info["credentials_table_name"],
+    )

@@ -161,6 +161,22 @@ SHOPPER_INDEX = GlobalIndex(
 # EventBridge schedule; `cartwatch local` runs it on the same period).
 OUTBOX_RESCUE_MINUTES = 1
 
+# The stores' webhook credentials, in a table of their own (architecture decision 44): what the
+# receiver checks deliveries against, and nothing else — no function that reads carts can read
+# them, and the cart table's stream never carries them.  One item per store, keyed by its hash.
+# The ``known`` index lists every store with the version of its credentials: the receiver
+# reads it whole, every minute, so an unknown store hash costs no call at all and a cached
+# secret is dropped as soon as its version changes.  Every item carries ``listed`` = ``STORES``.
+CREDENTIALS_KEY = KeyAttribute("store_hash", "S")
+KNOWN_STORES_INDEX = GlobalIndex(
+    name="known",
+    partition_key=KeyAttribute("listed", "S"),
+    sort_key=KeyAttribute("store_hash", "S"),
+    projection="INCLUDE",
+    non_key_attributes=("version",),
+)
+KNOWN_STORES_PARTITION = "STORES"
+
 TABLE = TableDefinition(
     partition_key=KeyAttribute(attr.PK, "S"),
     sort_key=KeyAttribute(attr.SK, "S"),

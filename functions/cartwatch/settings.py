@@ -30,6 +30,8 @@ class ENV:
     """The environment variable names, shared with the CDK stack and the import benchmark."""
 
     TABLE_NAME = "CARTWATCH_TABLE_NAME"
+    CREDENTIALS_TABLE_NAME = "CARTWATCH_CREDENTIALS_TABLE_NAME"
+    STORE_INDEX_SECONDS = "CARTWATCH_STORE_INDEX_SECONDS"
     INTAKE_QUEUE_URL = "CARTWATCH_INTAKE_QUEUE_URL"
     TOPIC_ARN = "CARTWATCH_TOPIC_ARN"
     SSM_PREFIX = "CARTWATCH_SSM_PREFIX"
@@ -74,6 +76,16 @@ class Settings:
     bigcommerce_login_url: str = DEFAULT_BIGCOMMERCE_LOGIN_URL  # the app's
     app_auth_callback_url: str | None = None  # the app's registered Auth Callback URL
     app_frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS
+    # The stores' webhook credentials: the receiver reads them, the CLI, the app and the purge
+    # job write them.
+    credentials_table_name: str | None = None
+    # How often the receiver re-reads the index of known stores: a store added (or removed,
+    # or its credentials changed) is seen by every warm instance within this many seconds.
+    store_index_seconds: int = 60
+    # An unknown store hash re-reads that index at once.  Never from the environment: for
+    # `cartwatch local` and the tests, where a store added a moment ago must be served at once;
+    # deployed, an unknown hash costs no call (a new store waits for the index's next read).
+    store_index_reread_on_miss: bool = False
 
     def __post_init__(self) -> None:
         if not self.ssm_prefix.startswith("/"):
@@ -152,6 +164,8 @@ class Settings:
             app_frame_ancestors=tuple(
                 (text(ENV.APP_FRAME_ANCESTORS) or " ".join(DEFAULT_FRAME_ANCESTORS)).split()
             ),
+            credentials_table_name=text(ENV.CREDENTIALS_TABLE_NAME),
+            store_index_seconds=integer(ENV.STORE_INDEX_SECONDS, 60, 1),
         )
 
     def required(self, value: str | None, variable: str) -> str:

@@ -12,7 +12,8 @@ The function's grants, each to exactly what a callback touches:
   install writes the row (or puts the old one back), the page saves settings and user
   links, uninstall marks the store; the ledger holds used JWT ids and install codes;
 * the listing index, read for the page's figures;
-* the app's credentials (read), and the stores' two parameters (read, write, delete);
+* the app's credentials (read), the stores' API tokens (read, write, delete) and their
+  webhook credentials (read, write, delete);
 * SendMessage to the purge queue (an uninstall queues the purge).
 """
 
@@ -91,10 +92,15 @@ class AppCallbacks(Construct):
                 )
             ],
         )
-        for leaf in ("webhook-auth", "api"):
-            self.function.allow_store_parameter(
-                leaf, actions=("ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
-            )
+        self.function.allow_store_parameter(
+            "api", actions=("ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
+        )
+        # Install writes the store's webhook credentials (a re-authorization reads the token
+        # its hooks carry first); an uninstall deletes them.
+        self.function.allow(
+            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+            [foundation.credentials.table.table_arn],
+        )
         self.function.allow(["sqs:SendMessage"], [purge_queue.queue_arn])
 
         integration = integrations.HttpLambdaIntegration("App", self.function.function)

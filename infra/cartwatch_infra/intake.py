@@ -1,8 +1,8 @@
 """The ack path: HTTP API -> receiver Lambda -> intake SQS queue (+ DLQ).
 
-The receiver authenticates, bounds and enqueues a delivery; it touches neither DynamoDB nor
-BigCommerce, so its role can do exactly two things: read the stores' webhook credentials
-and send to the intake queue.
+The receiver authenticates, bounds and enqueues a delivery; it touches neither the cart table
+nor BigCommerce, so its role can do exactly two things: read the stores' webhook credentials
+(their table's ``known`` index and single items) and send to the intake queue.
 """
 
 from __future__ import annotations
@@ -77,11 +77,16 @@ class WebhookIntake(Construct):
                 # The ack path must answer well inside BigCommerce's delivery timeout.
                 timeout=cdk.Duration.seconds(5),
                 memory_mb=256,
-                environment={**foundation.store_environment, ENV.INTAKE_QUEUE_URL: self.queue.queue_url},
+                environment={
+                    ENV.INTAKE_QUEUE_URL: self.queue.queue_url,
+                    ENV.CREDENTIALS_TABLE_NAME: foundation.credentials.table.table_name,
+                },
             ),
         )
         self.receiver.allow(["sqs:SendMessage"], [self.queue.queue_arn])
-        self.receiver.allow_store_parameter("webhook-auth")
+        credentials = foundation.credentials
+        self.receiver.allow(["dynamodb:Query"], [credentials.index_arn])
+        self.receiver.allow(["dynamodb:GetItem"], [credentials.table.table_arn])
 
         self.api = apigw.HttpApi(
             self,

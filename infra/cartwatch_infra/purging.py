@@ -10,8 +10,8 @@ Grants, each to exactly what a step touches:
 * Scan of the table (a store's carts have no index: architecture decision 14), and
   BatchWriteItem only on ``CART#…`` items (``dynamodb:LeadingKeys``);
 * GetItem/UpdateItem of store rows only (``STORE``): the purge's cursors and status;
-* DeleteParameters of the stores' two parameters, GetParameter of their API token (an
-  uninstall check asks BigCommerce with it); SendMessage to its own queue.
+* DeleteParameters and GetParameter of the stores' API tokens (an uninstall check asks
+  BigCommerce with it), DeleteItem of their webhook credentials; SendMessage to its own queue.
 """
 
 from __future__ import annotations
@@ -53,9 +53,8 @@ class StorePurging(Construct):
         self.function.allow(
             ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table_arn], conditions=STORE_ROWS_ONLY
         )
-        for leaf in ("webhook-auth", "api"):
-            self.function.allow_store_parameter(leaf, actions=("ssm:DeleteParameters",))
-        self.function.allow_store_parameter("api")
+        self.function.allow_store_parameter("api", actions=("ssm:GetParameter", "ssm:DeleteParameters"))
+        self.function.allow(["dynamodb:DeleteItem"], [foundation.credentials.table.table_arn])
         self.function.allow(["sqs:SendMessage"], [self.queue.queue_arn])
         self.function.function.add_event_source(
             sources.SqsEventSource(

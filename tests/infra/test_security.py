@@ -48,6 +48,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
     stack = synth.stack
     r = synth.render
     table = r(stack.state.table.table_arn)
+    credentials = r(stack.credentials.table.table_arn)
 
     def on(resource: str, *actions: str) -> set[tuple[str, str]]:
         return {(a, resource) for a in actions}
@@ -79,7 +80,9 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             intake.receiver,
             base(intake.receiver)
             | on(r(intake.queue.queue_arn), "sqs:SendMessage")
-            | on(SSM_STORES + "webhook-auth", "ssm:GetParameter"),
+            # The known stores' index and one store's credentials: nothing of the carts, no SSM.
+            | on(f"{credentials}/index/known", "dynamodb:Query")
+            | on(credentials, "dynamodb:GetItem"),
         ),
         "processor": (
             processing.processor,
@@ -150,7 +153,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(table, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
             | on(f"{table}/index/listing", "dynamodb:Query")
             | on(SSM_APP_CREDENTIALS, "ssm:GetParameter")
-            | on(SSM_STORES + "webhook-auth", "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
+            | on(credentials, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
             | on(SSM_STORES + "api", "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
             | on(r(stack.purging.queue.queue_arn), "sqs:SendMessage"),
         ),
@@ -158,7 +161,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             stack.purging.function,
             base(stack.purging.function)
             | on(table, "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:UpdateItem")
-            | on(SSM_STORES + "webhook-auth", "ssm:DeleteParameters")
+            | on(credentials, "dynamodb:DeleteItem")
             | on(SSM_STORES + "api", "ssm:DeleteParameters", "ssm:GetParameter")
             | on(
                 r(stack.purging.queue.queue_arn),
@@ -173,8 +176,11 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
     }
 
 
-def conditions_of(synth: Synthesized, function: CartwatchFunction, action: str) -> list[Any]:
-    """The Condition block of every statement of the function's role that allows ``action``."""
+def conditions_of(
+    synth: Synthesized, function: CartwatchFunction, action: str, resource: str | None = None
+) -> list[Any]:
+    """The Condition block of every statement of the function's role that allows ``action``
+    (on ``resource``, rendered, when given)."""
     role = synth.logical_id(function.role)
     found = []
     for policy in synth.resources("AWS::IAM::Policy").values():
@@ -182,7 +188,10 @@ def conditions_of(synth: Synthesized, function: CartwatchFunction, action: str) 
             continue
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if action in actions:
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            if action in actions and (resource is None or resource in {render(r) for r in resources}):
                 found.append(statement.get("Condition"))
     return found
 
@@ -190,9 +199,10 @@ def conditions_of(synth: Synthesized, function: CartwatchFunction, action: str) 
 def test_app_and_purge_writes_are_fenced_to_their_items(synthesized: Synthesized) -> None:
     """The public app function writes only store rows and its ledger; the purge deletes only carts."""
     stack = synthesized.stack
+    table = synthesized.render(stack.state.table.table_arn)
     rows_and_ledger = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["STORE", "APP#*"]}}
     for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"):
-        assert conditions_of(synthesized, stack.app.function, action) == [rows_and_ledger], action
+        assert conditions_of(synthesized, stack.app.function, action, table) == [rows_and_ledger], action
     carts_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
     assert conditions_of(synthesized, stack.purging.function, "dynamodb:BatchWriteItem") == [carts_only]
     store_rows = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["STORE"]}}
@@ -289,9 +299,7 @@ def test_every_acknowledgement_names_a_finding_and_a_reason(synthesized: Synthes
     assert {f for f in acknowledged if f.startswith("AwsSolutions-IAM5")} == {
         # X-Ray, and dynamodb:ListStreams for the stream event source
         "AwsSolutions-IAM5[Resource::*]",
-        # per-store credentials of stores onboarded after deployment
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>"
-        ":parameter/cartwatch/stores/*/webhook-auth]",
+        # per-store API tokens of stores onboarded after deployment
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>"
         ":parameter/cartwatch/stores/*/api]",
         # the archiver's objects, one per batch, store and hour

@@ -321,8 +321,12 @@ def test_the_shopper_index_is_sparse_keys_only_and_keyed_by_store_and_shopper(
 
 
 def test_everything_is_encrypted_at_rest(synthesized: Synthesized) -> None:
-    table = only(synthesized.resources("AWS::DynamoDB::Table"))[1]["Properties"]
-    assert table["SSESpecification"] == {"SSEEnabled": True}  # AWS managed key (aws/dynamodb)
+    tables = synthesized.resources("AWS::DynamoDB::Table")
+    assert len(tables) == 2  # carts, credentials
+    for table in tables.values():
+        assert table["Properties"]["SSESpecification"] == {
+            "SSEEnabled": True
+        }  # AWS managed key (aws/dynamodb)
     queues = synthesized.resources("AWS::SQS::Queue")
     # intake, purge, archive, their DLQs, scheduled-jobs DLQ, publishing DLQ
     assert len(queues) == 8
@@ -390,9 +394,11 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         ENV.DEFAULT_STAGES,
     }
     state = {ENV.DUE_SHARDS, ENV.CLOSED_RETENTION_DAYS}
-    uninstall = state | {ENV.BIGCOMMERCE_API_URL, ENV.PURGE_QUEUE_URL}
+    uninstall = state | {ENV.BIGCOMMERCE_API_URL, ENV.PURGE_QUEUE_URL, ENV.CREDENTIALS_TABLE_NAME}
     expected = {
-        "receiver": shared | {ENV.INTAKE_QUEUE_URL},
+        # The receiver reads no store settings: only the credentials table.
+        "receiver": shared - {ENV.SSM_PREFIX, ENV.DEFAULT_STAGES}
+        | {ENV.INTAKE_QUEUE_URL, ENV.CREDENTIALS_TABLE_NAME},
         "processor": shared | state | {ENV.PURGE_QUEUE_URL},
         "sweeper": shared | state,
         "publisher": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.TOPIC_ARN},
@@ -543,6 +549,7 @@ def test_outputs(synthesized: Synthesized) -> None:
         "ApiUrl",
         "TopicArn",
         "TableName",
+        "CredentialsTableName",
         "AppAuthCallbackUrl",
         "AppLoadCallbackUrl",
         "AppUninstallCallbackUrl",
@@ -566,6 +573,8 @@ def test_outputs(synthesized: Synthesized) -> None:
     assert render(outputs["WebhookBaseUrl"]["Value"]) == f"{endpoint}/webhooks/bigcommerce"
     assert outputs["TopicArn"]["Value"] == {"Ref": synthesized.logical_id(synthesized.stack.publishing.topic)}
     assert outputs["TableName"]["Value"] == {"Ref": synthesized.logical_id(synthesized.stack.state.table)}
+    credentials = synthesized.logical_id(synthesized.stack.credentials.table)
+    assert outputs["CredentialsTableName"]["Value"] == {"Ref": credentials}
 
 
 # --- the app and the purge job --------------------------------------------------------

@@ -15,6 +15,7 @@ from tests.support import unique_name
 
 from cartwatch.adapters.cart_table.store import DynamoCartStore
 from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets, StoreWriter
+from cartwatch.adapters.webhook_credentials import WebhookCredentials
 from cartwatch.composition import AwsClients, Composition, EventHandler
 from cartwatch.composition.store_lifecycle import StoreLifecycle
 from cartwatch.domain.stages import StageSchedule
@@ -47,6 +48,9 @@ class Aws:
             "intake_queue_url": self.resources.intake_queue_url,
             "topic_arn": self.resources.topic_arn,
             "purge_queue_url": self.resources.purge_queue_url,
+            "credentials_table_name": self.resources.credentials_table_name,
+            # A store a test adds is known to the receiver at once.
+            "store_index_reread_on_miss": True,
         }
         return Settings(**(values | overrides))
 
@@ -81,8 +85,17 @@ class Aws:
 
     def writer(self) -> StoreWriter:
         return StoreWriter(
-            self.client("dynamodb"), self.client("ssm"), self.resources.table_name, self.prefix
+            self.client("dynamodb"),
+            self.client("ssm"),
+            self.resources.table_name,
+            self.prefix,
+            credentials_table=self.resources.credentials_table_name,
         )
+
+    def credentials(self, **options: Any) -> WebhookCredentials:
+        """The receiver's view of the webhook credentials (``index_seconds`` etc. as given)."""
+        options.setdefault("reread_index_on_miss", True)
+        return WebhookCredentials(self.client("dynamodb"), self.resources.credentials_table_name, **options)
 
     def secrets(self) -> StoreSecrets:
         from aws_lambda_powertools.utilities.parameters import SSMProvider

@@ -15,7 +15,6 @@ from tests.support import signed_headers, unique_name
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient
 from cartwatch.adapters.cart_table.store import DynamoCartStore
-from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.composition import EventHandler
 from cartwatch.domain.cart_record import CartRecord, Tombstone
 from cartwatch.domain.eligibility import EligibilityRules
@@ -131,12 +130,7 @@ def make_world(
     store_hash = unique_name("s")
     access_token, client_secret, webhook_token = (secrets.token_hex(16) for _ in range(3))
     shop = sandbox.add_store(store_hash, access_token=access_token, client_secret=client_secret)
-    StoreWriter(
-        pipeline.client("dynamodb"),
-        pipeline.client("ssm"),
-        pipeline.resources.table_name,
-        pipeline.ssm_prefix,
-    ).save(
+    pipeline.writer().save(
         StoreSettings(
             store_hash, StageSchedule.parse(stages), recovery_links=recovery_links, eligibility=eligibility
         ),

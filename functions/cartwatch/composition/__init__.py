@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from cartwatch.adapters.event_archive import EventArchive
     from cartwatch.adapters.purge_queue import PurgeQueue
     from cartwatch.adapters.store_clients import ClientFactory
-    from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
+    from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets, StoreWriter
+    from cartwatch.adapters.webhook_credentials import WebhookCredentials
     from cartwatch.composition.store_lifecycle import StoreLifecycle
     from cartwatch.domain.cloud_events import CloudEvent
     from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
@@ -148,6 +149,26 @@ class Composition:
         return self._once("store_secrets", build)
 
     @property
+    def store_writer(self) -> StoreWriter:
+        """Writes store rows and secrets: the uninstall, the purge job and the app's install."""
+
+        def build() -> StoreWriter:
+            from cartwatch.adapters.store_registry import StoreWriter
+
+            settings = self.settings
+            return StoreWriter(
+                self.clients.client("dynamodb"),
+                self.clients.client("ssm"),
+                settings.table_name,
+                settings.ssm_prefix,
+                credentials_table=settings.required(
+                    settings.credentials_table_name, ENV.CREDENTIALS_TABLE_NAME
+                ),
+            )
+
+        return self._once("store_writer", build)
+
+    @property
     def store_directory(self) -> StoreDirectory:
         def build() -> StoreDirectory:
             from cartwatch.adapters.store_registry import StoreDirectory
@@ -195,15 +216,32 @@ class Composition:
     # --- what each function's handler calls ---------------------------------------------------------
 
     @property
+    def webhook_credentials(self) -> WebhookCredentials:
+        """The receiver's view of the stores' webhook credentials (the ``known`` index, cached)."""
+
+        def build() -> WebhookCredentials:
+            from cartwatch.adapters.webhook_credentials import WebhookCredentials
+
+            settings = self.settings
+            return WebhookCredentials(
+                self.clients.client("dynamodb"),
+                settings.required(settings.credentials_table_name, ENV.CREDENTIALS_TABLE_NAME),
+                index_seconds=settings.store_index_seconds,
+                reread_index_on_miss=settings.store_index_reread_on_miss,
+            )
+
+        return self._once("webhook_credentials", build)
+
+    @property
     def webhook_intake(self) -> WebhookIntake:
         def build() -> WebhookIntake:
             from cartwatch.adapters.intake_queue import IntakeQueue
             from cartwatch.service.intake import WebhookIntake
 
             queue_url = self.settings.required(self.settings.intake_queue_url, ENV.INTAKE_QUEUE_URL)
-            secrets = self.store_secrets
+            credentials = self.webhook_credentials
             queue = IntakeQueue(self.clients.client("sqs"), queue_url)
-            return WebhookIntake(secrets.webhook_auth, secrets.refreshed_webhook_auth, queue.send)
+            return WebhookIntake(credentials.webhook_auth, credentials.refreshed_webhook_auth, queue.send)
 
         return self._once("webhook_intake", build)
 

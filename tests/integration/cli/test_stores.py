@@ -15,12 +15,13 @@ from tests.integration.cli.cli_support import (
     assert_one_error_line,
     parameters,
     store_items,
+    stored_auth,
     token_headers,
     webhook_token,
 )
 from tests.integration.conftest import Aws
 
-from cartwatch.adapters.store_registry import api_parameter, webhook_auth_parameter
+from cartwatch.adapters.store_registry import api_parameter
 from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, TOKEN_HEADER
 from cartwatch_tools.sandbox import BigCommerceSandbox
@@ -49,12 +50,13 @@ def test_add_twice_leaves_one_hook_per_scope_each_with_the_token(cli: Cli, shop:
     assert shop.store.hooks.get(CLIENT_ID, other.id) == other
 
     params = parameters(aws)
-    for name in (webhook_auth_parameter(aws.prefix, shop.hash), api_parameter(aws.prefix, shop.hash)):
-        assert params[name]["Type"] == "SecureString"
+    assert params[api_parameter(aws.prefix, shop.hash)]["Type"] == "SecureString"
     assert json.loads(params[api_parameter(aws.prefix, shop.hash)]["Value"]) == {
         "access_token": shop.access_token
     }
-    auth = json.loads(params[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])
+    # The webhook credentials are in their table, none in SSM.
+    assert set(params) == {api_parameter(aws.prefix, shop.hash)}
+    auth = stored_auth(aws, shop.hash)
     assert auth["client_secret"] == shop.client_secret
     # The second add kept what the first set and it did not repeat.
     assert auth["require_signature"] is True
@@ -153,7 +155,7 @@ def test_rotate_token_gives_every_hook_the_new_token(cli: Cli, shop: Shop, aws: 
     assert token_headers(shop) == {new}
     assert len(shop.hooks()) == len(HOOK_SCOPES)
     # The old token keeps working for deliveries BigCommerce sends before its hooks switch.
-    auth = json.loads(parameters(aws)[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])
+    auth = stored_auth(aws, shop.hash)
     assert auth["previous_token"] == old
     assert 0 < auth["previous_token_until"] - time.time() <= ROTATION_GRACE_SECONDS
     assert "the previous one is accepted for 15 more minutes" in run.out
@@ -163,14 +165,11 @@ def test_rotate_token_gives_every_hook_the_new_token(cli: Cli, shop: Shop, aws: 
 
     # Re-adding the store during the grace period keeps it; a second rotation replaces it.
     assert cli(*shop.add_args()).code == 0
-    after_add = json.loads(parameters(aws)[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])
+    after_add = stored_auth(aws, shop.hash)
     assert after_add["token"] == new
     assert after_add["previous_token"] == old
     assert cli("stores", "rotate-token", shop.hash).code == 0
-    assert (
-        json.loads(parameters(aws)[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])["previous_token"]
-        == new
-    )
+    assert stored_auth(aws, shop.hash)["previous_token"] == new
 
 
 def test_show_masks_secrets_and_reports_hooks(cli: Cli, shop: Shop) -> None:
@@ -186,13 +185,16 @@ def test_show_masks_secrets_and_reports_hooks(cli: Cli, shop: Shop) -> None:
     assert run.out.count("active, token ok") == len(HOOK_SCOPES)
 
 
-def test_the_deployed_stack_is_found_by_its_outputs(cli: Cli, shop: Shop, aws: Aws) -> None:
+def test_the_deployed_stack_is_found_by_its_outputs(
+    cli: Cli, shop: Shop, aws: Aws, sandbox: BigCommerceSandbox
+) -> None:
     assert cli(*shop.add_args()).code == 0
     stack = f"Cartwatch{aws.resources.table_name.replace('-', '')}"
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {
             "TableName": {"Value": aws.resources.table_name},
+            "CredentialsTableName": {"Value": aws.resources.credentials_table_name},
             "WebhookBaseUrl": {
                 "Value": "https://example.execute-api.us-east-1.amazonaws.com/webhooks/bigcommerce"
             },
@@ -204,6 +206,11 @@ def test_the_deployed_stack_is_found_by_its_outputs(cli: Cli, shop: Shop, aws: A
 
     assert run.code == 0, run.err
     assert shop.hash in run.out
+    # …and the webhook credentials where that stack keeps them.
+    where = ["--stack", stack, "--ssm-prefix", aws.prefix, "--bigcommerce-api-url", sandbox.url]
+    shown = cli("stores", "show", shop.hash, *where, local=False)
+    assert shown.code == 0, shown.err
+    assert f"****{shop.client_secret[-4:]}" in shown.out
 
 
 def test_eligibility_rules_are_set_by_add_and_changed_by_update(cli: Cli, shop: Shop, aws: Aws) -> None:
