@@ -389,6 +389,29 @@ class StoreWriter:
         else:
             self._dynamodb.put_item(TableName=self._table, Item=item)
 
+    def migrate_legacy_webhook_auth(self, store_hash: str) -> bool:
+        """Move the store's webhook credentials from their old SSM parameter into their table
+        (deployments from before decision 41); True when there was one to move."""
+        name = legacy_webhook_auth_parameter(self._prefix, store_hash)
+        try:
+            value = json.loads(self._ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+        except self._ssm.exceptions.ParameterNotFound:
+            return False
+        if self.credentials.get(store_hash) is None:  # never over credentials written since
+            until = value.get("previous_token_until")
+            self.credentials.put(
+                store_hash,
+                WebhookAuth(
+                    client_secret=value.get("client_secret") or None,
+                    token=value.get("token") or None,
+                    require_signature=bool(value.get("require_signature", False)),
+                    previous_token=value.get("previous_token") or None,
+                    previous_token_until=int(until) if isinstance(until, int | float) else None,
+                ),
+            )
+        self._ssm.delete_parameters(Names=[name])
+        return True
+
     def save_app_credentials(self, credentials: AppCredentials) -> None:
         self._put_secret(
             app_credentials_parameter(self._prefix),

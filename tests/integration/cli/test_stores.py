@@ -280,3 +280,35 @@ def test_an_unknown_reminders_setting_is_one_line_and_writes_nothing(cli: Cli, s
     assert refused.code == 2 and "--reminders" in refused.err and "per_shopper, per_cart" in refused.err
     assert "Traceback" not in refused.err
     assert store_items(aws) == []
+
+
+def test_credentials_an_older_cartwatch_kept_in_ssm_move_into_their_table(
+    cli: Cli, shop: Shop, aws: Aws
+) -> None:
+    from cartwatch.adapters.store_registry import legacy_webhook_auth_parameter
+
+    assert cli(*shop.add_args()).code == 0
+    token = webhook_token(aws, shop.hash)
+    # As deployments before the credentials table kept them: an SSM parameter, no table item.
+    legacy = {"client_secret": shop.client_secret, "token": token, "require_signature": True}
+    aws.client("ssm").put_parameter(
+        Name=legacy_webhook_auth_parameter(aws.prefix, shop.hash),
+        Value=json.dumps(legacy),
+        Type="SecureString",
+    )
+    aws.writer().credentials.delete(shop.hash)
+
+    moved = cli("stores", "migrate-credentials")
+
+    assert moved.code == 0, moved.err
+    assert moved.out.strip() == f"1 store(s) moved: {shop.hash}"
+    auth = stored_auth(aws, shop.hash)
+    assert (auth["client_secret"], auth["token"], auth["require_signature"]) == (
+        shop.client_secret,
+        token,
+        True,
+    )
+    assert legacy_webhook_auth_parameter(aws.prefix, shop.hash) not in parameters(aws)
+    # Safe to repeat.
+    again = cli("stores", "migrate-credentials")
+    assert (again.code, again.out.strip()) == (0, "nothing to move")

@@ -251,6 +251,14 @@ class StoreAdmin:
         )
         return self._register_hooks(api, store_hash, token)
 
+    def migrate_credentials(self) -> list[str]:
+        """Every store whose webhook credentials were still an SSM parameter, moved to their table."""
+        return [
+            row.settings.store_hash
+            for row in self.rows.all()
+            if self._writer.migrate_legacy_webhook_auth(row.settings.store_hash)
+        ]
+
     def details(self, store_hash: str) -> StoreDetails:
         row = self._row(store_hash)
         credentials = self._secrets.api_credentials(store_hash)
