@@ -48,6 +48,8 @@ class ENV:
     BIGCOMMERCE_LOGIN_URL = "CARTWATCH_BIGCOMMERCE_LOGIN_URL"
     APP_AUTH_CALLBACK_URL = "CARTWATCH_APP_AUTH_CALLBACK_URL"
     APP_FRAME_ANCESTORS = "CARTWATCH_APP_FRAME_ANCESTORS"
+    HOOK_HEALTH_PERIOD_SECONDS = "CARTWATCH_HOOK_HEALTH_PERIOD_SECONDS"
+    HOOK_HEALTH_WORKERS = "CARTWATCH_HOOK_HEALTH_WORKERS"
 
 
 _SECURE = ("https://", "http://127.", "http://localhost")
@@ -86,6 +88,9 @@ class Settings:
     # `cartwatch local` and the tests, where a store added a moment ago must be served at once;
     # deployed, an unknown hash costs no call (a new store waits for the index's next read).
     store_index_reread_on_miss: bool = False
+    # The hook check's: how often every store is checked, by how many checks at once.
+    hook_health_period_seconds: int = 86_400
+    hook_health_workers: int = 8
 
     def __post_init__(self) -> None:
         if not self.ssm_prefix.startswith("/"):
@@ -166,6 +171,8 @@ class Settings:
             ),
             credentials_table_name=text(ENV.CREDENTIALS_TABLE_NAME),
             store_index_seconds=integer(ENV.STORE_INDEX_SECONDS, 60, 1),
+            hook_health_period_seconds=integer(ENV.HOOK_HEALTH_PERIOD_SECONDS, 86_400, 60),
+            hook_health_workers=integer(ENV.HOOK_HEALTH_WORKERS, 8, 1),
         )
 
     def required(self, value: str | None, variable: str) -> str:

@@ -54,6 +54,9 @@ DEFAULTS: Mapping[str, Any] = {
     # so that no other route can starve the webhook route.  Raise it only with the quota.
     "apiAccountRateLimit": API_GATEWAY_ACCOUNT_QUOTA.rate_limit,
     "apiAccountBurstLimit": API_GATEWAY_ACCOUNT_QUOTA.burst_limit,
+    # The hook-health check: every store's hooks once per period, in turns every few minutes.
+    "hookHealthPeriodHours": 24,
+    "hookHealthIntervalMinutes": 10,
     # Concurrency caps, so that no backlog can take the account's Lambda concurrency from
     # the receiver (docs/capacity.md): the processor's intake event source runs at most this
     # many batches at once, and the query and app functions reserve (and are capped at)
@@ -107,6 +110,8 @@ class DeploymentSettings:
     throttles: ThrottlePlan
     api_account_quota: Throttle
     processor_max_concurrency: int
+    hook_health_period_hours: int
+    hook_health_interval_minutes: int
     query_reserved_concurrency: int
     app_reserved_concurrency: int
     bigcommerce_api_url: str
@@ -143,6 +148,8 @@ class DeploymentSettings:
             ),
             # An SQS event source's MaximumConcurrency is 2..1000.
             processor_max_concurrency=reader.integer("processorMaxConcurrency", 2, 1000),
+            hook_health_period_hours=reader.integer("hookHealthPeriodHours", 1, 24 * 7),
+            hook_health_interval_minutes=reader.integer("hookHealthIntervalMinutes", 5, 60),
             query_reserved_concurrency=reader.integer("queryReservedConcurrency", 0, 1000),
             app_reserved_concurrency=reader.integer("appReservedConcurrency", 0, 1000),
             bigcommerce_api_url=reader.https_url("bigcommerceApiUrl"),

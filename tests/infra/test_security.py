@@ -110,8 +110,8 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
         "hook_health": (
             jobs.hook_health,
             base(jobs.hook_health)
-            | on(table, "dynamodb:Query")
-            | on(SSM_STORES + "api", "ssm:GetParameter")
+            | on(table, "dynamodb:Query", "dynamodb:UpdateItem")  # the update: its cycle's item only
+            | on(SSM_STORES + "api", "ssm:GetParameter", "ssm:GetParameters")
             | dead_letters(jobs.dead_letter_queue),
         ),
         "publisher": (
@@ -207,6 +207,8 @@ def test_app_and_purge_writes_are_fenced_to_their_items(synthesized: Synthesized
     assert conditions_of(synthesized, stack.purging.function, "dynamodb:BatchWriteItem") == [carts_only]
     store_rows = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["STORE"]}}
     assert conditions_of(synthesized, stack.purging.function, "dynamodb:UpdateItem") == [store_rows]
+    cycle = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["HOOKHEALTH"]}}
+    assert conditions_of(synthesized, stack.jobs.hook_health, "dynamodb:UpdateItem") == [cycle]
 
 
 @pytest.mark.parametrize(

@@ -238,16 +238,25 @@ def test_sweeper_runs_every_interval_without_lambda_retries(synthesized: Synthes
     )
 
 
-def test_hook_health_runs_daily(synthesized: Synthesized) -> None:
+def test_hook_health_takes_a_turn_every_few_minutes_and_covers_every_store_daily(
+    synthesized: Synthesized,
+) -> None:
     rule = scheduled_rule(synthesized, HANDLERS["hook_health"])
-    assert rule["ScheduleExpression"] == "rate(1 day)"
+    assert rule["ScheduleExpression"] == f"rate({DEFAULTS['hookHealthIntervalMinutes']} minutes)"
+    # A failed turn is not retried: the next one goes on from the persisted cursor.
     synthesized.template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
             "FunctionName": {"Ref": function_id(synthesized, HANDLERS["hook_health"])},
-            "MaximumRetryAttempts": 2,
+            "MaximumRetryAttempts": 0,
         },
     )
+    function = synthesized.json["Resources"][function_id(synthesized, HANDLERS["hook_health"])]["Properties"]
+    period = int(function["Environment"]["Variables"][ENV.HOOK_HEALTH_PERIOD_SECONDS])
+    assert period == DEFAULTS["hookHealthPeriodHours"] * 3600 == 86_400
+    # Each turn ends before the next begins: two never check the same stores (and a lease
+    # in the cycle's item makes sure of it).
+    assert function["Timeout"] < DEFAULTS["hookHealthIntervalMinutes"] * 60
 
 
 # --- publishing ---------------------------------------------------------------------
@@ -402,7 +411,9 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         "processor": shared | state | {ENV.PURGE_QUEUE_URL},
         "sweeper": shared | state,
         "publisher": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.TOPIC_ARN},
-        "hook_health": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.WEBHOOK_BASE_URL},
+        "hook_health": shared
+        | state
+        | {ENV.BIGCOMMERCE_API_URL, ENV.WEBHOOK_BASE_URL, ENV.HOOK_HEALTH_PERIOD_SECONDS},
         "query": shared | state,
         "purge": shared | uninstall,
         # Writes objects only: no store, no stages.
@@ -475,6 +486,7 @@ def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synt
         "EventsParked",
         "StoreGone",
         "EventsRescued",
+        "StoresNotChecked",
     }
     for alarm in custom.values():
         assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]

@@ -326,17 +326,24 @@ class Composition:
         return self._once("cart_queries", build)
 
     def hook_health_check(self, remaining_ms: Callable[[], int] | None = None) -> HookHealthCheck:
-        """A check for one invocation: it stops before ``remaining_ms`` runs out."""
+        """A turn of the check for one invocation: it stops before ``remaining_ms`` runs out."""
+        from cartwatch.adapters.hook_health_cycle import CycleRecord
         from cartwatch.adapters.store_rows import StoreRows
         from cartwatch.service.hook_health import HookHealthCheck
 
         settings = self.settings
         webhook_base_url = settings.required(settings.webhook_base_url, ENV.WEBHOOK_BASE_URL)
+        dynamodb = self.clients.client("dynamodb")
         return HookHealthCheck(
-            StoreRows(self.clients.client("dynamodb"), settings.table_name),
+            StoreRows(dynamodb, settings.table_name),
             self.bigcommerce_clients,
             webhook_base_url,
             remaining_ms=remaining_ms,
+            cycle=CycleRecord(dynamodb, settings.table_name),
+            period_seconds=settings.hook_health_period_seconds,
+            workers=settings.hook_health_workers,
+            prefetch=self.store_secrets.prefetch_api_credentials,
+            clock=self.clock,
         )
 
     @property

@@ -239,9 +239,10 @@ class StoreHealth:
         return problems
 
 
-def check_store(api: StoreApi, destination: str, token: str | None) -> StoreHealth:
-    """`stores verify` and the daily check: repair the hooks, then look at what cannot be repaired."""
+def check_store(api: StoreApi, destination: str, token: str | None, *, scopes: bool = True) -> StoreHealth:
+    """`stores verify` and the scheduled check: repair the hooks, then look at what cannot be
+    repaired (the token's scopes only when ``scopes``)."""
     hooks = reconcile_hooks(api, destination, token)
     if hooks.stopped:
         return StoreHealth(hooks, None, {})  # more calls would only fail (or wait) the same way
-    return StoreHealth(hooks, blocked_domains(api), probe_scopes(api))
+    return StoreHealth(hooks, blocked_domains(api), probe_scopes(api) if scopes else {})
