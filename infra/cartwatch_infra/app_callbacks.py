@@ -97,9 +97,8 @@ class AppCallbacks(Construct):
         )
         # Install writes the store's webhook credentials (a re-authorization reads the token
         # its hooks carry first); an uninstall deletes them.
-        self.function.allow(
-            ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
-            [foundation.credentials.table.table_arn],
+        foundation.credentials.allow(
+            self.function, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
         )
         self.function.allow(["sqs:SendMessage"], [purge_queue.queue_arn])
 

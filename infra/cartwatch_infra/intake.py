@@ -85,8 +85,8 @@ class WebhookIntake(Construct):
         )
         self.receiver.allow(["sqs:SendMessage"], [self.queue.queue_arn])
         credentials = foundation.credentials
-        self.receiver.allow(["dynamodb:Query"], [credentials.index_arn])
-        self.receiver.allow(["dynamodb:GetItem"], [credentials.table.table_arn])
+        credentials.allow(self.receiver, ["dynamodb:Query"], index=True)
+        credentials.allow(self.receiver, ["dynamodb:GetItem"])
 
         self.api = apigw.HttpApi(
             self,

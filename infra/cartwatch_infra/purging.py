@@ -54,7 +54,7 @@ class StorePurging(Construct):
             ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table_arn], conditions=STORE_ROWS_ONLY
         )
         self.function.allow_store_parameter("api", actions=("ssm:GetParameter", "ssm:DeleteParameters"))
-        self.function.allow(["dynamodb:DeleteItem"], [foundation.credentials.table.table_arn])
+        foundation.credentials.allow(self.function, ["dynamodb:DeleteItem"])
         self.function.allow(["sqs:SendMessage"], [self.queue.queue_arn])
         self.function.function.add_event_source(
             sources.SqsEventSource(

@@ -49,6 +49,8 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
     r = synth.render
     table = r(stack.state.table.table_arn)
     credentials = r(stack.credentials.table.table_arn)
+    # DynamoDB opens the credentials table's key on the caller's behalf: Decrypt, nothing more.
+    credentials_key = {("kms:Decrypt", r(stack.credentials.key.key_arn))}
 
     def on(resource: str, *actions: str) -> set[tuple[str, str]]:
         return {(a, resource) for a in actions}
@@ -82,7 +84,8 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(r(intake.queue.queue_arn), "sqs:SendMessage")
             # The known stores' index and one store's credentials: nothing of the carts, no SSM.
             | on(f"{credentials}/index/known", "dynamodb:Query")
-            | on(credentials, "dynamodb:GetItem"),
+            | on(credentials, "dynamodb:GetItem")
+            | credentials_key,
         ),
         "processor": (
             processing.processor,
@@ -154,6 +157,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(f"{table}/index/listing", "dynamodb:Query")
             | on(SSM_APP_CREDENTIALS, "ssm:GetParameter")
             | on(credentials, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+            | credentials_key
             | on(SSM_STORES + "api", "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
             | on(r(stack.purging.queue.queue_arn), "sqs:SendMessage"),
         ),
@@ -162,6 +166,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             base(stack.purging.function)
             | on(table, "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:UpdateItem")
             | on(credentials, "dynamodb:DeleteItem")
+            | credentials_key
             | on(SSM_STORES + "api", "ssm:DeleteParameters", "ssm:GetParameter")
             | on(
                 r(stack.purging.queue.queue_arn),
@@ -209,6 +214,19 @@ def test_app_and_purge_writes_are_fenced_to_their_items(synthesized: Synthesized
     assert conditions_of(synthesized, stack.purging.function, "dynamodb:UpdateItem") == [store_rows]
     cycle = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["HOOKHEALTH"]}}
     assert conditions_of(synthesized, stack.jobs.hook_health, "dynamodb:UpdateItem") == [cycle]
+
+
+def test_the_credentials_key_opens_only_through_dynamodb(synthesized: Synthesized) -> None:
+    """The functions that may decrypt store secrets can do so only as DynamoDB reads them."""
+    stack = synthesized.stack
+    key = synthesized.render(stack.credentials.key.key_arn)
+    via_dynamodb = {"StringEquals": {"kms:ViaService": "dynamodb.${AWS::Region}.amazonaws.com"}}
+    for function in (stack.intake.receiver, stack.app.function, stack.purging.function):
+        conditions = conditions_of(synthesized, function, "kms:Decrypt", key)
+        rendered = [{k: {n: render(v) for n, v in c.items()} for k, c in cond.items()} for cond in conditions]
+        assert conditions and all(c == via_dynamodb for c in rendered), function
+    for function in (stack.processing.processor, stack.jobs.sweeper, stack.jobs.hook_health):
+        assert conditions_of(synthesized, function, "kms:Decrypt", key) == []
 
 
 @pytest.mark.parametrize(

@@ -332,10 +332,16 @@ def test_the_shopper_index_is_sparse_keys_only_and_keyed_by_store_and_shopper(
 def test_everything_is_encrypted_at_rest(synthesized: Synthesized) -> None:
     tables = synthesized.resources("AWS::DynamoDB::Table")
     assert len(tables) == 2  # carts, credentials
-    for table in tables.values():
-        assert table["Properties"]["SSESpecification"] == {
-            "SSEEnabled": True
-        }  # AWS managed key (aws/dynamodb)
+    carts = synthesized.logical_id(synthesized.stack.state.table)
+    assert tables[carts]["Properties"]["SSESpecification"] == {"SSEEnabled": True}  # aws/dynamodb
+    # The stores' secrets: a customer managed key of their own, which only the functions
+    # that touch them may use (test_security.py).
+    credentials = tables[synthesized.logical_id(synthesized.stack.credentials.table)]
+    assert credentials["Properties"]["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": {"Fn::GetAtt": [synthesized.logical_id(synthesized.stack.credentials.key), "Arn"]},
+    }
     queues = synthesized.resources("AWS::SQS::Queue")
     # intake, purge, archive, their DLQs, scheduled-jobs DLQ, publishing DLQ
     assert len(queues) == 8
