@@ -18,7 +18,6 @@ from __future__ import annotations
 import http.client
 import json
 import secrets
-import statistics
 import tempfile
 import threading
 import time
@@ -32,6 +31,7 @@ from urllib.parse import urlsplit
 
 from tests.support import signed_headers
 
+from bench.acks import Acks
 from bench.local_run import LocalProcess, client, queue_depth, store_writer, wait_for_intake
 from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import StoreSettings
@@ -41,7 +41,7 @@ WEBHOOKS_PER_CART = 3
 
 
 @dataclass
-class BurstFigures:
+class BurstFigures(Acks):
     rate: float
     seconds: float
     offered: int
@@ -58,20 +58,6 @@ class BurstFigures:
     cpu_local_seconds: float = 0.0
     cpu_emulator_seconds: float = 0.0
 
-    @property
-    def accepted(self) -> int:
-        return sum(n for status, n in self.statuses.items() if 200 <= status < 300)
-
-    @property
-    def server_errors(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status >= 500 or status == 0)
-
-    def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        if not ordered:
-            return 0.0
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
     def lines(self, metric: Any) -> list[dict[str, Any]]:
         end_to_end = self.send_seconds + self.drain_seconds
         per = max(self.accepted, 1)
@@ -81,16 +67,7 @@ class BurstFigures:
             metric(
                 "burst_achieved_send_rate", self.offered / max(self.send_seconds, 1e-9), "webhooks/s", None
             ),
-            metric("burst_ack_p50_ms", self.percentile(0.50), "ms", None),
-            metric("burst_ack_p99_ms", self.percentile(0.99), "ms", None),
-            metric(
-                "burst_ack_mean_ms",
-                statistics.fmean(self.latencies_ms) if self.latencies_ms else 0,
-                "ms",
-                None,
-            ),
-            metric("burst_5xx", self.server_errors, "responses", "== 0"),
-            metric("burst_accepted", self.accepted, "webhooks", f"== {self.offered}"),
+            *self.ack_lines("burst", metric),
             metric("burst_carts_applied", self.applied_carts, "carts", f"== {self.carts}"),
             metric("burst_intake_dead_letters", self.intake_dead_letters, "messages", "== 0"),
             metric("burst_drain_seconds_after_last_ack", self.drain_seconds, "s", None),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import boto3
 from tests.support import FakeLambdaContext, http_api_event, signed_headers
 
-from bench.cost import IntakeCost
+from bench.cost import RATIO_BUDGET, IntakeCost
 from bench.counting import CallCounter, WriteUnits
 from bench.storefront import storefront_mix
 from cartwatch.adapters.store_registry import StoreWriter
@@ -42,41 +43,56 @@ class IntakeFigures:
     carts: int
     closed_carts: int
 
+    @property
+    def write_units_per_webhook(self) -> float:
+        return (self.table_write_units + self.index_write_units) / max(self.webhooks, 1)
+
+    @property
+    def floor_write_units(self) -> int:
+        # What no design that tracks every cart exactly can go below: a cart's first write
+        # and its closing write, each entering or leaving the due index (one table unit and
+        # one index unit apiece).  Every click between those costs more.
+        return 2 * (self.carts + self.closed_carts)
+
+    def cost(self, receiver_cpu_ms: float, processor_cpu_ms: float) -> IntakeCost:
+        return IntakeCost(
+            webhooks=self.webhooks,
+            # At the design's peak every batch is full: 1,000 webhooks/s fill a batch of 100
+            # in a tenth of the 5 s window.  The replay's own batches are paced by one store's
+            # storefront (processor_batches_per_webhook) and say nothing of a million at peak.
+            batches=math.ceil(self.webhooks / BATCH_SIZE),
+            write_units=self.table_write_units + self.index_write_units,
+            write_calls=self.carts_written,
+            read_units=self.read_units,
+            floor_write_units=self.floor_write_units,
+            floor_write_calls=self.carts + self.closed_carts,
+            receiver_cpu_ms=receiver_cpu_ms,
+            processor_cpu_ms=processor_cpu_ms,
+        )
+
     def lines(self) -> list[dict[str, Any]]:
         per = max(self.webhooks, 1)
         return [
             metric("ack_aws_calls_per_webhook", self.ack_calls / per, "calls", "== 1"),
-            metric(
-                "ddb_write_units_per_webhook",
-                (self.table_write_units + self.index_write_units) / per,
-                "WCU",
-                "<= 0.5",
-            ),
+            # The budget of issue 14, item 9: exact abandonment, no regression on the mix.
+            metric("ddb_write_units_per_webhook", self.write_units_per_webhook, "WCU", "<= 0.66"),
             metric("ddb_table_write_units_per_webhook", self.table_write_units / per, "WCU", None),
             metric("ddb_index_write_units_per_webhook", self.index_write_units / per, "WCU", None),
-            # What no design that tracks every cart exactly can go below: a cart's first
-            # write and its closing write, each entering or leaving the due index (one
-            # table unit and one index unit apiece).  Every click between those costs more.
-            metric(
-                "ddb_write_units_floor_per_webhook",
-                2 * (self.carts + self.closed_carts) / per,
-                "WCU",
-                None,
-            ),
+            metric("ddb_write_units_floor_per_webhook", self.floor_write_units / per, "WCU", None),
             metric("bigcommerce_calls_per_webhook", self.bigcommerce_calls / per, "calls", "== 0"),
             metric("webhooks_replayed", self.webhooks, "webhooks", None),
             metric("processor_batches_per_webhook", self.batches / per, "invocations", None),
+        ]
+
+    def cost_lines(self, receiver_cpu_ms: float, processor_cpu_ms: float) -> list[dict[str, Any]]:
+        cost = self.cost(receiver_cpu_ms, processor_cpu_ms)
+        return [
             *[
                 metric(f"cost_usd_per_million_webhooks_{part}", dollars, "USD", None)
-                for part, dollars in IntakeCost(
-                    self.webhooks,
-                    self.batches,
-                    self.table_write_units + self.index_write_units,
-                    self.read_units,
-                )
-                .per_million()
-                .items()
+                for part, dollars in cost.per_million().items()
             ],
+            metric("cost_usd_per_million_webhooks_floor", cost.floor(), "USD", None),
+            metric("cost_ratio_to_floor", cost.ratio(), "x floor", f"<= {RATIO_BUDGET:g}"),
         ]
 
 

@@ -37,7 +37,6 @@ import http.client
 import json
 import random
 import secrets
-import statistics
 import tempfile
 import threading
 import time
@@ -51,6 +50,7 @@ from urllib.parse import urlsplit
 
 from tests.support import signed_headers
 
+from bench.acks import Acks
 from bench.local_run import LocalProcess, aws_calls, client, queue_depth, store_writer, wait_for_intake
 from bench.storefront import Delivery, storefront_mix
 from cartwatch.domain.stages import StageSchedule
@@ -69,7 +69,7 @@ _ACTIVITY_FREE = {"store/cart/converted", "store/cart/deleted", "store/cart/aban
 
 
 @dataclass
-class LoadFigures:
+class LoadFigures(Acks):
     stores: int
     rate: float
     seconds: float
@@ -87,18 +87,6 @@ class LoadFigures:
     cpu_local_seconds: float = 0.0
     cpu_emulator_seconds: float = 0.0
     probes: list[tuple[float, bool]] = field(default_factory=list)
-
-    @property
-    def accepted(self) -> int:
-        return sum(n for status, n in self.statuses.items() if 200 <= status < 300)
-
-    @property
-    def server_errors(self) -> int:
-        return sum(n for status, n in self.statuses.items() if status >= 500 or status == 0)
-
-    def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
     def calls_per_webhook(self, prefix: str = "") -> float:
         calls = sum(n for name, n in self.aws_calls.items() if name.startswith(prefix))
@@ -122,18 +110,9 @@ class LoadFigures:
                 "webhooks/s",
                 ">= 100",
             ),
-            metric("load_ack_p50_ms", self.percentile(0.50), "ms", None),
-            metric("load_ack_p99_ms", self.percentile(0.99), "ms", None),
-            metric(
-                "load_ack_mean_ms",
-                statistics.fmean(self.latencies_ms) if self.latencies_ms else 0,
-                "ms",
-                None,
-            ),
             metric("load_lost_webhooks", self.lost_webhooks, "webhooks", "== 0"),
             metric("load_duplicate_events", self.duplicate_events, "events", "== 0"),
-            metric("load_5xx", self.server_errors, "responses", "== 0"),
-            metric("load_webhooks_accepted", self.accepted, "webhooks", f"== {self.offered}"),
+            *self.ack_lines("load", metric),
             metric("load_carts", self.carts, "carts", None),
             metric("load_events_published", self.events, "events", None),
             metric("load_drain_seconds_after_last_ack", self.drain_seconds, "s", None),

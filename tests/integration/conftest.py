@@ -97,6 +97,17 @@ class Aws:
         options.setdefault("reread_index_on_miss", True)
         return WebhookCredentials(self.client("dynamodb"), self.resources.credentials_table_name, **options)
 
+    def rotate_token(self, store: Store, new_token: str, until: int) -> None:
+        """What `cartwatch stores rotate-token` writes: the new token, the replaced one until then."""
+        self.writer().save(
+            StoreSettings(store.store_hash, DEFAULT_STAGES),
+            access_token=store.access_token,
+            client_secret=store.client_secret,
+            webhook_token=new_token,
+            created_at=0,
+            replaced_token=(store.webhook_token, until),
+        )
+
     def secrets(self) -> StoreSecrets:
         from aws_lambda_powertools.utilities.parameters import SSMProvider
 

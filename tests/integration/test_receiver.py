@@ -14,8 +14,7 @@ from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signe
 
 from cartwatch.adapters.intake_queue import IntakeQueue
 from cartwatch.adapters.webhook_credentials import CredentialsUnavailable
-from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreSettings, WebhookAuth
+from cartwatch.domain.store import ROTATION_GRACE_SECONDS, WebhookAuth
 from cartwatch.handlers import receiver
 from cartwatch.service.intake import (
     MAX_INTAKE_MESSAGE_BYTES,
@@ -321,14 +320,7 @@ def test_a_warm_receiver_follows_a_token_rotation_without_refusing_a_delivery(aw
 
     assert deliver_token(store.webhook_token) == 200  # warms the cache with the old token
     new_token = "rotated-" + store.webhook_token
-    aws.writer().save(
-        StoreSettings(store.store_hash, StageSchedule.parse("1h,24h,48h")),
-        access_token=store.access_token,
-        client_secret=store.client_secret,
-        webhook_token=new_token,
-        created_at=0,
-        replaced_token=(store.webhook_token, int(time.time()) + ROTATION_GRACE_SECONDS),
-    )
+    aws.rotate_token(store, new_token, int(time.time()) + ROTATION_GRACE_SECONDS)
     reads.clear()
 
     assert deliver_token(new_token) == 200  # the cache was stale: one re-read, then accepted

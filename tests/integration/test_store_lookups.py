@@ -20,8 +20,7 @@ from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signe
 
 from cartwatch.adapters.webhook_credentials import WebhookCredentials
 from cartwatch.composition import AwsClients, Composition
-from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreSettings, WebhookAuth
+from cartwatch.domain.store import ROTATION_GRACE_SECONDS, WebhookAuth
 from cartwatch.handlers import receiver
 from cartwatch.service.intake import Delivery, Rejection, accept_delivery
 from cartwatch.settings import Settings
@@ -136,18 +135,6 @@ class WarmReceiver:
             return rejection.status
 
 
-def rotate(aws: Aws, store: Store, new_token: str, until: int) -> None:
-    """What `cartwatch stores rotate-token` writes."""
-    aws.writer().save(
-        StoreSettings(store.store_hash, StageSchedule.parse("1h,24h,48h")),
-        access_token=store.access_token,
-        client_secret=store.client_secret,
-        webhook_token=new_token,
-        created_at=0,
-        replaced_token=(store.webhook_token, until),
-    )
-
-
 def test_a_rotation_is_honoured_within_its_window(aws: Aws, store: Store) -> None:
     """The new token works at once; every warm instance learns of the rotation within the
     index's minute; the replaced token is refused exactly when its grace period ends."""
@@ -157,7 +144,7 @@ def test_a_rotation_is_honoured_within_its_window(aws: Aws, store: Store) -> Non
         assert instance.accept(store, store.webhook_token, now) == "token"
     new_token = "rotated-" + store.webhook_token
     grace_end = int(now) + ROTATION_GRACE_SECONDS
-    rotate(aws, store, new_token, grace_end)
+    aws.rotate_token(store, new_token, grace_end)
 
     # An instance that gets the new token before its index says so reads past its cache once.
     receiving_new.reads.clear()

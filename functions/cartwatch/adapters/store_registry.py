@@ -428,7 +428,7 @@ class StoreWriter:
 
     def migrate_legacy_webhook_auth(self, store_hash: str) -> bool:
         """Move the store's webhook credentials from their old SSM parameter into their table
-        (deployments from before decision 41); True when there was one to move."""
+        (deployments from before decision 44); True when there was one to move."""
         name = legacy_webhook_auth_parameter(self._prefix, store_hash)
         try:
             value = json.loads(self._ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
