@@ -39,6 +39,7 @@ BINDINGS: Mapping[str, str] = {
     ENV.TOPIC_ARN: "topic_arn",
     ENV.PURGE_QUEUE_URL: "purge_queue_url",
     ENV.ARCHIVE_BUCKET: "archive_bucket",
+    ENV.CREDENTIALS_TABLE_NAME: "credentials_table_name",
 }
 # Resources bound through a property of a bound one: (the bound one's Deployment field, the
 # property's path) -> the Deployment field naming the resource the property refers to.
