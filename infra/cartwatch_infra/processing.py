@@ -11,7 +11,7 @@ from cartwatch.resources import PROCESSOR_TIMEOUT_SECONDS
 from cartwatch.settings import ENV
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
-from cartwatch_infra.state import CART_ITEMS_ONLY
+from cartwatch_infra.state import CART_ITEMS_ONLY, STORE_ROWS_ONLY
 
 
 class IntakeProcessing(Construct):
@@ -44,6 +44,8 @@ class IntakeProcessing(Construct):
         self.processor.allow(["dynamodb:UpdateItem", "dynamodb:PutItem"], [table], conditions=CART_ITEMS_ONLY)
         # `store/app/uninstalled` only queues a check for the purge job (purging.py): the
         # processor neither scans the table nor deletes anything of a store.
+        # Every store's settings at once: one Query of the STORE partition (StoreDirectory).
+        self.processor.allow(["dynamodb:Query"], [table], conditions=STORE_ROWS_ONLY)
         self.processor.allow(["sqs:SendMessage"], [purge_queue.queue_arn])
         settings = foundation.settings
         window = settings.intake_batch_window_seconds

@@ -28,7 +28,7 @@ from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.messaging import dead_letter_queue, encrypted_topic
-from cartwatch_infra.state import CART_ITEMS_ONLY
+from cartwatch_infra.state import CART_ITEMS_ONLY, STORE_ROWS_ONLY
 
 # Only images carrying an event intent reach the publisher; every other write (ordinary
 # activity, stores) is filtered out by Lambda before an invocation is billed.  The pattern
@@ -80,6 +80,8 @@ class EventPublishing(Construct):
                 state.index_arn(SHOPPER_INDEX.name),
             ],
         )
+        # Every store's settings at once: one Query of the STORE partition (StoreDirectory).
+        self.publisher.allow(["dynamodb:Query"], [state.table.table_arn], conditions=STORE_ROWS_ONLY)
         self.publisher.allow_store_parameter("api")
         self.publisher.function.add_event_source(
             sources.DynamoEventSource(

@@ -20,7 +20,7 @@ from cartwatch.adapters.cursor_key import cursor_key_parameter
 from cartwatch.resources import LISTING_INDEX, QUERY_ROUTES
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
-from cartwatch_infra.state import CART_ITEMS_ONLY
+from cartwatch_infra.state import CART_ITEMS_ONLY, STORE_ROWS_ONLY
 
 # API Gateway gives an integration at most 30 s.
 QUERY_TIMEOUT_SECONDS = 29
@@ -50,6 +50,8 @@ class QueryApi(Construct):
         self.function.allow(
             ["dynamodb:UpdateItem", "dynamodb:PutItem"], [state.table.table_arn], conditions=CART_ITEMS_ONLY
         )
+        # Every store's settings at once: one Query of the STORE partition (StoreDirectory).
+        self.function.allow(["dynamodb:Query"], [state.table.table_arn], conditions=STORE_ROWS_ONLY)
         parameter = cursor_key_parameter(foundation.settings.ssm_prefix).lstrip("/")
         self.function.allow(
             ["ssm:GetParameter", "ssm:PutParameter"],

@@ -18,7 +18,7 @@ from cartwatch.settings import ENV
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import CartwatchFunction, FunctionSpec
 from cartwatch_infra.messaging import dead_letter_queue
-from cartwatch_infra.state import CART_ITEMS_ONLY
+from cartwatch_infra.state import CART_ITEMS_ONLY, STORE_ROWS_ONLY
 
 
 class ScheduledJobs(Construct):
@@ -46,6 +46,8 @@ class ScheduledJobs(Construct):
         # is the outbox); GetItem only when DynamoDB did not return the item with a lost
         # condition.  The sweep never calls BigCommerce: the publisher enriches.
         self.sweeper.allow(["dynamodb:GetItem"], [table.table_arn])
+        # Every store's settings at once: one Query of the STORE partition (StoreDirectory).
+        self.sweeper.allow(["dynamodb:Query"], [table.table_arn], conditions=STORE_ROWS_ONLY)
         self.sweeper.allow(["dynamodb:UpdateItem"], [table.table_arn], conditions=CART_ITEMS_ONLY)
         interval = cdk.Duration.minutes(settings.sweep_interval_minutes)
         # Sweeps are idempotent and the next one is at most one interval away: a failed
