@@ -24,6 +24,7 @@ from cartwatch.domain.store import ROTATION_GRACE_SECONDS, WebhookAuth
 from cartwatch.handlers import receiver
 from cartwatch.service.intake import Delivery, Rejection, accept_delivery
 from cartwatch.settings import Settings
+from cartwatch_tools.iam.recording import attributed_to
 
 pytestmark = pytest.mark.integration
 
@@ -47,7 +48,7 @@ class DeployedReceiver:
             AwsClients(
                 endpoint_url=aws.resources.endpoint_url,
                 region="us-east-1",
-                event_handlers=[("before-call", count)],
+                event_handlers=[attributed_to("receiver", aws.deployment), ("before-call", count)],
             ),
         )
 
@@ -101,6 +102,14 @@ def test_the_receiver_reads_no_ssm_parameter_at_all(
     assert not [call for call in calls if call.startswith("ssm.")]
 
 
+def receiver_client(aws: Aws) -> Any:
+    """A DynamoDB client whose calls are the receiver's (the IAM conformance check's caller)."""
+    client = aws.client("dynamodb")
+    event, handler = attributed_to("receiver", aws.deployment)
+    client.meta.events.register(event, handler)
+    return client
+
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -115,7 +124,7 @@ class WarmReceiver:
     def __init__(self, aws: Aws) -> None:
         self.clock = Clock()
         self.reads: Counter[str] = Counter()
-        client = aws.client("dynamodb")
+        client = receiver_client(aws)
         client.meta.events.register("before-call", lambda model, **_: self.reads.update([model.name]))
         self.credentials = WebhookCredentials(client, aws.resources.credentials_table_name, clock=self.clock)
 
@@ -189,7 +198,7 @@ def test_an_unreadable_index_defers_deliveries_and_a_stale_one_keeps_serving(aws
     from cartwatch.adapters.webhook_credentials import CredentialsUnavailable
 
     clock = Clock()
-    client = aws.client("dynamodb")
+    client = receiver_client(aws)
     throttled = {"on": True}
 
     def throttle(**_: Any) -> None:

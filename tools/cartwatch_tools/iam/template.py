@@ -579,6 +579,20 @@ def _strings(value: Any, resolve: Callable[[Any], Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _condition_value(value: Any, resolve: _Resolver) -> str:
+    """A condition's value; an intrinsic one (``dynamodb.${AWS::Region}.amazonaws.com``) resolved
+    as resources are, where it can be (one on a resource this module does not model, e.g. an
+    event rule's ARN, stays as written: it matches no request)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        try:
+            return str(resolve.value(value))
+        except PolicyError:
+            return str(value)
+    return str(value)
+
+
 def _statement(
     raw: Mapping[str, Any], resolve: _Resolver, origin: str, *, this: str | None = None
 ) -> Statement:
@@ -595,8 +609,7 @@ def _statement(
             )
     conditions = {
         operator: {
-            key: tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in _listed(values))
-            for key, values in block.items()
+            key: tuple(_condition_value(v, resolve) for v in _listed(values)) for key, values in block.items()
         }
         for operator, block in raw.get("Condition", {}).items()
     }
