@@ -71,8 +71,8 @@ class ScheduledJobs(Construct):
                 },
             ),
         )
-        # The store rows, read in pages; the cycle's one item (cursor, lease).
-        self.hook_health.allow(["dynamodb:Query"], [table.table_arn])
+        # The store rows, read in pages (the STORE partition only); the cycle's one item (cursor, lease).
+        self.hook_health.allow(["dynamodb:Query"], [table.table_arn], conditions=STORE_ROWS_ONLY)
         self.hook_health.allow(
             ["dynamodb:UpdateItem"],
             [table.table_arn],

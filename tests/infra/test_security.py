@@ -61,6 +61,10 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
     def dead_letters(queue: Any) -> set[tuple[str, str]]:
         return on(r(queue.queue_arn), "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 
+    # Every store's settings in one Query of the STORE partition (StoreDirectory; hook health
+    # pages through it); the condition holding it there: test_store_settings_are_queried_in_their_partition_only.
+    store_settings = on(table, "dynamodb:Query")
+
     intake, processing, jobs, publishing = stack.intake, stack.processing, stack.jobs, stack.publishing
     archiving = stack.archiving
     return {
@@ -91,6 +95,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             processing.processor,
             base(processing.processor)
             | on(table, "dynamodb:GetItem", "dynamodb:BatchGetItem")
+            | store_settings
             | on(table, "dynamodb:UpdateItem", "dynamodb:PutItem")  # carts only
             # An uninstall webhook only queues a check: no scan, no deletes, no secrets.
             | on(r(stack.purging.queue.queue_arn), "sqs:SendMessage")
@@ -108,12 +113,14 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             base(jobs.sweeper)
             | on(f"{table}/index/due", "dynamodb:Query")
             | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem")  # UpdateItem: carts only
+            | store_settings
             | dead_letters(jobs.dead_letter_queue),
         ),
         "hook_health": (
             jobs.hook_health,
             base(jobs.hook_health)
-            | on(table, "dynamodb:Query", "dynamodb:UpdateItem")  # the update: its cycle's item only
+            | store_settings
+            | on(table, "dynamodb:UpdateItem")  # its cycle's item only
             | on(SSM_STORES + "api", "ssm:GetParameter", "ssm:GetParameters")
             | dead_letters(jobs.dead_letter_queue),
         ),
@@ -132,6 +139,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(f"{table}/index/outbox", "dynamodb:Query")
             | on(f"{table}/index/due", "dynamodb:Query")
             | on(f"{table}/index/shopper", "dynamodb:Query")
+            | store_settings
             | on(SSM_STORES + "api", "ssm:GetParameter")
             | dead_letters(publishing.dead_letter_queue)
             # The stream event source: reading records, and ListStreams (no resource ARN).
@@ -148,6 +156,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             base(stack.query_api.function)
             | on(f"{table}/index/listing", "dynamodb:Query")
             | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+            | store_settings
             | on(SSM_CURSOR_KEY, "ssm:GetParameter", "ssm:PutParameter"),
         ),
         "app": (
@@ -240,7 +249,7 @@ def test_role_allows_exactly_what_its_function_needs(synthesized: Synthesized, n
 
 def test_cart_writers_write_only_cart_items(synthesized: Synthesized) -> None:
     """The functions that write carts cannot write a store's row (the conformance check holds
-    them to it: tests/infra/test_iam_conformance.py); the ack path and hook health write nothing."""
+    them to it: tests/infra/test_iam_conformance.py); the ack path writes nothing."""
     stack = synthesized.stack
     carts_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
     writers = {
@@ -257,8 +266,26 @@ def test_cart_writers_write_only_cart_items(synthesized: Synthesized) -> None:
         for action in writes:
             expected = [carts_only] if action in actions else []
             assert conditions_of(synthesized, function, action) == expected, (function.node.id, action)
-    for function in (stack.intake.receiver, stack.jobs.hook_health):
-        assert all(conditions_of(synthesized, function, action) == [] for action in writes)
+    assert all(conditions_of(synthesized, stack.intake.receiver, action) == [] for action in writes)
+    # Hook health writes one item, its cycle's (test_app_and_purge_writes_are_fenced_to_their_items).
+    assert [a for a in writes if conditions_of(synthesized, stack.jobs.hook_health, a)] == ["dynamodb:UpdateItem"]
+
+
+def test_store_settings_are_queried_in_their_partition_only(synthesized: Synthesized) -> None:
+    """The functions that read every store's settings at once may Query the table, but only
+    the STORE partition: never a cart's partition or another function's items."""
+    stack = synthesized.stack
+    table = synthesized.render(stack.state.table.table_arn)
+    store_rows = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["STORE"]}}
+    readers = (
+        stack.processing.processor,
+        stack.jobs.sweeper,
+        stack.jobs.hook_health,
+        stack.publishing.publisher,
+        stack.query_api.function,
+    )
+    for function in readers:
+        assert conditions_of(synthesized, function, "dynamodb:Query", table) == [store_rows], function.node.id
 
 
 def test_roles_have_no_managed_or_inline_policies(synthesized: Synthesized) -> None:
