@@ -209,7 +209,12 @@ class Composition:
         def build() -> ClientFactory:
             from cartwatch.adapters.store_clients import bigcommerce_clients
 
-            return bigcommerce_clients(self.store_secrets, self.settings.bigcommerce_api_url)
+            settings = self.settings
+            # Hook health checks its workers' stores at once; every other function one at a time.
+            connections = settings.hook_health_workers if self.function == "hook_health" else 1
+            return bigcommerce_clients(
+                self.store_secrets, settings.bigcommerce_api_url, connections=connections
+            )
 
         return self._once("bigcommerce_clients", build)
 

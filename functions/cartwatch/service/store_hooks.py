@@ -239,10 +239,13 @@ class StoreHealth:
         return problems
 
 
-def check_store(api: StoreApi, destination: str, token: str | None, *, scopes: bool = True) -> StoreHealth:
+def check_store(
+    api: StoreApi, destination: str, token: str | None, *, scopes: bool = True, blocked: bool = True
+) -> StoreHealth:
     """`stores verify` and the scheduled check: repair the hooks, then look at what cannot be
-    repaired (the token's scopes only when ``scopes``)."""
+    repaired (the token's scopes only when ``scopes``; the blocked domains only when
+    ``blocked``, else ``StoreHealth.blocked`` is None: not looked at)."""
     hooks = reconcile_hooks(api, destination, token)
     if hooks.stopped:
         return StoreHealth(hooks, None, {})  # more calls would only fail (or wait) the same way
-    return StoreHealth(hooks, blocked_domains(api), probe_scopes(api) if scopes else {})
+    return StoreHealth(hooks, blocked_domains(api) if blocked else None, probe_scopes(api) if scopes else {})

@@ -122,6 +122,23 @@ def test_a_deactivated_hook_is_counted_as_reactivated() -> None:
     assert summary["unhealthy_stores"] == []
 
 
+def test_a_healthy_store_costs_one_call_a_cycle_and_its_scopes_three_more_one_cycle_in_seven() -> None:
+    hashes = [f"s{n:03d}" for n in range(70)]
+    apis = {h: healthy_api(h) for h in hashes}
+    for api in apis.values():
+        api.calls.clear()
+
+    check = hook_health(Rows(*hashes), dict(apis))
+    report = check.run()
+
+    assert len(report.stores) == len(hashes) and not any(s.problems for s in report.stores)
+    costs = {h: apis[h].calls for h in hashes}
+    probed = [h for h in hashes if costs[h] == ["list", "get_cart", "get_customers", "get_order"]]
+    assert all(costs[h] == ["list"] for h in hashes if h not in probed)  # never the blocked domains
+    # The stores whose scopes this cycle probes: a seventh of them, spread by their hash.
+    assert 0 < len(probed) < len(hashes) / 3
+
+
 def test_refused_tokens_missing_credentials_and_uninstalled_stores_are_unrecoverable() -> None:
     refused = FakeStoreApi()
     refused.failures["list"] = BigCommerceUnauthorized("GET /v3/hooks: refused (401)", status=401)
