@@ -62,7 +62,8 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
         return on(r(queue.queue_arn), "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
 
     # Every store's settings in one Query of the STORE partition (StoreDirectory; hook health
-    # pages through it); the condition holding it there: test_store_settings_are_queried_in_their_partition_only.
+    # pages through it); the condition holding it there:
+    # test_store_settings_are_queried_in_their_partition_only.
     store_settings = on(table, "dynamodb:Query")
 
     intake, processing, jobs, publishing = stack.intake, stack.processing, stack.jobs, stack.publishing
@@ -268,7 +269,8 @@ def test_cart_writers_write_only_cart_items(synthesized: Synthesized) -> None:
             assert conditions_of(synthesized, function, action) == expected, (function.node.id, action)
     assert all(conditions_of(synthesized, stack.intake.receiver, action) == [] for action in writes)
     # Hook health writes one item, its cycle's (test_app_and_purge_writes_are_fenced_to_their_items).
-    assert [a for a in writes if conditions_of(synthesized, stack.jobs.hook_health, a)] == ["dynamodb:UpdateItem"]
+    hook_health_writes = [a for a in writes if conditions_of(synthesized, stack.jobs.hook_health, a)]
+    assert hook_health_writes == ["dynamodb:UpdateItem"]
 
 
 def test_store_settings_are_queried_in_their_partition_only(synthesized: Synthesized) -> None:

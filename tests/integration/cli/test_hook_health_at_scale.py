@@ -4,14 +4,14 @@ Each turn has time for a share of the stores only; the cycle's cursor, persisted
 table, makes the next turn go on where the last one stopped, until every store was
 checked — each exactly once — and the deactivated hooks scattered through the fleet are
 active again.  Against moto server (store rows, API tokens, the cycle's item) and the
-BigCommerce sandbox over loopback HTTP.
+BigCommerce sandbox over loopback HTTP.  The fleet's rows and tokens go into the emulator a
+batch of requests at a time (``/_cartwatch/batch``): what is tested is the walk over them.
 """
 
 from __future__ import annotations
 
 import secrets
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from cartwatch.domain.stages import StageSchedule
 from cartwatch.domain.store import TOKEN_HEADER, StoreSettings
 from cartwatch.service.hook_health import HookHealthCheck
 from cartwatch.service.store_hooks import hook_destination
+from cartwatch_tools.local.request_batch import send_batch
 from cartwatch_tools.sandbox import BigCommerceSandbox
 
 pytestmark = pytest.mark.integration
@@ -60,23 +61,27 @@ def onboard(aws: Aws, sandbox: BigCommerceSandbox) -> list[str]:
             )
         if number % DEACTIVATED_EVERY == 0:
             store.deactivate_hook(hook.id)  # BigCommerce gave up on its deliveries
-    dynamodb, ssm = aws.client("dynamodb"), aws.client("ssm")
+    endpoint, region = aws.resources.endpoint_url, aws.resources.region
     stages = StageSchedule.parse("1h")
     rows = [{"PutRequest": {"Item": store_to_item(StoreSettings(h, stages), created_at=0)}} for h in hashes]
-    for start in range(0, len(rows), 25):
-        pending = {aws.resources.table_name: rows[start : start + 25]}
-        while pending:
-            pending = dynamodb.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
-
-    def put_token(store_hash: str) -> None:
-        ssm.put_parameter(
-            Name=api_parameter(aws.prefix, store_hash),
-            Value=f'{{"access_token": "{tokens[store_hash]}"}}',
-            Type="SecureString",
+    writes = [
+        ("DynamoDB_20120810.BatchWriteItem", {"RequestItems": {aws.resources.table_name: rows[n : n + 25]}})
+        for n in range(0, len(rows), 25)
+    ]
+    puts = [
+        (
+            "AmazonSSM.PutParameter",
+            {
+                "Name": api_parameter(aws.prefix, h),
+                "Value": f'{{"access_token": "{tokens[h]}"}}',
+                "Type": "SecureString",
+            },
         )
-
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(put_token, hashes))
+        for h in hashes
+    ]
+    written = send_batch(endpoint, region, "dynamodb", writes)
+    assert all(a["status"] == 200 and not a["body"].get("UnprocessedItems") for a in written)
+    assert all(a["status"] == 200 for a in send_batch(endpoint, region, "ssm", puts))
     return hashes
 
 
