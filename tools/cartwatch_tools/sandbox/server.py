@@ -71,6 +71,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
+        self.connections_opened = 0  # in all, since the server started
         self.stores = stores
         self.faults = faults
         self.apps = apps
@@ -86,6 +87,7 @@ class SandboxHTTPServer(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._connections_lock:
             self._connections.add(request)
+            self.connections_opened += 1
         super().process_request(request, client_address)
 
     def shutdown_request(self, request: Any) -> None:
