@@ -17,6 +17,7 @@ import math
 from dataclasses import dataclass
 
 from bench.capacity_model import DYNAMODB_CALL_MS, SQS_SEND_MS
+from cartwatch.resources import FUNCTION_MEMORY_MB
 
 PRICES = {
     "http_api_request": 1.00 / 1e6,
@@ -26,8 +27,9 @@ PRICES = {
     "ddb_write_request_unit": 0.625 / 1e6,
     "ddb_read_request_unit": 0.125 / 1e6,
 }
-RECEIVER_GB = 0.256  # the stack's memory sizes (intake.py, processing.py)
-PROCESSOR_GB = 0.512
+# The stack's memory sizes, in GB as Lambda bills them (1,024 MB each).
+RECEIVER_GB = FUNCTION_MEMORY_MB["receiver"] / 1024
+PROCESSOR_GB = FUNCTION_MEMORY_MB["processor"] / 1024
 BATCH_SIZE = 100
 RATIO_BUDGET = 1.10
 
@@ -38,7 +40,7 @@ class IntakeCost:
     batches: int
     write_units: int
     write_calls: int
-    read_units: int
+    read_units: float
     floor_write_units: int
     floor_write_calls: int
     receiver_cpu_ms: float

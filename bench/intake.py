@@ -39,7 +39,7 @@ class IntakeFigures:
     carts_written: int
     bigcommerce_calls: int
     batches: int
-    read_units: int
+    read_units: float
     carts: int
     closed_carts: int
 
@@ -189,8 +189,7 @@ def run_intake(endpoint: str, shoppers: int = 300) -> IntakeFigures:
         carts_written=len(units.writes),
         bigcommerce_calls=0,  # the processor holds no BigCommerce client at all
         batches=batches,
-        # Strongly consistent reads of items under 4 KiB: one read unit each.
-        read_units=processor_counter.items_read,
+        read_units=processor_counter.read_units,
         carts=len({d.cart_id for d in deliveries}),
         closed_carts=len({d.cart_id for d in deliveries if d.scope in _CLOSING}),
     )
