@@ -18,6 +18,7 @@ from bench.capacity_model import Knobs, Measured
 from bench.capacity_model import lines as capacity_lines
 from bench.capacity_model import render as render_capacity
 from bench.events import run_events
+from bench.footprint import lines as footprint_lines
 from bench.handler_cpu import PROCESSOR_BUDGET_MS, RECEIVER_BUDGET_MS, handler_cpu
 from bench.imports import import_ratios
 from bench.intake import IntakeFigures, metric, run_intake
@@ -161,6 +162,9 @@ def main(argv: list[str] | None = None) -> int:
                 None,
             )
         )
+        # Each function's peak memory against its configured size (bench/footprint.py).
+        for line in footprint_lines(metric):
+            emit(line)
         memory = warm_memory_growth(webhooks=3_000 if args.quick else 100_000)
         emit(
             metric(

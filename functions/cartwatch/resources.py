@@ -227,6 +227,22 @@ DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
 # pydantic scans every installed distribution's entry points when it builds its first model.
 RUNTIME_ENVIRONMENT: dict[str, str] = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
+# Each function's memory (MB), sized from what it was measured to hold at its largest input
+# (`bench/footprint.py`: twice that, with the runtime's client, within the size): the stack
+# sets them, and `bench/run` checks them against the measurement and prices them.  The
+# sweeper keeps more than its memory needs for the CPU share (Lambda gives CPU in proportion
+# to memory), since its work per run is bounded by time; see docs/capacity.md.
+FUNCTION_MEMORY_MB: dict[str, int] = {
+    "receiver": 256,
+    "processor": 256,
+    "sweeper": 512,
+    "hook_health": 256,
+    "publisher": 512,
+    "query_api": 256,
+    "app_callbacks": 256,
+    "store_purge": 256,
+}
+
 # The publisher reads the stream records whose new image carries an event intent (the
 # outbox, ``attr.PENDING_EVENT``); every other write removes it, so no event is published
 # twice.  Transitions of existing carts are MODIFY records, a cart converted on first sight

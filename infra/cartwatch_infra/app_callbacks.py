@@ -27,7 +27,7 @@ from constructs import Construct
 
 from cartwatch.adapters.callback_ledger import APP_KEY_PREFIX
 from cartwatch.adapters.store_registry import STORE_PK, app_credentials_parameter
-from cartwatch.resources import APP_ROUTES, LISTING_INDEX
+from cartwatch.resources import APP_ROUTES, FUNCTION_MEMORY_MB, LISTING_INDEX
 from cartwatch.settings import ENV
 from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
@@ -61,7 +61,7 @@ class AppCallbacks(Construct):
                 handler="cartwatch.handlers.app_callbacks.handler",
                 description="BigCommerce app callbacks: install, the merchant page, uninstall, remove-user",
                 timeout=cdk.Duration.seconds(APP_TIMEOUT_SECONDS),
-                memory_mb=512,
+                memory_mb=FUNCTION_MEMORY_MB["app_callbacks"],
                 environment={
                     **foundation.uninstall_environment(purge_queue.queue_url),
                     ENV.WEBHOOK_BASE_URL: webhook_base_url,

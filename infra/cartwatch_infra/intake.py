@@ -18,7 +18,7 @@ from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_integrations as integrations
 from constructs import Construct
 
-from cartwatch.resources import INTAKE_QUEUE, ThrottlePlan
+from cartwatch.resources import FUNCTION_MEMORY_MB, INTAKE_QUEUE, ThrottlePlan
 from cartwatch.resources import WEBHOOK_ROUTE as WEBHOOK_ROUTE_KEY
 from cartwatch.settings import ENV
 from cartwatch_infra.compliance import acknowledge
@@ -76,7 +76,7 @@ class WebhookIntake(Construct):
                 description="Authenticates a BigCommerce webhook delivery and stores it in SQS",
                 # The ack path must answer well inside BigCommerce's delivery timeout.
                 timeout=cdk.Duration.seconds(5),
-                memory_mb=256,
+                memory_mb=FUNCTION_MEMORY_MB["receiver"],
                 environment={
                     ENV.INTAKE_QUEUE_URL: self.queue.queue_url,
                     ENV.CREDENTIALS_TABLE_NAME: foundation.credentials.table.table_name,

@@ -7,7 +7,7 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cartwatch.resources import PROCESSOR_TIMEOUT_SECONDS
+from cartwatch.resources import FUNCTION_MEMORY_MB, PROCESSOR_TIMEOUT_SECONDS
 from cartwatch.settings import ENV
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
@@ -33,7 +33,7 @@ class IntakeProcessing(Construct):
                 description="Dedupes, orders and coalesces webhook batches into cart state",
                 # The intake queue's visibility timeout is derived from the same constant.
                 timeout=cdk.Duration.seconds(PROCESSOR_TIMEOUT_SECONDS),
-                memory_mb=512,
+                memory_mb=FUNCTION_MEMORY_MB["processor"],
                 environment={**foundation.state_environment, ENV.PURGE_QUEUE_URL: purge_queue.queue_url},
             ),
         )

@@ -17,6 +17,7 @@ from constructs import Construct
 
 from cartwatch.resources import (
     DUE_INDEX,
+    FUNCTION_MEMORY_MB,
     OUTBOX_INDEX,
     OUTBOX_RESCUE_MINUTES,
     PUBLISHER_STREAM,
@@ -55,7 +56,7 @@ class EventPublishing(Construct):
                 handler="cartwatch.handlers.publisher.handler",
                 description="Enriches outbox events and publishes them to SNS as CloudEvents",
                 timeout=cdk.Duration.seconds(60),
-                memory_mb=512,
+                memory_mb=FUNCTION_MEMORY_MB["publisher"],
                 environment={**foundation.bigcommerce_environment, ENV.TOPIC_ARN: self.topic.topic_arn},
             ),
         )

@@ -20,7 +20,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from cartwatch.resources import PURGE_JOB_TIMEOUT_SECONDS, PURGE_QUEUE
+from cartwatch.resources import FUNCTION_MEMORY_MB, PURGE_JOB_TIMEOUT_SECONDS, PURGE_QUEUE
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.messaging import queue_with_dead_letters
@@ -44,7 +44,7 @@ class StorePurging(Construct):
                 handler="cartwatch.handlers.store_purge.handler",
                 description="Checks uninstall webhooks with BigCommerce; purges uninstalled stores in steps",
                 timeout=cdk.Duration.seconds(PURGE_JOB_TIMEOUT_SECONDS),
-                memory_mb=256,
+                memory_mb=FUNCTION_MEMORY_MB["store_purge"],
                 environment=foundation.uninstall_environment(self.queue.queue_url),
             ),
         )

@@ -17,7 +17,7 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from constructs import Construct
 
 from cartwatch.adapters.cursor_key import cursor_key_parameter
-from cartwatch.resources import LISTING_INDEX, QUERY_ROUTES
+from cartwatch.resources import FUNCTION_MEMORY_MB, LISTING_INDEX, QUERY_ROUTES
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.state import CART_ITEMS_ONLY, STORE_ROWS_ONLY
@@ -37,7 +37,7 @@ class QueryApi(Construct):
                 handler="cartwatch.handlers.query_api.handler",
                 description="Answers the query API: listed carts, one cart's history, suppress, erase, stats",
                 timeout=cdk.Duration.seconds(QUERY_TIMEOUT_SECONDS),
-                memory_mb=512,
+                memory_mb=FUNCTION_MEMORY_MB["query_api"],
                 environment=foundation.state_environment,
                 # Its routes' throttles bound the request rate, not how long requests take:
                 # a slow table must not let queries pile up into the receiver's concurrency.

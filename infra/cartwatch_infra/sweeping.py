@@ -13,7 +13,7 @@ from aws_cdk import aws_lambda_destinations as destinations
 from constructs import Construct
 
 from cartwatch.adapters.hook_health_cycle import CYCLE_PK
-from cartwatch.resources import DUE_INDEX
+from cartwatch.resources import DUE_INDEX, FUNCTION_MEMORY_MB
 from cartwatch.settings import ENV
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import CartwatchFunction, FunctionSpec
@@ -37,7 +37,7 @@ class ScheduledJobs(Construct):
                 handler="cartwatch.handlers.sweeper.handler",
                 description="Moves carts whose next abandonment stage fell due",
                 timeout=cdk.Duration.seconds(120),
-                memory_mb=512,
+                memory_mb=FUNCTION_MEMORY_MB["sweeper"],
                 environment=foundation.state_environment,
             ),
         )
@@ -63,7 +63,7 @@ class ScheduledJobs(Construct):
                 handler="cartwatch.handlers.hook_health.handler",
                 description="Checks every store's BigCommerce webhooks once a period, a turn at a time",
                 timeout=cdk.Duration.minutes(5),
-                memory_mb=256,
+                memory_mb=FUNCTION_MEMORY_MB["hook_health"],
                 environment={
                     **foundation.bigcommerce_environment,
                     ENV.WEBHOOK_BASE_URL: webhook_base_url,

@@ -10,6 +10,7 @@ from aws_cdk.assertions import Match
 
 from cartwatch.resources import (
     APP_ROUTES,
+    FUNCTION_MEMORY_MB,
     INTAKE_QUEUE,
     PROCESSOR_TIMEOUT_SECONDS,
     PUBLISHER_STREAM,
@@ -54,6 +55,17 @@ def function_id(synth: Synthesized, handler: str) -> str:
             if v["Properties"]["Handler"] == handler
         }
     )[0]
+
+
+def test_each_function_has_the_memory_bench_footprint_sized(synthesized: Synthesized) -> None:
+    """The sizes in ``cartwatch.resources`` (from ``bench/footprint.py``) are what the stack deploys."""
+    resources = synthesized.resources("AWS::Lambda::Function")
+    deployed = {
+        handler.removeprefix("cartwatch.handlers.").removesuffix(".handler"): r["Properties"]["MemorySize"]
+        for r in resources.values()
+        if (handler := r["Properties"]["Handler"]).startswith("cartwatch.handlers.")
+    }
+    assert deployed == FUNCTION_MEMORY_MB
 
 
 # --- intake -------------------------------------------------------------------------
