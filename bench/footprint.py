@@ -38,11 +38,22 @@ FUNCTION = {
     "hook_health": "hook_health",
     "app": "app_callbacks",
     "purge": "store_purge",
+    "archiver": "archiver",
 }
 MEMORY_SHARE_BUDGET = 0.5  # what the largest input may take of the configured memory
 LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024
 DYNAMODB_PAGE_BYTES = 1024 * 1024
 
+# What each function imports by the end of its first request (bench/imports.py's lists; the
+# archiver, which that benchmark does not time, by its composition's builder).
+MODULES = {name: [module, *FIRST_REQUEST[name]] for name, module in HANDLERS.items()} | {
+    "archiver": [
+        "cartwatch.handlers.archiver",
+        "boto3",
+        "cartwatch.composition",
+        "cartwatch.adapters.event_archive",
+    ]
+}
 # The AWS services each function's composition builds clients for.
 CLIENTS = {
     "receiver": ["dynamodb", "sqs"],
@@ -53,6 +64,7 @@ CLIENTS = {
     "hook_health": ["dynamodb", "ssm"],
     "app": ["dynamodb", "ssm", "sqs"],
     "purge": ["dynamodb", "ssm", "sqs"],
+    "archiver": ["s3"],
 }
 # The largest input of each function (see the module docstring).
 LARGEST = {
@@ -64,6 +76,7 @@ LARGEST = {
     "app": "page",
     "purge": "page",
     "query": "page_and_answer",
+    "archiver": "intake_batch",  # a batch of events from its queue, each body parsed
 }
 
 _PROBE = """
@@ -114,7 +127,7 @@ def footprint(function: str) -> dict[str, float]:
     """{"started": MB, "largest": MB} of one function, each a peak RSS."""
     probe = _PROBE.format(
         hidden=sorted(not_shipped()),
-        modules=[HANDLERS[function], *FIRST_REQUEST[function]],
+        modules=MODULES[function],
         services=CLIENTS[function],
         payload=LAMBDA_PAYLOAD_BYTES,
         page=DYNAMODB_PAGE_BYTES,
@@ -128,7 +141,7 @@ def footprint(function: str) -> dict[str, float]:
 
 
 def footprints() -> dict[str, dict[str, float]]:
-    return {function: footprint(function) for function in HANDLERS}
+    return {function: footprint(function) for function in MODULES}
 
 
 def lines(metric: Any) -> list[dict[str, Any]]:

@@ -162,34 +162,8 @@ def main(argv: list[str] | None = None) -> int:
                 None,
             )
         )
-        # Each function's peak memory against its configured size (bench/footprint.py).
-        for line in footprint_lines(metric):
+        for line in _memory_and_imports(args):
             emit(line)
-        memory = warm_memory_growth(webhooks=3_000 if args.quick else 100_000)
-        emit(
-            metric(
-                "warm_memory_growth_mb_per_100k_webhooks",
-                memory["growth_mb_per_100k"],
-                "MB",
-                "<= 5",
-            )
-        )
-        ratios, baseline = import_ratios(runs=9 if args.quick else 15)
-        emit(metric("cold_import_boto3_seconds", baseline, "s", None))
-        for name, ratio in ratios.items():
-            emit(metric(f"cold_import_ratio_{name}", ratio.ratio, "x import boto3", None))
-            emit(
-                metric(
-                    f"cold_import_ratio_{name}_median_pair",
-                    ratio.median_pair_ratio,
-                    "x import boto3",
-                    None,
-                )
-            )
-        emit(metric("cold_import_ratio_ack", ratios["receiver"].ratio, "x import boto3", "<= 1.3"))
-        emit(
-            metric("cold_import_ratio_max", max(r.ratio for r in ratios.values()), "x import boto3", "<= 2.0")
-        )
         # A burst against `cartwatch local` as its own process (200 deliveries/s, one store):
         # 30 s in the full run, 5 s in the CI smoke run.
         for line in run_burst(BURST_RATE, 5.0 if args.quick else 30.0).lines(metric):
@@ -199,6 +173,38 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.stop()
     return 1 if failures else 0
+
+
+def _memory_and_imports(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Each function's peak memory against its configured size (bench/footprint.py), the
+    warm handlers' memory growth, and the cold import ratios."""
+    lines = footprint_lines(metric)
+    memory = warm_memory_growth(webhooks=3_000 if args.quick else 100_000)
+    lines.append(
+        metric(
+            "warm_memory_growth_mb_per_100k_webhooks",
+            memory["growth_mb_per_100k"],
+            "MB",
+            "<= 5",
+        )
+    )
+    ratios, baseline = import_ratios(runs=9 if args.quick else 15)
+    lines.append(metric("cold_import_boto3_seconds", baseline, "s", None))
+    for name, ratio in ratios.items():
+        lines.append(metric(f"cold_import_ratio_{name}", ratio.ratio, "x import boto3", None))
+        lines.append(
+            metric(
+                f"cold_import_ratio_{name}_median_pair",
+                ratio.median_pair_ratio,
+                "x import boto3",
+                None,
+            )
+        )
+    lines.append(metric("cold_import_ratio_ack", ratios["receiver"].ratio, "x import boto3", "<= 1.3"))
+    lines.append(
+        metric("cold_import_ratio_max", max(r.ratio for r in ratios.values()), "x import boto3", "<= 2.0")
+    )
+    return lines
 
 
 def _load(args: argparse.Namespace) -> list[dict[str, Any]]:

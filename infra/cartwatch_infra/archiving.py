@@ -25,6 +25,7 @@ from cartwatch.resources import (
     ARCHIVE_QUEUE,
     ARCHIVE_RETENTION_DAYS,
     ARCHIVER_TIMEOUT_SECONDS,
+    FUNCTION_MEMORY_MB,
     REPLAY_ATTRIBUTE,
 )
 from cartwatch.settings import ENV
@@ -75,7 +76,7 @@ class EventArchiving(Construct):
                 handler="cartwatch.handlers.archiver.handler",
                 description="Writes published events to the event archive (S3), by store and hour",
                 timeout=cdk.Duration.seconds(ARCHIVER_TIMEOUT_SECONDS),
-                memory_mb=256,
+                memory_mb=FUNCTION_MEMORY_MB["archiver"],
                 environment={ENV.ARCHIVE_BUCKET: self.bucket.bucket_name},
             ),
         )
