@@ -19,9 +19,11 @@ import json
 import math
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from cartwatch.service.hook_health import HookHealthCheck
 
 STORES = 10_000
 WEBHOOKS_PER_SECOND = 1_000.0
@@ -51,6 +53,8 @@ KNOWN_INDEX_ENTRY_BYTES = 40
 STORE_ROW_BYTES = 400
 # The share of all traffic one store gets in a flash sale, for its hot partitions.
 HOT_STORE_SHARE = 0.10
+# A BigCommerce round trip from a function in the region.
+BIGCOMMERCE_CALL_SECONDS = 0.25
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,8 @@ class Knobs:
     batch_size: int
     store_cache_seconds: int
     index_seconds: int
+    api_token_cache_seconds: int
+    hook_health_workers: int
 
     @classmethod
     def deployed(cls) -> Knobs:
@@ -87,8 +93,11 @@ class Knobs:
         infra = str(Path(__file__).resolve().parents[1] / "infra")
         if infra not in sys.path:
             sys.path.insert(0, infra)
+        from cartwatch.settings import Settings
         from cartwatch_infra.settings import DEFAULTS
 
+        # The functions' settings the stack leaves at their defaults.
+        default: dict[str, int] = {f.name: f.default for f in fields(Settings) if isinstance(f.default, int)}
         return cls(
             intake_rate_limit=int(DEFAULTS["intakeThrottleRateLimit"]),
             api_account_rate_limit=int(DEFAULTS["apiAccountRateLimit"]),
@@ -97,8 +106,10 @@ class Knobs:
             app_reserved_concurrency=int(DEFAULTS["appReservedConcurrency"]),
             due_shards=int(DEFAULTS["dueShards"]),
             batch_size=100,  # the intake event source's batch size (processing.py)
-            store_cache_seconds=300,  # CARTWATCH_STORE_CACHE_SECONDS' default
-            index_seconds=60,  # CARTWATCH_STORE_INDEX_SECONDS' default
+            store_cache_seconds=default["store_cache_seconds"],
+            index_seconds=default["store_index_seconds"],
+            api_token_cache_seconds=default["api_token_cache_seconds"],
+            hook_health_workers=default["hook_health_workers"],
         )
 
 
@@ -134,7 +145,8 @@ def rows(measured: Measured, knobs: Knobs) -> list[Row]:
         + knobs.query_reserved_concurrency
         + knobs.app_reserved_concurrency
         + STREAM_SHARDS  # publisher
-        + 3  # sweeper, hook health, purge job: one at a time each
+        + 1  # the publisher's scheduled rescue run
+        + 4  # sweeper, hook health, purge job, archiver (a batch of up to 1,000 events): one each
     )
 
     # The publisher's token reads: every store with an abandonment in a cache period, per
@@ -146,6 +158,10 @@ def rows(measured: Measured, knobs: Knobs) -> list[Row]:
     token_cache_needed = _smallest(
         lambda seconds: 100 * token_reads(seconds) / SSM_GET_PARAMETER_TPS <= BUDGET_PERCENT
     )
+    # Hook health: a healthy store costs one BigCommerce call, its scopes three more one
+    # cycle in SCOPE_PROBE_CYCLES; the tokens are read ten to a GetParameters call.
+    calls_per_store = 1 + 3 / HookHealthCheck.SCOPE_PROBE_CYCLES
+    hook_health_stores_per_second = knobs.hook_health_workers / (calls_per_store * BIGCOMMERCE_CALL_SECONDS)
     index_read_units = math.ceil(STORES * KNOWN_INDEX_ENTRY_BYTES / 4096) * 0.5  # eventually consistent
     store_rows_read_units = math.ceil(STORES * STORE_ROW_BYTES / 4096) * 0.5
     index_units_per_second = rate * measured.index_write_units_per_webhook
@@ -187,19 +203,25 @@ def rows(measured: Measured, knobs: Knobs) -> list[Row]:
         ),
         Row("SSM: the receiver's reads", 0.0, SSM_GET_PARAMETER_TPS, "calls/s", "—"),
         Row(
-            "SSM: the publisher's API-token reads",
-            token_reads(knobs.store_cache_seconds),
+            f"SSM: the publisher's API-token reads (a token kept {knobs.api_token_cache_seconds:,} s)",
+            token_reads(knobs.api_token_cache_seconds),
             SSM_GET_PARAMETER_TPS,
             "calls/s",
-            f"the publisher's CARTWATCH_STORE_CACHE_SECONDS >= {token_cache_needed} s "
-            "(or SSM's higher throughput)",
+            f"CARTWATCH_API_TOKEN_CACHE_SECONDS >= {token_cache_needed} s (a 401 reads it again at once)",
         ),
         Row(
-            "SSM: hook health's token reads (a turn, 16 stores/s, ten a call)",
-            16 / 10,
+            f"SSM: hook health's token reads ({hook_health_stores_per_second:.0f} stores/s, ten a call)",
+            hook_health_stores_per_second / 10,
             SSM_GET_PARAMETER_TPS,
             "calls/s",
             "CARTWATCH_HOOK_HEALTH_WORKERS",
+        ),
+        Row(
+            "SSM: every reader at once (the publisher, hook health; GetParameter and GetParameters share it)",
+            token_reads(knobs.api_token_cache_seconds) + hook_health_stores_per_second / 10,
+            SSM_GET_PARAMETER_TPS,
+            "calls/s",
+            "CARTWATCH_API_TOKEN_CACHE_SECONDS, then SSM's higher throughput",
         ),
         Row(
             "DynamoDB credentials: the `known` index partition, read whole per receiver instance",
@@ -255,7 +277,7 @@ def rows(measured: Measured, knobs: Knobs) -> list[Row]:
             carts_per_second / STORES * measured.bigcommerce_calls_per_abandoned_cart,
             BIGCOMMERCE_STORE_REQUESTS_PER_SECOND,
             "requests/s",
-            "the publisher's per-store budget (issue 13) for a store's burst",
+            "none: a store's burst spends its own quota (the publisher defers that store's events)",
         ),
     ]
 

@@ -39,6 +39,7 @@ class ENV:
     DEFAULT_STAGES = "CARTWATCH_DEFAULT_STAGES"
     BIGCOMMERCE_API_URL = "CARTWATCH_BIGCOMMERCE_API_URL"
     STORE_CACHE_SECONDS = "CARTWATCH_STORE_CACHE_SECONDS"
+    API_TOKEN_CACHE_SECONDS = "CARTWATCH_API_TOKEN_CACHE_SECONDS"
     CLOSED_RETENTION_DAYS = "CARTWATCH_CLOSED_RETENTION_DAYS"
     TRACE_SUBSEGMENTS = "CARTWATCH_TRACE_SUBSEGMENTS"
     WEBHOOK_BASE_URL = "CARTWATCH_WEBHOOK_BASE_URL"
@@ -65,6 +66,11 @@ class Settings:
     ssm_prefix: str = DEFAULT_SSM_PREFIX  # where store secrets live in SSM
     default_stages: StageSchedule = field(default_factory=lambda: StageSchedule.parse(DEFAULT_STAGES))
     store_cache_seconds: int = 300  # how long store settings and secrets are cached
+    # How long the publisher keeps a store's API client, and so its token, before reading the
+    # token again.  A refused token is read again at once (its 401), so this bounds the SSM
+    # reads (the capacity model's "SSM: the publisher's API-token reads"), not how soon a
+    # rotation is honoured.
+    api_token_cache_seconds: int = 3600
     due_shards: int = 16  # partitions of the due index (see resources.DUE_INDEX)
     closed_retention_days: int = 30  # how long closed carts stay before the TTL deletes them
     bigcommerce_api_url: str = DEFAULT_BIGCOMMERCE_API_URL
@@ -151,6 +157,7 @@ class Settings:
             ssm_prefix=(text(ENV.SSM_PREFIX) or DEFAULT_SSM_PREFIX).rstrip("/"),
             default_stages=stages,
             store_cache_seconds=integer(ENV.STORE_CACHE_SECONDS, 300, 0),
+            api_token_cache_seconds=integer(ENV.API_TOKEN_CACHE_SECONDS, 3600, 0),
             due_shards=integer(ENV.DUE_SHARDS, 16, 1),
             closed_retention_days=integer(ENV.CLOSED_RETENTION_DAYS, 30, 1),
             bigcommerce_api_url=(text(ENV.BIGCOMMERCE_API_URL) or DEFAULT_BIGCOMMERCE_API_URL).rstrip("/"),

@@ -45,6 +45,7 @@ class Aws:
             "default_stages": DEFAULT_STAGES,
             "due_shards": 4,
             "store_cache_seconds": 0,
+            "api_token_cache_seconds": 0,
             "intake_queue_url": self.resources.intake_queue_url,
             "topic_arn": self.resources.topic_arn,
             "purge_queue_url": self.resources.purge_queue_url,

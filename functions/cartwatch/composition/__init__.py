@@ -302,9 +302,9 @@ class Composition:
                 ),
                 clock=self.clock,
                 on_published=self.observers.published,
-                # A store's client lives as long as its cached credentials: a rotated or
-                # re-added token is used within the cache period, a refused one at once.
-                client_ttl_seconds=self.settings.store_cache_seconds,
+                # A store's client lives as long as its token is kept: a refused token is read
+                # again at once, so a long period costs no rotation, only fewer SSM reads.
+                client_ttl_seconds=self.settings.api_token_cache_seconds,
             )
 
         return self._once("outbox_relay", build)

@@ -144,6 +144,7 @@ class LocalPipeline:
             default_stages=default_stages,
             # Short caches: a store added with `cartwatch stores add --local` works at once.
             store_cache_seconds=1,
+            api_token_cache_seconds=1,
             due_shards=due_shards,
             bigcommerce_api_url=bigcommerce_api_url,
             intake_queue_url=self.resources.intake_queue_url,
