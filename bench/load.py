@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.support import signed_headers
+from tests.support import signed_headers, subscribed_queue
 
 from bench.acks import Acks
 from bench.local_run import LocalProcess, aws_calls, client, queue_depth, store_writer, wait_for_intake
@@ -240,7 +240,9 @@ class _Run:
         self._mix_offset = 0
         self._bodies: dict[str, bytes] = {}
         self._orders: dict[str, int] = {}
-        self._events_queue = self._subscribe()
+        self._events_queue = subscribed_queue(
+            client(self.info, "sqs"), client(self.info, "sns"), self.info["topic_arn"]
+        )
 
     # --- finding the rate -------------------------------------------------------------------
 
@@ -392,19 +394,6 @@ class _Run:
         lost = sum(_missing(cart, stored.get(cart.cart_id)) for cart in carts)
         refused = figures.offered - figures.accepted
         return lost + queue_depth(self.info, self.info["intake_dlq_url"]) + refused
-
-    def _subscribe(self) -> str:
-        sqs, sns = client(self.info, "sqs"), client(self.info, "sns")
-        queue_url: str = sqs.create_queue(QueueName=f"load-events-{secrets.token_hex(4)}")["QueueUrl"]
-        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
-        arn = attributes["QueueArn"]
-        sns.subscribe(
-            TopicArn=self.info["topic_arn"],
-            Protocol="sqs",
-            Endpoint=arn,
-            Attributes={"RawMessageDelivery": "true"},
-        )
-        return queue_url
 
     def events(self) -> tuple[int, int]:
         """(events published, duplicates): ids with different data, transitions with two ids."""
