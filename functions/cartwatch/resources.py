@@ -161,7 +161,7 @@ SHOPPER_INDEX = GlobalIndex(
 # EventBridge schedule; `cartwatch local` runs it on the same period).
 OUTBOX_RESCUE_MINUTES = 1
 
-# The stores' webhook credentials, in a table of their own (architecture decision 55): what the
+# The stores' webhook credentials, in a table of their own (architecture decision 61): what the
 # receiver checks deliveries against, and nothing else — no function that reads carts can read
 # them, and the cart table's stream never carries them.  One item per store, keyed by its hash.
 # The ``known`` index lists every store with the version of its credentials: the receiver

@@ -2,7 +2,7 @@
 
 Built from ``cartwatch.resources`` (``CREDENTIALS_KEY``, ``KNOWN_STORES_INDEX``), the same
 definitions ``cartwatch local`` creates in moto.  A table apart from the carts' (architecture
-decision 55): the functions that read carts cannot read it, its writes never reach the cart
+decision 61): the functions that read carts cannot read it, its writes never reach the cart
 table's stream (which the publisher reads), and only the receiver reads it at all — the CLI,
 the app's install and the purge job write it.
 

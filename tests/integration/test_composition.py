@@ -50,7 +50,7 @@ def test_each_function_makes_only_its_own_calls_through_its_own_clients(
     by_function = calls.calls
     assert "sqs:SendMessage" in by_function["receiver"]
     # The ack path reads the stores' webhook credentials from their table: the index of known
-    # stores and single items, never SSM (architecture decision 55).
+    # stores and single items, never SSM (architecture decision 61).
     assert "dynamodb:Query" in by_function["receiver"]
     assert by_function["receiver"] <= {"sqs:SendMessage", "dynamodb:Query", "dynamodb:GetItem"}
     assert "dynamodb:BatchGetItem" in by_function["processor"]

@@ -1,4 +1,4 @@
-"""Store lookups that scale (architecture decision 55), against moto server.
+"""Store lookups that scale (architecture decision 61), against moto server.
 
 The receiver knows which stores exist from an index it reads once a minute, so a delivery
 to an unknown store hash costs no AWS call at all; a known store's credentials are read once

@@ -12,7 +12,7 @@ The API tokens live in SSM Parameter Store rather than Secrets Manager: standard
 cost nothing (Secrets Manager is $0.40 per secret-month, per store), they are KMS-encrypted,
 and Powertools Parameters caches them in the function; only the functions that call
 BigCommerce can read ``*/api``.  The webhook credentials, which every receiver instance needs
-for every store, have a table of their own (architecture decision 55).
+for every store, have a table of their own (architecture decision 61).
 """
 
 from __future__ import annotations
@@ -428,7 +428,7 @@ class StoreWriter:
 
     def migrate_legacy_webhook_auth(self, store_hash: str) -> bool:
         """Move the store's webhook credentials from their old SSM parameter into their table
-        (deployments from before decision 55); True when there was one to move."""
+        (deployments from before decision 61); True when there was one to move."""
         name = legacy_webhook_auth_parameter(self._prefix, store_hash)
         try:
             value = json.loads(self._ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])

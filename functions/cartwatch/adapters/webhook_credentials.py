@@ -4,7 +4,7 @@ Layout (``cartwatch.resources``: key ``store_hash``, index ``known``)
     store_hash, listed = "STORES", version,
     client_secret, token, require_signature, previous_token, previous_token_until
 
-Why a table and not one SSM parameter per store (architecture decision 55): the receiver must
+Why a table and not one SSM parameter per store (architecture decision 61): the receiver must
 know every store's credentials, and every new receiver instance would read each store's
 parameter on its first delivery — at 10,000 stores thousands of reads a second while Lambda
 scales out, against SSM's 40 a second per account.  DynamoDB has no such account-wide rate;
