@@ -2,8 +2,8 @@
 
 Computed, never typed: the *measured* inputs come from the other benchmarks of the same
 ``bench/run`` (write units and carts per webhook from the intake replay, the handlers' CPU
-per webhook, BigCommerce calls per abandoned cart, SNS publishes per event); the
-deployment's knobs come from the stack's defaults (``cartwatch_infra.settings.DEFAULTS``);
+per webhook, BigCommerce calls per abandoned cart and per later stage, SNS publishes per
+event); the deployment's knobs come from the stack's defaults (``cartwatch_infra.settings.DEFAULTS``);
 AWS's and BigCommerce's quotas and the few latencies a local run cannot measure are stated
 below with where they come from.  ``render`` writes ``docs/capacity.md``; a unit test
 renders the document again from the inputs it records and compares, so the figures in the
@@ -44,6 +44,8 @@ SQS_SEND_MS = 8.0
 DYNAMODB_CALL_MS = 6.0
 # A cart abandoned through every stage and then recovered: the most events one cart makes.
 EVENTS_PER_CART_AT_MOST = 4
+# Of those, the stages after the first: each asks BigCommerce whether the cart is still open.
+LATER_STAGES_AT_MOST = EVENTS_PER_CART_AT_MOST - 2
 # The publisher runs one instance per stream shard; an on-demand table starts with four
 # partitions and 1,000 webhooks/s writes well under their 4,000 WCU/s, so four it stays.
 STREAM_SHARDS = 4
@@ -68,6 +70,7 @@ class Measured:
     writes_per_webhook: float  # conditional writes (calls), not units
     carts_per_webhook: float
     bigcommerce_calls_per_abandoned_cart: float
+    bigcommerce_calls_per_later_stage: float  # is the cart still open? (stages 2 and later)
     sns_publishes_per_event: float
 
 
@@ -273,8 +276,13 @@ def rows(measured: Measured, knobs: Knobs) -> list[Row]:
             "—",
         ),
         Row(
-            "BigCommerce: an average store's quota (stage-1 enrichment)",
-            carts_per_second / STORES * measured.bigcommerce_calls_per_abandoned_cart,
+            "BigCommerce: an average store's quota (stage-1 enrichment, every later stage's check)",
+            carts_per_second
+            / STORES
+            * (
+                measured.bigcommerce_calls_per_abandoned_cart
+                + LATER_STAGES_AT_MOST * measured.bigcommerce_calls_per_later_stage
+            ),
             BIGCOMMERCE_STORE_REQUESTS_PER_SECOND,
             "requests/s",
             "none: a store's burst spends its own quota (the publisher defers that store's events)",

@@ -279,7 +279,9 @@ def test_conformance_a_bucket_is_the_environments_and_its_customer_key_is_asked_
     # An object's resource policy is its bucket's: TLS-only.
     [deny] = stack.resource_policy(put.resource)
     assert deny.effect == "Deny" and "s3:*" in deny.actions
-    assert stack.implicit_requests(put) == [IamRequest("kms:GenerateDataKey", KEY_ARN)]
+    # On the caller's behalf, through S3: what kms:ViaService says.
+    via_s3 = {"kms:viaservice": ("s3.eu-west-1.amazonaws.com",)}
+    assert stack.implicit_requests(put) == [IamRequest("kms:GenerateDataKey", KEY_ARN, via_s3)]
     assert ConformanceCheck(template).check([call(put)])[0] == []
 
     outside = IamRequest("s3:PutObject", f"arn:aws:s3:::{DEPLOYMENT.archive_bucket}/elsewhere/a")
