@@ -174,6 +174,7 @@ def test_no_backlog_can_take_the_receivers_concurrency(synthesized: Synthesized)
     assert queue_consumers == {
         function_id(synthesized, HANDLERS["processor"]): DEFAULTS["processorMaxConcurrency"],
         function_id(synthesized, HANDLERS["purge"]): 4,
+        function_id(synthesized, HANDLERS["archiver"]): 2,
     }
     reserved = {
         name: functions[function_id(synthesized, handler)]["Properties"].get("ReservedConcurrentExecutions")
