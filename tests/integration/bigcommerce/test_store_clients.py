@@ -17,7 +17,7 @@ STORES = ("one", "two", "three")
 class Tokens:
     """The stores' API tokens, as ``StoreSecrets`` reads them from SSM."""
 
-    def api_credentials(self, store_hash: str) -> ApiCredentials | None:
+    def api_credentials(self, store_hash: str, *, fresh: bool = False) -> ApiCredentials | None:
         return ApiCredentials(access_token=f"token-{store_hash}") if store_hash in STORES else None
 
 
