@@ -1,4 +1,4 @@
-"""DynamoDB write-unit accounting from the items a write left behind.
+"""DynamoDB capacity accounting from the items a call read or a write left behind.
 
 moto does not meter capacity, so the benchmark applies DynamoDB's published rules to the
 exact before/after items of every write:
@@ -6,7 +6,11 @@ exact before/after items of every write:
 * base table: one write unit per started KiB of the larger of the old and new item;
 * each global secondary index: nothing when the write changed neither the index's key
   nor a projected attribute; one write when the item enters or leaves the index or a
-  projected attribute changes; two (delete + put) when the index key changes.
+  projected attribute changes; two (delete + put) when the index key changes;
+
+and to every read (``read_units``): one unit per started 4 KiB of each item a GetItem or
+BatchGetItem asked for — an item that is not there costs one too — and of all the items a
+Query or Scan returned together; half as much for an eventually consistent read.
 """
 
 from __future__ import annotations
@@ -44,6 +48,32 @@ def _value_size(value: dict[str, Any]) -> int:
 
 def _units(size: int) -> int:
     return max(1, math.ceil(size / 1024))
+
+
+def read_units(operation: str, request: dict[str, Any], answer: dict[str, Any]) -> float:
+    """Read units of one DynamoDB read, from its request and its answer."""
+
+    def scale(consistent: bool | None) -> float:
+        return 1.0 if consistent else 0.5
+
+    if operation == "GetItem":
+        return scale(request.get("ConsistentRead")) * _read_units(item_size(answer.get("Item")))
+    if operation == "BatchGetItem":
+        units = 0.0
+        for table, asked in request.get("RequestItems", {}).items():
+            found = answer.get("Responses", {}).get(table, [])
+            unprocessed = answer.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])
+            missing = len(asked["Keys"]) - len(unprocessed) - len(found)
+            sizes = sum(_read_units(item_size(item)) for item in found) + missing
+            units += scale(asked.get("ConsistentRead")) * sizes
+        return units
+    # Query and Scan: the items together, rounded up once (items a filter dropped are not seen here).
+    total = sum(item_size(item) for item in answer.get("Items", []))
+    return scale(request.get("ConsistentRead")) * _read_units(total)
+
+
+def _read_units(size: int) -> int:
+    return max(1, math.ceil(size / 4096))
 
 
 def _index_view(index: GlobalIndex, item: Item | None) -> tuple[tuple[Any, ...] | None, Item]:

@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.capacity import write_units
+from bench.capacity import read_units, write_units
 from cartwatch.adapters.cart_table import attributes as attr
 from cartwatch.composition import EventHandler
 
@@ -21,20 +21,23 @@ _WRITES = ("PutItem", "UpdateItem")
 
 class CallCounter:
     """Calls per ``service.Operation``; the items DynamoDB reads returned, the items its queries
-    evaluated (``ScannedCount``: what DynamoDB bills, filtered out or not), and the DynamoDB
-    writes that succeeded (a write whose condition failed changed nothing)."""
+    evaluated (``ScannedCount``), the read units they cost (``bench/capacity.read_units``:
+    absent items and item sizes counted, as DynamoDB bills), and the DynamoDB writes that
+    succeeded (a write whose condition failed changed nothing)."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.items_read = 0
         self.items_scanned = 0
+        self.read_units = 0.0
         self.writes = 0
 
     @property
     def handlers(self) -> list[EventHandler]:
+        asked = [(f"before-parameter-build.dynamodb.{op}", self._remember_request) for op in _READS]
         reads = [(f"after-call.dynamodb.{op}", self._count_items) for op in _READS]
         writes = [(f"after-call.dynamodb.{op}", self._count_write) for op in _WRITES]
-        return [("before-call", self._count_call), *reads, *writes]
+        return [("before-call", self._count_call), *asked, *reads, *writes]
 
     def attach(self, client: Any) -> Any:
         for event, handler in self.handlers:
@@ -44,7 +47,12 @@ class CallCounter:
     def _count_call(self, model: Any, **_: Any) -> None:
         self.calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
-    def _count_items(self, parsed: dict[str, Any], **_: Any) -> None:
+    def _remember_request(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["cartwatch_read"] = params
+
+    def _count_items(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if "Error" not in parsed:
+            self.read_units += read_units(model.name, context.pop("cartwatch_read", {}), parsed)
         if "Item" in parsed:
             self.items_read += 1
         self.items_read += len(parsed.get("Items", []))

@@ -15,7 +15,6 @@ from typing import Any
 
 from bench.counting import CallCounter
 from cartwatch.adapters.bigcommerce import BigCommerceClient
-from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.domain.cloud_events import CloudEvent
 from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.stages import StageSchedule
@@ -51,12 +50,7 @@ def run_events(endpoint: str, shoppers: int = 40) -> dict[str, Any]:
         store_hash, token, secret = "benchevents", secrets.token_hex(16), secrets.token_hex(16)
         hook_token = secrets.token_hex(16)
         shop = sandbox.add_store(store_hash, access_token=token, client_secret=secret)
-        StoreWriter(
-            pipeline.client("dynamodb"),
-            pipeline.client("ssm"),
-            pipeline.resources.table_name,
-            pipeline.ssm_prefix,
-        ).save(
+        pipeline.writer().save(
             # Every abandoned cart announced (anonymous guests too): the figure is the cost of
             # enriching an abandoned cart, whatever the store's eligibility rules decide after.
             StoreSettings(

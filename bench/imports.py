@@ -58,7 +58,7 @@ FIRST_REQUEST = {
         "cartwatch.composition",
         "cartwatch.settings",
         "cartwatch.adapters.intake_queue",
-        "aws_lambda_powertools.utilities.parameters",
+        "cartwatch.adapters.webhook_credentials",
     ],
     "processor": [
         "boto3",

@@ -155,7 +155,7 @@ class _WarmHandlers:
         session = boto3.Session(region_name="us-east-1")
         resources = provision(session, endpoint, name="bench-memory")
         os.environ.update(_environment(bigcommerce_url, resources))
-        _add_store(session, endpoint, resources.table_name, TOKEN)
+        _add_store(session, endpoint, resources, TOKEN)
 
         from cartwatch.handlers import processor, publisher, sweeper
         from cartwatch_tools.local.event_sources import DynamoDBStreamEventSource
@@ -237,7 +237,7 @@ def warm_memory_growth(webhooks: int) -> dict[str, float]:
     return figures
 
 
-def _add_store(session: Any, endpoint: str, table_name: str, access_token: str) -> None:
+def _add_store(session: Any, endpoint: str, resources: Any, access_token: str) -> None:
     from cartwatch.adapters.store_registry import StoreWriter
     from cartwatch.domain.stages import StageSchedule
     from cartwatch.domain.store import StoreSettings
@@ -245,8 +245,9 @@ def _add_store(session: Any, endpoint: str, table_name: str, access_token: str) 
     StoreWriter(
         session.client("dynamodb", endpoint_url=endpoint),
         session.client("ssm", endpoint_url=endpoint),
-        table_name,
+        resources.table_name,
         "/bench-memory",
+        credentials_table=resources.credentials_table_name,
     ).save(
         StoreSettings(STORE_HASH, StageSchedule.parse(STAGES)),
         access_token=access_token,

@@ -85,6 +85,7 @@ def an_environment(region: str, ssm_prefix: str, account: str = "123456789012") 
         archive_bucket="cw-archive",
         archive_queue_url=f"{queue}-archive",
         archive_dlq_url=f"{queue}-archive-dlq",
+        credentials_table_name="cw-credentials",
     )
 
 

@@ -7,8 +7,9 @@ sets its fields and appends its history entry, and every write without an event 
 outbox.  ``tests/cart_store_contract.py`` holds both stores to the same behaviour.
 
 The due index is a view of the stored carts; ``serve_index`` freezes what it shows, as an
-eventually consistent index read may show entries the table has moved on from.  ``stream``
-is the table's stream: every write, the cart before and after it, in order.
+eventually consistent index read may show entries the table has moved on from, and
+``serve_stale`` makes the batch read (``load_many``) show a cart older than the stored one.
+``stream`` is the table's stream: every write, the cart before and after it, in order.
 """
 
 from __future__ import annotations
@@ -57,16 +58,28 @@ class MemoryCartStore:
         self.conflicts: list[WritePlan] = []  # every plan whose guard did not hold
         # Every write as the table's stream shows it (NEW_AND_OLD_IMAGES): before, after.
         self.stream: list[tuple[CartRecord | Tombstone | None, CartRecord | Tombstone]] = []
+        self.loads = 0  # strongly consistent reads of one cart (``load``)
+        self._stale: dict[CartRef, CartRecord | Tombstone | None] = {}
 
     # --- reads ---------------------------------------------------------------------------------
 
     def load(self, store_hash: str, cart_id: str) -> CartRecord | Tombstone | None:
         with self._lock:
+            self.loads += 1
             return self._carts.get((store_hash, cart_id))
 
     def load_many(self, refs: Iterable[CartRef]) -> dict[CartRef, CartRecord | Tombstone]:
         with self._lock:
-            return {ref: self._carts[ref] for ref in dict.fromkeys(refs) if ref in self._carts}
+            seen = {
+                ref: self._stale.pop(ref) if ref in self._stale else self._carts.get(ref)
+                for ref in dict.fromkeys(refs)
+            }
+            return {ref: cart for ref, cart in seen.items() if cart is not None}
+
+    def serve_stale(self, ref: CartRef, cart: CartRecord | Tombstone | None) -> None:
+        """Make the next batch read of ``ref`` show ``cart`` (None: not there), whatever is stored."""
+        with self._lock:
+            self._stale[ref] = cart
 
     def due_entries(self, shard: str, now: int, page_size: int = 200) -> Iterator[list[DueEntry]]:
         due = sorted(

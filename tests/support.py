@@ -6,6 +6,7 @@ import base64
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,14 @@ def emf_metrics(stdout: str) -> list[dict[str, Any]]:
                 total = sum(value) if isinstance(value, list) else value
                 found.append({"name": metric["Name"], "value": total, "dimensions": dimensions})
     return found
+
+
+def subscribed_queue(sqs: Any, sns: Any, topic_arn: str, event_types: Sequence[str] = ()) -> str:
+    """A consumer's SQS queue on the topic (raw delivery), filtered on ``type`` when given."""
+    url = sqs.create_queue(QueueName=unique_name("consumer"))["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    attributes = {"RawMessageDelivery": "true"}
+    if event_types:
+        attributes["FilterPolicy"] = json.dumps({"type": list(event_types)})
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
+    return str(url)

@@ -176,6 +176,22 @@ SHOPPER_INDEX = GlobalIndex(
 # EventBridge schedule; `cartwatch local` runs it on the same period).
 OUTBOX_RESCUE_MINUTES = 1
 
+# The stores' webhook credentials, in a table of their own (architecture decision 60): what the
+# receiver checks deliveries against, and nothing else — no function that reads carts can read
+# them, and the cart table's stream never carries them.  One item per store, keyed by its hash.
+# The ``known`` index lists every store with the version of its credentials: the receiver
+# reads it whole, every minute, so an unknown store hash costs no call at all and a cached
+# secret is dropped as soon as its version changes.  Every item carries ``listed`` = ``STORES``.
+CREDENTIALS_KEY = KeyAttribute("store_hash", "S")
+KNOWN_STORES_INDEX = GlobalIndex(
+    name="known",
+    partition_key=KeyAttribute("listed", "S"),
+    sort_key=KeyAttribute("store_hash", "S"),
+    projection="INCLUDE",
+    non_key_attributes=("version",),
+)
+KNOWN_STORES_PARTITION = "STORES"
+
 TABLE = TableDefinition(
     partition_key=KeyAttribute(attr.PK, "S"),
     sort_key=KeyAttribute(attr.SK, "S"),
@@ -245,6 +261,23 @@ DYNAMODB_ITEM_MAX_BYTES = 400 * 1024
 # pydantic scans every installed distribution's entry points when it builds its first model.
 RUNTIME_ENVIRONMENT: dict[str, str] = {"PYDANTIC_DISABLE_PLUGINS": "__all__"}
 
+# Each function's memory (MB), sized from what it was measured to hold at its largest input
+# (`bench/footprint.py`: twice that, with the runtime's client, within the size): the stack
+# sets them, and `bench/run` checks them against the measurement and prices them.  The
+# sweeper keeps more than its memory needs for the CPU share (Lambda gives CPU in proportion
+# to memory), since its work per run is bounded by time; see docs/capacity.md.
+FUNCTION_MEMORY_MB: dict[str, int] = {
+    "receiver": 256,
+    "processor": 256,
+    "sweeper": 512,
+    "hook_health": 256,
+    "publisher": 512,
+    "query_api": 256,
+    "app_callbacks": 256,
+    "store_purge": 256,
+    "archiver": 256,
+}
+
 # The publisher reads the stream records whose new image carries an event intent (the
 # outbox, ``attr.PENDING_EVENT``); every other write removes it, so no event is published
 # twice.  Transitions of existing carts are MODIFY records, a cart converted on first sight
@@ -311,3 +344,55 @@ APP_ROUTES: dict[str, tuple[str, str]] = {
     "uninstall": ("GET", f"{APP_CALLBACK_PATH}/uninstall"),
     "remove_user": ("GET", f"{APP_CALLBACK_PATH}/remove-user"),
 }
+
+# The webhook route: BigCommerce posts every delivery here.
+WEBHOOK_ROUTE: tuple[str, str] = ("POST", "/webhooks/bigcommerce/{store_hash}")
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """A token bucket, as API Gateway throttles: ``rate_limit`` requests per second refill
+    it, ``burst_limit`` is its size."""
+
+    rate_limit: int
+    burst_limit: int
+
+
+@dataclass(frozen=True)
+class ThrottlePlan:
+    """One throttle per route of the HTTP API, by kind of caller.
+
+    Every route has its own bucket (API Gateway's route-level throttling), so a query client
+    or a flood of merchant-page requests drains only its own route's bucket.  What they
+    still share is the account's regional quota (every API of the account counts against
+    it), so the plan is valid only when every route at its limit fits in that quota: then
+    no amount of query traffic can take a token the webhook route needs.
+    """
+
+    intake: Throttle  # the webhook route: BigCommerce's deliveries
+    query: Throttle  # each /v1 route: consumers of the query API
+    app: Throttle  # each app callback route: BigCommerce's callbacks and merchants' browsers
+
+    def routes(self) -> dict[str, Throttle]:
+        """Route key (``METHOD /path``, as API Gateway writes it) -> its throttle."""
+        plan = {f"{WEBHOOK_ROUTE[0]} {WEBHOOK_ROUTE[1]}": self.intake}
+        plan.update({f"{method} {path}": self.query for method, path in QUERY_ROUTES})
+        plan.update({f"{method} {path}": self.app for method, path in APP_ROUTES.values()})
+        return plan
+
+    def total(self) -> Throttle:
+        """What every route at its limit adds up to (against the account's quota)."""
+        routes = self.routes().values()
+        return Throttle(sum(t.rate_limit for t in routes), sum(t.burst_limit for t in routes))
+
+
+# Intake has room for twice the design peak (1,000 webhooks/s, docs/capacity.md): a 429
+# counts against BigCommerce's 90 % delivery rule for the whole destination domain.  The
+# query API and the app's callbacks get what their callers need, no more.
+DEFAULT_THROTTLES = ThrottlePlan(
+    intake=Throttle(rate_limit=2000, burst_limit=3000),
+    query=Throttle(rate_limit=50, burst_limit=100),
+    app=Throttle(rate_limit=10, burst_limit=20),
+)
+# API Gateway's default account quota per region, shared by every API of the account.
+API_GATEWAY_ACCOUNT_QUOTA = Throttle(rate_limit=10_000, burst_limit=5_000)

@@ -30,6 +30,8 @@ class ENV:
     """The environment variable names, shared with the CDK stack and the import benchmark."""
 
     TABLE_NAME = "CARTWATCH_TABLE_NAME"
+    CREDENTIALS_TABLE_NAME = "CARTWATCH_CREDENTIALS_TABLE_NAME"
+    STORE_INDEX_SECONDS = "CARTWATCH_STORE_INDEX_SECONDS"
     INTAKE_QUEUE_URL = "CARTWATCH_INTAKE_QUEUE_URL"
     TOPIC_ARN = "CARTWATCH_TOPIC_ARN"
     SSM_PREFIX = "CARTWATCH_SSM_PREFIX"
@@ -37,6 +39,7 @@ class ENV:
     DEFAULT_STAGES = "CARTWATCH_DEFAULT_STAGES"
     BIGCOMMERCE_API_URL = "CARTWATCH_BIGCOMMERCE_API_URL"
     STORE_CACHE_SECONDS = "CARTWATCH_STORE_CACHE_SECONDS"
+    API_TOKEN_CACHE_SECONDS = "CARTWATCH_API_TOKEN_CACHE_SECONDS"  # noqa: S105 — a variable name, not a secret
     CLOSED_RETENTION_DAYS = "CARTWATCH_CLOSED_RETENTION_DAYS"
     TRACE_SUBSEGMENTS = "CARTWATCH_TRACE_SUBSEGMENTS"
     WEBHOOK_BASE_URL = "CARTWATCH_WEBHOOK_BASE_URL"
@@ -46,6 +49,8 @@ class ENV:
     BIGCOMMERCE_LOGIN_URL = "CARTWATCH_BIGCOMMERCE_LOGIN_URL"
     APP_AUTH_CALLBACK_URL = "CARTWATCH_APP_AUTH_CALLBACK_URL"
     APP_FRAME_ANCESTORS = "CARTWATCH_APP_FRAME_ANCESTORS"
+    HOOK_HEALTH_PERIOD_SECONDS = "CARTWATCH_HOOK_HEALTH_PERIOD_SECONDS"
+    HOOK_HEALTH_WORKERS = "CARTWATCH_HOOK_HEALTH_WORKERS"
 
 
 _SECURE = ("https://", "http://127.", "http://localhost")
@@ -61,6 +66,11 @@ class Settings:
     ssm_prefix: str = DEFAULT_SSM_PREFIX  # where store secrets live in SSM
     default_stages: StageSchedule = field(default_factory=lambda: StageSchedule.parse(DEFAULT_STAGES))
     store_cache_seconds: int = 300  # how long store settings and secrets are cached
+    # How long the publisher keeps a store's API client, and so its token, before reading the
+    # token again.  A refused token is read again at once (its 401), so this bounds the SSM
+    # reads (the capacity model's "SSM: the publisher's API-token reads"), not how soon a
+    # rotation is honoured.
+    api_token_cache_seconds: int = 3600
     due_shards: int = 16  # partitions of the due index (see resources.DUE_INDEX)
     closed_retention_days: int = 30  # how long closed carts stay before the TTL deletes them
     bigcommerce_api_url: str = DEFAULT_BIGCOMMERCE_API_URL
@@ -74,6 +84,19 @@ class Settings:
     bigcommerce_login_url: str = DEFAULT_BIGCOMMERCE_LOGIN_URL  # the app's
     app_auth_callback_url: str | None = None  # the app's registered Auth Callback URL
     app_frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS
+    # The stores' webhook credentials: the receiver reads them, the CLI, the app and the purge
+    # job write them.
+    credentials_table_name: str | None = None
+    # How often the receiver re-reads the index of known stores: a store added (or removed,
+    # or its credentials changed) is seen by every warm instance within this many seconds.
+    store_index_seconds: int = 60
+    # An unknown store hash re-reads that index at once.  Never from the environment: for
+    # `cartwatch local` and the tests, where a store added a moment ago must be served at once;
+    # deployed, an unknown hash costs no call (a new store waits for the index's next read).
+    store_index_reread_on_miss: bool = False
+    # The hook check's: how often every store is checked, by how many checks at once.
+    hook_health_period_seconds: int = 86_400
+    hook_health_workers: int = 8
 
     def __post_init__(self) -> None:
         if not self.ssm_prefix.startswith("/"):
@@ -134,6 +157,7 @@ class Settings:
             ssm_prefix=(text(ENV.SSM_PREFIX) or DEFAULT_SSM_PREFIX).rstrip("/"),
             default_stages=stages,
             store_cache_seconds=integer(ENV.STORE_CACHE_SECONDS, 300, 0),
+            api_token_cache_seconds=integer(ENV.API_TOKEN_CACHE_SECONDS, 3600, 0),
             due_shards=integer(ENV.DUE_SHARDS, 16, 1),
             closed_retention_days=integer(ENV.CLOSED_RETENTION_DAYS, 30, 1),
             bigcommerce_api_url=(text(ENV.BIGCOMMERCE_API_URL) or DEFAULT_BIGCOMMERCE_API_URL).rstrip("/"),
@@ -152,6 +176,10 @@ class Settings:
             app_frame_ancestors=tuple(
                 (text(ENV.APP_FRAME_ANCESTORS) or " ".join(DEFAULT_FRAME_ANCESTORS)).split()
             ),
+            credentials_table_name=text(ENV.CREDENTIALS_TABLE_NAME),
+            store_index_seconds=integer(ENV.STORE_INDEX_SECONDS, 60, 1),
+            hook_health_period_seconds=integer(ENV.HOOK_HEALTH_PERIOD_SECONDS, 86_400, 60),
+            hook_health_workers=integer(ENV.HOOK_HEALTH_WORKERS, 8, 1),
         )
 
     def required(self, value: str | None, variable: str) -> str:

@@ -12,7 +12,8 @@ The function's grants, each to exactly what a callback touches:
   install writes the row (or puts the old one back), the page saves settings and user
   links, uninstall marks the store; the ledger holds used JWT ids and install codes;
 * the listing index, read for the page's figures;
-* the app's credentials (read), and the stores' two parameters (read, write, delete);
+* the app's credentials (read), the stores' API tokens (read, write, delete) and their
+  webhook credentials (read, write, delete);
 * SendMessage to the purge queue (an uninstall queues the purge).
 """
 
@@ -26,7 +27,7 @@ from constructs import Construct
 
 from cartwatch.adapters.callback_ledger import APP_KEY_PREFIX
 from cartwatch.adapters.store_registry import STORE_PK, app_credentials_parameter
-from cartwatch.resources import APP_ROUTES, LISTING_INDEX
+from cartwatch.resources import APP_ROUTES, FUNCTION_MEMORY_MB, LISTING_INDEX
 from cartwatch.settings import ENV
 from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
@@ -60,7 +61,7 @@ class AppCallbacks(Construct):
                 handler="cartwatch.handlers.app_callbacks.handler",
                 description="BigCommerce app callbacks: install, the merchant page, uninstall, remove-user",
                 timeout=cdk.Duration.seconds(APP_TIMEOUT_SECONDS),
-                memory_mb=512,
+                memory_mb=FUNCTION_MEMORY_MB["app_callbacks"],
                 environment={
                     **foundation.uninstall_environment(purge_queue.queue_url),
                     ENV.WEBHOOK_BASE_URL: webhook_base_url,
@@ -68,6 +69,9 @@ class AppCallbacks(Construct):
                     ENV.APP_AUTH_CALLBACK_URL: self.urls["auth"],
                     ENV.APP_FRAME_ANCESTORS: " ".join(settings.app_frame_ancestors),
                 },
+                # A callback waits on BigCommerce (token exchange, hooks): a slow BigCommerce
+                # must not let merchants' page loads pile up into the receiver's concurrency.
+                reserved_concurrency=settings.app_reserved_concurrency,
             ),
         )
         self.function.allow(
@@ -88,10 +92,14 @@ class AppCallbacks(Construct):
                 )
             ],
         )
-        for leaf in ("webhook-auth", "api"):
-            self.function.allow_store_parameter(
-                leaf, actions=("ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
-            )
+        self.function.allow_store_parameter(
+            "api", actions=("ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
+        )
+        # Install writes the store's webhook credentials (a re-authorization reads the token
+        # its hooks carry first); an uninstall deletes them.
+        foundation.credentials.allow(
+            self.function, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"]
+        )
         self.function.allow(["sqs:SendMessage"], [purge_queue.queue_arn])
 
         integration = integrations.HttpLambdaIntegration("App", self.function.function)

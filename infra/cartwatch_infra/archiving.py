@@ -25,6 +25,7 @@ from cartwatch.resources import (
     ARCHIVE_QUEUE,
     ARCHIVE_RETENTION_DAYS,
     ARCHIVER_TIMEOUT_SECONDS,
+    FUNCTION_MEMORY_MB,
     REPLAY_ATTRIBUTE,
 )
 from cartwatch.settings import ENV
@@ -32,6 +33,12 @@ from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.messaging import queue_with_dead_letters
+
+# Archive batches side by side: a backlog of events to archive (S3 down for a while) can
+# wait, and must not draw on the account's concurrency the receiver needs. Two is the
+# smallest maximum an SQS event source takes; at peak (~60 events/s, docs/capacity.md) one
+# instance writing a batch of up to 1,000 events at a time keeps up.
+MAX_CONCURRENCY = 2
 
 
 class EventArchiving(Construct):
@@ -75,7 +82,7 @@ class EventArchiving(Construct):
                 handler="cartwatch.handlers.archiver.handler",
                 description="Writes published events to the event archive (S3), by store and hour",
                 timeout=cdk.Duration.seconds(ARCHIVER_TIMEOUT_SECONDS),
-                memory_mb=256,
+                memory_mb=FUNCTION_MEMORY_MB["archiver"],
                 environment={ENV.ARCHIVE_BUCKET: self.bucket.bucket_name},
             ),
         )
@@ -92,6 +99,7 @@ class EventArchiving(Construct):
                 self.queue,
                 batch_size=ARCHIVE_BATCH_SIZE,
                 max_batching_window=cdk.Duration.seconds(ARCHIVE_BATCH_WINDOW_SECONDS),
+                max_concurrency=MAX_CONCURRENCY,
                 report_batch_item_failures=True,
             )
         )

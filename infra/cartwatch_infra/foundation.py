@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cartwatch.settings import ENV
+from cartwatch_infra.credentials import StoreCredentials
 from cartwatch_infra.functions import FunctionFactory
 from cartwatch_infra.settings import DeploymentSettings
 from cartwatch_infra.state import CartState
@@ -16,6 +17,7 @@ class Foundation:
     settings: DeploymentSettings
     functions: FunctionFactory
     state: CartState
+    credentials: StoreCredentials
 
     # Grouped by the functions that read them (``cartwatch.settings.Settings`` holds them all).
 
@@ -39,5 +41,10 @@ class Foundation:
         return {**self.state_environment, ENV.BIGCOMMERCE_API_URL: self.settings.bigcommerce_api_url}
 
     def uninstall_environment(self, purge_queue_url: str) -> dict[str, str]:
-        """On top of the enriching functions': where purge work is queued."""
-        return {**self.bigcommerce_environment, ENV.PURGE_QUEUE_URL: purge_queue_url}
+        """On top of the enriching functions': where purge work is queued, and where the webhook
+        credentials an uninstall deletes are."""
+        return {
+            **self.bigcommerce_environment,
+            ENV.PURGE_QUEUE_URL: purge_queue_url,
+            ENV.CREDENTIALS_TABLE_NAME: self.credentials.table.table_name,
+        }

@@ -60,6 +60,9 @@ class FunctionSpec:
     timeout: cdk.Duration
     memory_mb: int = 256
     environment: Mapping[str, str] = field(default_factory=dict)
+    # Reserved (and so capped) concurrency; None or 0: the function draws from the
+    # account's unreserved pool without a cap of its own.
+    reserved_concurrency: int | None = None
 
 
 class CartwatchFunction(Construct):
@@ -96,6 +99,7 @@ class CartwatchFunction(Construct):
             description=spec.description,
             role=self.role,
             log_group=self.log_group,
+            reserved_concurrent_executions=spec.reserved_concurrency or None,
             tracing=lambda_.Tracing.ACTIVE,
             environment={
                 **RUNTIME_ENVIRONMENT,

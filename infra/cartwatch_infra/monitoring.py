@@ -121,9 +121,17 @@ class Monitoring(Construct):
             "WebhooksDeferred",
             custom_metric("WebhooksDeferred", "Sum"),
             threshold=1,
-            description="Webhook deliveries are answered 503 because store secrets cannot be read "
-            "(SSM throttled or access denied).  BigCommerce retries them, but blocks the domain "
-            "below 90 % success.",
+            description="Webhook deliveries are answered 503 because store credentials cannot be "
+            "read (their table throttled or access denied).  BigCommerce retries them, but blocks "
+            "the domain below 90 % success.",
+        )
+        self._alarm(
+            "StoresNotChecked",
+            custom_metric("StoresNotChecked", "Maximum"),
+            threshold=1,
+            description="The hook-health check did not reach every store within its period: raise "
+            "hookHealthIntervalMinutes' frequency or the workers (CARTWATCH_HOOK_HEALTH_WORKERS); "
+            "the log lists the first stores not checked.",
         )
 
         self._alarm(

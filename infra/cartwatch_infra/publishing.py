@@ -17,6 +17,7 @@ from constructs import Construct
 
 from cartwatch.resources import (
     DUE_INDEX,
+    FUNCTION_MEMORY_MB,
     OUTBOX_INDEX,
     OUTBOX_RESCUE_MINUTES,
     PUBLISHER_STREAM,
@@ -28,7 +29,7 @@ from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.messaging import dead_letter_queue, encrypted_topic
-from cartwatch_infra.state import CART_ITEMS_ONLY
+from cartwatch_infra.state import CART_ITEMS_ONLY, STORE_ROWS_ONLY
 
 # Only images carrying an event intent reach the publisher; every other write (ordinary
 # activity, stores) is filtered out by Lambda before an invocation is billed.  The pattern
@@ -55,7 +56,7 @@ class EventPublishing(Construct):
                 handler="cartwatch.handlers.publisher.handler",
                 description="Enriches outbox events and publishes them to SNS as CloudEvents",
                 timeout=cdk.Duration.seconds(60),
-                memory_mb=512,
+                memory_mb=FUNCTION_MEMORY_MB["publisher"],
                 environment={**foundation.bigcommerce_environment, ENV.TOPIC_ARN: self.topic.topic_arn},
             ),
         )
@@ -80,6 +81,8 @@ class EventPublishing(Construct):
                 state.index_arn(SHOPPER_INDEX.name),
             ],
         )
+        # Every store's settings at once: one Query of the STORE partition (StoreDirectory).
+        self.publisher.allow(["dynamodb:Query"], [state.table.table_arn], conditions=STORE_ROWS_ONLY)
         self.publisher.allow_store_parameter("api")
         self.publisher.function.add_event_source(
             sources.DynamoEventSource(

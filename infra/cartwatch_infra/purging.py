@@ -11,8 +11,8 @@ Grants, each to exactly what a step touches:
   BatchWriteItem only on ``CART#…`` items and the store's figures, ``STATS#…``
   (``dynamodb:LeadingKeys``);
 * GetItem/UpdateItem of store rows only (``STORE``): the purge's cursors and status;
-* DeleteParameters of the stores' two parameters, GetParameter of their API token (an
-  uninstall check asks BigCommerce with it); SendMessage to its own queue.
+* DeleteParameters and GetParameter of the stores' API tokens (an uninstall check asks
+  BigCommerce with it), DeleteItem of their webhook credentials; SendMessage to its own queue.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from cartwatch.resources import PURGE_JOB_TIMEOUT_SECONDS, PURGE_QUEUE
+from cartwatch.resources import FUNCTION_MEMORY_MB, PURGE_JOB_TIMEOUT_SECONDS, PURGE_QUEUE
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.messaging import queue_with_dead_letters
@@ -55,7 +55,7 @@ class StorePurging(Construct):
                 handler="cartwatch.handlers.store_purge.handler",
                 description="Checks uninstall webhooks with BigCommerce; purges uninstalled stores in steps",
                 timeout=cdk.Duration.seconds(PURGE_JOB_TIMEOUT_SECONDS),
-                memory_mb=256,
+                memory_mb=FUNCTION_MEMORY_MB["store_purge"],
                 environment=foundation.uninstall_environment(self.queue.queue_url),
             ),
         )
@@ -64,9 +64,8 @@ class StorePurging(Construct):
         self.function.allow(
             ["dynamodb:GetItem", "dynamodb:UpdateItem"], [table.table_arn], conditions=STORE_ROWS_ONLY
         )
-        for leaf in ("webhook-auth", "api"):
-            self.function.allow_store_parameter(leaf, actions=("ssm:DeleteParameters",))
-        self.function.allow_store_parameter("api")
+        self.function.allow_store_parameter("api", actions=("ssm:GetParameter", "ssm:DeleteParameters"))
+        foundation.credentials.allow(self.function, ["dynamodb:DeleteItem"])
         self.function.allow(["sqs:SendMessage"], [self.queue.queue_arn])
         self.function.function.add_event_source(
             sources.SqsEventSource(

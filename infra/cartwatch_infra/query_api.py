@@ -18,10 +18,10 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from constructs import Construct
 
 from cartwatch.adapters.cursor_key import cursor_key_parameter
-from cartwatch.resources import LISTING_INDEX, QUERY_ROUTES
+from cartwatch.resources import FUNCTION_MEMORY_MB, LISTING_INDEX, QUERY_ROUTES
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
-from cartwatch_infra.state import CART_ITEMS_ONLY, FIGURE_ITEMS_ONLY
+from cartwatch_infra.state import CART_ITEMS_ONLY, FIGURE_ITEMS_ONLY, STORE_ROWS_ONLY
 
 # API Gateway gives an integration at most 30 s.
 QUERY_TIMEOUT_SECONDS = 29
@@ -38,8 +38,11 @@ class QueryApi(Construct):
                 handler="cartwatch.handlers.query_api.handler",
                 description="Answers the query API: listed carts, one cart's history, suppress, erase, stats",
                 timeout=cdk.Duration.seconds(QUERY_TIMEOUT_SECONDS),
-                memory_mb=512,
+                memory_mb=FUNCTION_MEMORY_MB["query_api"],
                 environment=foundation.state_environment,
+                # Its routes' throttles bound the request rate, not how long requests take:
+                # a slow table must not let queries pile up into the receiver's concurrency.
+                reserved_concurrency=foundation.settings.query_reserved_concurrency,
             ),
         )
         self.function.allow(["dynamodb:Query"], [state.index_arn(LISTING_INDEX.name)])
@@ -50,6 +53,8 @@ class QueryApi(Construct):
         self.function.allow(
             ["dynamodb:UpdateItem", "dynamodb:PutItem"], [state.table.table_arn], conditions=CART_ITEMS_ONLY
         )
+        # Every store's settings at once: one Query of the STORE partition (StoreDirectory).
+        self.function.allow(["dynamodb:Query"], [state.table.table_arn], conditions=STORE_ROWS_ONLY)
         parameter = cursor_key_parameter(foundation.settings.ssm_prefix).lstrip("/")
         self.function.allow(
             ["ssm:GetParameter", "ssm:PutParameter"],

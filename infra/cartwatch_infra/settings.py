@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cartwatch.domain.stages import DEFAULT_STAGES, StageSchedule
+from cartwatch.resources import API_GATEWAY_ACCOUNT_QUOTA, DEFAULT_THROTTLES, Throttle, ThrottlePlan
 from cartwatch.settings import (
     DEFAULT_BIGCOMMERCE_API_URL,
     DEFAULT_BIGCOMMERCE_LOGIN_URL,
@@ -38,11 +39,32 @@ DEFAULTS: Mapping[str, Any] = {
     "logRetentionDays": 30,
     # E-mail address subscribed to the alarm topic; no topic when unset.
     "alarmEmail": None,
-    # Stage throttling of the webhook API.  Generous on purpose: a throttled (429)
-    # delivery counts as a failure towards BigCommerce's domain block (< 90 % success in
-    # 2 minutes), so this only caps abuse, never a busy store.
-    "apiThrottleRateLimit": 500,
-    "apiThrottleBurstLimit": 1000,
+    # Route throttling of the HTTP API, one bucket per route (cartwatch.resources.ThrottlePlan).
+    # The webhook route's is generous on purpose: a throttled (429) delivery counts as a
+    # failure towards BigCommerce's domain block (< 90 % success in 2 minutes), so it only
+    # caps abuse, never a busy store.  Query and app limits apply to each of their routes.
+    "intakeThrottleRateLimit": DEFAULT_THROTTLES.intake.rate_limit,
+    "intakeThrottleBurstLimit": DEFAULT_THROTTLES.intake.burst_limit,
+    "queryThrottleRateLimit": DEFAULT_THROTTLES.query.rate_limit,
+    "queryThrottleBurstLimit": DEFAULT_THROTTLES.query.burst_limit,
+    "appThrottleRateLimit": DEFAULT_THROTTLES.app.rate_limit,
+    "appThrottleBurstLimit": DEFAULT_THROTTLES.app.burst_limit,
+    # API Gateway's request quota of the account in this region (10,000/s, burst 5,000 by
+    # default), which every API of the account shares: the routes' limits must fit in it,
+    # so that no other route can starve the webhook route.  Raise it only with the quota.
+    "apiAccountRateLimit": API_GATEWAY_ACCOUNT_QUOTA.rate_limit,
+    "apiAccountBurstLimit": API_GATEWAY_ACCOUNT_QUOTA.burst_limit,
+    # The hook-health check: every store's hooks once per period, in turns every few minutes.
+    "hookHealthPeriodHours": 24,
+    "hookHealthIntervalMinutes": 10,
+    # Concurrency caps, so that no backlog can take the account's Lambda concurrency from
+    # the receiver (docs/capacity.md): the processor's intake event source runs at most this
+    # many batches at once, and the query and app functions reserve (and are capped at)
+    # this much concurrency — 0 leaves a function uncapped, for accounts whose concurrency
+    # quota is too small to reserve any (Lambda keeps 100 unreserved).
+    "processorMaxConcurrency": 20,
+    "queryReservedConcurrency": 20,
+    "appReservedConcurrency": 10,
     # BigCommerce API base (``{url}/stores/{store_hash}/v3``).
     "bigcommerceApiUrl": DEFAULT_BIGCOMMERCE_API_URL,
     # BigCommerce's login service, whose /oauth2/token exchanges an app install's code.
@@ -85,8 +107,13 @@ class DeploymentSettings:
     closed_retention_days: int
     log_retention_days: int
     alarm_email: str | None
-    api_throttle_rate_limit: int
-    api_throttle_burst_limit: int
+    throttles: ThrottlePlan
+    api_account_quota: Throttle
+    processor_max_concurrency: int
+    hook_health_period_hours: int
+    hook_health_interval_minutes: int
+    query_reserved_concurrency: int
+    app_reserved_concurrency: int
     bigcommerce_api_url: str
     bigcommerce_login_url: str
     app_frame_ancestors: tuple[str, ...]
@@ -109,8 +136,22 @@ class DeploymentSettings:
             closed_retention_days=reader.integer("closedRetentionDays", 1, 3650),
             log_retention_days=reader.retention_days("logRetentionDays"),
             alarm_email=reader.email("alarmEmail"),
-            api_throttle_rate_limit=reader.integer("apiThrottleRateLimit", 1, 10_000),
-            api_throttle_burst_limit=reader.integer("apiThrottleBurstLimit", 1, 5_000),
+            throttles=ThrottlePlan(
+                intake=reader.throttle("intakeThrottle"),
+                query=reader.throttle("queryThrottle"),
+                app=reader.throttle("appThrottle"),
+            ),
+            # AWS's own quota: its burst (5,000) is below its rate (10,000) by default.
+            api_account_quota=Throttle(
+                rate_limit=reader.integer("apiAccountRateLimit", 1, 1_000_000),
+                burst_limit=reader.integer("apiAccountBurstLimit", 1, 1_000_000),
+            ),
+            # An SQS event source's MaximumConcurrency is 2..1000.
+            processor_max_concurrency=reader.integer("processorMaxConcurrency", 2, 1000),
+            hook_health_period_hours=reader.integer("hookHealthPeriodHours", 1, 24 * 7),
+            hook_health_interval_minutes=reader.integer("hookHealthIntervalMinutes", 5, 60),
+            query_reserved_concurrency=reader.integer("queryReservedConcurrency", 0, 1000),
+            app_reserved_concurrency=reader.integer("appReservedConcurrency", 0, 1000),
             bigcommerce_api_url=reader.https_url("bigcommerceApiUrl"),
             bigcommerce_login_url=reader.https_url("bigcommerceLoginUrl"),
             app_frame_ancestors=reader.origins("appFrameAncestors"),
@@ -124,8 +165,15 @@ class DeploymentSettings:
             reader.errors.append(
                 "intakeBatchWindowSeconds must be at least 1 when intakeBatchSize is above 10"
             )
-        if settings.api_throttle_burst_limit < settings.api_throttle_rate_limit:
-            reader.errors.append("apiThrottleBurstLimit must be at least apiThrottleRateLimit")
+        total, quota = settings.throttles.total(), settings.api_account_quota
+        if total.rate_limit > quota.rate_limit or total.burst_limit > quota.burst_limit:
+            # Otherwise query or app traffic at its limits could take the account quota's
+            # tokens from the webhook route, and BigCommerce's deliveries would get 429s.
+            reader.errors.append(
+                f"the routes' throttles add up to {total.rate_limit}/s (burst {total.burst_limit}), more "
+                f"than the account quota apiAccountRateLimit {quota.rate_limit}/s (apiAccountBurstLimit "
+                f"{quota.burst_limit}): lower the query or app throttles"
+            )
         if reader.errors:
             raise SettingsError("invalid cdk context:\n  - " + "\n  - ".join(reader.errors))
         return settings
@@ -158,6 +206,14 @@ class _ContextReader:
         if not minimum <= value <= maximum:
             self._fail(key, f"must be between {minimum} and {maximum}", raw)
         return value
+
+    def throttle(self, prefix: str) -> Throttle:
+        """``{prefix}RateLimit`` and ``{prefix}BurstLimit``; the burst holds at least a second's rate."""
+        rate = self.integer(f"{prefix}RateLimit", 1, 10_000)
+        burst = self.integer(f"{prefix}BurstLimit", 1, 5_000)
+        if burst < rate:
+            self.errors.append(f"{prefix}BurstLimit must be at least {prefix}RateLimit")
+        return Throttle(rate_limit=rate, burst_limit=burst)
 
     def retention_days(self, key: str) -> int:
         # Membership is the only bound that matters; the wide range keeps it one error.

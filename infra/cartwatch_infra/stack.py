@@ -12,6 +12,7 @@ from cartwatch.settings import ENV
 from cartwatch_infra.app_callbacks import AppCallbacks
 from cartwatch_infra.archiving import EventArchiving
 from cartwatch_infra.bundling import lambda_code
+from cartwatch_infra.credentials import StoreCredentials
 from cartwatch_infra.figures import FigureTallying
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import ARCHITECTURE, FunctionFactory
@@ -38,6 +39,9 @@ class CartwatchStack(cdk.Stack):
     ) -> None:
         super().__init__(scope, id, **kwargs)
         self.state = CartState(self, "State", deletion_protection=settings.deletion_protection)
+        self.credentials = StoreCredentials(
+            self, "Credentials", deletion_protection=settings.deletion_protection
+        )
         foundation = Foundation(
             settings=settings,
             functions=FunctionFactory(
@@ -46,6 +50,7 @@ class CartwatchStack(cdk.Stack):
                 environment={ENV.TABLE_NAME: self.state.table.table_name},
             ),
             state=self.state,
+            credentials=self.credentials,
         )
         self.intake = intake = WebhookIntake(self, "Intake", foundation)
         self.purging = purging = StorePurging(self, "Purging", foundation)
@@ -68,6 +73,7 @@ class CartwatchStack(cdk.Stack):
             webhook_base_url=intake.webhook_base_url,
             purge_queue=purging.queue,
         )
+        intake.throttle_routes([*intake.routes, *query_api.routes, *app.routes], settings.throttles)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -130,6 +136,12 @@ class CartwatchStack(cdk.Stack):
             "ArchiveBucket",
             value=archiving.bucket.bucket_name,
             description="The event archive (`cartwatch events replay`)",
+        )
+        cdk.CfnOutput(
+            self,
+            "CredentialsTableName",
+            value=self.credentials.table.table_name,
+            description="The stores' webhook credentials (`cartwatch stores add` writes them)",
         )
         for output, route, portal_field in (
             ("AppAuthCallbackUrl", "auth", "Auth Callback URL"),

@@ -36,7 +36,7 @@ _STREAM_VIEWS = {
 }
 
 
-def _attribute(key: KeyAttribute) -> dynamodb.Attribute:
+def attribute(key: KeyAttribute) -> dynamodb.Attribute:
     return dynamodb.Attribute(name=key.name, type=_ATTRIBUTE_TYPES[key.type])
 
 
@@ -49,8 +49,8 @@ class CartState(Construct):
         self.table = dynamodb.Table(
             self,
             "Table",
-            partition_key=_attribute(TABLE.partition_key),
-            sort_key=_attribute(TABLE.sort_key),
+            partition_key=attribute(TABLE.partition_key),
+            sort_key=attribute(TABLE.sort_key),
             billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
             time_to_live_attribute=TABLE.ttl_attribute,
             stream=_STREAM_VIEWS[TABLE.stream_view],
@@ -67,8 +67,8 @@ class CartState(Construct):
         for index in TABLE.indexes:
             self.table.add_global_secondary_index(
                 index_name=index.name,
-                partition_key=_attribute(index.partition_key),
-                sort_key=_attribute(index.sort_key),
+                partition_key=attribute(index.partition_key),
+                sort_key=attribute(index.sort_key),
                 projection_type=_PROJECTIONS[index.projection],
                 non_key_attributes=list(index.non_key_attributes) or None,
             )

@@ -24,6 +24,7 @@ from tests.e2e.conftest import (
     stop_local,
 )
 from tests.e2e.documented import documented_commands, run_documented
+from tests.support import subscribed_queue
 
 from cartwatch.adapters.store_registry import api_parameter
 from cartwatch.service.intake import Delivery, intake_message
@@ -43,19 +44,6 @@ def incident(tmp_path: Path) -> Iterator[tuple[LocalRun, SandboxStore]]:
     finally:
         if run.process.poll() is None:
             stop_local(run)
-
-
-def subscribed(run: LocalRun) -> str:
-    sqs, sns = run.client("sqs"), run.client("sns")
-    url: str = sqs.create_queue(QueueName=f"consumer-{secrets.token_hex(4)}")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=run.info["topic_arn"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return url
 
 
 def drained(run: LocalRun, url: str) -> list[dict[str, Any]]:
@@ -80,7 +68,7 @@ def test_an_incident_parks_and_dead_letters_then_redrive_and_replay_deliver_each
     incident: tuple[LocalRun, SandboxStore],
 ) -> None:
     run, store = incident
-    consumer = subscribed(run)
+    consumer = subscribed_queue(run.client("sqs"), run.client("sns"), run.info["topic_arn"])
     ssm = run.client("ssm")
     parameter = api_parameter(run.info["ssm_prefix"], store.store_hash)
     good = ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]

@@ -199,9 +199,14 @@ def test_bundled_receiver_and_processor_run_against_moto_server(
     resources = provision(session, moto_endpoint, name=unique_name("bundle"))
     prefix = f"/{unique_name('p')}"
     dynamodb = session.client("dynamodb", endpoint_url=moto_endpoint)
-    StoreWriter(
-        dynamodb, session.client("ssm", endpoint_url=moto_endpoint), resources.table_name, prefix
-    ).save(
+    writer = StoreWriter(
+        dynamodb,
+        session.client("ssm", endpoint_url=moto_endpoint),
+        resources.table_name,
+        prefix,
+        credentials_table=resources.credentials_table_name,
+    )
+    writer.save(
         StoreSettings("bundlestore", StageSchedule.parse("1h")),
         access_token="unused-token",
         client_secret="bundle-secret",
@@ -216,6 +221,7 @@ def test_bundled_receiver_and_processor_run_against_moto_server(
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "Cartwatch",
         "CARTWATCH_TABLE_NAME": resources.table_name,
+        "CARTWATCH_CREDENTIALS_TABLE_NAME": resources.credentials_table_name,
         "CARTWATCH_INTAKE_QUEUE_URL": resources.intake_queue_url,
         "CARTWATCH_SSM_PREFIX": prefix,
         "CARTWATCH_PURGE_QUEUE_URL": resources.purge_queue_url,
@@ -257,9 +263,7 @@ def test_bundled_receiver_and_processor_run_against_moto_server(
     # package there: HS256 needs none).  A payload signed with another secret is refused.
     import jwt
 
-    StoreWriter(
-        dynamodb, session.client("ssm", endpoint_url=moto_endpoint), resources.table_name, prefix
-    ).save_app_credentials(AppCredentials("bundleapp", "bundle-app-secret-0123456789abcdef"))
+    writer.save_app_credentials(AppCredentials("bundleapp", "bundle-app-secret-0123456789abcdef"))
     now = int(time.time())
     forged = jwt.encode(
         {"aud": "bundleapp", "iss": "bc", "iat": now, "nbf": now, "exp": now + 60, "jti": "j1",

@@ -119,27 +119,61 @@ def test_conformance_a_publish_needs_the_topic_key_aws_uses_for_it(template: Sta
 
 
 def test_conformance_secrets_are_read_only_by_the_functions_that_need_them(template: StackTemplate) -> None:
-    def read(function: str, leaf: str) -> RecordedCall:
-        return call(function, "ssm", "GetParameter", Name=f"/t1/stores/s1/{leaf}", WithDecryption=True)
+    """A store's API token (SSM) is read by the functions that call BigCommerce; its webhook
+    credentials (the credentials table, under its own key) by the receiver and the app."""
 
-    assert (
-        violations(
-            template, read("receiver", "webhook-auth"), read("publisher", "api"), read("hook_health", "api")
+    def api_token(function: str) -> RecordedCall:
+        return call(function, "ssm", "GetParameter", Name="/t1/stores/s1/api", WithDecryption=True)
+
+    def webhook_credentials(function: str) -> RecordedCall:
+        return call(
+            function,
+            "dynamodb",
+            "GetItem",
+            TableName="cw-credentials",
+            Key={"store_hash": {"S": "s1"}},
+            ConsistentRead=True,
         )
-        == []
+
+    known_stores = call(
+        "receiver",
+        "dynamodb",
+        "Query",
+        TableName="cw-credentials",
+        IndexName="known",
+        KeyConditionExpression="listed = :yes",
+        ExpressionAttributeValues={":yes": {"S": "1"}},
     )
-    assert (
-        len(
-            violations(
-                template, read("receiver", "api"), read("sweeper", "api"), read("publisher", "webhook-auth")
-            )
+    a_chunk_of_tokens = call(
+        "hook_health",
+        "ssm",
+        "GetParameters",
+        Names=[f"/t1/stores/s{n}/api" for n in range(10)],
+        WithDecryption=True,
+    )
+    allowed = [
+        api_token("publisher"),
+        api_token("hook_health"),
+        a_chunk_of_tokens,
+        api_token("store_purge"),  # it asks BigCommerce whether the store is gone
+        webhook_credentials("receiver"),
+        known_stores,
+        webhook_credentials("app_callbacks"),
+    ]
+    assert violations(template, *allowed) == []
+    refused = [api_token(f) for f in ("receiver", "processor", "sweeper", "query_api")] + [
+        webhook_credentials(f) for f in ("processor", "sweeper", "hook_health", "publisher", "query_api")
+    ]
+    assert [c.function for c in refused if not violations(template, c)] == []
+    # The webhook credentials left SSM (stores migrate-credentials): no function reads them
+    # there, the receiver included, so the ack path makes no SSM call at all.
+    for function in ("receiver", "app_callbacks", "publisher"):
+        old_place = call(
+            function, "ssm", "GetParameter", Name="/t1/stores/s1/webhook-auth", WithDecryption=True
         )
-        == 3
-    )
+        assert violations(template, old_place), function
     # The deployment's prefix (cdk.json) is bound to the environment's: another prefix is another secret.
-    assert violations(
-        template, call("receiver", "ssm", "GetParameter", Name="/elsewhere/stores/s1/webhook-auth")
-    )
+    assert violations(template, call("publisher", "ssm", "GetParameter", Name="/elsewhere/stores/s1/api"))
 
 
 def test_conformance_the_queue_policy_is_read_and_tls_requests_pass_it(template: StackTemplate) -> None:

@@ -48,6 +48,9 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
     stack = synth.stack
     r = synth.render
     table = r(stack.state.table.table_arn)
+    credentials = r(stack.credentials.table.table_arn)
+    # DynamoDB opens the credentials table's key on the caller's behalf: Decrypt, nothing more.
+    credentials_key = {("kms:Decrypt", r(stack.credentials.key.key_arn))}
 
     def on(resource: str, *actions: str) -> set[tuple[str, str]]:
         return {(a, resource) for a in actions}
@@ -57,6 +60,11 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
 
     def dead_letters(queue: Any) -> set[tuple[str, str]]:
         return on(r(queue.queue_arn), "sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl")
+
+    # Every store's settings in one Query of the STORE partition (StoreDirectory; hook health
+    # pages through it); the condition holding it there:
+    # test_store_settings_are_queried_in_their_partition_only.
+    store_settings = on(table, "dynamodb:Query")
 
     intake, processing, jobs, publishing = stack.intake, stack.processing, stack.jobs, stack.publishing
     # A stream event source: reading records, and ListStreams (no resource ARN).
@@ -86,12 +94,16 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             intake.receiver,
             base(intake.receiver)
             | on(r(intake.queue.queue_arn), "sqs:SendMessage")
-            | on(SSM_STORES + "webhook-auth", "ssm:GetParameter"),
+            # The known stores' index and one store's credentials: nothing of the carts, no SSM.
+            | on(f"{credentials}/index/known", "dynamodb:Query")
+            | on(credentials, "dynamodb:GetItem")
+            | credentials_key,
         ),
         "processor": (
             processing.processor,
             base(processing.processor)
             | on(table, "dynamodb:GetItem", "dynamodb:BatchGetItem")
+            | store_settings
             | on(table, "dynamodb:UpdateItem", "dynamodb:PutItem")  # carts only
             # An uninstall webhook only queues a check: no scan, no deletes, no secrets.
             | on(r(stack.purging.queue.queue_arn), "sqs:SendMessage")
@@ -109,13 +121,15 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             base(jobs.sweeper)
             | on(f"{table}/index/due", "dynamodb:Query")
             | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem")  # UpdateItem: carts only
+            | store_settings
             | dead_letters(jobs.dead_letter_queue),
         ),
         "hook_health": (
             jobs.hook_health,
             base(jobs.hook_health)
-            | on(table, "dynamodb:Query")
-            | on(SSM_STORES + "api", "ssm:GetParameter")
+            | store_settings
+            | on(table, "dynamodb:UpdateItem")  # its cycle's item only
+            | on(SSM_STORES + "api", "ssm:GetParameter", "ssm:GetParameters")
             | dead_letters(jobs.dead_letter_queue),
         ),
         "publisher": (
@@ -133,6 +147,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(f"{table}/index/outbox", "dynamodb:Query")
             | on(f"{table}/index/due", "dynamodb:Query")
             | on(f"{table}/index/shopper", "dynamodb:Query")
+            | store_settings
             | on(SSM_STORES + "api", "ssm:GetParameter")
             | dead_letters(publishing.dead_letter_queue)
             | stream_reads,
@@ -149,6 +164,7 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(f"{table}/index/listing", "dynamodb:Query")
             | on(table, "dynamodb:Query")  # figure items only
             | on(table, "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:PutItem")
+            | store_settings
             | on(SSM_CURSOR_KEY, "ssm:GetParameter", "ssm:PutParameter"),
         ),
         "app": (
@@ -157,7 +173,8 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             | on(table, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
             | on(f"{table}/index/listing", "dynamodb:Query")
             | on(SSM_APP_CREDENTIALS, "ssm:GetParameter")
-            | on(SSM_STORES + "webhook-auth", "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
+            | on(credentials, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+            | credentials_key
             | on(SSM_STORES + "api", "ssm:GetParameter", "ssm:PutParameter", "ssm:DeleteParameters")
             | on(r(stack.purging.queue.queue_arn), "sqs:SendMessage"),
         ),
@@ -165,7 +182,8 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
             stack.purging.function,
             base(stack.purging.function)
             | on(table, "dynamodb:Scan", "dynamodb:BatchWriteItem", "dynamodb:GetItem", "dynamodb:UpdateItem")
-            | on(SSM_STORES + "webhook-auth", "ssm:DeleteParameters")
+            | on(credentials, "dynamodb:DeleteItem")
+            | credentials_key
             | on(SSM_STORES + "api", "ssm:DeleteParameters", "ssm:GetParameter")
             | on(
                 r(stack.purging.queue.queue_arn),
@@ -180,8 +198,11 @@ def expected_grants(synth: Synthesized) -> dict[str, tuple[CartwatchFunction, se
     }
 
 
-def conditions_of(synth: Synthesized, function: CartwatchFunction, action: str) -> list[Any]:
-    """The Condition block of every statement of the function's role that allows ``action``."""
+def conditions_of(
+    synth: Synthesized, function: CartwatchFunction, action: str, resource: str | None = None
+) -> list[Any]:
+    """The Condition block of every statement of the function's role that allows ``action``
+    (on ``resource``, rendered, when given)."""
     role = synth.logical_id(function.role)
     found = []
     for policy in synth.resources("AWS::IAM::Policy").values():
@@ -189,7 +210,10 @@ def conditions_of(synth: Synthesized, function: CartwatchFunction, action: str) 
             continue
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            if action in actions:
+            resources = (
+                statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            )
+            if action in actions and (resource is None or resource in {render(r) for r in resources}):
                 found.append(statement.get("Condition"))
     return found
 
@@ -198,15 +222,31 @@ def test_app_and_purge_writes_are_fenced_to_their_items(synthesized: Synthesized
     """The public app function writes only store rows and its ledger; the purge deletes only carts
     and the store's figures."""
     stack = synthesized.stack
+    table = synthesized.render(stack.state.table.table_arn)
     rows_and_ledger = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["STORE", "APP#*"]}}
     for action in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:GetItem"):
-        assert conditions_of(synthesized, stack.app.function, action) == [rows_and_ledger], action
+        assert conditions_of(synthesized, stack.app.function, action, table) == [rows_and_ledger], action
     carts_and_figures = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*", "STATS#*"]}}
     assert conditions_of(synthesized, stack.purging.function, "dynamodb:BatchWriteItem") == [
         carts_and_figures
     ]
     store_rows = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["STORE"]}}
     assert conditions_of(synthesized, stack.purging.function, "dynamodb:UpdateItem") == [store_rows]
+    cycle = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["HOOKHEALTH"]}}
+    assert conditions_of(synthesized, stack.jobs.hook_health, "dynamodb:UpdateItem") == [cycle]
+
+
+def test_the_credentials_key_opens_only_through_dynamodb(synthesized: Synthesized) -> None:
+    """The functions that may decrypt store secrets can do so only as DynamoDB reads them."""
+    stack = synthesized.stack
+    key = synthesized.render(stack.credentials.key.key_arn)
+    via_dynamodb = {"StringEquals": {"kms:ViaService": "dynamodb.${AWS::Region}.amazonaws.com"}}
+    for function in (stack.intake.receiver, stack.app.function, stack.purging.function):
+        conditions = conditions_of(synthesized, function, "kms:Decrypt", key)
+        rendered = [{k: {n: render(v) for n, v in c.items()} for k, c in cond.items()} for cond in conditions]
+        assert conditions and all(c == via_dynamodb for c in rendered), function
+    for function in (stack.processing.processor, stack.jobs.sweeper, stack.jobs.hook_health):
+        assert conditions_of(synthesized, function, "kms:Decrypt", key) == []
 
 
 @pytest.mark.parametrize(
@@ -240,7 +280,7 @@ def test_the_figures_are_written_by_the_tally_and_read_by_the_query_api_only(
 
 def test_cart_writers_write_only_cart_items(synthesized: Synthesized) -> None:
     """The functions that write carts cannot write a store's row (the conformance check holds
-    them to it: tests/infra/test_iam_conformance.py); the ack path and hook health write nothing."""
+    them to it: tests/infra/test_iam_conformance.py); the ack path writes nothing."""
     stack = synthesized.stack
     carts_only = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["CART#*"]}}
     writers = {
@@ -257,8 +297,27 @@ def test_cart_writers_write_only_cart_items(synthesized: Synthesized) -> None:
         for action in writes:
             expected = [carts_only] if action in actions else []
             assert conditions_of(synthesized, function, action) == expected, (function.node.id, action)
-    for function in (stack.intake.receiver, stack.jobs.hook_health):
-        assert all(conditions_of(synthesized, function, action) == [] for action in writes)
+    assert all(conditions_of(synthesized, stack.intake.receiver, action) == [] for action in writes)
+    # Hook health writes one item, its cycle's (test_app_and_purge_writes_are_fenced_to_their_items).
+    hook_health_writes = [a for a in writes if conditions_of(synthesized, stack.jobs.hook_health, a)]
+    assert hook_health_writes == ["dynamodb:UpdateItem"]
+
+
+def test_store_settings_are_queried_in_their_partition_only(synthesized: Synthesized) -> None:
+    """The functions that read every store's settings at once may Query the table, but only
+    the STORE partition: never a cart's partition or another function's items."""
+    stack = synthesized.stack
+    table = synthesized.render(stack.state.table.table_arn)
+    store_rows = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["STORE"]}}
+    readers = (
+        stack.processing.processor,
+        stack.jobs.sweeper,
+        stack.jobs.hook_health,
+        stack.publishing.publisher,
+        stack.query_api.function,
+    )
+    for function in readers:
+        assert conditions_of(synthesized, function, "dynamodb:Query", table) == [store_rows], function.node.id
 
 
 def test_roles_have_no_managed_or_inline_policies(synthesized: Synthesized) -> None:
@@ -319,9 +378,7 @@ def test_every_acknowledgement_names_a_finding_and_a_reason(synthesized: Synthes
     assert {f for f in acknowledged if f.startswith("AwsSolutions-IAM5")} == {
         # X-Ray, and dynamodb:ListStreams for the stream event source
         "AwsSolutions-IAM5[Resource::*]",
-        # per-store credentials of stores onboarded after deployment
-        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>"
-        ":parameter/cartwatch/stores/*/webhook-auth]",
+        # per-store API tokens of stores onboarded after deployment
         "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>"
         ":parameter/cartwatch/stores/*/api]",
         # the archiver's objects, one per batch, store and hour

@@ -89,3 +89,30 @@ def test_the_app_page_may_be_framed_by_https_origins_only() -> None:
             settings(appFrameAncestors=unsafe)
     with pytest.raises(SettingsError, match="bigcommerceLoginUrl"):
         settings(bigcommerceLoginUrl="http://login.bigcommerce.com")
+
+
+def test_route_throttles_must_fit_in_the_accounts_api_quota() -> None:
+    """Query and app routes at their limits may never leave the webhook route short of
+    the account's regional quota that every route shares."""
+    with pytest.raises(SettingsError, match=r"add up to .* more than the account quota"):
+        settings(queryThrottleRateLimit=2000, queryThrottleBurstLimit=2000)
+    with pytest.raises(SettingsError, match="add up to"):
+        settings(intakeThrottleRateLimit=10_000, intakeThrottleBurstLimit=5_000)
+    # A raised quota makes room for them.
+    raised = settings(
+        queryThrottleRateLimit=2000,
+        queryThrottleBurstLimit=2000,
+        apiAccountRateLimit=20_000,
+        apiAccountBurstLimit=20_000,
+    )
+    assert raised.throttles.query.rate_limit == 2000
+    with pytest.raises(SettingsError, match="appThrottleBurstLimit must be at least appThrottleRateLimit"):
+        settings(appThrottleRateLimit=10, appThrottleBurstLimit=5)
+
+
+def test_concurrency_caps() -> None:
+    defaults = settings()
+    assert defaults.processor_max_concurrency == 20
+    assert settings(queryReservedConcurrency="0").query_reserved_concurrency == 0
+    with pytest.raises(SettingsError, match="processorMaxConcurrency must be between 2 and 1000"):
+        settings(processorMaxConcurrency=1)

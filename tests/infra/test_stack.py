@@ -11,11 +11,13 @@ from aws_cdk.assertions import Match
 from cartwatch.resources import (
     APP_ROUTES,
     FIGURE_TALLY_STREAM,
+    FUNCTION_MEMORY_MB,
     INTAKE_QUEUE,
     PROCESSOR_TIMEOUT_SECONDS,
     PUBLISHER_STREAM,
     PURGE_JOB_TIMEOUT_SECONDS,
     PURGE_QUEUE,
+    QUERY_ROUTES,
     RUNTIME_ENVIRONMENT,
     TABLE,
 )
@@ -57,6 +59,17 @@ def function_id(synth: Synthesized, handler: str) -> str:
     )[0]
 
 
+def test_each_function_has_the_memory_bench_footprint_sized(synthesized: Synthesized) -> None:
+    """The sizes in ``cartwatch.resources`` (from ``bench/footprint.py``) are what the stack deploys."""
+    resources = synthesized.resources("AWS::Lambda::Function")
+    deployed = {
+        handler.removeprefix("cartwatch.handlers.").removesuffix(".handler"): r["Properties"]["MemorySize"]
+        for r in resources.values()
+        if (handler := r["Properties"]["Handler"]).startswith("cartwatch.handlers.")
+    }
+    assert deployed == FUNCTION_MEMORY_MB
+
+
 # --- intake -------------------------------------------------------------------------
 
 
@@ -89,19 +102,89 @@ def test_webhook_route_proxies_to_the_receiver(synthesized: Synthesized) -> None
     )
 
 
-def test_stage_is_throttled_and_access_logged(synthesized: Synthesized) -> None:
+def test_stage_is_access_logged(synthesized: Synthesized) -> None:
     _, stage = only(synthesized.resources("AWS::ApiGatewayV2::Stage"))
     props = stage["Properties"]
     assert props["StageName"] == "$default"
     assert props["AutoDeploy"] is True
-    assert props["DefaultRouteSettings"] == {
-        "ThrottlingRateLimit": DEFAULTS["apiThrottleRateLimit"],
-        "ThrottlingBurstLimit": DEFAULTS["apiThrottleBurstLimit"],
-    }
     access_logs = synthesized.logical_id(synthesized.stack.intake.access_logs)
     assert props["AccessLogSettings"]["DestinationArn"] == {"Fn::GetAtt": [access_logs, "Arn"]}
     log_format = json.loads(props["AccessLogSettings"]["Format"])
     assert {"requestId", "ip", "routeKey", "status", "integrationError"} <= set(log_format)
+
+
+def route_throttles(synthesized: Synthesized) -> dict[str, tuple[float, float]]:
+    """Route key -> (rate, burst) of the bucket API Gateway keeps for that route."""
+    _, stage = only(synthesized.resources("AWS::ApiGatewayV2::Stage"))
+    settings = stage["Properties"]["RouteSettings"]
+    return {
+        key: (value["ThrottlingRateLimit"], value["ThrottlingBurstLimit"]) for key, value in settings.items()
+    }
+
+
+def test_every_route_has_a_throttle_of_its_own(synthesized: Synthesized) -> None:
+    route_keys = {
+        r["Properties"]["RouteKey"] for r in synthesized.resources("AWS::ApiGatewayV2::Route").values()
+    }
+    throttles = route_throttles(synthesized)
+    assert set(throttles) == route_keys
+    assert throttles[f"POST {WEBHOOK_ROUTE}"] == (
+        DEFAULTS["intakeThrottleRateLimit"],
+        DEFAULTS["intakeThrottleBurstLimit"],
+    )
+    for method, path in QUERY_ROUTES:
+        assert throttles[f"{method} {path}"] == (
+            DEFAULTS["queryThrottleRateLimit"],
+            DEFAULTS["queryThrottleBurstLimit"],
+        )
+    for method, path in APP_ROUTES.values():
+        assert throttles[f"{method} {path}"] == (
+            DEFAULTS["appThrottleRateLimit"],
+            DEFAULTS["appThrottleBurstLimit"],
+        )
+    # CloudFormation can only set a route's throttle once the route exists.
+    _, stage = only(synthesized.resources("AWS::ApiGatewayV2::Stage"))
+    routes = {k for k in synthesized.resources("AWS::ApiGatewayV2::Route")}
+    assert routes <= set(stage["DependsOn"])
+
+
+def test_a_query_flood_cannot_take_the_webhook_routes_tokens(synthesized: Synthesized) -> None:
+    """Every route but the webhook route at its limit still leaves the webhook route its
+    whole bucket within the account's regional quota, which all routes share."""
+    throttles = route_throttles(synthesized)
+    webhook = throttles.pop(f"POST {WEBHOOK_ROUTE}")
+    others_rate = sum(rate for rate, _ in throttles.values())
+    others_burst = sum(burst for _, burst in throttles.values())
+    assert webhook[0] + others_rate <= DEFAULTS["apiAccountRateLimit"]
+    assert webhook[1] + others_burst <= DEFAULTS["apiAccountBurstLimit"]
+    # …and the webhook route has room for twice the design peak of 1,000 deliveries/s.
+    assert webhook[0] >= 2 * 1000
+
+
+def test_no_backlog_can_take_the_receivers_concurrency(synthesized: Synthesized) -> None:
+    """Every queue consumer runs at most a fixed number of batches at once, and the
+    API-triggered functions other than the receiver reserve (and are capped at) theirs;
+    the receiver alone draws from the account's pool without a cap."""
+    functions = synthesized.resources("AWS::Lambda::Function")
+    queue_consumers = {
+        m["Properties"]["FunctionName"]["Ref"]: m["Properties"]
+        .get("ScalingConfig", {})
+        .get("MaximumConcurrency")
+        for m in synthesized.resources("AWS::Lambda::EventSourceMapping").values()
+        if "StartingPosition" not in m["Properties"]  # SQS; the stream's concurrency is its shard count
+    }
+    assert queue_consumers == {
+        function_id(synthesized, HANDLERS["processor"]): DEFAULTS["processorMaxConcurrency"],
+        function_id(synthesized, HANDLERS["purge"]): 4,
+        function_id(synthesized, HANDLERS["archiver"]): 2,
+    }
+    reserved = {
+        name: functions[function_id(synthesized, handler)]["Properties"].get("ReservedConcurrentExecutions")
+        for name, handler in HANDLERS.items()
+    }
+    assert reserved["query"] == DEFAULTS["queryReservedConcurrency"]
+    assert reserved["app"] == DEFAULTS["appReservedConcurrency"]
+    assert reserved["receiver"] is None
 
 
 def test_intake_queue_redrives_to_its_dead_letter_queue(synthesized: Synthesized) -> None:
@@ -170,16 +253,25 @@ def test_sweeper_runs_every_interval_without_lambda_retries(synthesized: Synthes
     )
 
 
-def test_hook_health_runs_daily(synthesized: Synthesized) -> None:
+def test_hook_health_takes_a_turn_every_few_minutes_and_covers_every_store_daily(
+    synthesized: Synthesized,
+) -> None:
     rule = scheduled_rule(synthesized, HANDLERS["hook_health"])
-    assert rule["ScheduleExpression"] == "rate(1 day)"
+    assert rule["ScheduleExpression"] == f"rate({DEFAULTS['hookHealthIntervalMinutes']} minutes)"
+    # A failed turn is not retried: the next one goes on from the persisted cursor.
     synthesized.template.has_resource_properties(
         "AWS::Lambda::EventInvokeConfig",
         {
             "FunctionName": {"Ref": function_id(synthesized, HANDLERS["hook_health"])},
-            "MaximumRetryAttempts": 2,
+            "MaximumRetryAttempts": 0,
         },
     )
+    function = synthesized.json["Resources"][function_id(synthesized, HANDLERS["hook_health"])]["Properties"]
+    period = int(function["Environment"]["Variables"][ENV.HOOK_HEALTH_PERIOD_SECONDS])
+    assert period == DEFAULTS["hookHealthPeriodHours"] * 3600 == 86_400
+    # Each turn ends before the next begins: two never check the same stores (and a lease
+    # in the cycle's item makes sure of it).
+    assert function["Timeout"] < DEFAULTS["hookHealthIntervalMinutes"] * 60
 
 
 # --- publishing ---------------------------------------------------------------------
@@ -279,8 +371,18 @@ def test_the_shopper_index_is_sparse_keys_only_and_keyed_by_store_and_shopper(
 
 
 def test_everything_is_encrypted_at_rest(synthesized: Synthesized) -> None:
-    table = only(synthesized.resources("AWS::DynamoDB::Table"))[1]["Properties"]
-    assert table["SSESpecification"] == {"SSEEnabled": True}  # AWS managed key (aws/dynamodb)
+    tables = synthesized.resources("AWS::DynamoDB::Table")
+    assert len(tables) == 2  # carts, credentials
+    carts = synthesized.logical_id(synthesized.stack.state.table)
+    assert tables[carts]["Properties"]["SSESpecification"] == {"SSEEnabled": True}  # aws/dynamodb
+    # The stores' secrets: a customer managed key of their own, which only the functions
+    # that touch them may use (test_security.py).
+    credentials = tables[synthesized.logical_id(synthesized.stack.credentials.table)]
+    assert credentials["Properties"]["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": {"Fn::GetAtt": [synthesized.logical_id(synthesized.stack.credentials.key), "Arn"]},
+    }
     queues = synthesized.resources("AWS::SQS::Queue")
     # intake, purge, archive, their DLQs, scheduled-jobs DLQ, publishing DLQ
     assert len(queues) == 8
@@ -348,14 +450,18 @@ def test_function_environments_name_what_each_function_reads(synthesized: Synthe
         ENV.DEFAULT_STAGES,
     }
     state = {ENV.DUE_SHARDS, ENV.CLOSED_RETENTION_DAYS}
-    uninstall = state | {ENV.BIGCOMMERCE_API_URL, ENV.PURGE_QUEUE_URL}
+    uninstall = state | {ENV.BIGCOMMERCE_API_URL, ENV.PURGE_QUEUE_URL, ENV.CREDENTIALS_TABLE_NAME}
     expected = {
-        "receiver": shared | {ENV.INTAKE_QUEUE_URL},
+        # The receiver reads no store settings: only the credentials table.
+        "receiver": shared - {ENV.SSM_PREFIX, ENV.DEFAULT_STAGES}
+        | {ENV.INTAKE_QUEUE_URL, ENV.CREDENTIALS_TABLE_NAME},
         "processor": shared | state | {ENV.PURGE_QUEUE_URL},
         "sweeper": shared | state,
         "publisher": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.TOPIC_ARN},
         "tally": shared,
-        "hook_health": shared | state | {ENV.BIGCOMMERCE_API_URL, ENV.WEBHOOK_BASE_URL},
+        "hook_health": shared
+        | state
+        | {ENV.BIGCOMMERCE_API_URL, ENV.WEBHOOK_BASE_URL, ENV.HOOK_HEALTH_PERIOD_SECONDS},
         "query": shared | state,
         "purge": shared | uninstall,
         # Writes objects only: no store, no stages.
@@ -428,6 +534,7 @@ def test_alarms_cover_dead_letters_errors_sweep_and_rejections(synthesized: Synt
         "EventsParked",
         "StoreGone",
         "EventsRescued",
+        "StoresNotChecked",
     }
     for alarm in custom.values():
         assert alarm["Dimensions"] == [{"Name": "service", "Value": SERVICE_NAME}]
@@ -502,6 +609,7 @@ def test_outputs(synthesized: Synthesized) -> None:
         "ApiUrl",
         "TopicArn",
         "TableName",
+        "CredentialsTableName",
         "AppAuthCallbackUrl",
         "AppLoadCallbackUrl",
         "AppUninstallCallbackUrl",
@@ -525,6 +633,8 @@ def test_outputs(synthesized: Synthesized) -> None:
     assert render(outputs["WebhookBaseUrl"]["Value"]) == f"{endpoint}/webhooks/bigcommerce"
     assert outputs["TopicArn"]["Value"] == {"Ref": synthesized.logical_id(synthesized.stack.publishing.topic)}
     assert outputs["TableName"]["Value"] == {"Ref": synthesized.logical_id(synthesized.stack.state.table)}
+    credentials = synthesized.logical_id(synthesized.stack.credentials.table)
+    assert outputs["CredentialsTableName"]["Value"] == {"Ref": credentials}
 
 
 # --- the app and the purge job --------------------------------------------------------

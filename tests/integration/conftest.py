@@ -15,6 +15,7 @@ from tests.support import unique_name
 
 from cartwatch.adapters.cart_table.store import DynamoCartStore
 from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets, StoreWriter
+from cartwatch.adapters.webhook_credentials import WebhookCredentials
 from cartwatch.composition import AwsClients, Composition, EventHandler
 from cartwatch.composition.store_lifecycle import StoreLifecycle
 from cartwatch.domain.stages import StageSchedule
@@ -44,9 +45,13 @@ class Aws:
             "default_stages": DEFAULT_STAGES,
             "due_shards": 4,
             "store_cache_seconds": 0,
+            "api_token_cache_seconds": 0,
             "intake_queue_url": self.resources.intake_queue_url,
             "topic_arn": self.resources.topic_arn,
             "purge_queue_url": self.resources.purge_queue_url,
+            "credentials_table_name": self.resources.credentials_table_name,
+            # A store a test adds is known to the receiver at once.
+            "store_index_reread_on_miss": True,
         }
         return Settings(**(values | overrides))
 
@@ -81,7 +86,27 @@ class Aws:
 
     def writer(self) -> StoreWriter:
         return StoreWriter(
-            self.client("dynamodb"), self.client("ssm"), self.resources.table_name, self.prefix
+            self.client("dynamodb"),
+            self.client("ssm"),
+            self.resources.table_name,
+            self.prefix,
+            credentials_table=self.resources.credentials_table_name,
+        )
+
+    def credentials(self, **options: Any) -> WebhookCredentials:
+        """The receiver's view of the webhook credentials (``index_seconds`` etc. as given)."""
+        options.setdefault("reread_index_on_miss", True)
+        return WebhookCredentials(self.client("dynamodb"), self.resources.credentials_table_name, **options)
+
+    def rotate_token(self, store: Store, new_token: str, until: int) -> None:
+        """What `cartwatch stores rotate-token` writes: the new token, the replaced one until then."""
+        self.writer().save(
+            StoreSettings(store.store_hash, DEFAULT_STAGES),
+            access_token=store.access_token,
+            client_secret=store.client_secret,
+            webhook_token=new_token,
+            created_at=0,
+            replaced_token=(store.webhook_token, until),
         )
 
     def secrets(self) -> StoreSecrets:

@@ -11,11 +11,10 @@ from typing import Any
 
 import jsonschema
 import requests
-from tests.support import signed_headers, unique_name
+from tests.support import signed_headers, subscribed_queue, unique_name
 
 from cartwatch.adapters.bigcommerce import BigCommerceClient
 from cartwatch.adapters.cart_table.store import DynamoCartStore
-from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.composition import EventHandler
 from cartwatch.domain.cart_record import CartRecord, Tombstone
 from cartwatch.domain.eligibility import EligibilityRules
@@ -73,17 +72,6 @@ class World:
         return [json.loads(body) for body in take_bodies(self.pipeline.client("sqs"), queue_url)]
 
 
-def subscribed_queue(sqs: Any, sns: Any, topic_arn: str, event_types: Sequence[str] = ()) -> str:
-    """A consumer's SQS queue on the topic (raw delivery), filtered on ``type`` when given."""
-    url = sqs.create_queue(QueueName=unique_name("consumer"))["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    attributes = {"RawMessageDelivery": "true"}
-    if event_types:
-        attributes["FilterPolicy"] = json.dumps({"type": list(event_types)})
-    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes)
-    return url
-
-
 def take_bodies(sqs: Any, queue_url: str) -> list[str]:
     """Every message body waiting in the queue, deleted as read."""
     bodies: list[str] = []
@@ -139,12 +127,7 @@ def make_world(
         eligibility=eligibility,
         channel_stages=channel_stages,
     )
-    StoreWriter(
-        pipeline.client("dynamodb"),
-        pipeline.client("ssm"),
-        pipeline.resources.table_name,
-        pipeline.ssm_prefix,
-    ).save(
+    pipeline.writer().save(
         settings,
         access_token=access_token,
         client_secret=client_secret,

@@ -58,6 +58,7 @@ def test_the_benchmark_lists_every_module_a_first_request_imports(moto_endpoint:
         **local_environment(moto_endpoint),
         **RUNTIME_ENVIRONMENT,
         ENV.TABLE_NAME: "cartwatch-imports",
+        ENV.CREDENTIALS_TABLE_NAME: "cartwatch-imports-credentials",
         ENV.INTAKE_QUEUE_URL: f"{moto_endpoint}/123456789012/intake",
         ENV.TOPIC_ARN: "arn:aws:sns:us-east-1:123456789012:events",
         ENV.SSM_PREFIX: "/cartwatch-imports",

@@ -26,7 +26,6 @@ from tests.integration.bigcommerce.fake_bigcommerce import (
 from tests.integration.pipeline_support import subscribed_queue, take_bodies, validate
 from tests.support import cart_webhook, unique_name
 
-from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.domain.cart import SNAPSHOT_MAX_BYTES
 from cartwatch.domain.cart_cloud_events import sns_attributes, sns_message_bytes
 from cartwatch.domain.cloud_events import parse_event
@@ -99,12 +98,7 @@ def pipeline(moto_endpoint: str, bigcommerce: FakeBigCommerce) -> Iterator[Local
         ssm_prefix=f"/{unique_name('p')}",
         name=unique_name("cw"),
     )
-    StoreWriter(
-        pipeline.client("dynamodb"),
-        pipeline.client("ssm"),
-        pipeline.resources.table_name,
-        pipeline.ssm_prefix,
-    ).save(
+    pipeline.writer().save(
         StoreSettings(STORE_HASH, StageSchedule.parse("1h,24h")),
         access_token=TOKEN,
         client_secret="secret",

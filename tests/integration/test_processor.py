@@ -197,6 +197,6 @@ def test_an_uninstall_webhook_purges_nothing_and_asks_for_a_check(aws: Aws, stor
 
     carts = [i for i in aws.table_items() if i["pk"]["S"].startswith(f"CART#{store.store_hash}#")]
     assert len(carts) == 2
-    assert aws.secrets().webhook_auth(store.store_hash) is not None
+    assert aws.writer().webhook_auth(store.store_hash) is not None
     checks = [json.loads(m["Body"]) for m in aws.queue_messages(aws.resources.purge_queue_url)]
     assert checks == [{"v": 1, "kind": "check-uninstall", "store_hash": store.store_hash}]

@@ -1,4 +1,4 @@
-"""The webhook receiver's contract (DESIGN.md §3) against moto server: SSM secrets, SQS intake."""
+"""The webhook receiver's contract (DESIGN.md §3) against moto server: the credentials table, SQS intake."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from tests.integration.conftest import Aws, Store
 from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signed_headers
 
 from cartwatch.adapters.intake_queue import IntakeQueue
-from cartwatch.adapters.store_registry import StoreRegistryUnavailable
-from cartwatch.domain.stages import StageSchedule
-from cartwatch.domain.store import ROTATION_GRACE_SECONDS, StoreSettings, WebhookAuth
+from cartwatch.adapters.webhook_credentials import CredentialsUnavailable
+from cartwatch.domain.store import ROTATION_GRACE_SECONDS, WebhookAuth
 from cartwatch.handlers import receiver
 from cartwatch.service.intake import (
     MAX_INTAKE_MESSAGE_BYTES,
@@ -232,7 +231,7 @@ def accept(aws: Aws, store: Store, body: bytes) -> int:
         with aws.acting_as("receiver"):
             accept_delivery(
                 Delivery(store.store_hash, body, {"x-cartwatch-token": store.webhook_token}),
-                lookup_auth=aws.secrets().webhook_auth,
+                lookup_auth=aws.credentials().webhook_auth,
                 enqueue=lambda m: sqs.send_message(QueueUrl=aws.resources.intake_queue_url, MessageBody=m),
                 clock=lambda: RECEIVED_AT,
             )
@@ -303,11 +302,12 @@ def test_unknown_scope_is_acknowledged(aws: Aws, store: Store) -> None:
 @pytest.mark.integration
 def test_a_warm_receiver_follows_a_token_rotation_without_refusing_a_delivery(aws: Aws, store: Store) -> None:
     reads: list[str] = []
-    # A receiver as deployed: secrets cached for five minutes, refreshed on a failure.
+    # A receiver as deployed: the index read once a minute, credentials kept until their
+    # version changes, read again on a failure.
     function = aws.function(
         "receiver",
-        event_handlers=[("before-call.ssm.GetParameter", lambda **_: reads.append("read"))],
-        store_cache_seconds=300,
+        event_handlers=[("before-call.dynamodb.GetItem", lambda **_: reads.append("read"))],
+        store_index_reread_on_miss=False,
     )
 
     def deliver_token(value: str) -> int:
@@ -320,20 +320,13 @@ def test_a_warm_receiver_follows_a_token_rotation_without_refusing_a_delivery(aw
 
     assert deliver_token(store.webhook_token) == 200  # warms the cache with the old token
     new_token = "rotated-" + store.webhook_token
-    aws.writer().save(
-        StoreSettings(store.store_hash, StageSchedule.parse("1h,24h,48h")),
-        access_token=store.access_token,
-        client_secret=store.client_secret,
-        webhook_token=new_token,
-        created_at=0,
-        replaced_token=(store.webhook_token, int(time.time()) + ROTATION_GRACE_SECONDS),
-    )
+    aws.rotate_token(store, new_token, int(time.time()) + ROTATION_GRACE_SECONDS)
     reads.clear()
 
     assert deliver_token(new_token) == 200  # the cache was stale: one re-read, then accepted
     assert deliver_token(store.webhook_token) == 200  # in flight before the hooks switched
     assert reads == ["read"]
-    # Wrong tokens are refused without turning into SSM reads (one re-read per 10 s at most).
+    # Wrong tokens are refused without turning into reads (one re-read per 10 s at most).
     assert [deliver_token(f"guess-{i}") for i in range(5)] == [401] * 5
     assert reads == ["read"]
     assert len(aws.queue_messages(aws.resources.intake_queue_url)) == 3
@@ -343,7 +336,7 @@ def test_a_warm_receiver_follows_a_token_rotation_without_refusing_a_delivery(aw
 @pytest.mark.parametrize("failing", ["lookup", "refresh"])
 def test_unreadable_secrets_defer_the_delivery_with_a_503(aws: Aws, store: Store, failing: str) -> None:
     def unavailable(store_hash: str) -> WebhookAuth | None:
-        raise StoreRegistryUnavailable(f"could not read {store_hash}")
+        raise CredentialsUnavailable(f"could not read {store_hash}")
 
     stale = WebhookAuth(client_secret=store.client_secret, token="stale-token")
     queue = IntakeQueue(aws.client("sqs"), aws.resources.intake_queue_url)

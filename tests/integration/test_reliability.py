@@ -374,13 +374,12 @@ def test_a_purge_step_stops_before_its_time_runs_out_and_the_next_step_finishes(
 
     from cartwatch.adapters.cart_table.purge import CartPurge
     from cartwatch.adapters.purge_records import PurgeRecords
-    from cartwatch.adapters.store_registry import StoreWriter
     from cartwatch.domain.store import StoreSettings
     from cartwatch.service.purge_job import PurgeJob, PurgeStep, StepOutcome, StepReport
 
     pipeline = world.pipeline
     dynamodb, table = pipeline.client("dynamodb"), pipeline.resources.table_name
-    writer = StoreWriter(dynamodb, pipeline.client("ssm"), table, pipeline.ssm_prefix)
+    writer = pipeline.writer()
     writer.save(
         StoreSettings(
             "leaving", pipeline.functions["processor"].store_directory.stages_for(world.store_hash, None)

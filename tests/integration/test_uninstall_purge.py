@@ -20,7 +20,6 @@ from tests.integration.pipeline_support import World
 
 from cartwatch.adapters.cart_table.purge import CartPurge
 from cartwatch.adapters.purge_records import PurgeRecords
-from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.adapters.store_rows import StoreRows
 from cartwatch.domain.store import StoreSettings, StoreStatus
 from cartwatch.service.purge_job import PurgeJob, PurgeStep, StepOutcome, StepReport
@@ -131,7 +130,7 @@ def test_an_uninstall_webhook_bigcommerce_confirms_purges_the_store(world: World
     assert store_figures(world, world.store_hash) == 0  # its figures went with its carts
     world.pipeline.secrets.forget(world.store_hash)
     assert world.pipeline.secrets.api_credentials(world.store_hash) is None
-    assert world.pipeline.secrets.webhook_auth(world.store_hash) is None
+    assert world.pipeline.writer().webhook_auth(world.store_hash) is None
 
 
 def test_deliveries_still_in_flight_for_an_uninstalled_store_recreate_nothing(world: World) -> None:
@@ -182,7 +181,7 @@ def test_purging_20000_carts_runs_in_bounded_steps_beside_the_processor(world: W
     dynamodb, table = pipeline.client("dynamodb"), pipeline.resources.table_name
     # A second store, with 20,000 carts (seeded directly: the purge only reads their keys).
     big = replace(world, store_hash=BIG_STORE)
-    StoreWriter(dynamodb, pipeline.client("ssm"), table, pipeline.ssm_prefix).save(
+    pipeline.writer().save(
         StoreSettings(
             BIG_STORE, pipeline.functions["processor"].store_directory.stages_for(world.store_hash, None)
         ),
@@ -199,7 +198,7 @@ def test_purging_20000_carts_runs_in_bounded_steps_beside_the_processor(world: W
     job = PurgeJob(
         PurgeRecords(dynamodb, table),
         CartPurge(dynamodb, table, page_items=1000),
-        StoreWriter(dynamodb, pipeline.client("ssm"), table, pipeline.ssm_prefix),
+        pipeline.writer(),
         pipeline.lifecycle.queue,
         max_pages=2,
     )
@@ -261,7 +260,7 @@ def test_a_purge_survives_a_failed_step_and_duplicate_messages(world: World) -> 
     dynamodb, table = pipeline.client("dynamodb"), pipeline.resources.table_name
     seed_carts(world, world.store_hash, 120)
     records = PurgeRecords(dynamodb, table)
-    writer = StoreWriter(dynamodb, pipeline.client("ssm"), table, pipeline.ssm_prefix)
+    writer = pipeline.writer()
     sent: list[str] = []
 
     class FailingOnce:

@@ -96,6 +96,29 @@ def test_a_lost_race_is_read_again_and_both_writers_changes_are_kept() -> None:
     assert state.version == 3 and len(store.conflicts) == 1
 
 
+def test_a_batch_read_that_saw_an_older_cart_costs_a_conflict_never_a_change() -> None:
+    # The batch read is eventually consistent: it may show a cart before its latest write.
+    store = MemoryCartStore()
+    processor(store).apply([webhook("c1", K.CREATED, T0), webhook("c2", K.CREATED, T0)])
+    older = cart(store, "c1")
+    processor(store).apply([webhook("c1", K.UPDATED, T0 + 30, key="second")])
+    store.serve_stale((STORE, "c1"), older)
+    store.serve_stale((STORE, "c2"), None)  # stored, but not yet seen by the read
+    loads = store.loads
+
+    errors, report = processor(store).apply(
+        [webhook("c1", K.UPDATED, T0 + 60, key="third"), webhook("c2", K.UPDATED, T0 + 60, key="c2-second")]
+    )
+
+    assert errors == [None, None]
+    assert report.conflicts_retried == 2 and report.carts_written == 2
+    # c1's conflict brought the stored cart; only c2's failed put needed a read of its own.
+    assert store.loads == loads + 1
+    c1, c2 = cart(store, "c1"), cart(store, "c2")
+    assert (c1.state.version, c1.state.last_activity_at) == (3, T0 + 60)  # nothing of either write lost
+    assert (c2.state.version, c2.state.last_activity_at) == (2, T0 + 60)
+
+
 def test_a_cart_that_never_stops_changing_fails_alone_for_sqs_to_retry() -> None:
     # A rival keeps writing activity that is older than this writer's, so it always has to retry.
     store = RacingStore(lambda cart_id, n: webhook(cart_id, K.UPDATED, T0 + n, key=f"rival{n}"))

@@ -19,6 +19,7 @@ from cartwatch.domain.lifecycle import CartStatus, suppress
 from cartwatch.domain.write_plan import Revision
 from cartwatch.resources import SNS_MESSAGE_MAX_BYTES
 from cartwatch.service.publishing import DEADLINE_RESERVE_MS, DeadlineReached, OutboxRelay, PublishFailed
+from cartwatch.settings import ENV, Settings
 
 LATER = SWEPT + PLANNER.OUTBOX_GRACE_SECONDS + 1
 
@@ -103,6 +104,46 @@ def test_a_token_rotated_since_the_client_was_built_is_read_again_and_the_event_
     sns = Sns()
     errors, report = make_relay(store, sns, Rotating({})).relay(written)
     assert errors == [None] and report.published[ABANDONED] == 1 and not report.parked
+
+
+class Reads(Credentials):
+    """Counts every read of a store's credentials, through the cache or past it."""
+
+    def __init__(self, apis: dict[str, Any]) -> None:
+        super().__init__(apis)
+        self.reads: list[str] = []
+
+    def __call__(self, store_hash: str, *, fresh: bool = False) -> Any:
+        self.reads.append(store_hash)
+        return super().__call__(store_hash, fresh=fresh)
+
+
+def test_a_stores_token_is_read_once_per_token_period_and_a_missing_one_again_within_a_minute() -> None:
+    store, written = pipeline("a", "b", "c", "d")
+    factory = Reads({STORE: BigCommerce()})
+    clock = [SWEPT]
+    relay = OutboxRelay(
+        store, PLANNER, Stores(), Sns(), factory, clock=lambda: clock[0], client_ttl_seconds=3600
+    )
+    for record, at in zip(written[:3], (SWEPT, SWEPT + 1800, SWEPT + 3599), strict=True):
+        clock[0] = at
+        relay.relay([record])
+    assert factory.reads == [STORE]  # three carts' events within the hour: one read
+    clock[0] = SWEPT + 3600
+    relay.relay([written[3]])
+    assert factory.reads == [STORE, STORE]
+
+    # A store whose token is not there yet is asked again after a minute, not an hour.
+    elsewhere, moved = pipeline("e", "f")
+    waiting = Reads({})
+    relay = OutboxRelay(
+        elsewhere, PLANNER, Stores(), Sns(), waiting, clock=lambda: clock[0], client_ttl_seconds=3600
+    )
+    clock[0] = SWEPT
+    relay.relay([moved[0]])
+    clock[0] = SWEPT + OutboxRelay.MISSING_TOKEN_SECONDS
+    relay.relay([moved[1]])
+    assert waiting.reads == [STORE, STORE]
 
 
 def test_a_stage_one_retry_publishes_identical_data_and_makes_one_recovery_copy() -> None:
@@ -259,3 +300,11 @@ def _moved_to(store: MemoryCartStore, record: CartRecord, store_hash: str) -> Ca
 def _restore_slot(store: MemoryCartStore, record: CartRecord) -> None:
     current = cart(store, record.state.cart_id)
     store.apply(Revision(current, replace(current, unpublished=record.unpublished)))
+
+
+def test_the_token_period_is_an_hour_unless_the_environment_says_otherwise() -> None:
+    assert Settings.from_env({ENV.TABLE_NAME: "t"}).api_token_cache_seconds == 3600
+    assert (
+        Settings.from_env({ENV.TABLE_NAME: "t", ENV.API_TOKEN_CACHE_SECONDS: "7200"}).api_token_cache_seconds
+        == 7200
+    )

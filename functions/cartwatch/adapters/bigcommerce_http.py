@@ -65,6 +65,15 @@ class BigCommerceUnavailable(BigCommerceError):
         self.retry_after = retry_after
 
 
+def connection_pool(connections: int = 1) -> urllib3.PoolManager:
+    """Connections to BigCommerce, kept alive and reused; ``connections`` per host at once.
+
+    Certificates are always verified, against certifi's roots (what requests and botocore
+    trust) so the answer does not depend on where OpenSSL looks on a machine.
+    """
+    return urllib3.PoolManager(ca_certs=certifi.where(), maxsize=connections)
+
+
 class PoliteTransport:
     """Requests to one store's API base, paced by its quota; ``calls`` counts what was sent."""
 
@@ -85,9 +94,7 @@ class PoliteTransport:
             raise ValueError("max_attempts must be at least 1")
         self._base = base_url
         self._token = _Secret(access_token)
-        # Certificates are always verified, against certifi's roots (what requests and
-        # botocore trust) so the answer does not depend on where OpenSSL looks on a machine.
-        self._pool = pool if pool is not None else urllib3.PoolManager(ca_certs=certifi.where())
+        self._pool = pool if pool is not None else connection_pool()
         self._timeout = urllib3.Timeout(connect=timeout[0], read=timeout[1])
         self._max_attempts = max_attempts
         self._sleep = sleep

@@ -1,27 +1,31 @@
-"""The store registry: store settings in DynamoDB, store secrets in SSM SecureStrings.
+"""The store registry: store settings in DynamoDB, store secrets in their own places.
 
 Layout
-    DynamoDB  pk="STORE", sk=<store_hash>          settings (stages, channel stages, flags, status, hook ids)
-    SSM       {prefix}/stores/<hash>/webhook-auth  SecureString {client_secret, token, require_signature,
-                                                                previous_token, previous_token_until}
-    SSM       {prefix}/stores/<hash>/api           SecureString {access_token}
-    SSM       {prefix}/app/credentials             SecureString {client_id, client_secret} (app mode)
+    DynamoDB  cart table, pk="STORE", sk=<store_hash>  settings (stages, channel stages, flags,
+                                                       status, hook ids)
+    DynamoDB  credentials table, <store_hash>          webhook credentials {client_secret, token,
+                                                       require_signature, previous_token, …}
+                                                       (adapters/webhook_credentials.py)
+    SSM       {prefix}/stores/<hash>/api               SecureString {access_token}
+    SSM       {prefix}/app/credentials                 SecureString {client_id, client_secret} (app mode)
 
-Secrets live in SSM Parameter Store rather than Secrets Manager: standard parameters cost
-nothing (Secrets Manager is $0.40 per secret-month, per store), they are KMS-encrypted,
-and Powertools Parameters caches them in the function.  The receiver's role can read only
-``*/webhook-auth``; only the functions that call BigCommerce can read ``*/api``.
+The API tokens live in SSM Parameter Store rather than Secrets Manager: standard parameters
+cost nothing (Secrets Manager is $0.40 per secret-month, per store), they are KMS-encrypted,
+and Powertools Parameters caches them in the function; only the functions that call
+BigCommerce can read ``*/api``.  The webhook credentials, which every receiver instance needs
+for every store, have a table of their own (architecture decision 60).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from cartwatch.adapters.cart_table.purge import CartPurge
+from cartwatch.adapters.webhook_credentials import CredentialsTable
 from cartwatch.domain.app_install import AppCredentials
 from cartwatch.domain.eligibility import EligibilityRules
 from cartwatch.domain.shopper import DEFAULT_REMINDERS, ReminderScope
@@ -41,7 +45,8 @@ class StoreRegistryUnavailable(RuntimeError):
     """The registry could not be read (throttling, permissions): a server-side problem."""
 
 
-def webhook_auth_parameter(prefix: str, store_hash: str) -> str:
+def legacy_webhook_auth_parameter(prefix: str, store_hash: str) -> str:
+    """Where webhook credentials were kept before they had a table (``stores migrate-credentials``)."""
     return f"{prefix}/stores/{store_hash}/webhook-auth"
 
 
@@ -60,12 +65,9 @@ class AppNotConfigured(LookupError):
 class StoreSecrets:
     """Reads store secrets through Powertools Parameters (cached per function instance)."""
 
-    # A store that does not exist is remembered briefly, so a misconfigured hook hammering
-    # the receiver does not turn every delivery into an SSM call.
+    # A store that does not exist is remembered briefly, so a caller retrying for it does
+    # not turn every attempt into an SSM call.
     NEGATIVE_CACHE_SECONDS = 5.0
-    # Re-reads past the cache (after a delivery failed against cached secrets) happen at
-    # most this often per store: deliveries with bad credentials cannot turn into SSM calls.
-    REFRESH_INTERVAL_SECONDS = 10.0
 
     def __init__(
         self,
@@ -79,22 +81,10 @@ class StoreSecrets:
         self._cache_seconds = cache_seconds
         self._clock = clock
         self._missing: dict[str, float] = {}
-        self._refreshed: dict[str, float] = {}
-
-    def webhook_auth(self, store_hash: str) -> WebhookAuth | None:
-        return _webhook_auth(self._get(webhook_auth_parameter(self._prefix, store_hash)))
-
-    def refreshed_webhook_auth(self, store_hash: str) -> WebhookAuth | None:
-        """The store's webhook secrets read past the cache — at most once per
-        ``REFRESH_INTERVAL_SECONDS`` per store; in between, the cached answer."""
-        name = webhook_auth_parameter(self._prefix, store_hash)
-        now = self._clock()
-        last = self._refreshed.get(name)
-        fresh = last is None or now - last >= self.REFRESH_INTERVAL_SECONDS
-        if fresh:
-            self._refreshed[name] = now
-            self._missing.pop(name, None)
-        return _webhook_auth(self._get(name, force_fetch=fresh))
+        # Tokens read together for a batch of stores, each taken by that store's next read.
+        # Kept here rather than in Powertools' cache: its batched read caches under another
+        # key than its single read looks up, and a zero cache time would keep nothing at all.
+        self._prefetched: dict[str, tuple[dict[str, Any], float]] = {}
 
     def api_credentials(self, store_hash: str, *, fresh: bool = False) -> ApiCredentials | None:
         """The store's API token; ``fresh`` reads it past the cache (after BigCommerce refused it)."""
@@ -106,6 +96,34 @@ class StoreSecrets:
             return None
         return ApiCredentials(access_token=str(value["access_token"]))
 
+    # How long a prefetched token waits for its store's read before it counts as stale.
+    PREFETCH_SECONDS = 60.0
+
+    def prefetch_api_credentials(self, store_hashes: Sequence[str]) -> None:
+        """Read many stores' API tokens at once (GetParameters, ten a call), so that the
+        ``api_credentials`` reads for these stores that follow make no call.  A batch replaces
+        the last one's leftovers."""
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        self._prefetched = {}
+        names = {api_parameter(self._prefix, h): {"transform": "json"} for h in store_hashes}
+        if not names:
+            return
+        try:
+            found = self._provider.get_parameters_by_name(
+                names, decrypt=True, max_age=0, raise_on_error=False
+            )
+        except GetParameterError:
+            return  # each store is read on its own then, and says what went wrong
+        now = self._clock()
+        for name, value in found.items():
+            if name == "_errors":
+                continue
+            if isinstance(value, dict):
+                self._prefetched[name] = (value, now)
+        for missing in found.get("_errors", []):
+            self._missing[str(missing)] = now
+
     def app_credentials(self) -> AppCredentials:
         """The app's client id and secret (cached like store secrets), or :class:`AppNotConfigured`."""
         value = self._get(app_credentials_parameter(self._prefix))
@@ -115,16 +133,17 @@ class StoreSecrets:
 
     def forget(self, store_hash: str) -> None:
         """Drop cached secrets (a re-install has just written new ones)."""
-        for name in (
-            webhook_auth_parameter(self._prefix, store_hash),
-            api_parameter(self._prefix, store_hash),
-        ):
-            self._missing.pop(name, None)
-            self._provider.clear_cache()  # type: ignore[no-untyped-call]
+        self._missing.pop(api_parameter(self._prefix, store_hash), None)
+        self._prefetched.pop(api_parameter(self._prefix, store_hash), None)
+        self._provider.clear_cache()  # type: ignore[no-untyped-call]
 
     def _get(self, name: str, force_fetch: bool = False) -> dict[str, Any] | None:
         from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
+        prefetched = self._prefetched.pop(name, None)
+        fresh = prefetched is not None and self._clock() - prefetched[1] < self.PREFETCH_SECONDS
+        if prefetched is not None and fresh and not force_fetch:
+            return prefetched[0]
         missing_since = self._missing.get(name)
         if missing_since is not None and self._clock() - missing_since < self.NEGATIVE_CACHE_SECONDS:
             return None
@@ -142,19 +161,6 @@ class StoreSecrets:
         return value if isinstance(value, dict) else None
 
 
-def _webhook_auth(value: dict[str, Any] | None) -> WebhookAuth | None:
-    if value is None:
-        return None
-    until = value.get("previous_token_until")
-    return WebhookAuth(
-        client_secret=value.get("client_secret") or None,
-        token=value.get("token") or None,
-        require_signature=bool(value.get("require_signature", False)),
-        previous_token=value.get("previous_token") or None,
-        previous_token_until=int(until) if isinstance(until, int | float) else None,
-    )
-
-
 def _is_not_found(error: BaseException) -> bool:
     cause = error.__cause__ or error.__context__
     response = getattr(cause, "response", None)
@@ -164,7 +170,16 @@ def _is_not_found(error: BaseException) -> bool:
 
 
 class StoreDirectory:
-    """Store settings in the cartwatch table, cached per function instance."""
+    """Store settings from the cartwatch table: every store's row, read at once and kept.
+
+    The rows are re-read together — one Query of the ``STORE`` partition, paged — when the
+    copy is older than ``cache_seconds``.  Per store GetItems would cost each function
+    instance a read per store per period (at 10,000 stores and twenty processor instances,
+    hundreds of strongly consistent reads a second on that one partition); the whole
+    partition costs what its bytes cost, a few pages.  A store missing from the copy (added
+    since) is read alone, once per period; ``refresh`` reads one row past the copy (an
+    *uninstalled* answer is checked so).
+    """
 
     def __init__(
         self,
@@ -179,24 +194,34 @@ class StoreDirectory:
         self._default_stages = default_stages
         self._cache_seconds = cache_seconds
         self._clock = clock
-        self._cache: dict[str, tuple[float, StoreSettings | None]] = {}
+        self._rows: dict[str, StoreSettings] | None = None
+        self._read_at = 0.0
+        self._missing: set[str] = set()  # read alone since the copy was made, and not there
 
     def get(self, store_hash: str) -> StoreSettings | None:
-        cached = self._cache.get(store_hash)
-        if cached is not None and self._clock() - cached[0] < self._cache_seconds:
-            return cached[1]
+        rows = self._all()
+        if store_hash in rows:
+            return rows[store_hash]
+        if store_hash in self._missing:
+            return None
+        # Added after the copy was made: its own stages must apply to its first carts.
+        return self.refresh(store_hash)
+
+    def refresh(self, store_hash: str) -> StoreSettings | None:
+        """The store's settings read now, past the copy (which it then updates)."""
         response = self._client.get_item(
             TableName=self._table, Key=store_key(store_hash), ConsistentRead=True
         )
         item = response.get("Item")
         settings = store_from_item(item, self._default_stages) if item else None
-        self._cache[store_hash] = (self._clock(), settings)
+        rows = self._all()
+        if settings is None:
+            rows.pop(store_hash, None)
+            self._missing.add(store_hash)
+        else:
+            rows[store_hash] = settings
+            self._missing.discard(store_hash)
         return settings
-
-    def refresh(self, store_hash: str) -> StoreSettings | None:
-        """The store's settings read now, past the cache (which it then updates)."""
-        self._cache.pop(store_hash, None)
-        return self.get(store_hash)
 
     def stages_for(self, store_hash: str, channel_id: int | None) -> StageSchedule:
         """A cart's stages: its channel's if the store gives the channel its own, else the store's
@@ -208,6 +233,29 @@ class StoreDirectory:
         """Whether the store lists its active carts (an unknown store does not)."""
         settings = self.get(store_hash)
         return settings.list_active if settings else False
+
+    def _all(self) -> dict[str, StoreSettings]:
+        now = self._clock()
+        if self._rows is not None and now - self._read_at < self._cache_seconds:
+            return self._rows
+        rows: dict[str, StoreSettings] = {}
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": STORE_PK}},
+            # A store added a moment ago is in the copy: its first webhooks get its stages.
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._client.query(**request)
+            for item in page.get("Items", []):
+                rows[item["sk"]["S"]] = store_from_item(item, self._default_stages)
+            if "LastEvaluatedKey" not in page:
+                break
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        self._rows, self._read_at = rows, now
+        self._missing.clear()
+        return rows
 
 
 def store_from_item(item: dict[str, Any], default_stages: StageSchedule) -> StoreSettings:
@@ -314,11 +362,18 @@ class StorePurge:
 class StoreWriter:
     """Writes a store's settings and secrets: the CLI, the app's callbacks and the purge job."""
 
-    def __init__(self, dynamodb: DynamoDBClient, ssm: Any, table_name: str, prefix: str) -> None:
+    def __init__(
+        self, dynamodb: DynamoDBClient, ssm: Any, table_name: str, prefix: str, *, credentials_table: str
+    ) -> None:
         self._dynamodb = dynamodb
         self._ssm = ssm
         self._table = table_name
         self._prefix = prefix
+        self.credentials = CredentialsTable(dynamodb, credentials_table)
+
+    def webhook_auth(self, store_hash: str) -> WebhookAuth | None:
+        """The store's webhook credentials as stored now."""
+        return self.credentials.get(store_hash)
 
     def save(
         self,
@@ -354,21 +409,22 @@ class StoreWriter:
         require_signature: bool,
         replaced_token: tuple[str, int] | None = None,
     ) -> None:
-        auth: dict[str, Any] = {
-            "client_secret": client_secret,
-            "token": webhook_token,
-            "require_signature": require_signature,
-        }
-        if replaced_token is not None:
-            auth["previous_token"], auth["previous_token_until"] = replaced_token
-        self._put_secret(webhook_auth_parameter(self._prefix, store_hash), auth)
+        previous, until = replaced_token if replaced_token is not None else (None, None)
+        auth = WebhookAuth(
+            client_secret=client_secret,
+            token=webhook_token,
+            require_signature=require_signature,
+            previous_token=previous,
+            previous_token_until=until,
+        )
+        # The API token first: a store the receiver knows (by its credentials) can be enriched.
         self._put_secret(api_parameter(self._prefix, store_hash), {"access_token": access_token})
+        self.credentials.put(store_hash, auth)
 
     def delete_secrets(self, store_hash: str) -> None:
-        """Both of the store's parameters; deleting what is already gone is not an error."""
-        self._ssm.delete_parameters(
-            Names=[webhook_auth_parameter(self._prefix, store_hash), api_parameter(self._prefix, store_hash)]
-        )
+        """The store's credentials and API token; deleting what is already gone is not an error."""
+        self.credentials.delete(store_hash)
+        self._ssm.delete_parameters(Names=[api_parameter(self._prefix, store_hash)])
 
     def put_row(
         self,
@@ -397,6 +453,29 @@ class StoreWriter:
             self._dynamodb.delete_item(TableName=self._table, Key=store_key(store_hash))
         else:
             self._dynamodb.put_item(TableName=self._table, Item=item)
+
+    def migrate_legacy_webhook_auth(self, store_hash: str) -> bool:
+        """Move the store's webhook credentials from their old SSM parameter into their table
+        (deployments from before decision 60); True when there was one to move."""
+        name = legacy_webhook_auth_parameter(self._prefix, store_hash)
+        try:
+            value = json.loads(self._ssm.get_parameter(Name=name, WithDecryption=True)["Parameter"]["Value"])
+        except self._ssm.exceptions.ParameterNotFound:
+            return False
+        if self.credentials.get(store_hash) is None:  # never over credentials written since
+            until = value.get("previous_token_until")
+            self.credentials.put(
+                store_hash,
+                WebhookAuth(
+                    client_secret=value.get("client_secret") or None,
+                    token=value.get("token") or None,
+                    require_signature=bool(value.get("require_signature", False)),
+                    previous_token=value.get("previous_token") or None,
+                    previous_token_until=int(until) if isinstance(until, int | float) else None,
+                ),
+            )
+        self._ssm.delete_parameters(Names=[name])
+        return True
 
     def save_app_credentials(self, credentials: AppCredentials) -> None:
         self._put_secret(

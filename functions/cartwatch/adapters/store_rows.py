@@ -1,6 +1,6 @@
 """The store rows: every store's row in the cartwatch table (``pk = STORE``), as ``StoreRow``s.
 
-What the CLI lists, the daily hook check walks and the app's pages show: settings, the ids
+What the CLI lists, the hook check walks (a page at a time) and the app's pages show: settings, the ids
 of the hooks made for the store, and the app's owner and users.
 """
 
@@ -43,6 +43,41 @@ class StoreRows:
             rows += [_row(item) for item in page.get("Items", [])]
             if "LastEvaluatedKey" not in page:
                 return rows
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def page_after(self, cursor: str | None, limit: int) -> tuple[list[StoreRow], bool]:
+        """Up to ``limit`` rows after store hash ``cursor`` (from the first: None), in hash
+        order, and whether there are more."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": STORE_PK}},
+            "Limit": limit,
+        }
+        if cursor is not None:
+            request["ExclusiveStartKey"] = store_key(cursor)
+        page = self._client.query(**request)
+        return [_row(item) for item in page.get("Items", [])], "LastEvaluatedKey" in page
+
+    def hashes_after(self, cursor: str | None, limit: int) -> tuple[list[str], int]:
+        """The first ``limit`` store hashes after ``cursor``, and how many there are in all."""
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": STORE_PK}},
+            "ProjectionExpression": "sk",
+        }
+        if cursor is not None:
+            request["ExclusiveStartKey"] = store_key(cursor)
+        hashes: list[str] = []
+        count = 0
+        while True:
+            page = self._client.query(**request)
+            items = page.get("Items", [])
+            count += len(items)
+            hashes += [item["sk"]["S"] for item in items][: max(0, limit - len(hashes))]
+            if "LastEvaluatedKey" not in page:
+                return hashes, count
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def get(self, store_hash: str) -> StoreRow | None:

@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from cartwatch.adapters.event_archive import EventArchive
     from cartwatch.adapters.purge_queue import PurgeQueue
     from cartwatch.adapters.store_clients import ClientFactory
-    from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets
+    from cartwatch.adapters.store_registry import StoreDirectory, StoreSecrets, StoreWriter
+    from cartwatch.adapters.webhook_credentials import WebhookCredentials
     from cartwatch.composition.store_lifecycle import StoreLifecycle
     from cartwatch.domain.cloud_events import CloudEvent
     from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
@@ -153,6 +154,26 @@ class Composition:
         return self._once("store_secrets", build)
 
     @property
+    def store_writer(self) -> StoreWriter:
+        """Writes store rows and secrets: the uninstall, the purge job and the app's install."""
+
+        def build() -> StoreWriter:
+            from cartwatch.adapters.store_registry import StoreWriter
+
+            settings = self.settings
+            return StoreWriter(
+                self.clients.client("dynamodb"),
+                self.clients.client("ssm"),
+                settings.table_name,
+                settings.ssm_prefix,
+                credentials_table=settings.required(
+                    settings.credentials_table_name, ENV.CREDENTIALS_TABLE_NAME
+                ),
+            )
+
+        return self._once("store_writer", build)
+
+    @property
     def store_directory(self) -> StoreDirectory:
         def build() -> StoreDirectory:
             from cartwatch.adapters.store_registry import StoreDirectory
@@ -202,11 +223,33 @@ class Composition:
         def build() -> ClientFactory:
             from cartwatch.adapters.store_clients import bigcommerce_clients
 
-            return bigcommerce_clients(self.store_secrets, self.settings.bigcommerce_api_url)
+            settings = self.settings
+            # Hook health checks its workers' stores at once; every other function one at a time.
+            connections = settings.hook_health_workers if self.function == "hook_health" else 1
+            return bigcommerce_clients(
+                self.store_secrets, settings.bigcommerce_api_url, connections=connections
+            )
 
         return self._once("bigcommerce_clients", build)
 
     # --- what each function's handler calls ---------------------------------------------------------
+
+    @property
+    def webhook_credentials(self) -> WebhookCredentials:
+        """The receiver's view of the stores' webhook credentials (the ``known`` index, cached)."""
+
+        def build() -> WebhookCredentials:
+            from cartwatch.adapters.webhook_credentials import WebhookCredentials
+
+            settings = self.settings
+            return WebhookCredentials(
+                self.clients.client("dynamodb"),
+                settings.required(settings.credentials_table_name, ENV.CREDENTIALS_TABLE_NAME),
+                index_seconds=settings.store_index_seconds,
+                reread_index_on_miss=settings.store_index_reread_on_miss,
+            )
+
+        return self._once("webhook_credentials", build)
 
     @property
     def webhook_intake(self) -> WebhookIntake:
@@ -215,9 +258,9 @@ class Composition:
             from cartwatch.service.intake import WebhookIntake
 
             queue_url = self.settings.required(self.settings.intake_queue_url, ENV.INTAKE_QUEUE_URL)
-            secrets = self.store_secrets
+            credentials = self.webhook_credentials
             queue = IntakeQueue(self.clients.client("sqs"), queue_url)
-            return WebhookIntake(secrets.webhook_auth, secrets.refreshed_webhook_auth, queue.send)
+            return WebhookIntake(credentials.webhook_auth, credentials.refreshed_webhook_auth, queue.send)
 
         return self._once("webhook_intake", build)
 
@@ -273,9 +316,9 @@ class Composition:
                 ),
                 clock=self.clock,
                 on_published=self.observers.published,
-                # A store's client lives as long as its cached credentials: a rotated or
-                # re-added token is used within the cache period, a refused one at once.
-                client_ttl_seconds=self.settings.store_cache_seconds,
+                # A store's client lives as long as its token is kept: a refused token is read
+                # again at once, so a long period costs no rotation, only fewer SSM reads.
+                client_ttl_seconds=self.settings.api_token_cache_seconds,
             )
 
         return self._once("outbox_relay", build)
@@ -312,17 +355,24 @@ class Composition:
         return self._once("cart_queries", build)
 
     def hook_health_check(self, remaining_ms: Callable[[], int] | None = None) -> HookHealthCheck:
-        """A check for one invocation: it stops before ``remaining_ms`` runs out."""
+        """A turn of the check for one invocation: it stops before ``remaining_ms`` runs out."""
+        from cartwatch.adapters.hook_health_cycle import CycleRecord
         from cartwatch.adapters.store_rows import StoreRows
         from cartwatch.service.hook_health import HookHealthCheck
 
         settings = self.settings
         webhook_base_url = settings.required(settings.webhook_base_url, ENV.WEBHOOK_BASE_URL)
+        dynamodb = self.clients.client("dynamodb")
         return HookHealthCheck(
-            StoreRows(self.clients.client("dynamodb"), settings.table_name),
+            StoreRows(dynamodb, settings.table_name),
             self.bigcommerce_clients,
             webhook_base_url,
             remaining_ms=remaining_ms,
+            cycle=CycleRecord(dynamodb, settings.table_name),
+            period_seconds=settings.hook_health_period_seconds,
+            workers=settings.hook_health_workers,
+            prefetch=self.store_secrets.prefetch_api_credentials,
+            clock=self.clock,
         )
 
     @property

@@ -33,16 +33,13 @@ def build_store_lifecycle(composition: Composition) -> StoreLifecycle:
     from cartwatch.adapters.cart_table.purge import CartPurge
     from cartwatch.adapters.purge_records import PurgeRecords
     from cartwatch.adapters.store_clients import bigcommerce_clients
-    from cartwatch.adapters.store_registry import StoreWriter
     from cartwatch.service.purge_job import PurgeJob
     from cartwatch.service.uninstall import StoreUninstall, UninstallCheck
 
     settings = composition.settings
     dynamodb = composition.clients.client("dynamodb")
     records = PurgeRecords(dynamodb, settings.table_name)
-    writer = StoreWriter(
-        dynamodb, composition.clients.client("ssm"), settings.table_name, settings.ssm_prefix
-    )
+    writer = composition.store_writer
     uninstall = StoreUninstall(
         records, writer, composition.purge_queue, start_delay_seconds=settings.purge_start_delay
     )
@@ -63,7 +60,6 @@ def build_app_callbacks(composition: Composition) -> tuple[AppInstaller, Merchan
     from cartwatch.adapters.cart_table.listing import CartListingIndex
     from cartwatch.adapters.merchant_rows import MerchantRows
     from cartwatch.adapters.store_clients import bigcommerce_clients
-    from cartwatch.adapters.store_registry import StoreWriter
     from cartwatch.adapters.store_rows import StoreRows
     from cartwatch.service.app_install import AppInstaller
     from cartwatch.service.form_tokens import FormTokens, form_token_key
@@ -87,7 +83,7 @@ def build_app_callbacks(composition: Composition) -> tuple[AppInstaller, Merchan
         login=BigCommerceLogin(settings.bigcommerce_login_url),
         ledger=ledger,
         secrets=secrets,
-        writer=StoreWriter(dynamodb, composition.clients.client("ssm"), table, settings.ssm_prefix),
+        writer=composition.store_writer,
         rows=rows,
         clients=lambda store_hash, token: BigCommerceClient(
             store_hash,

@@ -21,7 +21,12 @@ class CartStore(Protocol):
         ...
 
     def load_many(self, refs: Iterable[CartRef]) -> dict[CartRef, CartRecord | Tombstone]:
-        """Many carts as stored now; carts never seen are left out."""
+        """Many carts as a recent read saw them; carts never seen are left out.
+
+        Eventually consistent: a cart may be older than the one stored (or missing though
+        stored).  Every write is guarded by the version it was planned from, so a plan made
+        from an older cart ends in a ``Conflict``, never in a lost change.
+        """
         ...
 
     def due_entries(self, shard: str, now: int, page_size: int = 200) -> Iterator[list[DueEntry]]:

@@ -233,6 +233,12 @@ class ErrorBody(_View):
     fields: list[ErrorField] = []
 
 
+class GatewayMessage(_View):
+    """What API Gateway answers by itself, before the function runs (a throttled request)."""
+
+    message: str
+
+
 # --- builders ------------------------------------------------------------------------------
 
 

@@ -1,4 +1,7 @@
-"""EventBridge daily schedule → check and repair every store's BigCommerce webhooks."""
+"""EventBridge schedule (every few minutes) → check and repair the next stores' BigCommerce webhooks.
+
+Each invocation takes a turn in the cycle over every store (``service/hook_health.py``).
+"""
 
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ def handler(event: dict[str, Any], context: Any, *, check: HookHealthCheck | Non
 
 def _emit(report: HookHealthReport) -> None:
     metrics.add_metric(name="StoresChecked", unit=MetricUnit.Count, value=len(report.stores))
+    # Stores the cycle has not reached although its period is over: alarmed on.
+    metrics.add_metric(name="StoresNotChecked", unit=MetricUnit.Count, value=report.not_checked_count)
     metrics.add_metric(name="HooksReactivated", unit=MetricUnit.Count, value=report.reactivated)
     metrics.add_metric(name="HooksRecreated", unit=MetricUnit.Count, value=report.recreated)
     metrics.add_metric(name="HooksUnrecoverable", unit=MetricUnit.Count, value=report.unrecoverable)
@@ -46,4 +51,9 @@ def _emit(report: HookHealthReport) -> None:
                 "store hooks unhealthy",
                 extra={"store_hash": store.store_hash, "problems": list(store.problems)},
             )
+    if report.not_checked_count:
+        logger.warning(
+            "stores not checked within the period",
+            extra={"count": report.not_checked_count, "first": list(report.not_checked)},
+        )
     logger.info("hook health checked", extra=report.summary())

@@ -30,6 +30,7 @@ from cartwatch.domain.cart_views import (
     CartField,
     CartPage,
     ErrorBody,
+    GatewayMessage,
     SelectedCartPage,
     ShopperErasure,
     ShopperErasureRequest,
@@ -94,6 +95,10 @@ def _responses(ok: int, model: Any, description: str) -> dict[int, OpenAPIRespon
         400: {"description": "A parameter is invalid; `fields` names it.", "content": _ERROR},
         403: {"description": "Not signed with AWS credentials, or not allowed.", "content": _ERROR},
         404: {"description": "No such store or cart.", "content": _ERROR},
+        429: {
+            "description": "Over this route's request rate (API Gateway's throttle); retry with backoff.",
+            "content": {"application/json": {"model": GatewayMessage}},
+        },
     }
     responses[ok] = {"description": description}
     if model is not None:

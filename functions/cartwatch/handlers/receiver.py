@@ -15,7 +15,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from cartwatch.adapters.store_registry import StoreRegistryUnavailable
+from cartwatch.adapters.webhook_credentials import CredentialsUnavailable
 from cartwatch.handlers.emf import log_metrics
 from cartwatch.handlers.observability import logger, metrics
 from cartwatch.service.intake import Delivery, Rejection, WebhookIntake
@@ -53,8 +53,8 @@ def handler(event: dict[str, Any], context: Any, *, intake: WebhookIntake | None
         metrics.add_metric(name="WebhooksRejected", unit=MetricUnit.Count, value=1)
         logger.info("webhook rejected", extra={"status": rejection.status, "reason": rejection.reason})
         return _response(rejection.status, {"error": rejection.reason})
-    except StoreRegistryUnavailable:
-        # Our side failed (SSM throttled or unreachable), not the delivery: a 503 makes
+    except CredentialsUnavailable:
+        # Our side failed (DynamoDB throttled or unreachable), not the delivery: a 503 makes
         # BigCommerce retry it later instead of it being refused as unauthenticated.
         metrics.add_metric(name="WebhooksDeferred", unit=MetricUnit.Count, value=1)
         logger.warning("store secrets unavailable; delivery deferred to BigCommerce's retry")

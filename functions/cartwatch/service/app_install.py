@@ -160,7 +160,7 @@ class AppInstaller:
             )
         connected = before is not None and before.settings.status is StoreStatus.ACTIVE
         previous_item = None if connected else self._writer.row_item(store_hash)
-        auth = self._secrets.refreshed_webhook_auth(store_hash) if connected else None
+        auth = self._writer.webhook_auth(store_hash) if connected else None
         # A store connected by `stores add` has hooks of its API account, signed with that
         # account's secret: once the app's secret is the one that verifies, they must go.
         replaced = (

@@ -178,7 +178,8 @@ class CartProcessor:
                     self._on_result(result)
                 break
             report.conflicts_retried += 1
-            stored = self._carts.load(*ref)
+            # The failed condition brought the stored cart; a failed put does not say what is there.
+            stored = written.current if written.current is not None else self._carts.load(*ref)
         else:
             raise CartContention(f"cart {ref[1]} kept changing during processing; SQS will retry it")
         for _key, outcome in result.outcomes:

@@ -195,6 +195,10 @@ class _Prepared:
 
 
 class OutboxRelay:
+    # A store whose token is not stored yet (an install still writing it) is not "gone" for
+    # a whole token period: its lookup is repeated after this long.
+    MISSING_TOKEN_SECONDS = 60.0
+
     def __init__(
         self,
         carts: CartStore,
@@ -214,7 +218,9 @@ class OutboxRelay:
         self._clock = clock
         self._on_published = on_published
         # A store's client carries its quota pacing, so it outlives an invocation — but not
-        # its credentials: it is rebuilt after ``client_ttl_seconds`` and on a refused token.
+        # its credentials: it is rebuilt after ``client_ttl_seconds`` and on a refused token
+        # (a rotation is honoured at its first 401, so the period only bounds the token reads;
+        # a store with no token yet is looked up again within ``MISSING_TOKEN_SECONDS``).
         self._client_ttl = client_ttl_seconds
         self._client_cache: dict[str, tuple[float, BigCommerceClient | None]] = {}
         # Stores whose quota is spent (or whose API is down), until when: their events are
@@ -782,12 +788,15 @@ class OutboxRelay:
                 raise StoreResting(store_hash, resting)
             del self._resting[store_hash]
         cached = self._client_cache.get(store_hash)
-        if cached is None or now - cached[0] >= self._client_ttl:
+        if cached is None or now - cached[0] >= self._kept_for(cached[1]):
             cached = self._client_cache[store_hash] = (now, self._clients(store_hash))
         client = cached[1]
         if client is None:
             raise StoreUnavailable(f"no API credentials for store {store_hash}")
         return client
+
+    def _kept_for(self, client: BigCommerceClient | None) -> float:
+        return self._client_ttl if client is not None else min(self._client_ttl, self.MISSING_TOKEN_SECONDS)
 
     def _forget_client(self, store_hash: str) -> None:
         """Rebuild the store's client from its credentials read past every cache."""

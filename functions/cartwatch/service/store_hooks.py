@@ -259,10 +259,19 @@ class StoreHealth:
 
 
 def check_store(
-    api: StoreApi, destination: str, token: str | None, scopes: Sequence[str] = HOOK_SCOPES
+    api: StoreApi,
+    destination: str,
+    token: str | None,
+    hook_scopes: Sequence[str] = HOOK_SCOPES,
+    *,
+    scopes: bool = True,
+    blocked: bool = True,
 ) -> StoreHealth:
-    """`stores verify` and the daily check: repair the hooks, then look at what cannot be repaired."""
-    hooks = reconcile_hooks(api, destination, token, scopes)
+    """`stores verify` and the scheduled check: repair the store's hooks (``hook_scopes``: the
+    store-wide ones and those of its channels with stages of their own), then look at what
+    cannot be repaired (the token's scopes only when ``scopes``; the blocked domains only when
+    ``blocked``, else ``StoreHealth.blocked`` is None: not looked at)."""
+    hooks = reconcile_hooks(api, destination, token, hook_scopes)
     if hooks.stopped:
         return StoreHealth(hooks, None, {})  # more calls would only fail (or wait) the same way
-    return StoreHealth(hooks, blocked_domains(api), probe_scopes(api))
+    return StoreHealth(hooks, blocked_domains(api) if blocked else None, probe_scopes(api) if scopes else {})

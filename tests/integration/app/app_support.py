@@ -13,7 +13,6 @@ import jwt
 import requests
 from tests.support import unique_name
 
-from cartwatch.adapters.store_registry import StoreWriter
 from cartwatch.adapters.store_rows import StoreRows
 from cartwatch.domain.app_install import AppCredentials
 from cartwatch.domain.cart_webhooks import HOOK_SCOPES
@@ -131,12 +130,7 @@ def make_app_world(moto_endpoint: str, *, configure: bool = True) -> Iterator[Ap
     client_id = unique_name("app")
     app = sandbox.apps.register(RegisteredApp.calling(client_id, APP_SECRET, pipeline.app_callback_url))
     if configure:
-        StoreWriter(
-            pipeline.client("dynamodb"),
-            pipeline.client("ssm"),
-            pipeline.resources.table_name,
-            pipeline.ssm_prefix,
-        ).save_app_credentials(AppCredentials(client_id, APP_SECRET))
+        pipeline.writer().save_app_credentials(AppCredentials(client_id, APP_SECRET))
     store_hash = unique_name("s")
     # The store's own API account exists too; the app gets a token of its own at install.
     shop = sandbox.add_store(

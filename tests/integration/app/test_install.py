@@ -32,7 +32,7 @@ def test_install_connects_the_store_and_its_events_flow(world: AppWorld) -> None
     assert not row.own_stages  # the deployment's default stages
     assert row.app_owner_id == world.owner and row.app_users == {world.owner}
     assert one_hook_per_scope(world)
-    auth = world.pipeline.secrets.refreshed_webhook_auth(world.store_hash)
+    auth = world.pipeline.writer().webhook_auth(world.store_hash)
     assert auth is not None and auth.client_secret == APP_SECRET
 
     # A shopper adds to cart: the deliveries are signed with the app's secret and accepted.
@@ -152,18 +152,12 @@ def test_an_unconfigured_app_says_so(unconfigured: AppWorld) -> None:
 
 def test_installing_over_a_store_added_by_api_account_retires_its_hooks(world: AppWorld) -> None:
     from cartwatch.adapters.bigcommerce import BigCommerceClient
-    from cartwatch.adapters.store_registry import StoreWriter
     from cartwatch.domain.stages import StageSchedule
     from cartwatch.domain.store import StoreSettings
     from cartwatch.service.store_hooks import hook_destination, reconcile_hooks
 
     account = world.shop.account
-    StoreWriter(
-        world.pipeline.client("dynamodb"),
-        world.pipeline.client("ssm"),
-        world.pipeline.resources.table_name,
-        world.pipeline.ssm_prefix,
-    ).save(
+    world.pipeline.writer().save(
         StoreSettings(world.store_hash, StageSchedule.parse("2h"), recovery_links=True),
         access_token=account.access_token,
         client_secret=account.client_secret,

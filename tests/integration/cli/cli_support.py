@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from tests.integration.conftest import Aws
 
-from cartwatch.adapters.store_registry import webhook_auth_parameter
 from cartwatch.domain.store import TOKEN_HEADER
 from cartwatch_tools.sandbox import Store
 
@@ -78,7 +76,19 @@ def token_headers(shop: Shop) -> set[str | None]:
     return {(h.headers or {}).get(TOKEN_HEADER) for h in shop.hooks()}
 
 
+def stored_auth(aws: Aws, store_hash: str) -> dict[str, Any]:
+    """The store's webhook credentials as stored (attribute -> plain value)."""
+    item = aws.client("dynamodb").get_item(
+        TableName=aws.resources.credentials_table_name,
+        Key={"store_hash": {"S": store_hash}},
+        ConsistentRead=True,
+    )["Item"]
+    plain = {name: next(iter(value.values())) for name, value in item.items()}
+    if "previous_token_until" in plain:
+        plain["previous_token_until"] = int(plain["previous_token_until"])
+    return plain
+
+
 def webhook_token(aws: Aws, store_hash: str) -> str:
     """The X-Cartwatch-Token stored for a store (what the receiver will accept)."""
-    value = parameters(aws)[webhook_auth_parameter(aws.prefix, store_hash)]["Value"]
-    return str(json.loads(value)["token"])
+    return str(stored_auth(aws, store_hash)["token"])

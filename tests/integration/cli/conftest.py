@@ -54,6 +54,7 @@ def info_file(tmp_path: Path, aws: Aws, sandbox: BigCommerceSandbox) -> Path:
         topic_arn=resources.topic_arn,
         bigcommerce_api_url=sandbox.url,
         table_name=resources.table_name,
+        credentials_table_name=resources.credentials_table_name,
         ssm_prefix=aws.prefix,
         intake_queue_url=resources.intake_queue_url,
         intake_dlq_url=resources.intake_dlq_url,

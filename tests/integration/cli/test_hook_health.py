@@ -87,5 +87,10 @@ def test_a_healthy_fleet_changes_nothing(cli: Cli, shop: Shop, aws: Aws, sandbox
         "hooks_unrecoverable": 0,
         "unhealthy_stores": [],
         "not_checked": [],
+        "not_checked_count": 0,
+        "cycle_started_at": summary["cycle_started_at"],
+        "cycle_checked": 1,
+        "cycle_finished": True,
+        "skipped": None,
     }
     assert shop.hooks() == before

@@ -15,12 +15,13 @@ from tests.integration.cli.cli_support import (
     assert_one_error_line,
     parameters,
     store_items,
+    stored_auth,
     token_headers,
     webhook_token,
 )
 from tests.integration.conftest import Aws
 
-from cartwatch.adapters.store_registry import api_parameter, webhook_auth_parameter
+from cartwatch.adapters.store_registry import api_parameter
 from cartwatch.domain.cart_webhooks import HOOK_SCOPES
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, TOKEN_HEADER
 from cartwatch_tools.sandbox import BigCommerceSandbox
@@ -49,12 +50,13 @@ def test_add_twice_leaves_one_hook_per_scope_each_with_the_token(cli: Cli, shop:
     assert shop.store.hooks.get(CLIENT_ID, other.id) == other
 
     params = parameters(aws)
-    for name in (webhook_auth_parameter(aws.prefix, shop.hash), api_parameter(aws.prefix, shop.hash)):
-        assert params[name]["Type"] == "SecureString"
+    assert params[api_parameter(aws.prefix, shop.hash)]["Type"] == "SecureString"
     assert json.loads(params[api_parameter(aws.prefix, shop.hash)]["Value"]) == {
         "access_token": shop.access_token
     }
-    auth = json.loads(params[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])
+    # The webhook credentials are in their table, none in SSM.
+    assert set(params) == {api_parameter(aws.prefix, shop.hash)}
+    auth = stored_auth(aws, shop.hash)
     assert auth["client_secret"] == shop.client_secret
     # The second add kept what the first set and it did not repeat.
     assert auth["require_signature"] is True
@@ -160,7 +162,7 @@ def test_rotate_token_gives_every_hook_the_new_token(cli: Cli, shop: Shop, aws: 
     assert token_headers(shop) == {new}
     assert len(shop.hooks()) == len(HOOK_SCOPES)
     # The old token keeps working for deliveries BigCommerce sends before its hooks switch.
-    auth = json.loads(parameters(aws)[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])
+    auth = stored_auth(aws, shop.hash)
     assert auth["previous_token"] == old
     assert 0 < auth["previous_token_until"] - time.time() <= ROTATION_GRACE_SECONDS
     assert "the previous one is accepted for 15 more minutes" in run.out
@@ -170,14 +172,11 @@ def test_rotate_token_gives_every_hook_the_new_token(cli: Cli, shop: Shop, aws: 
 
     # Re-adding the store during the grace period keeps it; a second rotation replaces it.
     assert cli(*shop.add_args()).code == 0
-    after_add = json.loads(parameters(aws)[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])
+    after_add = stored_auth(aws, shop.hash)
     assert after_add["token"] == new
     assert after_add["previous_token"] == old
     assert cli("stores", "rotate-token", shop.hash).code == 0
-    assert (
-        json.loads(parameters(aws)[webhook_auth_parameter(aws.prefix, shop.hash)]["Value"])["previous_token"]
-        == new
-    )
+    assert stored_auth(aws, shop.hash)["previous_token"] == new
 
 
 def test_show_masks_secrets_and_reports_hooks(cli: Cli, shop: Shop) -> None:
@@ -193,13 +192,16 @@ def test_show_masks_secrets_and_reports_hooks(cli: Cli, shop: Shop) -> None:
     assert run.out.count("active, token ok") == len(HOOK_SCOPES)
 
 
-def test_the_deployed_stack_is_found_by_its_outputs(cli: Cli, shop: Shop, aws: Aws) -> None:
+def test_the_deployed_stack_is_found_by_its_outputs(
+    cli: Cli, shop: Shop, aws: Aws, sandbox: BigCommerceSandbox
+) -> None:
     assert cli(*shop.add_args()).code == 0
     stack = f"Cartwatch{aws.resources.table_name.replace('-', '')}"
     template = {
         "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
         "Outputs": {
             "TableName": {"Value": aws.resources.table_name},
+            "CredentialsTableName": {"Value": aws.resources.credentials_table_name},
             "WebhookBaseUrl": {
                 "Value": "https://example.execute-api.us-east-1.amazonaws.com/webhooks/bigcommerce"
             },
@@ -211,6 +213,11 @@ def test_the_deployed_stack_is_found_by_its_outputs(cli: Cli, shop: Shop, aws: A
 
     assert run.code == 0, run.err
     assert shop.hash in run.out
+    # …and the webhook credentials where that stack keeps them.
+    where = ["--stack", stack, "--ssm-prefix", aws.prefix, "--bigcommerce-api-url", sandbox.url]
+    shown = cli("stores", "show", shop.hash, *where, local=False)
+    assert shown.code == 0, shown.err
+    assert f"****{shop.client_secret[-4:]}" in shown.out
 
 
 def test_eligibility_rules_are_set_by_add_and_changed_by_update(cli: Cli, shop: Shop, aws: Aws) -> None:
@@ -280,3 +287,35 @@ def test_an_unknown_reminders_setting_is_one_line_and_writes_nothing(cli: Cli, s
     assert refused.code == 2 and "--reminders" in refused.err and "per_shopper, per_cart" in refused.err
     assert "Traceback" not in refused.err
     assert store_items(aws) == []
+
+
+def test_credentials_an_older_cartwatch_kept_in_ssm_move_into_their_table(
+    cli: Cli, shop: Shop, aws: Aws
+) -> None:
+    from cartwatch.adapters.store_registry import legacy_webhook_auth_parameter
+
+    assert cli(*shop.add_args()).code == 0
+    token = webhook_token(aws, shop.hash)
+    # As deployments before the credentials table kept them: an SSM parameter, no table item.
+    legacy = {"client_secret": shop.client_secret, "token": token, "require_signature": True}
+    aws.client("ssm").put_parameter(
+        Name=legacy_webhook_auth_parameter(aws.prefix, shop.hash),
+        Value=json.dumps(legacy),
+        Type="SecureString",
+    )
+    aws.writer().credentials.delete(shop.hash)
+
+    moved = cli("stores", "migrate-credentials")
+
+    assert moved.code == 0, moved.err
+    assert moved.out.strip() == f"1 store(s) moved: {shop.hash}"
+    auth = stored_auth(aws, shop.hash)
+    assert (auth["client_secret"], auth["token"], auth["require_signature"]) == (
+        shop.client_secret,
+        token,
+        True,
+    )
+    assert legacy_webhook_auth_parameter(aws.prefix, shop.hash) not in parameters(aws)
+    # Safe to repeat.
+    again = cli("stores", "migrate-credentials")
+    assert (again.code, again.out.strip()) == (0, "nothing to move")

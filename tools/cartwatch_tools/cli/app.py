@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cartwatch.adapters.store_registry import AppNotConfigured, StoreSecrets, StoreWriter
+from cartwatch.adapters.store_registry import AppNotConfigured, StoreSecrets
 from cartwatch.domain.app_install import CLIENT_ID, AppCredentials
 from cartwatch.resources import APP_ROUTES
 from cartwatch_tools.cli.errors import CliError, UsageError
@@ -66,9 +66,7 @@ def _configure(args: argparse.Namespace) -> int:
         raise UsageError("--client-id must be the app's client id (letters, digits, - and _)")
     credentials = AppCredentials(args.client_id, read_secret(args, APP_CLIENT_SECRET))
     target = resolve_target(args)
-    StoreWriter(
-        target.client("dynamodb"), target.client("ssm"), target.table_name, target.ssm_prefix
-    ).save_app_credentials(credentials)
+    target.store_writer().save_app_credentials(credentials)
     print(f"app credentials stored in {target.description}: client id {credentials.client_id}")
     _print_urls(target)
     return 0

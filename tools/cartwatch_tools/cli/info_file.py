@@ -43,6 +43,8 @@ class LocalInfo:
     publisher_dlq_url: str = ""
     # The event archive's bucket (`cartwatch events replay --local` reads it).
     archive_bucket: str = ""
+    # The stores' webhook credentials (`stores add --local` writes them there).
+    credentials_table_name: str = ""
 
     def session(self) -> Any:
         """A boto3 session for the embedded emulator (the local credentials, its region)."""

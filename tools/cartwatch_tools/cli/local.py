@@ -239,6 +239,7 @@ class LocalRun:
                 topic_arn=pipeline.resources.topic_arn,
                 bigcommerce_api_url=api_url,
                 table_name=pipeline.resources.table_name,
+                credentials_table_name=pipeline.resources.credentials_table_name,
                 ssm_prefix=pipeline.ssm_prefix,
                 intake_queue_url=pipeline.resources.intake_queue_url,
                 intake_dlq_url=pipeline.resources.intake_dlq_url,

@@ -26,9 +26,7 @@ from cartwatch.adapters.cart_table.purge import CartPurge
 from cartwatch.adapters.store_registry import (
     StorePurge,
     StoreSecrets,
-    StoreWriter,
     api_parameter,
-    webhook_auth_parameter,
 )
 from cartwatch.adapters.store_rows import StoreRows, hooks_attribute
 from cartwatch.domain.eligibility import EligibilityRules
@@ -167,7 +165,7 @@ class StoreAdmin:
         dynamodb = target.client("dynamodb")
         ssm = target.client("ssm")
         self.rows = StoreRows(dynamodb, target.table_name)
-        self._writer = StoreWriter(dynamodb, ssm, target.table_name, target.ssm_prefix)
+        self._writer = target.store_writer()
         self._secrets = StoreSecrets(SSMProvider(boto3_client=ssm), target.ssm_prefix, cache_seconds=0)
         self._purge = StorePurge(self._writer, CartPurge(dynamodb, target.table_name))
 
@@ -184,7 +182,7 @@ class StoreAdmin:
                 f"store {store_hash} was uninstalled and its data is still being purged: "
                 "add it again in a few minutes"
             )
-        auth = self._secrets.webhook_auth(store_hash)
+        auth = self._writer.webhook_auth(store_hash)
         # Re-adding keeps the token the hooks already carry: nothing rotates by surprise.
         token = auth.token if auth and auth.token else self._new_token()
         before = existing.settings if existing else None
@@ -296,6 +294,14 @@ class StoreAdmin:
         )
         return self._register_hooks(api, store_hash, token, row.settings.hook_scopes)
 
+    def migrate_credentials(self) -> list[str]:
+        """Every store whose webhook credentials were still an SSM parameter, moved to their table."""
+        return [
+            row.settings.store_hash
+            for row in self.rows.all()
+            if self._writer.migrate_legacy_webhook_auth(row.settings.store_hash)
+        ]
+
     def details(self, store_hash: str) -> StoreDetails:
         row = self._row(store_hash)
         credentials = self._secrets.api_credentials(store_hash)
@@ -310,7 +316,7 @@ class StoreAdmin:
             except CliError as error:
                 error_text = str(error)
         return StoreDetails(
-            row, self._secrets.webhook_auth(store_hash), credentials, destination, live, error_text
+            row, self._writer.webhook_auth(store_hash), credentials, destination, live, error_text
         )
 
     def destination(self, store_hash: str) -> str:
@@ -391,10 +397,10 @@ class StoreAdmin:
         return credentials
 
     def _auth(self, store_hash: str) -> WebhookAuth:
-        auth = self._secrets.webhook_auth(store_hash)
+        auth = self._writer.webhook_auth(store_hash)
         if auth is None or not auth.token:
             raise self._missing_secret(
-                store_hash, webhook_auth_parameter(self._target.ssm_prefix, store_hash)
+                store_hash, f"{self._target.credentials_table_name} (webhook credentials)"
             )
         return auth
 
@@ -405,9 +411,9 @@ class StoreAdmin:
         )
 
     @staticmethod
-    def _missing_secret(store_hash: str, parameter: str) -> CliError:
+    def _missing_secret(store_hash: str, where: str) -> CliError:
         return CliError(
-            f"store {store_hash} has no secret at {parameter}: run `cartwatch stores add {store_hash}` again"
+            f"store {store_hash} has no secret in {where}: run `cartwatch stores add {store_hash}` again"
         )
 
 

@@ -125,6 +125,16 @@ def register(subparsers: Any) -> None:
         _store_hash_argument(command)
         command.set_defaults(run=run)
 
+    migrate = commands.add_parser(
+        "migrate-credentials",
+        parents=[target],
+        help="move webhook credentials kept in SSM by an older cartwatch into their table",
+        description="Deployments from before the credentials table kept each store's webhook "
+        "credentials in an SSM parameter ({prefix}/stores/HASH/webhook-auth); the receiver no longer "
+        "reads those. Moves each into the table and deletes the parameter; safe to repeat.",
+    )
+    migrate.set_defaults(run=_migrate)
+
     remove = commands.add_parser(
         "remove", parents=[target], help="delete a store's hooks in BigCommerce, then its carts and secrets"
     )
@@ -308,6 +318,12 @@ def _rotate(args: argparse.Namespace) -> int:
             f"{len(report.failures)} hooks of store {args.store_hash} did not take the new token "
             "(see above): run `cartwatch stores rotate-token` again"
         )
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    moved = _admin(args).migrate_credentials()
+    print(f"{len(moved)} store(s) moved: {', '.join(moved)}" if moved else "nothing to move")
     return 0
 
 

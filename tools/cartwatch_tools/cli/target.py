@@ -1,7 +1,7 @@
 """Which cartwatch a command talks to: a running `cartwatch local`, or a deployed stack.
 
 ``--local`` reads the info file `cartwatch local` writes; otherwise the stack's CloudFormation
-outputs name the table and the webhook base URL.  Either way the result is a :class:`Target`,
+outputs name the tables and the webhook base URL.  Either way the result is a :class:`Target`,
 and nothing downstream knows which it was.
 """
 
@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cartwatch.settings import DEFAULT_BIGCOMMERCE_API_URL, DEFAULT_SSM_PREFIX
 from cartwatch_tools.cli.errors import CliError
 from cartwatch_tools.cli.info_file import DEFAULT_INFO_FILE, InfoFileError, LocalInfo
+
+if TYPE_CHECKING:
+    from cartwatch.adapters.store_registry import StoreWriter
 
 DEFAULT_STACK = "Cartwatch"
 
@@ -23,6 +26,7 @@ DEFAULT_STACK = "Cartwatch"
 class Target:
     description: str  # for messages: "cartwatch local (.cartwatch/local.json)" or "stack Cartwatch"
     table_name: str
+    credentials_table_name: str
     ssm_prefix: str
     webhook_base_url: str
     bigcommerce_api_url: str
@@ -59,6 +63,18 @@ class Target:
 
         client.meta.events.register(*no_function())
         return client
+
+    def store_writer(self) -> StoreWriter:
+        """What writes a store's row and secrets where this cartwatch keeps them."""
+        from cartwatch.adapters.store_registry import StoreWriter
+
+        return StoreWriter(
+            self.client("dynamodb"),
+            self.client("ssm"),
+            self.table_name,
+            self.ssm_prefix,
+            credentials_table=self.credentials_table_name,
+        )
 
 
 def add_target_arguments(parser: argparse.ArgumentParser, *, store_options: bool = True) -> None:
@@ -106,6 +122,7 @@ def local_target(path: Path) -> Target:
     return Target(
         description=f"cartwatch local ({path})",
         table_name=info.table_name,
+        credentials_table_name=info.credentials_table_name,
         ssm_prefix=info.ssm_prefix.rstrip("/"),
         webhook_base_url=info.webhook_base_url.rstrip("/"),
         bigcommerce_api_url=info.bigcommerce_api_url.rstrip("/"),
@@ -139,12 +156,13 @@ def _stack(name: str) -> Target:
         # No region, no credentials, no network: botocore's own words say which.
         raise CliError(f"cannot read stack {name}: {error} (or use --local)") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
-    missing = [key for key in ("TableName", "WebhookBaseUrl") if not outputs.get(key)]
+    missing = [key for key in ("TableName", "CredentialsTableName", "WebhookBaseUrl") if not outputs.get(key)]
     if missing:
         raise CliError(f"stack {name} has no output {', '.join(missing)}: is it a cartwatch stack?")
     return Target(
         description=f"stack {name}",
         table_name=outputs["TableName"],
+        credentials_table_name=outputs["CredentialsTableName"],
         ssm_prefix=DEFAULT_SSM_PREFIX,
         webhook_base_url=outputs["WebhookBaseUrl"].rstrip("/"),
         bigcommerce_api_url=DEFAULT_BIGCOMMERCE_API_URL,

@@ -34,6 +34,7 @@ MODELLED_KEYS = frozenset(
         "aws:principalaccount",
         "aws:requestedregion",
         "dynamodb:leadingkeys",
+        "kms:viaservice",
         "s3:prefix",
     }
 )

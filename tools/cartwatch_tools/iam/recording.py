@@ -77,6 +77,7 @@ class Deployment:
     archive_bucket: str
     archive_queue_url: str
     archive_dlq_url: str
+    credentials_table_name: str
 
     @classmethod
     def of(cls, resources: Any, ssm_prefix: str) -> Deployment:
@@ -96,6 +97,7 @@ class Deployment:
             archive_bucket=resources.archive_bucket,
             archive_queue_url=resources.archive_queue_url,
             archive_dlq_url=resources.archive_dlq_url,
+            credentials_table_name=resources.credentials_table_name,
         )
 
 

@@ -39,6 +39,7 @@ BINDINGS: Mapping[str, str] = {
     ENV.TOPIC_ARN: "topic_arn",
     ENV.PURGE_QUEUE_URL: "purge_queue_url",
     ENV.ARCHIVE_BUCKET: "archive_bucket",
+    ENV.CREDENTIALS_TABLE_NAME: "credentials_table_name",
 }
 # Resources bound through a property of a bound one: (the bound one's Deployment field, the
 # property's path) -> the Deployment field naming the resource the property refers to.
@@ -315,17 +316,23 @@ class BoundStack:
         return self._keys.get(resource) if resource.startswith("arn:aws:kms:") else None
 
     def implicit_requests(self, request: IamRequest) -> list[IamRequest]:
-        """What AWS asks of the caller on its own: KMS for a topic, queue or bucket under a
-        customer key."""
+        """What AWS asks of the caller on its own: KMS for a table, topic, queue or bucket under
+        a customer key — on the caller's behalf, through the service (``kms:ViaService``)."""
         service = request.action.split(":")[0]
         resource = self.resolve.owner_of(_bucket_of(request.resource) or request.resource)
         if resource is None:
             return []
         kind, properties = resource["Type"], resource.get("Properties", {})
+        # An S3 ARN names no region: the bucket is the deployment's, in its region.
+        region = request.resource.split(":")[3] or self.deployment.region
+        via = {"kms:viaservice": (f"{service}.{region}.amazonaws.com",)}
         if service == "dynamodb" and kind == "AWS::DynamoDB::Table":
-            if properties.get("SSESpecification", {}).get("KMSMasterKeyId"):
-                raise PolicyError("a table under a customer managed key needs KMS grants: not modelled")
-            return []
+            table_key = properties.get("SSESpecification", {}).get("KMSMasterKeyId")
+            if not table_key:
+                return []
+            # DynamoDB opens the table's key with the caller's kms:Decrypt (it caches the
+            # table key a few minutes, but the caller must be allowed every time).
+            return [IamRequest("kms:Decrypt", self._key_arn(table_key, request), via)]
         key_actions = {
             ("sns:Publish", "AWS::SNS::Topic"): ("kms:GenerateDataKey", "kms:Decrypt"),
             ("sqs:SendMessage", "AWS::SQS::Queue"): ("kms:GenerateDataKey", "kms:Decrypt"),
@@ -337,12 +344,16 @@ class BoundStack:
         key = properties.get("KmsMasterKeyId") if kind != "AWS::S3::Bucket" else _bucket_key(properties)
         if not key_actions or key is None:
             return []
-        key_arn = self.resolve(key)
+        key_arn = self._key_arn(key, request)
         if _AWS_MANAGED_KEY.search(key_arn):
             return []
-        if ":key/" not in key_arn:
+        return [IamRequest(action, key_arn, via) for action in key_actions]
+
+    def _key_arn(self, key: Any, request: IamRequest) -> str:
+        key_arn = self.resolve(key)
+        if not _AWS_MANAGED_KEY.search(key_arn) and ":key/" not in key_arn:
             raise PolicyError(f"{request.resource} is encrypted with {key_arn}: name the key by its ARN")
-        return [IamRequest(action, key_arn) for action in key_actions]
+        return str(key_arn)
 
     def name_of(self, resource: str) -> str:
         """The template's name for a concrete resource ARN, for messages."""
@@ -568,6 +579,20 @@ def _strings(value: Any, resolve: Callable[[Any], Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _condition_value(value: Any, resolve: _Resolver) -> str:
+    """A condition's value; an intrinsic one (``dynamodb.${AWS::Region}.amazonaws.com``) resolved
+    as resources are, where it can be (one on a resource this module does not model, e.g. an
+    event rule's ARN, stays as written: it matches no request)."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        try:
+            return str(resolve.value(value))
+        except PolicyError:
+            return str(value)
+    return str(value)
+
+
 def _statement(
     raw: Mapping[str, Any], resolve: _Resolver, origin: str, *, this: str | None = None
 ) -> Statement:
@@ -584,8 +609,7 @@ def _statement(
             )
     conditions = {
         operator: {
-            key: tuple(str(v).lower() if isinstance(v, bool) else str(v) for v in _listed(values))
-            for key, values in block.items()
+            key: tuple(_condition_value(v, resolve) for v in _listed(values)) for key, values in block.items()
         }
         for operator, block in raw.get("Condition", {}).items()
     }

@@ -65,11 +65,11 @@ class AwsLimits:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if target in ("AmazonSQS.SendMessage", "AmazonSQS.SendMessageBatch"):
-            refusal = self._check_sqs(target, _read_body(environ), _region(environ))
+            refusal = self._check_sqs(target, read_body(environ), _region(environ))
             if refusal is not None:
                 return _json_error(start_response, refusal)
         elif environ.get("REQUEST_METHOD") == "POST" and "urlencoded" in environ.get("CONTENT_TYPE", ""):
-            form = parse_qsl(_read_body(environ).decode("utf-8", errors="replace"), keep_blank_values=True)
+            form = parse_qsl(read_body(environ).decode("utf-8", errors="replace"), keep_blank_values=True)
             refusal = _check_sns(form)
             if refusal is not None:
                 return _query_error(start_response, refusal)
@@ -169,7 +169,8 @@ def moto_queue_limit(queue_url: str, region: str) -> int | None:
     return int(queue.maximum_message_size)  # type: ignore[attr-defined]
 
 
-def _read_body(environ: dict[str, Any]) -> bytes:
+def read_body(environ: dict[str, Any]) -> bytes:
+    """The request body (read once, then put back for the app below)."""
     length = int(environ.get("CONTENT_LENGTH") or 0)
     body: bytes = environ["wsgi.input"].read(length) if length else b""
     # Put it back for moto, which reads the body again.

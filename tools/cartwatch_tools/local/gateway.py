@@ -5,7 +5,9 @@ handler the stack deploys, and writes back the handler's response.  The query AP
 routes (``cartwatch.resources.QUERY_ROUTES``) are IAM-authorized in AWS; here the gateway
 verifies their SigV4 signature against the local credentials first (403 otherwise) and
 passes the caller on as ``requestContext.authorizer.iam``, as API Gateway does.  The app's
-callbacks (``cartwatch.resources.APP_ROUTES``) are public, as in the stack.
+callbacks (``cartwatch.resources.APP_ROUTES``) are public, as in the stack.  Every route is
+throttled by its own bucket of the stack's throttle plan (``local/throttling.py``): a request
+over its route's limit is answered 429 before routing reaches a handler or a signature check.
 """
 
 from __future__ import annotations
@@ -20,8 +22,16 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
 
-from cartwatch.resources import APP_ROUTES, QUERY_API_PREFIX, QUERY_ROUTES
+from cartwatch.resources import (
+    APP_ROUTES,
+    DEFAULT_THROTTLES,
+    QUERY_API_PREFIX,
+    QUERY_ROUTES,
+    WEBHOOK_ROUTE,
+    ThrottlePlan,
+)
 from cartwatch_tools.local.sigv4 import SignatureRejected, SignedRequest, SigV4Verifier
+from cartwatch_tools.local.throttling import RouteThrottles
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +51,13 @@ def route_pattern(template: str) -> re.Pattern[str]:
 
 _QUERY_ROUTES = [(method, template, route_pattern(template)) for method, template in QUERY_ROUTES]
 _APP_ROUTES = frozenset(APP_ROUTES.values())
+_WEBHOOK_ROUTE_KEY = f"{WEBHOOK_ROUTE[0]} {WEBHOOK_ROUTE[1]}"
+# What API Gateway answers a throttled request.
+_THROTTLED = {
+    "statusCode": 429,
+    "headers": {"content-type": "application/json"},
+    "body": '{"message":"Too Many Requests"}',
+}
 
 
 class _LambdaContext:
@@ -72,6 +89,7 @@ class LocalGateway:
         query_api: Handler | None = None,
         verifier: SigV4Verifier | None = None,
         app_callbacks: Handler | None = None,
+        throttles: ThrottlePlan = DEFAULT_THROTTLES,
     ) -> None:
         gateway = self
 
@@ -99,6 +117,7 @@ class LocalGateway:
         self._query_api = query_api
         self._verifier = verifier
         self._app_callbacks = app_callbacks
+        self._throttles = RouteThrottles(throttles)
         self._server = _Server(("127.0.0.1", port), RequestHandler)
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="cartwatch-gateway", daemon=True
@@ -125,11 +144,17 @@ class LocalGateway:
             self._handle_query(request, path)
             return
         if (request.command, path) in _APP_ROUTES and self._app_callbacks is not None:
+            if not self._throttles.admit(f"{request.command} {path}"):
+                self._reply(request, _THROTTLED)
+                return
             self._handle_app(request, path, self._app_callbacks)
             return
         match = _WEBHOOK_ROUTE.match(path) if request.command == "POST" else None
         if match is None:
             self._reply(request, {"statusCode": 404, "body": '{"message":"Not Found"}'})
+            return
+        if not self._throttles.admit(_WEBHOOK_ROUTE_KEY):
+            self._reply(request, _THROTTLED)
             return
         length = int(request.headers.get("Content-Length") or 0)
         if length > _MAX_BODY:
@@ -166,6 +191,11 @@ class LocalGateway:
             self._reply(request, {"statusCode": 404, "body": '{"message":"Not Found"}'})
             return
         template, parameters = route
+        # Throttling comes before authorization, in API Gateway too: a flood of unsigned
+        # requests drains its route's bucket without a signature check each.
+        if not self._throttles.admit(f"{request.command} {template}"):
+            self._reply(request, _THROTTLED)
+            return
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(min(length, _MAX_BODY))
         headers = {k.lower(): v for k, v in request.headers.items()}

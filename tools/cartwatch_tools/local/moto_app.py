@@ -4,6 +4,8 @@
 serves until its stdin closes (``moto_server.MotoServer`` starts and stops it).  A request
 passes, in order, through:
 
+0. ``RequestBatch`` — ``POST /_cartwatch/batch``: many requests in one (seeding a fleet's
+   data); each of them then goes through the layers below as if it had come alone.
 1. ``DynamoDBSerialized`` — DynamoDB requests one at a time: DynamoDB applies a conditional
    write atomically; moto's in-memory backend checks the condition and writes in two steps
    without a lock, so two threads could both "win".  cartwatch's guarantees (one event per
@@ -11,29 +13,39 @@ passes, in order, through:
    atomicity, so the tests must not pass because of the emulator.  SQS, SNS and SSM stay
    concurrent.
 2. ``AwsLimits`` — AWS's message size limits, which moto does not enforce.
-3. ``CachedDispatcher`` — moto's dispatcher, its per-request backend lookup done once per host.
+3. ``CallTally`` — counts every call by service and operation (``GET /_cartwatch/calls``), so a
+   benchmark can tell the AWS calls a whole running `cartwatch local` made.
+4. ``CachedDispatcher`` — moto's dispatcher, its per-request backend lookup done once per host.
 
-``speed_up_sqs`` removes moto's SQS costs that grow with a queue's depth (see there): a
-burst of deliveries leaves thousands of messages in the intake queue, and every one of
-them made each receive slower.
+``speed_up_dispatch`` remembers which actions each service answers.  ``speed_up_sqs``
+removes moto's SQS costs that grow with a queue's depth (see there): a burst of deliveries
+leaves thousands of messages in the intake queue, and every one of them made each receive
+slower.  ``speed_up_dynamodb`` writes DynamoDB's items into its
+answers as they are instead of walking botocore's shape model through every attribute, and
+answers a query from the queried partition alone (``partition_query``).
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
+import functools
 import json
 import logging
+import operator
 import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
 from cartwatch_tools.local.aws_limits import AwsLimits
+from cartwatch_tools.local.call_tally import CallTally
+from cartwatch_tools.local.request_batch import RequestBatch
 
 
 class DynamoDBSerialized:
@@ -69,6 +81,18 @@ class CachedDispatcher(DomainDispatcherApplication):
         if host not in self._backends:
             self._backends[host] = super().get_backend_for_host(host)
         return self._backends[host]
+
+
+def speed_up_dispatch() -> None:
+    """moto's per-request lookup of whether a service answers an action, done once per class.
+
+    For every request moto lists the methods of the service's response class
+    (``inspect.getmembers``) to see whether the action is one of them — a fifth of a small
+    request's cost.  A class's methods never change while the emulator runs.
+    """
+    from moto.core import responses, utils
+
+    responses.method_names_from_class = functools.cache(utils.method_names_from_class)  # type: ignore[attr-defined]
 
 
 def speed_up_sqs() -> None:
@@ -145,6 +169,123 @@ def speed_up_sqs() -> None:
     models.Queue.delete_message = delete_message  # type: ignore[method-assign,assignment]
 
 
+def speed_up_dynamodb() -> None:
+    """Same answers from moto's DynamoDB, without the shape walk through every item.
+
+    moto serializes a response by walking botocore's output shape, member by member, down to
+    every attribute of every item it returns — for an UpdateItem that returns a cart item
+    (snapshot and history included) that walk cost more than the update itself.  An item's
+    attribute values are already in DynamoDB's wire format (``{"S": "…"}``, ``{"M": {…}}``),
+    which is what the walk produces from them, so they are copied as they are.  Binary values
+    (``B``, ``BS``), which the wire format carries in base64, still take the walk.
+    """
+    from moto.core.serialize import BaseJSONSerializer
+
+    walk = BaseJSONSerializer._serialize_type_structure
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if key and shape.name == "AttributeValue" and _wire_format(value):
+            serialized[key] = value
+            return
+        walk(self, serialized, value, shape, key)
+
+    BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]
+
+    from moto.dynamodb.models.table import Table
+
+    Table.query = partition_query(Table.query)  # type: ignore[method-assign]
+
+
+def partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's ``Table.query``, shown only the queried partition of the table.
+
+    For a query of a table's partition moto sorts *every item of the table* by its key, keeps the
+    partition's, sorts them again, and walks from the first to the exclusive start key —
+    each step comparing moto's ``DynamoType`` wrappers.  Paging through the 5,000 store rows
+    of a fleet (hook health's turns) cost ~50 ms a page, and more with every cart in the
+    table.  Here moto's own query runs as before, over the partition's items only: sorted by
+    the value moto compares them by, those up to the exclusive start key left
+    out (moto would skip them), and — for a query with no sort-key condition and no legacy
+    filter, where moto stops at the first item past ``Limit`` — no more than ``Limit + 1`` of
+    them.  Index queries, and tables without a sort key, take moto's path unchanged.
+    """
+
+    def partition_only(
+        table: Any,
+        hash_key: Any,
+        range_comparison: str | None,
+        range_objs: list[Any],
+        limit: int | None,
+        exclusive_start_key: dict[str, Any] | None,
+        scan_index_forward: bool,
+        projection_expressions: Any,
+        index_name: str | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        arguments = (hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward)
+        sort_key = table.range_key_attr
+        start = (exclusive_start_key or {}).get(sort_key) if sort_key else None
+        if index_name is not None or hash_key is None or not sort_key or (exclusive_start_key and not start):
+            return query(table, *arguments, projection_expressions, index_name, *args, **kwargs)
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        ordered = sorted(
+            ((_sort_value(item.range_key), item) for item in table.items.get(hash_key, {}).values()),
+            key=operator.itemgetter(0),
+        )
+        partition = [item for _, item in ordered]
+        if start is not None:
+            keys = [value for value, _ in ordered]
+            after = _sort_value(DynamoType(start))
+            if scan_index_forward:
+                partition = partition[bisect.bisect_right(keys, after) :]
+            else:
+                partition = partition[: bisect.bisect_left(keys, after)]
+        stops_at_limit = not range_comparison and not kwargs.get("range_key_conditions")
+        if limit and stops_at_limit and not any(k not in _QUERY_OPTIONS for k in kwargs):
+            partition = partition[: limit + 1] if scan_index_forward else partition[-(limit + 1) :]
+        # moto's query reads the table's items through ``all_items``: for this call, the
+        # partition's (DynamoDB requests run one at a time, DynamoDBSerialized).
+        table.all_items = lambda: partition
+        try:
+            return query(table, *arguments, projection_expressions, index_name, *args, **kwargs)
+        finally:
+            del table.all_items
+
+    return partition_only
+
+
+def _sort_value(key: Any) -> Any:
+    """What moto compares two keys by (``DynamoType.cast_value``); for a string or binary key
+    that is its value, read without the type tests ``cast_value`` makes first."""
+    return key.value if key.type in ("S", "B") else key.cast_value
+
+
+# Keyword arguments of moto's Table.query that are not its legacy per-attribute filters
+# (``QueryFilter``), which skip items without counting them against ``Limit``.
+_QUERY_OPTIONS = frozenset(
+    {"consistent_read", "filter_expression", "hash_key_conditions", "range_key_conditions"}
+)
+
+
+_SCALAR_TYPES = frozenset({"S", "N", "SS", "NS", "NULL", "BOOL"})
+
+
+def _wire_format(value: Any) -> bool:
+    """An attribute value with no binary in it, as a plain ``{type: value}`` mapping."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    ((kind, inner),) = value.items()
+    if kind in _SCALAR_TYPES:
+        return True
+    if kind == "M":
+        return isinstance(inner, dict) and all(_wire_format(v) for v in inner.values())
+    if kind == "L":
+        return isinstance(inner, list) and all(_wire_format(v) for v in inner)
+    return False
+
+
 def serve(port: int) -> None:
     """Serve until our stdin closes: the parent stopped us, or is gone."""
     # Ctrl-C in a terminal signals the whole process group: the parent shuts down in order
@@ -152,8 +293,10 @@ def serve(port: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # werkzeug logs every request at INFO; the emulator should be quiet.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    speed_up_dispatch()
     speed_up_sqs()
-    app = DynamoDBSerialized(AwsLimits(CachedDispatcher(create_backend_app)))
+    speed_up_dynamodb()
+    app = RequestBatch(DynamoDBSerialized(AwsLimits(CallTally(CachedDispatcher(create_backend_app)))))
     try:
         server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
     except OSError as error:

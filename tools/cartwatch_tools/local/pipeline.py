@@ -21,7 +21,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from cartwatch.adapters.store_registry import StoreSecrets
+from cartwatch.adapters.store_registry import StoreSecrets, StoreWriter
+from cartwatch.adapters.webhook_credentials import WebhookCredentials
 from cartwatch.composition import AwsClients, Composition, EventHandler, Observers
 from cartwatch.domain.cloud_events import CloudEvent
 from cartwatch.domain.lifecycle import SweepDecision, WebhookResult
@@ -154,6 +155,7 @@ class LocalPipeline:
             default_stages=default_stages,
             # Short caches: a store added with `cartwatch stores add --local` works at once.
             store_cache_seconds=1,
+            api_token_cache_seconds=1,
             due_shards=due_shards,
             bigcommerce_api_url=bigcommerce_api_url,
             intake_queue_url=self.resources.intake_queue_url,
@@ -165,6 +167,11 @@ class LocalPipeline:
             bigcommerce_login_url=(login_url or bigcommerce_api_url).rstrip("/"),
             app_auth_callback_url=self.app_callback_url("auth"),
             app_frame_ancestors=frame_ancestors,
+            credentials_table_name=self.resources.credentials_table_name,
+            # A store added a moment ago (by a test, or `stores add --local`) is served at once:
+            # an unknown hash re-reads the index of known stores here, never in AWS.
+            store_index_seconds=1,
+            store_index_reread_on_miss=True,
         )
         observers = Observers(
             transition=observer.transition, sweep=observer.sweep, published=observer.published
@@ -185,6 +192,8 @@ class LocalPipeline:
         from aws_lambda_powertools.utilities.parameters import SSMProvider
 
         self.secrets = StoreSecrets(SSMProvider(boto3_client=self.client("ssm")), ssm_prefix, cache_seconds=1)
+        # The receiver's view of the stores' webhook credentials (the one its function uses).
+        self.credentials: WebhookCredentials = self.functions["receiver"].webhook_credentials
         with self.acting_as("processor"):  # the event source mapping reads the queue's attributes
             self._intake = SqsEventSource(
                 self.client("sqs"),
@@ -271,6 +280,16 @@ class LocalPipeline:
         """Attribute the AWS calls made inside to ``function`` (its handler module's name): for
         the event sources, and a test that runs a function's code with clients of its own."""
         return acting_as(function, self.deployment)
+
+    def writer(self) -> StoreWriter:
+        """What `stores add` writes a store with, for this pipeline's resources (outside every function)."""
+        return StoreWriter(
+            self.client("dynamodb"),
+            self.client("ssm"),
+            self.resources.table_name,
+            self.ssm_prefix,
+            credentials_table=self.resources.credentials_table_name,
+        )
 
     def app_callback_url(self, name: str) -> str:
         """The public URL of one of the app's callbacks (``auth``, ``load``, ``uninstall``…)."""

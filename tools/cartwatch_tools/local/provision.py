@@ -14,7 +14,9 @@ from typing import Any
 from cartwatch.resources import (
     ARCHIVE_FILTER_POLICY,
     ARCHIVE_QUEUE,
+    CREDENTIALS_KEY,
     INTAKE_QUEUE,
+    KNOWN_STORES_INDEX,
     PURGE_QUEUE,
     TABLE,
     KeyAttribute,
@@ -27,6 +29,7 @@ class ProvisionedResources:
     region: str
     endpoint_url: str
     table_name: str
+    credentials_table_name: str
     intake_queue_url: str
     intake_dlq_url: str
     topic_arn: str
@@ -83,8 +86,36 @@ def table_request(table_name: str) -> dict[str, Any]:
     }
 
 
+def credentials_table_request(table_name: str) -> dict[str, Any]:
+    """The CreateTable request for the stores' webhook credentials and their ``known`` index."""
+    index = KNOWN_STORES_INDEX
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [
+            {"AttributeName": CREDENTIALS_KEY.name, "AttributeType": CREDENTIALS_KEY.type},
+            {"AttributeName": index.partition_key.name, "AttributeType": index.partition_key.type},
+        ],
+        "KeySchema": [{"AttributeName": CREDENTIALS_KEY.name, "KeyType": "HASH"}],
+        "GlobalSecondaryIndexes": [
+            {
+                "IndexName": index.name,
+                "KeySchema": [
+                    {"AttributeName": index.partition_key.name, "KeyType": "HASH"},
+                    {"AttributeName": index.sort_key.name, "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": index.projection,
+                    "NonKeyAttributes": list(index.non_key_attributes),
+                },
+            }
+        ],
+        "SSESpecification": {"Enabled": True},
+    }
+
+
 def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> ProvisionedResources:
-    """Create (idempotently) the table, intake and purge queues + DLQs, the publisher's
+    """Create (idempotently) the tables, intake and purge queues + DLQs, the publisher's
     on-failure queue and the topic; return their ids."""
     dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
     sqs = session.client("sqs", endpoint_url=endpoint_url)
@@ -98,6 +129,9 @@ def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> Pr
             TimeToLiveSpecification={"Enabled": True, "AttributeName": TABLE.ttl_attribute},
         )
     stream_arn = dynamodb.describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
+    credentials_table = f"{name}-credentials"
+    if credentials_table not in existing:
+        dynamodb.create_table(**credentials_table_request(credentials_table))
     queue_url, dlq_url = _queue_with_dlq(sqs, f"{name}-intake", INTAKE_QUEUE)
     purge_url, purge_dlq_url = _queue_with_dlq(sqs, f"{name}-purge", PURGE_QUEUE)
     publisher_dlq_url = _dead_letter_queue(sqs, f"{name}-publisher-dlq", INTAKE_QUEUE.dlq_retention_seconds)
@@ -107,6 +141,7 @@ def provision(session: Any, endpoint_url: str, *, name: str = "cartwatch") -> Pr
         region=session.region_name,
         endpoint_url=endpoint_url,
         table_name=table_name,
+        credentials_table_name=credentials_table,
         intake_queue_url=queue_url,
         intake_dlq_url=dlq_url,
         publisher_dlq_url=publisher_dlq_url,

@@ -117,6 +117,11 @@ class BigCommerceSandbox:
         return {"duplicate_rate": self.dispatcher.duplicate_rate, "reorder": self.dispatcher.reorder}
 
     @property
+    def connections_opened(self) -> int:
+        """How many connections clients opened to the sandbox (each serves many requests)."""
+        return self._server.connections_opened if self._server is not None else 0
+
+    @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``; a store's v3 API is at ``{url}/stores/{hash}/v3``."""
         if self._server is None:

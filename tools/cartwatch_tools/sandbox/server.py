@@ -5,14 +5,19 @@ injected fault, count the request against the store's quota (429), then route.  
 a known store carries the ``X-Rate-Limit-*`` headers.  ``ApiError`` becomes its status and body
 here and nowhere else; anything unexpected is a 500 with the traceback in the log.
 
-HTTP/1.0, one request per connection: shutting down never waits on an idle keep-alive socket.
+HTTP/1.1 with keep-alive, as BigCommerce's gateway: a client's connection serves its next
+requests (a new connection and a new thread for every request was most of a request's cost).
+Stopping ends the idle connections, so it never waits on a client that keeps one open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
+import socket
+import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -64,6 +69,9 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         apps: AppMarketplace | None = None,
     ) -> None:
         super().__init__(address, _Handler)
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        self.connections_opened = 0  # in all, since the server started
         self.stores = stores
         self.faults = faults
         self.apps = apps
@@ -76,10 +84,35 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}"
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._connections_lock:
+            self._connections.add(request)
+            self.connections_opened += 1
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def server_close(self) -> None:
+        # A kept-alive connection's thread waits for the client's next request: closing the
+        # connection's reading side ends that wait (a request being answered is still answered),
+        # so joining the request threads does not wait on idle clients.
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # the client closed it first
+                connection.shutdown(socket.SHUT_RD)
+        super().server_close()
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: SandboxHTTPServer
-    protocol_version = "HTTP/1.0"
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes: without TCP_NODELAY a kept-alive connection
+    # waits out the client's delayed ACK (~40 ms) on every answer.
+    disable_nagle_algorithm = True
     # A client that connects and stalls must not hold up stop(), which joins request threads.
     timeout = 10
 
@@ -103,6 +136,9 @@ class _Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if self.headers.get("Transfer-Encoding"):
+            # A body this server does not read (chunked) must not be taken for the next request.
+            self.close_connection = True
         if parts.path == CONTROL_PATH and self.command == "PUT" and self.server.control is not None:
             try:
                 self._send(200, self.server.control(json.loads(raw or b"{}")))

@@ -1,9 +1,11 @@
 """``DynamoCartStore``: the cart store on the cartwatch table.
 
-Reads are strongly consistent (a write plan is only as good as the version it read); every
-write plan is one conditional request (``rendering``), and a failed condition comes back as
-a :class:`~cartwatch.domain.write_plan.Conflict` carrying the stored cart — a domain
-outcome, not an exception for callers to untangle.
+Every write plan is one conditional request (``rendering``) guarded by the version it was
+planned from, and a failed condition comes back as a
+:class:`~cartwatch.domain.write_plan.Conflict` carrying the stored cart — a domain outcome,
+not an exception for callers to untangle.  So the batch read (``load_many``) may be
+eventually consistent, at half the read units: a cart it saw older than stored costs a
+conflict, and the conflict brings the stored cart.  ``load`` reads strongly.
 """
 
 from __future__ import annotations
@@ -40,12 +42,13 @@ class DynamoCartStore:
         return stored_from_item(item) if item else None
 
     def load_many(self, refs: Iterable[CartRef]) -> dict[CartRef, CartRecord | Tombstone]:
-        """Many carts at once (BatchGetItem, 100 keys a call); absent carts are left out."""
+        """Many carts at once (BatchGetItem, 100 keys a call, eventually consistent); absent carts
+        are left out."""
         unique = list(dict.fromkeys(refs))
         found: dict[CartRef, CartRecord | Tombstone] = {}
         for start in range(0, len(unique), _BATCH_GET_LIMIT):
             keys = [attr.cart_key(store, cart) for store, cart in unique[start : start + _BATCH_GET_LIMIT]]
-            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": False}}
             while request:
                 response = self._client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
