@@ -41,16 +41,17 @@ REGISTERED: dict[str, Any] = fixture("checkout_registered.json")["data"]
 
 
 class StreamingStore(MemoryCartStore):
-    """The in-memory cart store with its table's stream: every write that committed an event."""
+    """The in-memory cart store with the part of its table's stream the publisher sees: every
+    write that committed an event."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.stream: list[CartRecord] = []
+        self.committed: list[CartRecord] = []
 
     def apply(self, plan: WritePlan) -> CartRecord | Conflict:
         written = super().apply(plan)
         if isinstance(written, CartRecord) and written.outbox is not None:
-            self.stream.append(written)
+            self.committed.append(written)
         return written
 
 
@@ -129,7 +130,7 @@ class ShopperPipeline:
     def publish_all(self) -> RelayReport:
         """One batch: every waiting record, in the order they were written."""
         self._hand_out()
-        order = {id(record): n for n, record in enumerate(self.store.stream)}
+        order = {id(record): n for n, record in enumerate(self.store.committed)}
         batch = sorted((r for queue in self._queues.values() for r in queue), key=lambda r: order[id(r)])
         self._queues.clear()
         return self._relay(batch)
@@ -141,9 +142,9 @@ class ShopperPipeline:
         return report
 
     def _hand_out(self) -> None:
-        for record in self.store.stream[self._handed :]:
+        for record in self.store.committed[self._handed :]:
             self._queues.setdefault(record.state.cart_id, []).append(record)
-        self._handed = len(self.store.stream)
+        self._handed = len(self.store.committed)
 
     def _log(self, event: CloudEvent) -> None:
         carts = {

@@ -154,7 +154,9 @@ def test_a_sweep_from_an_entry_with_a_channel_is_guarded_by_that_channel() -> No
     ).parameters
     condition = readable_condition(parameters)
     assert condition.endswith(
-        f"last_activity_at <= {T0} AND attribute_not_exists(suppressed_at) AND channel_id = 2"
+        f"last_activity_at <= {T0} AND attribute_not_exists(suppressed_at)"
+        " AND (attribute_not_exists(shopper_bought_at) OR last_activity_at > shopper_bought_at)"
+        " AND channel_id = 2"
     )
 
 
