@@ -28,7 +28,10 @@ def test_conformance_cartwatch_local_records_each_function_s_calls(
 
     calls, _ = read_call_log(local.call_log)
     # (The purge job's poller only reads its queue's attributes: no store was uninstalled.)
-    functions = {"receiver", "processor", "sweeper", "publisher", "query_api", "store_purge", "archiver"}
+    functions = {
+        *("receiver", "processor", "sweeper", "publisher", "query_api", "store_purge", "archiver"),
+        "figure_tally",  # the stats, from the table's stream
+    }
     assert {c.function for c in calls} == functions
     # The operator's `stores add` and the simulator's own reads ran in other processes, unrecorded.
     violations, exercised = ConformanceCheck(deployed()).check(calls)
