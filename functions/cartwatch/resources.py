@@ -276,6 +276,7 @@ FUNCTION_MEMORY_MB: dict[str, int] = {
     "app_callbacks": 256,
     "store_purge": 256,
     "archiver": 256,
+    "figure_tally": 512,
 }
 
 # The publisher reads the stream records whose new image carries an event intent (the

@@ -14,7 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from cartwatch.resources import FIGURE_TALLY_STREAM, FIGURE_TALLY_STREAM_FILTER
+from cartwatch.resources import FIGURE_TALLY_STREAM, FIGURE_TALLY_STREAM_FILTER, FUNCTION_MEMORY_MB
 from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
@@ -33,7 +33,7 @@ class FigureTallying(Construct):
                 handler="cartwatch.handlers.figure_tally.handler",
                 description="Tallies each store's daily figures from the writes of its carts",
                 timeout=cdk.Duration.seconds(60),
-                memory_mb=256,
+                memory_mb=FUNCTION_MEMORY_MB["figure_tally"],
                 # No due shards, retention or BigCommerce: it only adds up what the stream shows.
                 environment=foundation.store_environment,
             ),
