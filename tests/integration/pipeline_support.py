@@ -117,6 +117,31 @@ def make_world(
         client_event_handlers=client_event_handlers,
     )
     pipeline.gateway.start()
+    world = join(
+        sandbox,
+        pipeline,
+        stages=stages,
+        recovery_links=recovery_links,
+        eligibility=eligibility,
+        channel_stages=channel_stages,
+    )
+    try:
+        yield world
+    finally:
+        pipeline.stop()
+        sandbox.stop()
+
+
+def join(
+    sandbox: BigCommerceSandbox,
+    pipeline: LocalPipeline,
+    *,
+    stages: str = "1h,24h,48h",
+    recovery_links: bool = False,
+    eligibility: EligibilityRules = LIFECYCLE_RULES,
+    channel_stages: tuple[ChannelStages, ...] = (),
+) -> World:
+    """A new sandbox store onboarded onto the pipeline as `cartwatch stores add` onboards one."""
     store_hash = unique_name("s")
     access_token, client_secret, webhook_token = (secrets.token_hex(16) for _ in range(3))
     shop = sandbox.add_store(store_hash, access_token=access_token, client_secret=client_secret)
@@ -138,8 +163,4 @@ def make_world(
     client = BigCommerceClient(store_hash, access_token, api_url=sandbox.url)
     destination = hook_destination(f"{pipeline.gateway.url}/webhooks/bigcommerce", store_hash)
     reconcile_hooks(client, destination, webhook_token, settings.hook_scopes)
-    try:
-        yield World(sandbox, pipeline, store_hash, shop, webhook_token, client_secret)
-    finally:
-        pipeline.stop()
-        sandbox.stop()
+    return World(sandbox, pipeline, store_hash, shop, webhook_token, client_secret)
