@@ -401,8 +401,13 @@ class LocalPipeline:
         thread.start()
         self._threads.append(thread)
 
+    # How long stopping waits for the jobs' current turns, all together (they are daemon
+    # threads: what is left of a turn ends with the process, and every job is at-least-once).
+    STOP_SECONDS = 10.0
+
     def stop(self) -> None:
         self._stop.set()
+        deadline = time.monotonic() + self.STOP_SECONDS
         for thread in self._threads:
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
         self.gateway.stop()
