@@ -31,6 +31,9 @@ class CallCounter:
         self.items_scanned = 0
         self.read_units = 0.0
         self.writes = 0
+        # Queries per index ("" for the table itself): the sweep's due-index queries apart from
+        # the STORE partition its store directory reads.
+        self.queries_by_index: Counter[str] = Counter()
 
     @property
     def handlers(self) -> list[EventHandler]:
@@ -49,6 +52,8 @@ class CallCounter:
 
     def _remember_request(self, params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["cartwatch_read"] = params
+        if "KeyConditionExpression" in params:
+            self.queries_by_index[str(params.get("IndexName", ""))] += 1
 
     def _count_items(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         if "Error" not in parsed:

@@ -39,7 +39,7 @@ FUNCTION = {
     "app": "app_callbacks",
     "purge": "store_purge",
     "archiver": "archiver",
-    "figure_tally": "figure_tally",
+    "tally": "figure_tally",
 }
 MEMORY_SHARE_BUDGET = 0.5  # what the largest input may take of the configured memory
 LAMBDA_PAYLOAD_BYTES = 6 * 1024 * 1024
@@ -54,13 +54,6 @@ MODULES = {name: [module, *FIRST_REQUEST[name]] for name, module in HANDLERS.ite
         "cartwatch.composition",
         "cartwatch.adapters.event_archive",
     ],
-    "figure_tally": [
-        "cartwatch.handlers.figure_tally",
-        "boto3",
-        "cartwatch.composition",
-        "cartwatch.service.figure_tally",
-        "cartwatch.adapters.daily_counters",
-    ],
 }
 # The AWS services each function's composition builds clients for.
 CLIENTS = {
@@ -73,7 +66,7 @@ CLIENTS = {
     "app": ["dynamodb", "ssm", "sqs"],
     "purge": ["dynamodb", "ssm", "sqs"],
     "archiver": ["s3"],
-    "figure_tally": ["dynamodb"],
+    "tally": ["dynamodb"],
 }
 # The largest input of each function (see the module docstring).
 LARGEST = {
@@ -86,7 +79,7 @@ LARGEST = {
     "purge": "page",
     "query": "page_and_answer",
     "archiver": "intake_batch",  # a batch of events from its queue, each body parsed
-    "figure_tally": "stream_batch",  # a window's batch of stream records, old and new images
+    "tally": "stream_batch",  # a window's batch of stream records, old and new images
 }
 
 _PROBE = """

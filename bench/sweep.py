@@ -24,6 +24,7 @@ from cartwatch.composition import AwsClients, Composition
 from cartwatch.domain.cart_record import CartRecord, DueSlot, due_shard
 from cartwatch.domain.lifecycle import CartState, CartStatus
 from cartwatch.domain.stages import StageSchedule
+from cartwatch.resources import DUE_INDEX
 from cartwatch.settings import Settings
 from cartwatch_tools.local.provision import provision
 
@@ -70,11 +71,11 @@ def read_amplification(endpoint: str, tracked: int, due: int) -> dict[str, float
         "abandoned": report.abandoned_total,
         "items_read": items_read,
         "amplification": items_read / max(report.due_seen, 1),
-        "queries": counter.calls["dynamodb.Query"],
-        "queries_per_shard": counter.calls["dynamodb.Query"] / SHARDS,
+        "queries": counter.queries_by_index[DUE_INDEX.name],
+        "queries_per_shard": counter.queries_by_index[DUE_INDEX.name] / SHARDS,
         # The per-shard queries alone, every minute for a month (the items they return are
         # the due carts', counted above).
-        "shard_queries_usd_per_month": counter.calls["dynamodb.Query"]
+        "shard_queries_usd_per_month": counter.queries_by_index[DUE_INDEX.name]
         * SWEEPS_PER_MONTH
         * QUERY_MIN_READ_UNITS
         * PRICES["ddb_read_request_unit"],
