@@ -40,6 +40,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
@@ -81,6 +82,25 @@ class CachedDispatcher(DomainDispatcherApplication):
         if host not in self._backends:
             self._backends[host] = super().get_backend_for_host(host)
         return self._backends[host]
+
+
+def forget_instances() -> None:
+    """moto's models without its list of every instance ever made.
+
+    moto keeps each model instance it creates in a class-wide list for its dashboard
+    (``/moto-api/data.json``), for the life of the process: every DynamoDB item a query
+    copied, every stream record, every SQS message.  Under the load run the emulator grew
+    past 3 GB.  S3's objects stay listed (moto's S3 reset disposes of them through it).
+    """
+    from moto.core.common_models import BaseModel
+
+    def new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        instance: Any = object.__new__(cls)
+        if cls.__module__.startswith("moto.s3."):
+            cls.instances_tracked.append(instance)  # type: ignore[attr-defined]
+        return instance
+
+    BaseModel.__new__ = staticmethod(new)  # type: ignore[method-assign]
 
 
 def speed_up_dispatch() -> None:
@@ -207,7 +227,8 @@ def partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
     the value moto compares them by, those up to the exclusive start key left
     out (moto would skip them), and — for a query with no sort-key condition and no legacy
     filter, where moto stops at the first item past ``Limit`` — no more than ``Limit + 1`` of
-    them.  Index queries, and tables without a sort key, take moto's path unchanged.
+    them.  An index query runs over the index's partition (``index_partition``); tables
+    without a sort key take moto's path unchanged.
     """
 
     def partition_only(
@@ -224,9 +245,21 @@ def partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
         **kwargs: Any,
     ) -> Any:
         arguments = (hash_key, range_comparison, range_objs, limit, exclusive_start_key, scan_index_forward)
+        legacy_filter = any(k not in _QUERY_OPTIONS for k in kwargs)
+        if index_name is not None:
+            conditions = kwargs.get("hash_key_conditions")
+            if not conditions or legacy_filter:
+                return query(table, *arguments, projection_expressions, index_name, *args, **kwargs)
+            # moto's own query over the index's partition, each item as the index holds it.
+            partition = index_partition(table, table.get_index(index_name), conditions)
+            table.all_items = lambda: partition
+            try:
+                return query(table, *arguments, projection_expressions, index_name, *args, **kwargs)
+            finally:
+                del table.all_items
         sort_key = table.range_key_attr
         start = (exclusive_start_key or {}).get(sort_key) if sort_key else None
-        if index_name is not None or hash_key is None or not sort_key or (exclusive_start_key and not start):
+        if hash_key is None or not sort_key or (exclusive_start_key and not start):
             return query(table, *arguments, projection_expressions, index_name, *args, **kwargs)
         from moto.dynamodb.models.dynamo_type import DynamoType
 
@@ -234,7 +267,7 @@ def partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
             ((_sort_value(item.range_key), item) for item in table.items.get(hash_key, {}).values()),
             key=operator.itemgetter(0),
         )
-        partition = [item for _, item in ordered]
+        partition = [_view(item) for _, item in ordered]
         if start is not None:
             keys = [value for value, _ in ordered]
             after = _sort_value(DynamoType(start))
@@ -243,7 +276,7 @@ def partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
             else:
                 partition = partition[: bisect.bisect_left(keys, after)]
         stops_at_limit = not range_comparison and not kwargs.get("range_key_conditions")
-        if limit and stops_at_limit and not any(k not in _QUERY_OPTIONS for k in kwargs):
+        if limit and stops_at_limit and not legacy_filter:
             partition = partition[: limit + 1] if scan_index_forward else partition[-(limit + 1) :]
         # moto's query reads the table's items through ``all_items``: for this call, the
         # partition's (DynamoDB requests run one at a time, DynamoDBSerialized).
@@ -254,6 +287,72 @@ def partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
             del table.all_items
 
     return partition_only
+
+
+def index_partition(table: Any, index: Any, conditions: list[tuple[str, Any]]) -> list[Any]:
+    """The items of one partition of ``index``, as the index holds them: those whose index
+    partition key is the queried one and that carry every key attribute of the index (an
+    index is sparse), each with its projected attributes only.
+
+    moto's index query sorts every item of the table, deep-copies every item it returns and
+    projects each one by turning the *whole* item into JSON once per projected attribute: a
+    read of the ``known`` index (every store) or of the due index cost tens of milliseconds,
+    more with every cart in the table.  Picking the partition first and projecting by name
+    (an index projects top-level attributes only) gives moto's query the same items to
+    order, page, filter and size — DynamoDB sizes an index read by the projected items too.
+    """
+    key_names = [key["AttributeName"] for key in index.schema]
+    projection = index.projection or {}
+    kind = projection.get("ProjectionType", "ALL")
+    names = [*index.table_key_attrs, *key_names]
+    if kind == "INCLUDE":
+        names += projection.get("NonKeyAttributes", [])
+    found = []
+    for entry in table.items.values():
+        for item in entry.values() if table.range_key_attr else (entry,):
+            attrs = item.attrs
+            if not all(_equal(attrs.get(name), value) for name, value in conditions):
+                continue
+            if not all(attrs.get(name) for name in key_names):
+                continue
+            found.append(_view(item, None if kind == "ALL" else names))
+    return found
+
+
+def _equal(found: Any, wanted: Any) -> bool:
+    return found is not None and found == wanted
+
+
+def _view(item: Any, names: list[str] | None = None) -> Any:
+    """``item`` as a query answers from it — all its attributes, or only ``names`` — sharing
+    its values, and not copied again by the query.
+
+    moto deep-copies every item a query returns so that projecting it cannot change the
+    stored one; but a projection builds new items, and nothing else on the way to the
+    response writes to an item (DynamoDBSerialized keeps a write from running meanwhile).
+    The copy was the largest cost of reading a partition of a thousand store rows.
+    """
+    view: Any = _Answered.__new__(_Answered)
+    view.hash_key, view.range_key = item.hash_key, item.range_key
+    if names is None:
+        view.attrs = item.attrs
+    else:
+        # Not LimitedSizeDict's own inserts, which re-measure the item each time: these
+        # attributes are part of an item that passed its size check when it was written.
+        view.attrs = LimitedSizeDict.__new__(LimitedSizeDict)
+        for name in names:
+            if name in item.attrs:
+                dict.__setitem__(view.attrs, name, item.attrs[name])
+    return view
+
+
+class _Answered(Item):
+    # moto's model registry files a class under its module's second dotted part, and this
+    # module may be running as ``__main__``.
+    __module__ = "cartwatch_tools.local.moto_app"
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Answered:
+        return self
 
 
 def _sort_value(key: Any) -> Any:
@@ -293,6 +392,7 @@ def serve(port: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # werkzeug logs every request at INFO; the emulator should be quiet.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    forget_instances()
     speed_up_dispatch()
     speed_up_sqs()
     speed_up_dynamodb()
