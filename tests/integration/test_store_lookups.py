@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from tests.integration.conftest import Aws, Store
 from tests.support import FakeLambdaContext, cart_webhook, http_api_event, signed_headers
 
-from cartwatch.adapters.webhook_credentials import WebhookCredentials
+from cartwatch.adapters.webhook_credentials import CredentialsTable, WebhookCredentials
 from cartwatch.composition import AwsClients, Composition
 from cartwatch.domain.store import ROTATION_GRACE_SECONDS, WebhookAuth
 from cartwatch.handlers import receiver
@@ -216,3 +218,59 @@ def test_an_unreadable_index_defers_deliveries_and_a_stale_one_keeps_serving(aws
     clock.now += 61
     # The index is due but cannot be read: the last one keeps serving.
     assert isinstance(credentials.webhook_auth(store.store_hash), WebhookAuth)
+
+
+def test_threads_that_find_the_index_stale_together_read_it_once(aws: Aws, store: Store) -> None:
+    # `cartwatch local` serves every delivery of a burst from one receiver instance, on many
+    # threads: when its index went stale, each of them used to read it again at once.
+    instance = WarmReceiver(aws)
+    assert isinstance(instance.credentials.webhook_auth(store.store_hash), WebhookAuth)
+    instance.clock.now += 61
+    instance.reads.clear()
+    start = threading.Barrier(24)
+
+    def deliver() -> WebhookAuth | None:
+        start.wait()
+        return instance.credentials.webhook_auth(store.store_hash)
+
+    with ThreadPoolExecutor(max_workers=24) as pool:
+        answers = list(pool.map(lambda _: deliver(), range(24)))
+    assert all(isinstance(answer, WebhookAuth) for answer in answers)  # the last index served meanwhile
+    assert instance.reads["Query"] == 1
+
+
+def test_threads_that_miss_a_new_store_together_share_one_read(aws: Aws, store: Store) -> None:
+    # Locally an unknown store hash reads the index again, so a store added a moment ago is
+    # served at once; a burst to it costs one read, not one per delivery.
+    reads: Counter[str] = Counter()
+    client = receiver_client(aws)
+    client.meta.events.register("before-call", lambda model, **_: reads.update([model.name]))
+    clock = TickingClock()
+    reading = WebhookCredentials(
+        client, aws.resources.credentials_table_name, clock=clock, reread_index_on_miss=True
+    )
+    assert reading.webhook_auth("not-yet-added") is None
+    CredentialsTable(aws.client("dynamodb"), aws.resources.credentials_table_name).put(
+        "not-yet-added", WebhookAuth(client_secret=None, token="t" * 32)
+    )
+    reads.clear()  # still within the minute: only a miss reads the index again
+    start = threading.Barrier(16)
+
+    def deliver() -> WebhookAuth | None:
+        start.wait()
+        return reading.webhook_auth("not-yet-added")
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: deliver(), range(16)))
+    assert all(isinstance(answer, WebhookAuth) for answer in answers)
+    # One read for every thread that missed before it began; a thread that missed while it
+    # was under way needs the next one.  Each thread reading for itself made it 16.
+    assert reads["Query"] <= 3
+
+
+class TickingClock(Clock):
+    """Time moves a microsecond each time it is read, as a monotonic clock's does."""
+
+    def __call__(self) -> float:
+        self.now += 1e-6
+        return self.now

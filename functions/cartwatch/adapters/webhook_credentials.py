@@ -27,6 +27,7 @@ index's minute), and a removed or uninstalled store is refused within the minute
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -128,8 +129,12 @@ class _Cached:
 class WebhookCredentials:
     """The receiver's lookups: known stores from the index, credentials cached by version.
 
-    Not thread-safe by design: a Lambda instance serves one request at a time (``cartwatch
-    local``'s gateway calls it from several threads, where a race costs a repeated read).
+    A Lambda instance serves one request at a time; ``cartwatch local``'s gateway calls one
+    instance from many threads.  There the index is read by one thread at a time while the
+    others keep answering from the last one: when the index went stale under a burst, every
+    request thread read it again at once — sixty reads of a thousand stores, each second,
+    which queued the emulator's DynamoDB behind them until clients timed out and retried.
+    A cached credential read twice by two threads costs a repeated read and nothing else.
     """
 
     # Re-reads past the cache (after a delivery failed against cached credentials) happen at
@@ -156,7 +161,8 @@ class WebhookCredentials:
         self._reread_on_miss = reread_index_on_miss
         self._clock = clock
         self._known: dict[str, str] | None = None
-        self._index_read_at = 0.0
+        self._index_read_at = 0.0  # when the last read of the index began
+        self._reading_index = threading.Lock()
         self._cache: dict[str, _Cached] = {}
         self._refreshed: dict[str, float] = {}
 
@@ -165,10 +171,11 @@ class WebhookCredentials:
 
     def webhook_auth(self, store_hash: str) -> WebhookAuth | None:
         """The store's credentials; None for a store the index does not list (no call made)."""
+        asked_at = self._clock()
         version = self._index().get(store_hash)
         if version is None and self._reread_on_miss:
-            self._index_read_at = float("-inf")  # read it again now
-            version = self._index().get(store_hash)
+            # An index read begun after this delivery arrived (by this thread or another).
+            version = self._index(begun_after=asked_at).get(store_hash)
         if version is None:
             return None
         cached = self._cache.get(store_hash)
@@ -203,10 +210,30 @@ class WebhookCredentials:
         self._cache[store_hash] = _Cached(version, auth)
         return auth
 
-    def _index(self) -> dict[str, str]:
-        now = self._clock()
-        if self._known is not None and now - self._index_read_at < self._index_seconds:
+    def _index(self, begun_after: float | None = None) -> dict[str, str]:
+        """Every known store; re-read when older than ``index_seconds`` or, with
+        ``begun_after``, when that read began at or before then."""
+        if self._known is not None and self._current(begun_after):
             return self._known
+        # While another thread reads it, the last index serves — unless there is none, or
+        # the caller needs a newer one.
+        waits = self._known is None or begun_after is not None
+        if not self._reading_index.acquire(blocking=waits):
+            return self._known or {}
+        try:
+            if self._known is not None and self._current(begun_after):
+                return self._known  # read by the thread we waited for
+            return self._reread()
+        finally:
+            self._reading_index.release()
+
+    def _current(self, begun_after: float | None) -> bool:
+        if begun_after is not None:
+            return self._index_read_at > begun_after
+        return self._clock() - self._index_read_at < self._index_seconds
+
+    def _reread(self) -> dict[str, str]:
+        now = self._clock()
         last = self._known
         from botocore.exceptions import BotoCoreError, ClientError
 
