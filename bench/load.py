@@ -9,7 +9,8 @@ What a vendor with many stores puts on cartwatch, on one 2-core machine:
   touches (created through its management API without hooks, so the sandbox itself sends
   nothing): enrichment reads real carts, checkouts and orders;
 * ``stores`` stores are onboarded as ``stores add`` does (row, secrets), and the mix's carts
-  are spread over them;
+  are spread over them; the functions keep store settings and tokens five minutes, as
+  deployed (``--cache-seconds 300``), not a second as ``cartwatch local`` does by default;
 * deliveries are the storefront mix (``bench/storefront.py``: ~5 % delivered twice), signed
   with each store's client secret, offered open-loop at ``rate`` per second over fresh
   connections; one in ten is held back 0.5 to 3 s, so deliveries arrive out of order;
@@ -33,6 +34,7 @@ from a queue subscribed to the topic, and the emulator's tally gives the AWS cal
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import random
@@ -148,7 +150,10 @@ def run_load(
         tempfile.TemporaryDirectory(prefix="cartwatch-load-") as workdir,
         BigCommerceSandbox(allow_http_destinations=True, seed=seed, abandon_after=None) as sandbox,
     ):
-        local = LocalProcess(Path(workdir), ["--bigcommerce-api-url", sandbox.url, "--stages", STAGES])
+        # Store settings and tokens kept as a deployed function keeps them (`cartwatch local`
+        # re-reads them every second by default, for `stores update --local`).
+        arguments = ["--bigcommerce-api-url", sandbox.url, "--stages", STAGES, "--cache-seconds", "300"]
+        local = LocalProcess(Path(workdir), arguments)
         try:
             info = local.start()
             run = _Run(info, sandbox, _onboard(info, sandbox, stores), random.Random(seed))
@@ -221,8 +226,12 @@ class _Cart:
 class _Shot:
     due: float
     store: _Store
-    body: bytes
     webhook_id: str
+    # Made when the delivery is sent, not when it is planned: its purchase or its emptied
+    # cart happens in the sandbox then, as in the store.  (Made at planning, every order of a
+    # run predated the webhooks of its cart, and an order found at stage 1 moved the cart's
+    # creation time back to the run's start.)
+    body: Callable[[], bytes]
 
 
 class _Run:
@@ -239,6 +248,7 @@ class _Run:
         self.probes: list[tuple[float, bool]] = []
         self._mix_offset = 0
         self._bodies: dict[str, bytes] = {}
+        self._sending = threading.Lock()
         self._orders: dict[str, int] = {}
         self._events_queue = subscribed_queue(
             client(self.info, "sqs"), client(self.info, "sns"), self.info["topic_arn"]
@@ -246,25 +256,40 @@ class _Run:
 
     # --- finding the rate -------------------------------------------------------------------
 
-    def highest_sustained_rate(self, start: float, step: float = 50.0, probe_seconds: float = 8.0) -> float:
-        """Short probes from ``start`` up; the last one sustained wins (``start`` if none is)."""
-        best, rate = start, start
-        while rate <= 8 * start:
-            probe = LoadFigures(stores=len(self.stores), rate=rate, seconds=probe_seconds)
-            self.offer(rate, probe_seconds, probe)
-            drained = time.perf_counter()
-            wait_for_intake(self.info, 120)
-            drain = time.perf_counter() - drained
-            sustained = (
-                probe.accepted == probe.offered
-                and probe.percentile(0.99) <= ACK_P99_SUSTAINED_MS
-                and drain <= DRAIN_SUSTAINED_SECONDS
-            )
-            self.probes.append((rate, sustained))
-            if not sustained:
+    def highest_sustained_rate(
+        self, start: float, step: float = 50.0, probe_seconds: float = 8.0, floor: float = 10.0
+    ) -> float:
+        """Short probes from ``start``: up by ``step`` while each is sustained; if ``start``
+        is not, down by a fifth of ``step`` until one is.  The highest sustained rate wins
+        (``floor`` if none is) — never a rate that was not sustained."""
+        rate = start
+        if not self._sustains(rate, probe_seconds):
+            while rate - step / 5 >= floor:
+                rate -= step / 5
+                if self._sustains(rate, probe_seconds):
+                    return rate
+            return floor
+        best = rate
+        while rate + step <= 8 * start:
+            rate += step
+            if not self._sustains(rate, probe_seconds):
                 break
-            best, rate = rate, rate + step
+            best = rate
         return best
+
+    def _sustains(self, rate: float, seconds: float) -> bool:
+        probe = LoadFigures(stores=len(self.stores), rate=rate, seconds=seconds)
+        self.offer(rate, seconds, probe)
+        drained = time.perf_counter()
+        wait_for_intake(self.info, 120)
+        drain = time.perf_counter() - drained
+        sustained = (
+            probe.accepted == probe.offered
+            and probe.percentile(0.99) <= ACK_P99_SUSTAINED_MS
+            and drain <= DRAIN_SUSTAINED_SECONDS
+        )
+        self.probes.append((rate, sustained))
+        return sustained
 
     # --- offering deliveries ----------------------------------------------------------------
 
@@ -276,11 +301,12 @@ class _Run:
 
         def send(shot: _Shot) -> None:
             status = 0
-            headers = signed_headers(shot.store.client_secret, shot.body, msg_id=shot.webhook_id)
+            body = shot.body()
+            headers = signed_headers(shot.store.client_secret, body, msg_id=shot.webhook_id)
             try:
                 connection = http.client.HTTPConnection(base.hostname, base.port, timeout=60)
                 path = f"{base.path}/{shot.store.store_hash}"
-                connection.request("POST", path, body=shot.body, headers=headers)
+                connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 response.read()
                 status = response.status
@@ -314,8 +340,8 @@ class _Run:
             due = index / rate
             if self.rng.random() < REORDERED_SHARE:
                 due += self.rng.uniform(*REORDER_DELAY)
-            body = self._body(cart, delivery, created_at=now + int(index / rate))
-            shots.append(_Shot(due, cart.store, body, delivery.webhook_id))
+            body = functools.partial(self._body, cart, delivery, now + int(index / rate))
+            shots.append(_Shot(due, cart.store, delivery.webhook_id, body))
         shots.sort(key=lambda shot: shot.due)
         return shots
 
@@ -327,8 +353,10 @@ class _Run:
 
     def _body(self, cart: _Cart, delivery: Delivery, created_at: int) -> bytes:
         """The delivery's body; a redelivery (same webhook id) repeats the first one exactly."""
-        if delivery.webhook_id in self._bodies:
-            return self._bodies[delivery.webhook_id]
+        with self._sending:  # the senders' threads share the sandbox and the expectations
+            return self._bodies.get(delivery.webhook_id) or self._first_body(cart, delivery, created_at)
+
+    def _first_body(self, cart: _Cart, delivery: Delivery, created_at: int) -> bytes:
         scope = delivery.scope
         if scope.startswith("store/cart/lineItem/"):
             data: dict[str, Any] = {

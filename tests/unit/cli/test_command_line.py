@@ -48,6 +48,23 @@ def test_usage_errors_are_one_line_and_exit_2(
     assert expected in one_error_line(err)
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["local", "--cache-seconds", "-1"], "--cache-seconds must be 0 or more, not -1"),
+        (["local", "--duplicate-rate", "2"], "--duplicate-rate must be between 0 and 1"),
+    ],
+)
+def test_local_refuses_impossible_settings_before_it_starts(
+    capsys: pytest.CaptureFixture[str], argv: list[str], expected: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+
+    assert code == 1
+    assert out == ""  # nothing started
+    assert expected in one_error_line(err)
+
+
 def test_a_mistyped_secret_flag_does_not_echo_its_value(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "stores", "list", "--acces-token", "super-secret-value")
 

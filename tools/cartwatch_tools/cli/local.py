@@ -90,6 +90,13 @@ def register(subparsers: Any) -> None:
         "(default 60s, as deployed)",
     )
     parser.add_argument(
+        "--cache-seconds",
+        type=int,
+        default=1,
+        help="how long the functions keep store settings and access tokens (default 1, so "
+        "`stores add|update --local` applies at once; deployed: 300 and 3600)",
+    )
+    parser.add_argument(
         "--info-file", type=Path, default=DEFAULT_INFO_FILE, help="where to write the info file"
     )
     parser.add_argument("--bigcommerce-api-url", help="use this BigCommerce API instead of the sandbox")
@@ -134,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--demo needs the built-in sandbox; drop --bigcommerce-api-url")
     if not 0.0 <= args.duplicate_rate <= 1.0:
         raise CliError("--duplicate-rate must be between 0 and 1")
+    if args.cache_seconds < 0:
+        raise CliError(f"--cache-seconds must be 0 or more, not {args.cache_seconds}")
     if args.sandbox_store and args.bigcommerce_api_url:
         raise CliError("--sandbox-store needs the built-in sandbox; drop --bigcommerce-api-url")
     for spec in args.sandbox_store:
@@ -217,6 +226,7 @@ class LocalRun:
                     bigcommerce_api_url=api_url,
                     default_stages=self.stages,
                     gateway_port=self.args.port,
+                    cache_seconds=self.args.cache_seconds,
                     # The sandbox's control panel frames the app's page, as *.mybigcommerce.com does.
                     frame_ancestors=(DEFAULT_FRAME_ANCESTOR, *((sandbox.url,) if sandbox else ())),
                     observer=PipelineObserver(

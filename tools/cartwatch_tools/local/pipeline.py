@@ -127,9 +127,14 @@ class LocalPipeline:
         frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS,
         purge_start_delay_seconds: int = 2,
         tally_window_seconds: int = 2,
+        cache_seconds: int = 1,
     ) -> None:
         """``login_url``: BigCommerce's login service (default: the API URL — the sandbox serves
-        both).  ``purge_start_delay_seconds`` outlasts the 1-second store caches used here.
+        both).  ``cache_seconds``: how long the functions keep store settings and access tokens —
+        a second, so a store added or changed with `stores add|update --local` works at once;
+        the load run keeps them as long as deployed functions do, for at a thousand stores
+        re-reading every store's row each second was a third of the pipeline's work.
+        ``purge_start_delay_seconds`` outlasts the 1-second store caches used here.
         ``tally_window_seconds``: the figure tally's tumbling window here (15 minutes in AWS),
         so the stats follow the carts within seconds."""
         self.session = boto3.Session(region_name=region)
@@ -153,9 +158,9 @@ class LocalPipeline:
             table_name=self.resources.table_name,
             ssm_prefix=ssm_prefix,
             default_stages=default_stages,
-            # Short caches: a store added with `cartwatch stores add --local` works at once.
-            store_cache_seconds=1,
-            api_token_cache_seconds=1,
+            # Short caches by default: a store added with `cartwatch stores add --local` works at once.
+            store_cache_seconds=cache_seconds,
+            api_token_cache_seconds=cache_seconds,
             due_shards=due_shards,
             bigcommerce_api_url=bigcommerce_api_url,
             intake_queue_url=self.resources.intake_queue_url,
