@@ -171,7 +171,8 @@ class WebhookCredentials:
 
     def webhook_auth(self, store_hash: str) -> WebhookAuth | None:
         """The store's credentials; None for a store the index does not list (no call made)."""
-        asked_at = self._clock()
+        # Read only where a miss re-reads the index (`cartwatch local`): not on the ack path.
+        asked_at = self._clock() if self._reread_on_miss else 0.0
         version = self._index().get(store_hash)
         if version is None and self._reread_on_miss:
             # An index read begun after this delivery arrived (by this thread or another).

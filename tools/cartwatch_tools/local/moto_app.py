@@ -252,11 +252,7 @@ def partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
                 return query(table, *arguments, projection_expressions, index_name, *args, **kwargs)
             # moto's own query over the index's partition, each item as the index holds it.
             partition = index_partition(table, table.get_index(index_name), conditions)
-            table.all_items = lambda: partition
-            try:
-                return query(table, *arguments, projection_expressions, index_name, *args, **kwargs)
-            finally:
-                del table.all_items
+            return over(partition, table, *arguments, projection_expressions, index_name, *args, **kwargs)
         sort_key = table.range_key_attr
         start = (exclusive_start_key or {}).get(sort_key) if sort_key else None
         if hash_key is None or not sort_key or (exclusive_start_key and not start):
@@ -278,11 +274,14 @@ def partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
         stops_at_limit = not range_comparison and not kwargs.get("range_key_conditions")
         if limit and stops_at_limit and not legacy_filter:
             partition = partition[: limit + 1] if scan_index_forward else partition[-(limit + 1) :]
-        # moto's query reads the table's items through ``all_items``: for this call, the
-        # partition's (DynamoDB requests run one at a time, DynamoDBSerialized).
-        table.all_items = lambda: partition
+        return over(partition, table, *arguments, projection_expressions, index_name, *args, **kwargs)
+
+    def over(items: list[Any], table: Any, *arguments: Any, **kwargs: Any) -> Any:
+        """moto's query, reading ``items`` as the table's: it reads them through ``all_items``
+        (DynamoDB requests run one at a time, DynamoDBSerialized)."""
+        table.all_items = lambda: items
         try:
-            return query(table, *arguments, projection_expressions, index_name, *args, **kwargs)
+            return query(table, *arguments, **kwargs)
         finally:
             del table.all_items
 

@@ -125,7 +125,7 @@ class LocalPipeline:
         client_event_handlers: Callable[[str], Sequence[EventHandler]] | None = None,
         login_url: str | None = None,
         frame_ancestors: tuple[str, ...] = DEFAULT_FRAME_ANCESTORS,
-        purge_start_delay_seconds: int = 2,
+        purge_start_delay_seconds: int | None = None,
         tally_window_seconds: int = 2,
         cache_seconds: int = 1,
     ) -> None:
@@ -134,7 +134,8 @@ class LocalPipeline:
         a second, so a store added or changed with `stores add|update --local` works at once;
         the load run keeps them as long as deployed functions do, for at a thousand stores
         re-reading every store's row each second was a third of the pipeline's work.
-        ``purge_start_delay_seconds`` outlasts the 1-second store caches used here.
+        ``purge_start_delay_seconds`` (default: a second past ``cache_seconds``) outlasts the
+        store caches, so no function still calls an uninstalled store active when its purge begins.
         ``tally_window_seconds``: the figure tally's tumbling window here (15 minutes in AWS),
         so the stats follow the carts within seconds."""
         self.session = boto3.Session(region_name=region)
@@ -167,7 +168,9 @@ class LocalPipeline:
             topic_arn=self.resources.topic_arn,
             purge_queue_url=self.resources.purge_queue_url,
             archive_bucket=self.resources.archive_bucket,
-            purge_start_delay_seconds=purge_start_delay_seconds,
+            purge_start_delay_seconds=(
+                cache_seconds + 1 if purge_start_delay_seconds is None else purge_start_delay_seconds
+            ),
             webhook_base_url=f"{self.gateway.url}/webhooks/bigcommerce",
             bigcommerce_login_url=(login_url or bigcommerce_api_url).rstrip("/"),
             app_auth_callback_url=self.app_callback_url("auth"),
