@@ -27,9 +27,11 @@ from a queue subscribed to the topic, and the emulator's tally gives the AWS cal
 * ``duplicate_events``: event ids published with different data, plus carts announced with
   two different ids for one and the same transition (a stage of one idle period, or one
   purchase);
-* ``rate``: with ``find_rate`` the highest offered rate whose short probe is *sustained* —
-  every delivery accepted, ack p99 under a second, and the intake queue empty within a few
-  seconds of the last delivery (the processor keeps up) — before the full run at it.
+* ``rate``: with ``find_rate`` the highest offered rate, in steps of 20/s, whose 20-second
+  probe is *sustained* — every delivery accepted, ack p99 under a second, and the intake
+  queue empty within two seconds of the last delivery (the processor keeps up; a probe that
+  left a backlog of five seconds' work passed at a rate the full run then fell behind at) —
+  before the full run at it.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ REORDERED_SHARE = 0.1
 REORDER_DELAY = (0.5, 3.0)
 PRODUCT = 88  # a simple product of the sandbox's catalog
 ACK_P99_SUSTAINED_MS = 1000.0
-DRAIN_SUSTAINED_SECONDS = 5.0
+DRAIN_SUSTAINED_SECONDS = 2.0
 _CLOSING = {"store/cart/converted", "store/cart/deleted"}
 _ACTIVITY_FREE = {"store/cart/converted", "store/cart/deleted", "store/cart/abandoned"}
 
@@ -257,7 +259,7 @@ class _Run:
     # --- finding the rate -------------------------------------------------------------------
 
     def highest_sustained_rate(
-        self, start: float, step: float = 50.0, probe_seconds: float = 8.0, floor: float = 10.0
+        self, start: float, step: float = 20.0, probe_seconds: float = 20.0, floor: float = 10.0
     ) -> float:
         """Short probes from ``start``: up by ``step`` while each is sustained; if ``start``
         is not, down by a fifth of ``step`` until one is.  The highest sustained rate wins

@@ -1,7 +1,10 @@
 """The AWS emulator's process: moto's server app behind cartwatch's fidelity layers.
 
 ``python -m cartwatch_tools.local.moto_app --port N`` prints its endpoint on one line and
-serves until its stdin closes (``moto_server.MotoServer`` starts and stops it).  A request
+serves until its stdin closes (``moto_server.MotoServer`` starts and stops it).  It serves
+with waitress, which keeps a client's connection open between requests as AWS's endpoints
+do; moto's own server (werkzeug's development server) closes every connection after one
+answer, so each AWS call paid for a new connection and a new server thread.  A request
 passes, in order, through:
 
 0. ``RequestBatch`` — ``POST /_cartwatch/batch``: many requests in one (seeding a fleet's
@@ -23,13 +26,17 @@ leaves thousands of messages in the intake queue, and every one of them made eac
 slower.  ``speed_up_dynamodb`` writes DynamoDB's items into its
 answers as they are instead of walking botocore's shape model through every attribute, and
 answers a query from the queried partition alone (``partition_query``).
+``speed_up_update_expressions`` parses each UpdateExpression once and walks its tree without
+moto's per-node abstract-class checks.
 """
 
 from __future__ import annotations
 
 import argparse
 import bisect
+import copy
 import functools
+import importlib
 import json
 import logging
 import operator
@@ -38,11 +45,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
-from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import make_server
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from waitress.server import create_server
 
 from cartwatch_tools.local.aws_limits import AwsLimits
 from cartwatch_tools.local.call_tally import CallTally
@@ -216,6 +223,105 @@ def speed_up_dynamodb() -> None:
     Table.query = partition_query(Table.query)  # type: ignore[method-assign]
 
 
+def speed_up_update_expressions() -> None:
+    """moto's UpdateItem, with its expression parsed once and its tree walked without ABC checks.
+
+    An UpdateItem cost the emulator ~4.5 ms, the largest share of a webhook's: moto parses the
+    same UpdateExpression twice per request (the handler and the backend each do), then ten
+    validators walk the parsed tree, each asking at every node ``isinstance`` against a tuple
+    of abstract classes rebuilt for every node.  The parse is memoized (a parsed tree is only
+    read: the validator deep-copies it before it resolves anything into it) and the walk looks
+    up each (validator, node class) pair's handler once — the same handler moto's ``process``
+    would pick, in the same order.
+    """
+    for owner, name, value in update_expression_patches():
+        setattr(owner, name, value)
+
+
+def update_expression_patches() -> list[tuple[Any, str, Any]]:
+    """What ``speed_up_update_expressions`` sets: (class, attribute, new value) triples, so
+    that a test can set them for a while and compare with moto's own answers."""
+    # moto's parsing modules are untyped.
+    ast_nodes: Any = importlib.import_module("moto.dynamodb.parsing.ast_nodes")
+    parser: Any = importlib.import_module("moto.dynamodb.parsing.expressions").UpdateExpressionParser
+
+    parse = parser.make.__func__
+    parsed = functools.lru_cache(maxsize=512)(lambda expression: parse(parser, expression))
+    make = classmethod(lambda cls, expression: parsed(expression))
+
+    handlers: dict[tuple[type, type], Any] = {}
+    not_a_node = object()
+
+    def handler(traverser: Any, kind: type) -> Any:
+        if not issubclass(kind, ast_nodes.Node):
+            return not_a_node
+        for node_class, method in traverser._processing_map().items():
+            if issubclass(kind, node_class):
+                if getattr(method, "__self__", None) is traverser:
+                    return method.__func__
+                return lambda self, node: self.process(node)
+        return None
+
+    def traverse_node_recursively(self: Any, node: Any, child_id: int = -1) -> Any:
+        key = (type(self), type(node))
+        found = handlers.get(key)
+        if found is None and key not in handlers:
+            found = handlers[key] = handler(self, key[1])
+        if found is not_a_node:
+            return node
+        parent_node = node.parent
+        if node.children is not None:
+            for i, child_node in enumerate(node.children):
+                self.pre_processing_of_child(node, i)
+                self.traverse_node_recursively(child_node, i)
+        if found is not None:
+            node = found(self, node)
+            node.parent = parent_node
+            if parent_node:
+                parent_node.children[child_id] = node
+        return node
+
+    # Each UpdateExpression node of the tree counts its clauses over its whole subtree (moto's
+    # ActionCountValidator), asking ``isinstance`` of two abstract classes at every child.
+    nested: dict[type, bool] = {}
+
+    def find_clauses(self: Any, clause_types: Any) -> list[Any]:
+        clauses: list[Any] = []
+        for child in self.children or ():
+            kind = type(child)
+            if kind in clause_types:
+                clauses.append(child)
+                continue
+            deeper = nested.get(kind)
+            if deeper is None:
+                deeper = issubclass(kind, (ast_nodes.Expression, ast_nodes.UpdateExpressionFunction))
+                nested[kind] = deeper
+            if deeper:
+                clauses.extend(child.find_clauses(clause_types))
+        return clauses
+
+    # The validator deep-copies the parsed tree per request; a node is plain attributes, so
+    # it is copied as ``copy.deepcopy`` would, without its generic ``__reduce_ex__`` route.
+    def node_copy(self: Any, memo: dict[int, Any]) -> Any:
+        copied = object.__new__(type(self))
+        memo[id(self)] = copied
+        copied.__dict__.update(
+            (name, value if type(value) in _ATOMS else copy.deepcopy(value, memo))
+            for name, value in self.__dict__.items()
+        )
+        return copied
+
+    return [
+        (parser, "make", make),
+        (ast_nodes.DepthFirstTraverser, "traverse_node_recursively", traverse_node_recursively),
+        (ast_nodes.Node, "find_clauses", find_clauses),
+        (ast_nodes.Node, "__deepcopy__", node_copy),
+    ]
+
+
+_ATOMS = frozenset({str, int, float, bool, type(None)})
+
+
 def partition_query(query: Callable[..., Any]) -> Callable[..., Any]:
     """moto's ``Table.query``, shown only the queried partition of the table.
 
@@ -353,6 +459,15 @@ class _Answered(Item):
     def __deepcopy__(self, memo: dict[int, Any]) -> _Answered:
         return self
 
+    def project(self, projection_expressions: list[list[str]]) -> Item:
+        # An index's projection asks for top-level names, and ``index_partition`` already kept
+        # only those: moto would rebuild the same item through JSON, once per item answered.
+        if all(len(path) == 1 for path in projection_expressions) and self.attrs.keys() <= {
+            path[0] for path in projection_expressions
+        }:
+            return self
+        return super().project(projection_expressions)
+
 
 def _sort_value(key: Any) -> Any:
     """What moto compares two keys by (``DynamoType.cast_value``); for a string or binary key
@@ -384,30 +499,44 @@ def _wire_format(value: Any) -> bool:
     return False
 
 
+# Requests served at once (a long-polling receive holds one while it waits), and open
+# connections kept: every client of `cartwatch local`'s functions keeps a pool of its own.
+_THREADS = 32
+_CONNECTIONS = 2000
+
+
 def serve(port: int) -> None:
     """Serve until our stdin closes: the parent stopped us, or is gone."""
     # Ctrl-C in a terminal signals the whole process group: the parent shuts down in order
     # and then closes our stdin; a KeyboardInterrupt here would only print a traceback.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # werkzeug logs every request at INFO; the emulator should be quiet.
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # The emulator should be quiet: waitress warns of every queued request.
+    logging.getLogger("waitress").setLevel(logging.ERROR)
     forget_instances()
     speed_up_dispatch()
     speed_up_sqs()
     speed_up_dynamodb()
+    speed_up_update_expressions()
     app = RequestBatch(DynamoDBSerialized(AwsLimits(CallTally(CachedDispatcher(create_backend_app)))))
     try:
-        server = make_server("127.0.0.1", port, app, threaded=True, request_handler=MotoRequestHandler)
+        server = create_server(
+            app,
+            host="127.0.0.1",
+            port=port,
+            threads=_THREADS,
+            connection_limit=_CONNECTIONS,
+            asyncore_use_poll=True,
+            ident=None,
+        )
     except OSError as error:
         print(f"error: {error.strerror}", flush=True)
         raise SystemExit(1) from None
-    host, bound = server.server_address[:2]
-    thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
+    thread = threading.Thread(target=server.run, name="moto-server", daemon=True)
     thread.start()
-    print(f"http://{host!s}:{bound}", flush=True)
+    bound = cast(Any, server).effective_port  # one listening socket: a TcpWSGIServer
+    print(f"http://127.0.0.1:{bound}", flush=True)
     sys.stdin.read()
-    server.shutdown()
-    server.server_close()
+    server.close()
 
 
 def main(argv: list[str] | None = None) -> None:

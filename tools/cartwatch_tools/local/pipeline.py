@@ -60,6 +60,11 @@ logger = logging.getLogger(__name__)
 _POOL_CONNECTIONS = 64
 _CLIENT_CONFIG = Config(max_pool_connections=_POOL_CONNECTIONS)
 
+# Processor batches in flight at once in background mode: AWS runs up to the stack's
+# processorMaxConcurrency (20); on one machine a few keep the queue drained without
+# starving the gateway's threads of the GIL.
+INTAKE_BATCHES_AT_ONCE = 4
+
 # Every function but the daily hook-health check, which has no local schedule.
 LOCAL_FUNCTIONS = (
     "receiver",
@@ -260,9 +265,12 @@ class LocalPipeline:
         self._threads: list[threading.Thread] = []
         # One lock per function, not one for all: in AWS the processor, the sweeper, the
         # publisher and the purge job run side by side, each never overlapping itself here.
-        self._intake_lock, self._sweep_lock, self._publish_lock, self._purge_lock, self._tally_lock = (
-            threading.Lock() for _ in range(5)
+        self._sweep_lock, self._publish_lock, self._purge_lock, self._tally_lock = (
+            threading.Lock() for _ in range(4)
         )
+        # The processor's event source mapping runs several batches at once in AWS (its
+        # maximum concurrency); here a few, each taking its own batch off the queue.
+        self._intake_slots = threading.BoundedSemaphore(INTAKE_BATCHES_AT_ONCE)
 
     def client(self, service: str) -> Any:
         """A client of the emulator outside any function (the event sources, tests' own checks)."""
@@ -312,7 +320,7 @@ class LocalPipeline:
         return response
 
     def process_intake(self) -> int:
-        with self._intake_lock, self.acting_as("processor"):
+        with self._intake_slots, self.acting_as("processor"):
             return self._intake.drain()
 
     def sweep(self, now: int | None = None) -> dict[str, Any]:
@@ -387,7 +395,8 @@ class LocalPipeline:
         rescue_every: float = OUTBOX_RESCUE_MINUTES * 60.0,
     ) -> LocalPipeline:
         self.gateway.start()
-        self._spawn("intake", poll_every, self.process_intake)
+        for n in range(INTAKE_BATCHES_AT_ONCE):
+            self._spawn(f"intake-{n}", poll_every, self.process_intake)
         self._spawn("publisher", poll_every, self.publish)
         self._spawn("archiver", poll_every, self.archive)
         self._spawn("tally", poll_every, lambda: self.tally(close_windows=False))
