@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from cartwatch.resources import ARCHIVER_MAX_CONCURRENCY, PURGE_MAX_CONCURRENCY
 from cartwatch.service.hook_health import HookHealthCheck
 
 STORES = 10_000
@@ -147,9 +148,12 @@ def rows(measured: Measured, knobs: Knobs) -> list[Row]:
         knobs.processor_max_concurrency
         + knobs.query_reserved_concurrency
         + knobs.app_reserved_concurrency
-        + STREAM_SHARDS  # publisher
+        + STREAM_SHARDS  # the publisher: one instance per stream shard
+        + STREAM_SHARDS  # the figure tally, a second consumer of the same stream
         + 1  # the publisher's scheduled rescue run
-        + 4  # sweeper, hook health, purge job, archiver (a batch of up to 1,000 events): one each
+        + 2  # the sweeper and hook health: one scheduled run each
+        + PURGE_MAX_CONCURRENCY  # the purge job's event source cap
+        + ARCHIVER_MAX_CONCURRENCY  # the archiver's event source cap
     )
 
     # The publisher's token reads: every store with an abandonment in a cache period, per

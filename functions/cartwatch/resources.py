@@ -325,10 +325,18 @@ REPLAY_ATTRIBUTE = "cartwatch_replay"
 ARCHIVE_FILTER_POLICY = {REPLAY_ATTRIBUTE: [{"exists": False}]}
 # How long archived events are kept (days); the bucket's lifecycle rule expires them.
 ARCHIVE_RETENTION_DAYS = 30
+# Archive batches side by side: a backlog of events to archive (S3 down for a while) can
+# wait, and must not draw on the account's concurrency the receiver needs. Two is the
+# smallest maximum an SQS event source takes; at peak (~60 events/s, docs/capacity.md) one
+# instance writing a batch of up to 1,000 events at a time keeps up.
+ARCHIVER_MAX_CONCURRENCY = 2
 
 # The purge job (uninstall checks and purge steps).  Each message is one bounded step that
 # stops with time to spare and queues its successor, so the timeout only caps a step.
 PURGE_JOB_TIMEOUT_SECONDS = 60
+# Purge steps of one purge run side by side (one per scan segment); more would only let a
+# burst of uninstalls crowd the table's write capacity.
+PURGE_MAX_CONCURRENCY = 4
 PURGE_QUEUE = QueueDefinition(
     visibility_timeout_seconds=6 * PURGE_JOB_TIMEOUT_SECONDS,
     retention_seconds=4 * 24 * 3600,

@@ -24,6 +24,7 @@ from cartwatch.resources import (
     ARCHIVE_BATCH_WINDOW_SECONDS,
     ARCHIVE_QUEUE,
     ARCHIVE_RETENTION_DAYS,
+    ARCHIVER_MAX_CONCURRENCY,
     ARCHIVER_TIMEOUT_SECONDS,
     FUNCTION_MEMORY_MB,
     REPLAY_ATTRIBUTE,
@@ -33,12 +34,6 @@ from cartwatch_infra.compliance import acknowledge
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.messaging import queue_with_dead_letters
-
-# Archive batches side by side: a backlog of events to archive (S3 down for a while) can
-# wait, and must not draw on the account's concurrency the receiver needs. Two is the
-# smallest maximum an SQS event source takes; at peak (~60 events/s, docs/capacity.md) one
-# instance writing a batch of up to 1,000 events at a time keeps up.
-MAX_CONCURRENCY = 2
 
 
 class EventArchiving(Construct):
@@ -99,7 +94,7 @@ class EventArchiving(Construct):
                 self.queue,
                 batch_size=ARCHIVE_BATCH_SIZE,
                 max_batching_window=cdk.Duration.seconds(ARCHIVE_BATCH_WINDOW_SECONDS),
-                max_concurrency=MAX_CONCURRENCY,
+                max_concurrency=ARCHIVER_MAX_CONCURRENCY,
                 report_batch_item_failures=True,
             )
         )

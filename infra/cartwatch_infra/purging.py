@@ -21,7 +21,12 @@ import aws_cdk as cdk
 from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
-from cartwatch.resources import FUNCTION_MEMORY_MB, PURGE_JOB_TIMEOUT_SECONDS, PURGE_QUEUE
+from cartwatch.resources import (
+    FUNCTION_MEMORY_MB,
+    PURGE_JOB_TIMEOUT_SECONDS,
+    PURGE_MAX_CONCURRENCY,
+    PURGE_QUEUE,
+)
 from cartwatch_infra.foundation import Foundation
 from cartwatch_infra.functions import FunctionSpec
 from cartwatch_infra.messaging import queue_with_dead_letters
@@ -36,10 +41,6 @@ CARTS_AND_FIGURES_ONLY = {
         ]
     }
 }
-
-# Purge steps of one purge run side by side (one per scan segment); more would only let a
-# burst of uninstalls crowd the table's write capacity.
-MAX_CONCURRENCY = 4
 
 
 class StorePurging(Construct):
@@ -72,7 +73,7 @@ class StorePurging(Construct):
                 self.queue,
                 # One step per invocation: each has its own time budget.
                 batch_size=1,
-                max_concurrency=MAX_CONCURRENCY,
+                max_concurrency=PURGE_MAX_CONCURRENCY,
                 report_batch_item_failures=True,
             )
         )
