@@ -264,7 +264,8 @@ class LocalPipeline:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         # One lock per function, not one for all: in AWS the processor, the sweeper, the
-        # publisher and the purge job run side by side, each never overlapping itself here.
+        # publisher and the purge job run side by side; each but the processor never
+        # overlaps itself here.
         self._sweep_lock, self._publish_lock, self._purge_lock, self._tally_lock = (
             threading.Lock() for _ in range(4)
         )
