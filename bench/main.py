@@ -160,7 +160,10 @@ def _memory_and_imports(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Each function's peak memory against its configured size (bench/footprint.py), the
     warm handlers' memory growth, and the cold import ratios."""
     lines = footprint_lines(metric)
-    memory = warm_memory_growth(webhooks=3_000 if args.quick else 100_000)
+    # The replay runs under tracemalloc, which traces every allocation: 20,000 webhooks take
+    # ~15 minutes on two cores and measure 8,000 of them after the warm-up and halfway mark;
+    # `python -m bench.memory --webhooks 100000` is the hour-long run.
+    memory = warm_memory_growth(webhooks=3_000 if args.quick else 20_000)
     lines.append(
         metric(
             "warm_memory_growth_mb_per_100k_webhooks",
